@@ -1,0 +1,327 @@
+//! The hybrid LMU network's forward pass (SPEC.md clauses L4, N1-N3), one sequence at a time,
+//! row-vector convention:
+//!
+//! ```text
+//! u_t = x_t e_x + h_{t-1} e_h + m_{t-1} e_m          memory input        (L4)
+//! u_t <- Q_identity(u_t)             if the memory input is quantized    (N2)
+//! m_t = m_{t-1} Abar^T + u_t^T Bbar^T                per memory dimension (L4)
+//! z_t = x_t W_x + h_{t-1} W_h + m_t W_m              note: the updated m_t (L4)
+//! h_t = f(z_t), or Q_f(z_t) if the hidden units are quantized          (N2)
+//! logits = h_T W_o + b_o                                               (N1)
+//! ```
+//!
+//! with `h_0 = 0`, `m_0 = 0`, and the memory `m` held as a `memory_size x order` matrix whose
+//! row `j` is the Legendre state of memory dimension `j` (flattened row by row, clause N4).
+
+use hsnn_spec::{
+    initial_state::initial_state, Activation, ForwardOptions, ForwardOutput, HsnnError, Model,
+    QuantizedSite, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
+};
+use nalgebra::{DMatrix, RowDVector};
+
+use crate::{activation, legendre, quantizer};
+
+/// A model's weights as nalgebra matrices plus its discretized memory, ready to run.
+#[derive(Debug, Clone)]
+pub struct PreparedNetwork {
+    /// The validated model.
+    pub model: Model,
+    /// `Abar`, `order x order`.
+    pub a_bar: DMatrix<f64>,
+    /// `Bbar` as a row, `1 x order`.
+    pub b_bar: RowDVector<f64>,
+    /// `e_x`.
+    pub encoder_input: DMatrix<f64>,
+    /// `e_h`, when present.
+    pub encoder_hidden: Option<DMatrix<f64>>,
+    /// `e_m`, when present.
+    pub encoder_memory: Option<DMatrix<f64>>,
+    /// `W_x`, when present.
+    pub kernel_input: Option<DMatrix<f64>>,
+    /// `W_h`.
+    pub kernel_hidden: DMatrix<f64>,
+    /// `W_m`.
+    pub kernel_memory: DMatrix<f64>,
+    /// `W_o`.
+    pub readout_kernel: DMatrix<f64>,
+    /// `b_o`.
+    pub readout_bias: RowDVector<f64>,
+}
+
+impl PreparedNetwork {
+    /// Validates the model and converts it (clause E1).
+    pub fn new(model: &Model) -> Result<Self> {
+        model.validate()?;
+        let lmu = &model.config.lmu;
+        let matrices = legendre::lmu_matrices(lmu.order, lmu.theta, lmu.discretizer)?;
+        let weights = &model.weights;
+        let optional = |tensor: &Option<Tensor2>| tensor.as_ref().map(legendre::to_matrix);
+        Ok(PreparedNetwork {
+            model: model.clone(),
+            a_bar: legendre::to_matrix(&matrices.a_bar),
+            b_bar: RowDVector::from_row_slice(&matrices.b_bar.data),
+            encoder_input: legendre::to_matrix(&weights.encoder_input),
+            encoder_hidden: optional(&weights.encoder_hidden),
+            encoder_memory: optional(&weights.encoder_memory),
+            kernel_input: optional(&weights.kernel_input),
+            kernel_hidden: legendre::to_matrix(&weights.kernel_hidden),
+            kernel_memory: legendre::to_matrix(&weights.kernel_memory),
+            readout_kernel: legendre::to_matrix(&weights.readout_kernel),
+            readout_bias: RowDVector::from_row_slice(&weights.readout_bias.data),
+        })
+    }
+
+    /// Runs one sequence (`steps x input_size`, row-major) and records every intermediate
+    /// value (clauses L4, N1, N2). `sample_id` keys the initial quantizer states (clause Q3).
+    pub fn simulate(&self, inputs: &[f64], steps: usize, sample_id: u64) -> Result<SampleRecord> {
+        let config = &self.model.config;
+        let lmu = &config.lmu;
+        let quantizer_config = &config.quantizer;
+        let placement = quantizer_config.placement;
+        let dt = quantizer_config.dt;
+        let amplitude = quantizer_config.amplitude;
+        let initial_states = |site: QuantizedSite, neurons: usize| -> Vec<f64> {
+            (0..neurons)
+                .map(|neuron| {
+                    initial_state(&quantizer_config.initial_state, sample_id, site, neuron)
+                })
+                .collect()
+        };
+        let mut hidden_state = initial_states(QuantizedSite::Hidden, lmu.hidden_size);
+        let mut memory_input_state = initial_states(QuantizedSite::MemoryInput, lmu.memory_size);
+
+        let mut record = SampleRecord::default();
+        let mut hidden = RowDVector::<f64>::zeros(lmu.hidden_size);
+        let mut memory = DMatrix::<f64>::zeros(lmu.memory_size, lmu.order);
+        for step in 0..steps {
+            let x = RowDVector::from_row_slice(
+                &inputs[step * lmu.input_size..(step + 1) * lmu.input_size],
+            );
+            let previous_memory = flatten(&memory);
+
+            // u_t = x_t e_x + h_{t-1} e_h + m_{t-1} e_m
+            let mut memory_input = &x * &self.encoder_input;
+            if let Some(encoder_hidden) = &self.encoder_hidden {
+                memory_input += &hidden * encoder_hidden;
+            }
+            if let Some(encoder_memory) = &self.encoder_memory {
+                memory_input += &previous_memory * encoder_memory;
+            }
+            record.memory_input_preactivation.push(memory_input.clone());
+            if placement.quantizes_memory_input() {
+                let mut counts = Vec::with_capacity(lmu.memory_size);
+                let mut integrators = Vec::with_capacity(lmu.memory_size);
+                for (dimension, value) in memory_input.iter_mut().enumerate() {
+                    let outcome = quantizer::step(
+                        Activation::Identity,
+                        dt,
+                        amplitude,
+                        memory_input_state[dimension],
+                        *value,
+                    )?;
+                    memory_input_state[dimension] = outcome.state;
+                    *value = outcome.output;
+                    counts.push(outcome.count);
+                    integrators.push(outcome.integrator);
+                }
+                record.memory_input_counts.push(counts);
+                record.memory_input_integrator.push(integrators);
+            }
+
+            // m_t = m_{t-1} Abar^T + u_t^T Bbar  (each row is one memory dimension)
+            memory = &memory * self.a_bar.transpose() + memory_input.transpose() * &self.b_bar;
+            let current_memory = flatten(&memory);
+
+            // z_t = x_t W_x + h_{t-1} W_h + m_t W_m
+            let mut preactivation = &hidden * &self.kernel_hidden;
+            if let Some(kernel_input) = &self.kernel_input {
+                preactivation += &x * kernel_input;
+            }
+            preactivation += &current_memory * &self.kernel_memory;
+
+            // h_t = f(z_t), or its quantized version
+            if placement.quantizes_hidden() {
+                let mut counts = Vec::with_capacity(lmu.hidden_size);
+                let mut integrators = Vec::with_capacity(lmu.hidden_size);
+                for (neuron, value) in preactivation.iter().enumerate() {
+                    let outcome = quantizer::step(
+                        lmu.hidden_activation,
+                        dt,
+                        amplitude,
+                        hidden_state[neuron],
+                        *value,
+                    )?;
+                    hidden_state[neuron] = outcome.state;
+                    hidden[neuron] = outcome.output;
+                    counts.push(outcome.count);
+                    integrators.push(outcome.integrator);
+                }
+                record.hidden_counts.push(counts);
+                record.hidden_integrator.push(integrators);
+            } else {
+                hidden = preactivation.map(|value| activation::apply(lmu.hidden_activation, value));
+            }
+
+            record.memory_input.push(memory_input);
+            record.memory.push(current_memory);
+            record.hidden_preactivation.push(preactivation);
+            record.hidden.push(hidden.clone());
+        }
+        record.logits = &hidden * &self.readout_kernel + &self.readout_bias;
+        Ok(record)
+    }
+}
+
+/// Every intermediate value of one sequence, one entry per step (what training's backward
+/// pass needs, and what a full trace records).
+#[derive(Debug, Clone, Default)]
+pub struct SampleRecord {
+    /// `u_t` before the memory-input quantizer.
+    pub memory_input_preactivation: Vec<RowDVector<f64>>,
+    /// `u_t` as fed to the memory (quantized when the memory input spikes).
+    pub memory_input: Vec<RowDVector<f64>>,
+    /// `m_t`, flattened memory-dimension-major.
+    pub memory: Vec<RowDVector<f64>>,
+    /// `z_t`, the hidden pre-activation.
+    pub hidden_preactivation: Vec<RowDVector<f64>>,
+    /// `h_t`.
+    pub hidden: Vec<RowDVector<f64>>,
+    /// Hidden spike counts per step (empty when the hidden units do not spike).
+    pub hidden_counts: Vec<Vec<i64>>,
+    /// Hidden integrator values per step.
+    pub hidden_integrator: Vec<Vec<f64>>,
+    /// Memory-input spike counts per step (empty when the memory input does not spike).
+    pub memory_input_counts: Vec<Vec<i64>>,
+    /// Memory-input integrator values per step.
+    pub memory_input_integrator: Vec<Vec<f64>>,
+    /// `h_T W_o + b_o`.
+    pub logits: RowDVector<f64>,
+}
+
+/// The memory matrix flattened row by row (memory-dimension-major, clause N4).
+fn flatten(memory: &DMatrix<f64>) -> RowDVector<f64> {
+    RowDVector::from_iterator(
+        memory.len(),
+        (0..memory.nrows()).flat_map(|row| memory.row(row).iter().copied().collect::<Vec<_>>()),
+    )
+}
+
+/// Checks that a batch fits a model (clause E1).
+pub fn check_batch(model: &Model, batch: &SequenceBatch) -> Result<()> {
+    batch.validate()?;
+    if batch.features != model.config.lmu.input_size {
+        return Err(HsnnError::ShapeMismatch {
+            name: "input batch features".into(),
+            expected: format!(
+                "{} (the model's lmu.input_size)",
+                model.config.lmu.input_size
+            ),
+            found: batch.features.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Fan-out of one event at each quantized site (clause B6): `(every step but the last, the
+/// last step)`, per neuron.
+pub fn fan_outs(model: &Model, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
+    let config = &model.config;
+    let lmu = &config.lmu;
+    match site {
+        QuantizedSite::Hidden => {
+            // A hidden event reaches W_h and, when present, e_h; at the last step only the
+            // readout reads h_T.
+            let recurrent = lmu.hidden_size
+                + if lmu.connections.hidden_to_memory {
+                    lmu.memory_size
+                } else {
+                    0
+                };
+            (
+                vec![recurrent as u64; lmu.hidden_size],
+                vec![config.output_size as u64; lmu.hidden_size],
+            )
+        }
+        QuantizedSite::MemoryInput => {
+            // A memory-input event enters its own memory through Bbar: `order` targets.
+            let targets = vec![lmu.order as u64; lmu.memory_size];
+            (targets.clone(), targets)
+        }
+    }
+}
+
+/// The forward pass over a batch (clauses N1-N3).
+pub fn forward(
+    model: &Model,
+    batch: &SequenceBatch,
+    options: &ForwardOptions,
+) -> Result<ForwardOutput> {
+    let network = PreparedNetwork::new(model)?;
+    check_batch(model, batch)?;
+    let config = &model.config;
+    let lmu = &config.lmu;
+    let placement = config.quantizer.placement;
+    let mut logits = Tensor2::zeros(batch.batch, config.output_size);
+    let mut sites = Vec::new();
+    let site_template = |site: QuantizedSite, activation: Activation, neurons: usize| {
+        let (fan_out, fan_out_last_step) = fan_outs(model, site);
+        SiteTrace {
+            site,
+            activation,
+            batch: batch.batch,
+            steps: batch.steps,
+            neurons,
+            fan_out,
+            fan_out_last_step,
+            counts: Vec::new(),
+            integrator: Vec::new(),
+        }
+    };
+    let recording = options.trace != TraceLevel::None;
+    if recording && placement.quantizes_hidden() {
+        sites.push(site_template(
+            QuantizedSite::Hidden,
+            lmu.hidden_activation,
+            lmu.hidden_size,
+        ));
+    }
+    if recording && placement.quantizes_memory_input() {
+        sites.push(site_template(
+            QuantizedSite::MemoryInput,
+            Activation::Identity,
+            lmu.memory_size,
+        ));
+    }
+    let mut hidden_trace = Vec::new();
+    let sequence_length = batch.steps * batch.features;
+    for sample in 0..batch.batch {
+        let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
+        let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
+        for (output, value) in record.logits.iter().enumerate() {
+            logits.set(sample, output, *value);
+        }
+        for site_trace in &mut sites {
+            let (counts, integrators) = match site_trace.site {
+                QuantizedSite::Hidden => (&record.hidden_counts, &record.hidden_integrator),
+                QuantizedSite::MemoryInput => {
+                    (&record.memory_input_counts, &record.memory_input_integrator)
+                }
+            };
+            site_trace.counts.extend(counts.iter().flatten());
+            if options.trace == TraceLevel::Full {
+                site_trace.integrator.extend(integrators.iter().flatten());
+            }
+        }
+        if options.trace == TraceLevel::Full {
+            hidden_trace.extend(record.hidden.iter().flat_map(|h| h.iter().copied()));
+        }
+    }
+    Ok(ForwardOutput {
+        logits,
+        trace: Trace {
+            dt: config.quantizer.dt,
+            sites,
+            hidden: hidden_trace,
+        },
+    })
+}

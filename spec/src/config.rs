@@ -1,0 +1,318 @@
+//! Configurations: what a network is, independent of its weights (SPEC.md sections Q, L, N).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HsnnError, Result};
+
+/// Base activation `f` of a neuron, with its derivative used by the backward rule
+/// (SPEC.md clause Q5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `f(x) = x`, `f'(x) = 1`.
+    Identity,
+    /// `f(x) = max(x, 0)`, `f'(x) = 1` for `x > 0`, else 0.
+    Relu,
+    /// `f(x) = tanh(x)`, `f'(x) = 1 - tanh(x)^2`.
+    Tanh,
+}
+
+impl Activation {
+    /// Whether `f` takes negative values, so that spike counts can be negative and the
+    /// signed activity-bit metric adds a sign bit (SPEC.md clause B1).
+    pub fn is_signed(self) -> bool {
+        match self {
+            Activation::Identity | Activation::Tanh => true,
+            Activation::Relu => false,
+        }
+    }
+
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+}
+
+/// How the continuous Legendre system is turned into a discrete one at unit time step
+/// (SPEC.md clauses L2, L3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discretizer {
+    /// Zero-order hold: `[[Abar, Bbar], [0, I]] = expm([[A, B], [0, 0]])` (clause L2).
+    ZeroOrderHold,
+    /// Forward Euler: `Abar = I + A`, `Bbar = B` (clause L3).
+    Euler,
+}
+
+/// Which optional connections of the LMU cell exist (SPEC.md clause L4). Each flag matches the
+/// keras-lmu `LMUCell` flag of the same name; an absent connection has no weights and is
+/// treated as zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecurrentConnections {
+    /// `W_x`: the input drives the hidden units directly (keras-lmu `input_to_hidden`).
+    pub input_to_hidden: bool,
+    /// `e_h`: the hidden state drives the memory input (keras-lmu `hidden_to_memory`).
+    pub hidden_to_memory: bool,
+    /// `e_m`: the memory drives its own input (keras-lmu `memory_to_memory`).
+    pub memory_to_memory: bool,
+}
+
+impl RecurrentConnections {
+    /// All connections present: the original LMU of Voelker et al. 2019 (PAPER.md section 3).
+    pub fn all() -> Self {
+        RecurrentConnections {
+            input_to_hidden: true,
+            hidden_to_memory: true,
+            memory_to_memory: true,
+        }
+    }
+
+    /// Only the input drives the memory (`e_h`, `e_m` absent), so the memory can be computed
+    /// for all steps before the hidden recurrence.
+    pub fn feedforward_memory() -> Self {
+        RecurrentConnections {
+            input_to_hidden: true,
+            hidden_to_memory: false,
+            memory_to_memory: false,
+        }
+    }
+}
+
+/// The LMU layer (SPEC.md clauses L1-L4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LmuConfig {
+    /// Features of the input `x_t` per step.
+    pub input_size: usize,
+    /// Hidden units `h_t`.
+    pub hidden_size: usize,
+    /// Dimensions of the memory input `u_t` (keras-lmu `memory_d`); each gets its own
+    /// `order`-dimensional Legendre memory.
+    pub memory_size: usize,
+    /// Legendre order `d` of each memory.
+    pub order: usize,
+    /// Window length `theta`, in time steps.
+    pub theta: f64,
+    /// How the memory is discretized.
+    pub discretizer: Discretizer,
+    /// Activation `f` of the hidden units.
+    pub hidden_activation: Activation,
+    /// Which optional connections exist.
+    pub connections: RecurrentConnections,
+}
+
+impl LmuConfig {
+    /// Length of the flattened memory `m_t`: `memory_size * order`, memory-dimension-major
+    /// (element `j * order + i` is Legendre coefficient `i` of memory dimension `j`).
+    pub fn memory_length(&self) -> usize {
+        self.memory_size * self.order
+    }
+
+    /// Checks every field (SPEC.md clause E1).
+    pub fn validate(&self) -> Result<()> {
+        positive_size("lmu.input_size", self.input_size)?;
+        positive_size("lmu.hidden_size", self.hidden_size)?;
+        positive_size("lmu.memory_size", self.memory_size)?;
+        positive_size("lmu.order", self.order)?;
+        if !(self.theta.is_finite() && self.theta > 0.0) {
+            return Err(HsnnError::invalid(
+                "lmu.theta",
+                format!(
+                    "must be a finite number of time steps greater than 0, got {}",
+                    self.theta
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where the quantized activation sits in the hybrid network (SPEC.md clause N2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantizerPlacement {
+    /// Nothing spikes: the plain (rate) LMU, where training starts.
+    None,
+    /// The hidden units `h_t` spike; memory, input and readout stay non-spiking.
+    Hidden,
+    /// The memory input `u_t` spikes (identity base activation).
+    MemoryInput,
+    /// Both the hidden units and the memory input spike.
+    Both,
+}
+
+impl QuantizerPlacement {
+    /// Whether the hidden units are quantized.
+    pub fn quantizes_hidden(self) -> bool {
+        matches!(self, QuantizerPlacement::Hidden | QuantizerPlacement::Both)
+    }
+
+    /// Whether the memory input is quantized.
+    pub fn quantizes_memory_input(self) -> bool {
+        matches!(
+            self,
+            QuantizerPlacement::MemoryInput | QuantizerPlacement::Both
+        )
+    }
+}
+
+/// Initial integrator state `v_0` of every quantized neuron (SPEC.md clause Q3).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum InitialState {
+    /// `v_0 = 0` for every neuron.
+    Zero,
+    /// The same constant `v_0 = value` for every neuron; `value` in `[0, 1)`.
+    Constant {
+        /// The constant.
+        value: f64,
+    },
+    /// `v_0` drawn from Uniform[0, 1) by the counter-based generator of clause Q3, keyed by
+    /// seed, sample id, site and neuron, so it does not depend on batching or threads.
+    Uniform {
+        /// The seed.
+        seed: u64,
+    },
+}
+
+/// The quantized activation's parameters (SPEC.md clauses Q1-Q4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizerConfig {
+    /// Where the quantizer sits; `None` is the non-spiking network.
+    pub placement: QuantizerPlacement,
+    /// Time step `dt > 0`: large is nearly non-spiking, small is spiking.
+    pub dt: f64,
+    /// Amplitude `alpha > 0` of an output spike (default 1).
+    pub amplitude: f64,
+    /// How `v_0` is chosen.
+    pub initial_state: InitialState,
+}
+
+impl QuantizerConfig {
+    /// A non-spiking quantizer configuration (placement `None`, dt 1, amplitude 1, `v_0`
+    /// uniform with seed 0 once spiking is switched on).
+    pub fn non_spiking() -> Self {
+        QuantizerConfig {
+            placement: QuantizerPlacement::None,
+            dt: 1.0,
+            amplitude: 1.0,
+            initial_state: InitialState::Uniform { seed: 0 },
+        }
+    }
+
+    /// Checks every field (SPEC.md clause E1).
+    pub fn validate(&self) -> Result<()> {
+        validate_dt(self.dt)?;
+        if !(self.amplitude.is_finite() && self.amplitude > 0.0) {
+            return Err(HsnnError::invalid(
+                "quantizer.amplitude",
+                format!(
+                    "must be a finite number greater than 0, got {}",
+                    self.amplitude
+                ),
+            ));
+        }
+        if let InitialState::Constant { value } = self.initial_state {
+            if !(0.0..1.0).contains(&value) {
+                return Err(HsnnError::invalid(
+                    "quantizer.initial_state.value",
+                    format!("must lie in [0, 1), got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a quantizer time step: finite and greater than zero (SPEC.md clause E1).
+pub fn validate_dt(dt: f64) -> Result<()> {
+    if dt.is_finite() && dt > 0.0 {
+        Ok(())
+    } else {
+        Err(HsnnError::invalid(
+            "quantizer.dt",
+            format!("must be a finite number greater than 0, got {dt}"),
+        ))
+    }
+}
+
+/// The hybrid network: one LMU layer, a quantizer placement, and a dense readout of the last
+/// step's hidden state (SPEC.md clauses N1-N3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    /// The LMU layer.
+    pub lmu: LmuConfig,
+    /// Outputs of the readout (classes).
+    pub output_size: usize,
+    /// The quantizer.
+    pub quantizer: QuantizerConfig,
+}
+
+impl NetworkConfig {
+    /// The psMNIST network of PAPER.md section 3: 212 tanh hidden units, order 256,
+    /// theta 784, all connections, 10 classes, zero-order hold; non-spiking.
+    pub fn psmnist() -> Self {
+        NetworkConfig {
+            lmu: LmuConfig {
+                input_size: 1,
+                hidden_size: 212,
+                memory_size: 1,
+                order: 256,
+                theta: 784.0,
+                discretizer: Discretizer::ZeroOrderHold,
+                hidden_activation: Activation::Tanh,
+                connections: RecurrentConnections::all(),
+            },
+            output_size: 10,
+            quantizer: QuantizerConfig::non_spiking(),
+        }
+    }
+
+    /// Checks every field (SPEC.md clause E1).
+    pub fn validate(&self) -> Result<()> {
+        self.lmu.validate()?;
+        positive_size("output_size", self.output_size)?;
+        self.quantizer.validate()
+    }
+
+    /// Shapes `(name, rows, cols)` of every weight tensor the configuration implies, absent
+    /// connections omitted (SPEC.md clause N4).
+    pub fn weight_shapes(&self) -> Vec<(&'static str, usize, usize)> {
+        let lmu = &self.lmu;
+        let mut shapes = vec![("encoder_input", lmu.input_size, lmu.memory_size)];
+        if lmu.connections.hidden_to_memory {
+            shapes.push(("encoder_hidden", lmu.hidden_size, lmu.memory_size));
+        }
+        if lmu.connections.memory_to_memory {
+            shapes.push(("encoder_memory", lmu.memory_length(), lmu.memory_size));
+        }
+        if lmu.connections.input_to_hidden {
+            shapes.push(("kernel_input", lmu.input_size, lmu.hidden_size));
+        }
+        shapes.push(("kernel_hidden", lmu.hidden_size, lmu.hidden_size));
+        shapes.push(("kernel_memory", lmu.memory_length(), lmu.hidden_size));
+        shapes.push(("readout_kernel", lmu.hidden_size, self.output_size));
+        shapes.push(("readout_bias", 1, self.output_size));
+        shapes
+    }
+
+    /// Number of trainable parameters: every weight tensor of [`Self::weight_shapes`]
+    /// (the Legendre matrices are fixed). 102,027 for [`Self::psmnist`] (clause N4).
+    pub fn trainable_parameter_count(&self) -> usize {
+        self.weight_shapes()
+            .iter()
+            .map(|(_, rows, cols)| rows * cols)
+            .sum()
+    }
+}
+
+fn positive_size(field: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        Err(HsnnError::invalid(field, "must be at least 1, got 0"))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! # hsnn-spec: the shared vocabulary of the hsnn specification
+//!
+//! This crate holds what every backend, port and tool must agree on, and no mathematics:
+//! configurations ([`config`]), weights and model files ([`model`]), dense row-major tensors
+//! ([`tensor`]), what a forward pass records ([`trace`]), the bit and event metrics
+//! ([`metrics`]), the backend interface ([`backend`]), the seeded initial-state generator that
+//! every backend must reproduce bit for bit ([`initial_state`]), the golden-vector schema
+//! ([`vectors`]) and the error type ([`error`]).
+//!
+//! Clause identifiers (Q1, L3, N2, B4, C1, ...) refer to `spec/SPEC.md`.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod initial_state;
+pub mod metrics;
+pub mod model;
+pub mod tensor;
+pub mod trace;
+pub mod vectors;
+
+pub use backend::{Backend, ForwardOptions, ForwardOutput, LmuMatrices, QuantizerRun};
+pub use config::{
+    Activation, Discretizer, LmuConfig, NetworkConfig, QuantizerConfig, QuantizerPlacement,
+    RecurrentConnections,
+};
+pub use error::{HsnnError, Result};
+pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
+pub use model::{Model, Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION};
+pub use tensor::{SequenceBatch, Tensor2};
+pub use trace::{QuantizedSite, SiteTrace, Trace, TraceLevel};

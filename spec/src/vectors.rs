@@ -1,0 +1,87 @@
+//! The golden-vector schema (SPEC.md clause C4): one JSON file that every backend and every
+//! port is tested against. Written by `hsnn vectors` / `hsnn-vectors` from the reference.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::QuantizerRun;
+use crate::config::{Activation, Discretizer};
+use crate::metrics::BitMetrics;
+use crate::model::Model;
+use crate::tensor::{SequenceBatch, Tensor2};
+use crate::trace::Trace;
+
+/// The `format` tag of a golden-vector file.
+pub const VECTORS_FORMAT: &str = "hsnn-vectors";
+/// The golden-vector format version.
+pub const VECTORS_FORMAT_VERSION: u32 = 1;
+
+/// A whole golden-vector file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenVectors {
+    /// Always [`VECTORS_FORMAT`].
+    pub format: String,
+    /// Always [`VECTORS_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// What produced the file.
+    pub generator: String,
+    /// Quantizer cases (clauses Q1-Q4).
+    pub quantizer: Vec<QuantizerCase>,
+    /// Legendre-matrix cases (clauses L1-L3).
+    pub lmu: Vec<LmuCase>,
+    /// Whole-network cases (clauses N1-N3, B1-B6).
+    pub network: Vec<NetworkCase>,
+}
+
+/// One quantizer run: inputs and parameters, and what the reference computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizerCase {
+    /// A unique, descriptive name.
+    pub name: String,
+    /// Base activation.
+    pub activation: Activation,
+    /// Time step.
+    pub dt: f64,
+    /// Amplitude.
+    pub amplitude: f64,
+    /// `v_0`, one per neuron.
+    pub initial_state: Vec<f64>,
+    /// Inputs `x_t`, `steps x neurons`.
+    pub inputs: Tensor2,
+    /// The reference's result.
+    pub expected: QuantizerRun,
+}
+
+/// One Legendre memory: parameters and the reference's matrices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LmuCase {
+    /// A unique, descriptive name.
+    pub name: String,
+    /// Order `d`.
+    pub order: usize,
+    /// Window `theta`.
+    pub theta: f64,
+    /// Discretizer.
+    pub discretizer: Discretizer,
+    /// Expected `Abar`.
+    pub a_bar: Tensor2,
+    /// Expected `Bbar`.
+    pub b_bar: Tensor2,
+}
+
+/// One forward pass of a whole network: model, inputs, and the reference's logits, full trace
+/// and bit metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkCase {
+    /// A unique, descriptive name.
+    pub name: String,
+    /// The model (config and weights).
+    pub model: Model,
+    /// The inputs.
+    pub inputs: SequenceBatch,
+    /// Expected logits.
+    pub logits: Tensor2,
+    /// Expected trace at level `full`.
+    pub trace: Trace,
+    /// Expected bit metrics of the trace.
+    pub metrics: BitMetrics,
+}
