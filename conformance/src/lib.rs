@@ -1,1 +1,74 @@
-//! placeholder
+//! # hsnn-conformance: one suite, every backend
+//!
+//! The tests of SPEC.md, written once against the [`hsnn_spec::Backend`] trait (as burn's
+//! backend test suite is) and instantiated for each backend with [`conformance_suite!`]. Every
+//! check is named after the clause it verifies (`q1_...`, `l2_...`, `n2_...`), and
+//! SPEC.md names the checks back.
+//!
+//! - [`quantizer`]: clauses Q1-Q5
+//! - [`lmu`]: clauses L1-L4
+//! - [`network`]: clauses N1-N4, Q3
+//! - [`errors`]: clauses E1, E2
+//! - [`levels`]: the conformance levels of section C (exact, explained, bounded)
+//! - [`golden`]: the golden vectors (clause C4): generation from the reference, checking
+//! - [`independent`]: a deliberately plain second implementation of the non-spiking LMU, used
+//!   as an independent computation
+
+pub mod errors;
+pub mod golden;
+pub mod independent;
+pub mod levels;
+pub mod lmu;
+pub mod network;
+pub mod quantizer;
+
+/// Instantiates every conformance check as a `#[test]` for one backend.
+///
+/// ```ignore
+/// hsnn_conformance::conformance_suite!(hsnn_reference::ReferenceBackend, hsnn_conformance::levels::Level::Exact);
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:expr, $level:expr) => {
+        $crate::conformance_suite!(@tests $backend, $level;
+            quantizer::q1_state_stays_in_unit_interval,
+            quantizer::q1_output_error_below_one_spike,
+            quantizer::q1_cumulative_error_bounded_by_amplitude,
+            quantizer::q1_one_bit_spikes_when_dt_times_max_rate_at_most_one,
+            quantizer::q2_hand_derived_sequences,
+            quantizer::q4_converges_to_rate_as_dt_grows,
+            quantizer::q5_relu_never_spikes_negative,
+            lmu::l1_continuous_matrices_match_hand_derivation,
+            lmu::l2_zero_order_hold_matches_scipy_order_4,
+            lmu::l2_zero_order_hold_matches_scipy_psmnist,
+            lmu::l2_zero_order_hold_matches_scipy_fixtures,
+            lmu::l2_zero_order_hold_is_stable,
+            lmu::l3_euler_is_identity_plus_a,
+            lmu::l3_euler_substeps_converge_to_zero_order_hold,
+            lmu::l4_memory_reconstructs_delayed_input,
+            network::n1_tiny_network_matches_hand_derivation,
+            network::n1_tiny_spiking_network_matches_hand_derivation,
+            network::n2_spiking_off_equals_plain_lmu,
+            network::n2_large_dt_approaches_plain_lmu,
+            network::n2_memory_input_quantizer_counts_match_standalone_quantizer,
+            network::n3_trace_levels_record_what_they_promise,
+            network::n4_psmnist_has_102027_trainable_parameters,
+            network::q3_initial_state_independent_of_batching,
+            errors::e1_quantizer_rejects_bad_dt,
+            errors::e1_quantizer_rejects_bad_initial_state,
+            errors::e1_lmu_rejects_bad_order_and_theta,
+            errors::e1_forward_rejects_mismatched_shapes,
+            errors::e1_forward_rejects_invalid_config,
+            errors::e2_model_file_version_and_corruption,
+            golden::c4_backend_reproduces_golden_vectors
+        );
+    };
+    (@tests $backend:expr, $level:expr; $($module:ident :: $check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::$module::$check(&$backend, $level);
+            }
+        )*
+    };
+}

@@ -21,8 +21,8 @@ pub mod vectors;
 
 pub use backend::{Backend, ForwardOptions, ForwardOutput, LmuMatrices, QuantizerRun};
 pub use config::{
-    Activation, Discretizer, LmuConfig, NetworkConfig, QuantizerConfig, QuantizerPlacement,
-    RecurrentConnections,
+    Activation, Discretizer, InitialState as InitialStateConfig, LmuConfig, NetworkConfig,
+    QuantizerConfig, QuantizerPlacement, RecurrentConnections,
 };
 pub use error::{HsnnError, Result};
 pub use metrics::{BitMetrics, EventCounts, SiteMetrics};

@@ -1,0 +1,212 @@
+//! Bad input gives typed errors with messages a user understands, never a panic (SPEC.md
+//! clauses E1, E2).
+
+use hsnn_spec::{
+    Activation, Backend, Discretizer, ForwardOptions, HsnnError, Model, QuantizerPlacement,
+    SequenceBatch, Tensor2, MODEL_FORMAT_VERSION,
+};
+
+use crate::levels::Level;
+use crate::network::{small_batch, small_model};
+
+fn expect_message(
+    result: Result<impl std::fmt::Debug, HsnnError>,
+    fragments: &[&str],
+) -> HsnnError {
+    let error = result.expect_err("bad input must be rejected");
+    let message = error.to_string();
+    for fragment in fragments {
+        assert!(
+            message.contains(fragment),
+            "message {message:?} should mention {fragment:?}"
+        );
+    }
+    error
+}
+
+/// E1: dt that is zero, negative, NaN or infinite is rejected, naming `dt`.
+pub fn e1_quantizer_rejects_bad_dt(backend: &impl Backend, _level: Level) {
+    let inputs = Tensor2::zeros(3, 1);
+    for dt in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let error = expect_message(
+            backend.quantize(Activation::Tanh, dt, 1.0, &inputs, &[0.0]),
+            &["dt", "greater than 0"],
+        );
+        assert!(
+            matches!(error, HsnnError::InvalidConfig { .. }),
+            "{error:?}"
+        );
+    }
+    let mut model = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let batch = small_batch(&model, 2, 1, 3);
+    for dt in [0.0, f64::NAN] {
+        model.config.quantizer.dt = dt;
+        expect_message(
+            backend.forward(&model, &batch, &ForwardOptions::default()),
+            &["quantizer.dt"],
+        );
+    }
+}
+
+/// E1: initial states outside `[0, 1)`, of the wrong length, and non-finite inputs are
+/// rejected.
+pub fn e1_quantizer_rejects_bad_initial_state(backend: &impl Backend, _level: Level) {
+    let inputs = Tensor2::zeros(3, 2);
+    expect_message(
+        backend.quantize(Activation::Tanh, 1.0, 1.0, &inputs, &[0.0]),
+        &["initial state", "2 values"],
+    );
+    expect_message(
+        backend.quantize(Activation::Tanh, 1.0, 1.0, &inputs, &[0.0, 1.0]),
+        &["[0, 1)"],
+    );
+    let mut bad_inputs = Tensor2::zeros(3, 2);
+    bad_inputs.data[4] = f64::NAN;
+    expect_message(
+        backend.quantize(Activation::Tanh, 1.0, 1.0, &bad_inputs, &[0.0, 0.5]),
+        &["non-finite", "index 4"],
+    );
+    expect_message(
+        backend.quantize(Activation::Tanh, 1.0, 0.0, &inputs, &[0.0, 0.5]),
+        &["amplitude"],
+    );
+}
+
+/// E1: order 0 and theta that is not a positive finite number are rejected.
+pub fn e1_lmu_rejects_bad_order_and_theta(backend: &impl Backend, _level: Level) {
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+    let mut config = model.config.lmu.clone();
+    config.order = 0;
+    expect_message(backend.lmu_matrices(&config), &["lmu.order", "at least 1"]);
+    for theta in [0.0, -3.0, f64::NAN, f64::INFINITY] {
+        let mut config = model.config.lmu.clone();
+        config.theta = theta;
+        config.discretizer = Discretizer::Euler;
+        expect_message(backend.lmu_matrices(&config), &["lmu.theta"]);
+        let mut bad = model.clone();
+        bad.config.lmu.theta = theta;
+        let batch = small_batch(&model, 2, 1, 3);
+        expect_message(
+            backend.forward(&bad, &batch, &ForwardOptions::default()),
+            &["lmu.theta"],
+        );
+    }
+}
+
+/// E1: weights whose shapes do not match the configuration, missing or superfluous optional
+/// weights, and inputs with the wrong number of features are rejected, naming the tensor.
+pub fn e1_forward_rejects_mismatched_shapes(backend: &impl Backend, _level: Level) {
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+    let batch = small_batch(&model, 2, 2, 3);
+
+    let mut wrong_shape = model.clone();
+    wrong_shape.weights.kernel_hidden = Tensor2::zeros(5, 4);
+    let error = expect_message(
+        backend.forward(&wrong_shape, &batch, &ForwardOptions::default()),
+        &["weights.kernel_hidden", "5 x 5", "5 x 4"],
+    );
+    assert!(matches!(error, HsnnError::ShapeMismatch { .. }));
+
+    let mut missing = model.clone();
+    missing.weights.encoder_hidden = None;
+    expect_message(
+        backend.forward(&missing, &batch, &ForwardOptions::default()),
+        &["encoder_hidden", "no tensor"],
+    );
+
+    let mut superfluous = model.clone();
+    superfluous.config.lmu.connections.memory_to_memory = false;
+    expect_message(
+        backend.forward(&superfluous, &batch, &ForwardOptions::default()),
+        &["encoder_memory", "disables"],
+    );
+
+    let mut short_data = model.clone();
+    short_data.weights.readout_bias.data.pop();
+    expect_message(
+        backend.forward(&short_data, &batch, &ForwardOptions::default()),
+        &["readout_bias"],
+    );
+
+    let wrong_features = SequenceBatch::new(2, 3, 3, vec![0.0; 18]).expect("consistent batch");
+    expect_message(
+        backend.forward(&model, &wrong_features, &ForwardOptions::default()),
+        &["features", "2"],
+    );
+    let inconsistent = SequenceBatch {
+        batch: 2,
+        steps: 3,
+        features: 2,
+        data: vec![0.0; 5],
+        sample_ids: vec![0, 1],
+    };
+    expect_message(
+        backend.forward(&model, &inconsistent, &ForwardOptions::default()),
+        &["input batch", "12 values"],
+    );
+}
+
+/// E1: invalid sizes and amplitudes in a model are rejected before any computation.
+pub fn e1_forward_rejects_invalid_config(backend: &impl Backend, _level: Level) {
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let batch = small_batch(&model, 2, 1, 3);
+    let mut zero_outputs = model.clone();
+    zero_outputs.config.output_size = 0;
+    expect_message(
+        backend.forward(&zero_outputs, &batch, &ForwardOptions::default()),
+        &["output_size"],
+    );
+    let mut bad_amplitude = model.clone();
+    bad_amplitude.config.quantizer.amplitude = -1.0;
+    expect_message(
+        backend.forward(&bad_amplitude, &batch, &ForwardOptions::default()),
+        &["amplitude"],
+    );
+    let mut nan_weight = model.clone();
+    nan_weight.weights.kernel_memory.data[3] = f64::NAN;
+    expect_message(
+        backend.forward(&nan_weight, &batch, &ForwardOptions::default()),
+        &["kernel_memory", "non-finite"],
+    );
+}
+
+/// E2: a model file round-trips; one of another format version, of another format, truncated,
+/// or with a missing field is rejected with the reason.
+pub fn e2_model_file_version_and_corruption(_backend: &impl Backend, _level: Level) {
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let text = model.to_json();
+    assert_eq!(
+        Model::from_json(&text, "round trip").expect("round trip"),
+        model
+    );
+
+    let future = text.replacen(
+        &format!("\"format_version\": {MODEL_FORMAT_VERSION}"),
+        "\"format_version\": 99",
+        1,
+    );
+    let error = expect_message(
+        Model::from_json(&future, "future.json"),
+        &["version 99", "future.json"],
+    );
+    assert!(matches!(error, HsnnError::FormatVersion { .. }));
+
+    let other = text.replacen("\"hsnn-model\"", "\"something-else\"", 1);
+    expect_message(Model::from_json(&other, "other.json"), &["something-else"]);
+
+    let truncated = &text[..text.len() / 2];
+    let error = expect_message(
+        Model::from_json(truncated, "cut.json"),
+        &["cut.json", "not valid JSON"],
+    );
+    assert!(matches!(error, HsnnError::Parse { .. }));
+
+    let missing_field = text.replacen("\"kernel_hidden\"", "\"kernel_hiden\"", 1);
+    expect_message(
+        Model::from_json(&missing_field, "typo.json"),
+        &["kernel_hidden"],
+    );
+
+    let missing_file = std::path::Path::new("/nonexistent/hsnn/model.json");
+    expect_message(Model::load(missing_file), &["/nonexistent/hsnn/model.json"]);
+}

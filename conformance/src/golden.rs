@@ -1,0 +1,349 @@
+//! Golden vectors (SPEC.md clause C4): generated from the reference, committed as
+//! `spec/vectors/hsnn-golden-v1.json`, and reproduced by every backend at its level.
+
+use hsnn_reference::ReferenceBackend;
+use hsnn_spec::vectors::{
+    GoldenVectors, LmuCase, NetworkCase, QuantizerCase, VECTORS_FORMAT, VECTORS_FORMAT_VERSION,
+};
+use hsnn_spec::{
+    model::check_format, Activation, Backend, Discretizer, ForwardOptions, HsnnError,
+    QuantizerPlacement, Result, Tensor2, TraceLevel,
+};
+
+use crate::levels::{assert_reals_agree, assert_tensors_agree, compare_counts, Level};
+use crate::network::{small_batch, small_model, values};
+
+/// Path of the committed golden-vector file, relative to the workspace root.
+pub const GOLDEN_PATH: &str = "spec/vectors/hsnn-golden-v1.json";
+
+/// The committed golden-vector file, compiled in so the check runs from any directory.
+pub const GOLDEN_JSON: &str = include_str!("../../spec/vectors/hsnn-golden-v1.json");
+
+fn quantizer_cases(backend: &impl Backend) -> Result<Vec<QuantizerCase>> {
+    let mut cases = Vec::new();
+    let settings = [
+        ("tanh_spiking_dt_0.05", Activation::Tanh, 0.05, 1.0, 4.0),
+        ("tanh_dt_1", Activation::Tanh, 1.0, 1.0, 3.0),
+        ("tanh_multibit_dt_3.7", Activation::Tanh, 3.7, 1.0, 3.0),
+        ("relu_dt_2.5_amplitude_0.5", Activation::Relu, 2.5, 0.5, 2.0),
+        ("identity_dt_50", Activation::Identity, 50.0, 1.0, 1.5),
+        (
+            "identity_dt_0.3_amplitude_2",
+            Activation::Identity,
+            0.3,
+            2.0,
+            6.0,
+        ),
+    ];
+    for (index, (name, activation, dt, amplitude, input_scale)) in settings.into_iter().enumerate()
+    {
+        let (steps, neurons) = (24, 3);
+        let inputs = Tensor2::from_row_major(
+            steps,
+            neurons,
+            values(1000 + index as u64, steps * neurons, input_scale),
+        )?;
+        let initial_state: Vec<f64> = values(2000 + index as u64, neurons, 1.0)
+            .iter()
+            .map(|value| value.abs() * 0.999)
+            .collect();
+        let expected = backend.quantize(activation, dt, amplitude, &inputs, &initial_state)?;
+        cases.push(QuantizerCase {
+            name: name.into(),
+            activation,
+            dt,
+            amplitude,
+            initial_state,
+            inputs,
+            expected,
+        });
+    }
+    // The carry rule of clause Q2: tiny negative integrator values.
+    let inputs = Tensor2::from_row_major(3, 2, vec![-1e-20, -1e-17, -1e-300, 0.0, 1e-16, -2.0])?;
+    let expected = backend.quantize(Activation::Identity, 1.0, 1.0, &inputs, &[0.0, 0.0])?;
+    cases.push(QuantizerCase {
+        name: "identity_carry_rule".into(),
+        activation: Activation::Identity,
+        dt: 1.0,
+        amplitude: 1.0,
+        initial_state: vec![0.0, 0.0],
+        inputs,
+        expected,
+    });
+    Ok(cases)
+}
+
+fn lmu_cases(backend: &impl Backend) -> Result<Vec<LmuCase>> {
+    let mut cases = Vec::new();
+    for (order, theta, discretizer) in [
+        (1, 1.0, Discretizer::ZeroOrderHold),
+        (4, 10.0, Discretizer::ZeroOrderHold),
+        (4, 10.0, Discretizer::Euler),
+        (12, 30.5, Discretizer::ZeroOrderHold),
+        (32, 784.0, Discretizer::ZeroOrderHold),
+    ] {
+        let mut config = hsnn_spec::NetworkConfig::psmnist().lmu;
+        config.order = order;
+        config.theta = theta;
+        config.discretizer = discretizer;
+        let matrices = backend.lmu_matrices(&config)?;
+        let kind = match discretizer {
+            Discretizer::ZeroOrderHold => "zoh",
+            Discretizer::Euler => "euler",
+        };
+        cases.push(LmuCase {
+            name: format!("{kind}_order_{order}_theta_{theta}"),
+            order,
+            theta,
+            discretizer,
+            a_bar: matrices.a_bar,
+            b_bar: matrices.b_bar,
+        });
+    }
+    Ok(cases)
+}
+
+fn network_cases(backend: &impl Backend) -> Result<Vec<NetworkCase>> {
+    let mut cases = Vec::new();
+    let settings = [
+        (
+            "tanh_non_spiking",
+            Activation::Tanh,
+            QuantizerPlacement::None,
+            1.0,
+        ),
+        (
+            "tanh_hidden_spiking_dt_1",
+            Activation::Tanh,
+            QuantizerPlacement::Hidden,
+            1.0,
+        ),
+        (
+            "tanh_hidden_multibit_dt_6",
+            Activation::Tanh,
+            QuantizerPlacement::Hidden,
+            6.0,
+        ),
+        (
+            "relu_memory_input_spiking_dt_2",
+            Activation::Relu,
+            QuantizerPlacement::MemoryInput,
+            2.0,
+        ),
+        (
+            "tanh_both_spiking_dt_3",
+            Activation::Tanh,
+            QuantizerPlacement::Both,
+            3.0,
+        ),
+    ];
+    for (index, (name, activation, placement, dt)) in settings.into_iter().enumerate() {
+        let model = small_model(300 + index as u64, activation, placement, dt);
+        let inputs = small_batch(&model, 400 + index as u64, 2, 16);
+        let output = backend.forward(
+            &model,
+            &inputs,
+            &ForwardOptions {
+                trace: TraceLevel::Full,
+            },
+        )?;
+        let metrics = hsnn_reference::metrics::bit_metrics(&output.trace)?;
+        cases.push(NetworkCase {
+            name: name.into(),
+            model,
+            inputs,
+            logits: output.logits,
+            trace: output.trace,
+            metrics,
+        });
+    }
+    Ok(cases)
+}
+
+/// Generates the golden vectors from the reference backend (clause C4).
+pub fn generate() -> Result<GoldenVectors> {
+    let backend = ReferenceBackend;
+    Ok(GoldenVectors {
+        format: VECTORS_FORMAT.into(),
+        format_version: VECTORS_FORMAT_VERSION,
+        generator: format!("hsnn-reference {}", env!("CARGO_PKG_VERSION")),
+        quantizer: quantizer_cases(&backend)?,
+        lmu: lmu_cases(&backend)?,
+        network: network_cases(&backend)?,
+    })
+}
+
+/// The golden vectors as the JSON text that is committed.
+pub fn generate_json() -> Result<String> {
+    let vectors = generate()?;
+    serde_json::to_string_pretty(&vectors)
+        .map(|text| text + "\n")
+        .map_err(|error| HsnnError::Parse {
+            what: "golden vectors".into(),
+            reason: error.to_string(),
+        })
+}
+
+/// Parses and checks the header of a golden-vector file.
+pub fn parse(text: &str) -> Result<GoldenVectors> {
+    let vectors: GoldenVectors = serde_json::from_str(text).map_err(|error| HsnnError::Parse {
+        what: "golden vectors".into(),
+        reason: error.to_string(),
+    })?;
+    check_format(
+        "golden vectors",
+        &vectors.format,
+        vectors.format_version,
+        VECTORS_FORMAT,
+        VECTORS_FORMAT_VERSION,
+    )?;
+    Ok(vectors)
+}
+
+/// Checks `backend` against `vectors` at `level`, panicking with the case name on the first
+/// disagreement (clause C4).
+pub fn check_against(backend: &impl Backend, level: Level, vectors: &GoldenVectors) {
+    for case in &vectors.quantizer {
+        let result = backend
+            .quantize(
+                case.activation,
+                case.dt,
+                case.amplitude,
+                &case.inputs,
+                &case.initial_state,
+            )
+            .unwrap_or_else(|error| panic!("quantizer case {}: {error}", case.name));
+        if level == Level::Exact {
+            assert_eq!(
+                result.counts, case.expected.counts,
+                "quantizer case {}: counts",
+                case.name
+            );
+            assert_reals_agree(
+                level,
+                &format!("{} outputs", case.name),
+                &case.expected.outputs,
+                &result.outputs,
+            );
+            assert_reals_agree(
+                level,
+                &format!("{} integrator", case.name),
+                &case.expected.integrator,
+                &result.integrator,
+            );
+            assert_reals_agree(
+                level,
+                &format!("{} final state", case.name),
+                &case.expected.final_state,
+                &result.final_state,
+            );
+        }
+    }
+    for case in &vectors.lmu {
+        let mut config = hsnn_spec::NetworkConfig::psmnist().lmu;
+        config.order = case.order;
+        config.theta = case.theta;
+        config.discretizer = case.discretizer;
+        let matrices = backend
+            .lmu_matrices(&config)
+            .unwrap_or_else(|error| panic!("lmu case {}: {error}", case.name));
+        let matrix_level = match level {
+            Level::Exact => Level::Exact,
+            _ => Level::Bounded { absolute: 1e-6 },
+        };
+        assert_tensors_agree(
+            matrix_level,
+            &format!("{} Abar", case.name),
+            &case.a_bar,
+            &matrices.a_bar,
+        );
+        assert_tensors_agree(
+            matrix_level,
+            &format!("{} Bbar", case.name),
+            &case.b_bar,
+            &matrices.b_bar,
+        );
+    }
+    for case in &vectors.network {
+        let output = backend
+            .forward(
+                &case.model,
+                &case.inputs,
+                &ForwardOptions {
+                    trace: TraceLevel::Full,
+                },
+            )
+            .unwrap_or_else(|error| panic!("network case {}: {error}", case.name));
+        match level {
+            Level::Exact => {
+                for (expected, got) in case.trace.sites.iter().zip(&output.trace.sites) {
+                    assert_eq!(
+                        expected.counts, got.counts,
+                        "network case {}: {:?} counts",
+                        case.name, expected.site
+                    );
+                }
+                assert_eq!(case.trace.sites.len(), output.trace.sites.len());
+                assert_tensors_agree(
+                    level,
+                    &format!("{} logits", case.name),
+                    &case.logits,
+                    &output.logits,
+                );
+                assert_reals_agree(
+                    level,
+                    &format!("{} hidden", case.name),
+                    &case.trace.hidden,
+                    &output.trace.hidden,
+                );
+                let metrics = hsnn_reference::metrics::bit_metrics(&output.trace)
+                    .unwrap_or_else(|error| panic!("network case {}: {error}", case.name));
+                assert_eq!(
+                    metrics, case.metrics,
+                    "network case {}: bit metrics",
+                    case.name
+                );
+            }
+            Level::Explained {
+                integer_distance, ..
+            } => {
+                let mut diverged = Vec::new();
+                for (expected, got) in case.trace.sites.iter().zip(&output.trace.sites) {
+                    let comparison = compare_counts(expected, got, integer_distance);
+                    assert!(
+                        comparison.unexplained.is_empty(),
+                        "network case {}: unexplained count differences {:?}",
+                        case.name,
+                        comparison.unexplained
+                    );
+                    diverged.extend(comparison.diverged);
+                }
+                for sample in (0..case.inputs.batch).filter(|sample| !diverged.contains(sample)) {
+                    assert_reals_agree(
+                        level,
+                        &format!("{} logits of sample {sample}", case.name),
+                        case.logits.row(sample),
+                        output.logits.row(sample),
+                    );
+                }
+            }
+            Level::Bounded { .. } => {
+                assert_tensors_agree(
+                    level,
+                    &format!("{} logits", case.name),
+                    &case.logits,
+                    &output.logits,
+                );
+            }
+        }
+    }
+}
+
+/// C4: the backend reproduces the committed golden vectors at its level.
+pub fn c4_backend_reproduces_golden_vectors(backend: &impl Backend, level: Level) {
+    let vectors = parse(GOLDEN_JSON).expect("the committed golden vectors parse");
+    assert!(
+        !vectors.quantizer.is_empty() && !vectors.lmu.is_empty() && !vectors.network.is_empty()
+    );
+    check_against(backend, level, &vectors);
+}

@@ -1,0 +1,336 @@
+//! Conformance checks of the quantized activation (SPEC.md clauses Q1-Q5).
+//!
+//! The properties are mathematical facts of the sigma-delta quantizer (PAPER.md section 2),
+//! checked with proptest on random activations, time steps, amplitudes, inputs and initial
+//! states; the golden sequences are derived by hand in the comments.
+
+use hsnn_spec::{Activation, Backend, QuantizerRun, Tensor2};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use crate::levels::Level;
+
+/// A random quantizer problem.
+#[derive(Debug, Clone)]
+pub struct QuantizerProblem {
+    /// Base activation.
+    pub activation: Activation,
+    /// Time step.
+    pub dt: f64,
+    /// Amplitude.
+    pub amplitude: f64,
+    /// `steps x neurons` inputs.
+    pub inputs: Tensor2,
+    /// `v_0` per neuron.
+    pub initial_state: Vec<f64>,
+}
+
+/// `f(x)`, computed here independently of any backend.
+pub fn rate(activation: Activation, x: f64) -> f64 {
+    match activation {
+        Activation::Identity => x,
+        Activation::Relu => x.max(0.0),
+        Activation::Tanh => x.tanh(),
+    }
+}
+
+/// Random problems: dt log-uniform in [0.01, 100], amplitude in [0.5, 2], up to 60 steps of up
+/// to 4 neurons with inputs in [-5, 5].
+pub fn problems() -> impl Strategy<Value = QuantizerProblem> {
+    let activation = prop_oneof![
+        Just(Activation::Identity),
+        Just(Activation::Relu),
+        Just(Activation::Tanh)
+    ];
+    (activation, -2.0f64..2.0, 0.5f64..2.0, 1usize..60, 1usize..5).prop_flat_map(
+        |(activation, log_dt, amplitude, steps, neurons)| {
+            (
+                prop::collection::vec(-5.0f64..5.0, steps * neurons),
+                prop::collection::vec(0.0f64..1.0, neurons),
+            )
+                .prop_map(move |(inputs, initial_state)| QuantizerProblem {
+                    activation,
+                    dt: 10f64.powf(log_dt),
+                    amplitude,
+                    inputs: Tensor2 {
+                        rows: steps,
+                        cols: neurons,
+                        data: inputs,
+                    },
+                    initial_state,
+                })
+        },
+    )
+}
+
+fn run(backend: &impl Backend, problem: &QuantizerProblem) -> Result<QuantizerRun, TestCaseError> {
+    backend
+        .quantize(
+            problem.activation,
+            problem.dt,
+            problem.amplitude,
+            &problem.inputs,
+            &problem.initial_state,
+        )
+        .map_err(|error| TestCaseError::fail(format!("backend refused a valid problem: {error}")))
+}
+
+/// Relative slack on the mathematical bounds: none beyond rounding for f64 backends, a few
+/// f32 ulps otherwise.
+fn slack(level: Level) -> f64 {
+    match level {
+        Level::Exact => 1e-12,
+        Level::Explained { relative, .. } | Level::Bounded { absolute: relative } => relative,
+    }
+}
+
+fn check_all(
+    problems: impl Strategy<Value = QuantizerProblem>,
+    check: impl Fn(&QuantizerProblem) -> Result<(), TestCaseError>,
+) {
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    if let Err(error) = runner.run(&problems, |problem| check(&problem)) {
+        panic!("{error}");
+    }
+}
+
+/// Q1: the carried error `v_t` stays in `[0, 1)`; every step's `u_t - n_t` lies in `[0, 1]`
+/// (1 only where the carry rule of Q2 applies).
+pub fn q1_state_stays_in_unit_interval(backend: &impl Backend, _level: Level) {
+    check_all(problems(), |problem| {
+        let result = run(backend, problem)?;
+        for &state in &result.final_state {
+            prop_assert!((0.0..1.0).contains(&state), "final state {state}");
+        }
+        for (index, (&integrator, &count)) in
+            result.integrator.iter().zip(&result.counts).enumerate()
+        {
+            let remainder = integrator - count as f64;
+            prop_assert!(
+                (0.0..=1.0).contains(&remainder),
+                "step {index}: u = {integrator}, n = {count}"
+            );
+        }
+        Ok(())
+    });
+}
+
+/// Q1: every output is within one spike of the rate, `|a_t - alpha f(x_t)| < alpha / dt`.
+pub fn q1_output_error_below_one_spike(backend: &impl Backend, level: Level) {
+    check_all(problems(), |problem| {
+        let result = run(backend, problem)?;
+        let bound = problem.amplitude / problem.dt;
+        for (index, (&x, &output)) in problem.inputs.data.iter().zip(&result.outputs).enumerate() {
+            let target = problem.amplitude * rate(problem.activation, x);
+            let error = (output - target).abs();
+            prop_assert!(
+                error < bound * (1.0 + slack(level)) + slack(level) * target.abs(),
+                "step {index}: |{output} - {target}| = {error} >= alpha/dt = {bound}"
+            );
+        }
+        Ok(())
+    });
+}
+
+/// Q1: `sum_t n_t = sum_t dt f(x_t) + v_0 - v_T`, so the accumulated error of
+/// `sum_t a_t dt` against `alpha sum_t f(x_t) dt` is below `alpha`.
+pub fn q1_cumulative_error_bounded_by_amplitude(backend: &impl Backend, level: Level) {
+    check_all(problems(), |problem| {
+        let result = run(backend, problem)?;
+        let neurons = problem.inputs.cols;
+        for neuron in 0..neurons {
+            let mut spikes = 0.0;
+            let mut integral = 0.0;
+            let mut output_integral = 0.0;
+            for step in 0..problem.inputs.rows {
+                let index = step * neurons + neuron;
+                spikes += result.counts[index] as f64;
+                integral += problem.dt * rate(problem.activation, problem.inputs.data[index]);
+                output_integral += result.outputs[index] * problem.dt;
+            }
+            let balance = integral + problem.initial_state[neuron] - result.final_state[neuron];
+            let tolerance =
+                1e-9 * (1.0 + integral.abs()) + slack(level) * problem.inputs.rows as f64;
+            prop_assert!(
+                (spikes - balance).abs() <= tolerance,
+                "neuron {neuron}: sum n = {spikes}, sum dt f + v0 - vT = {balance}"
+            );
+            let error = (output_integral - problem.amplitude * integral).abs();
+            prop_assert!(
+                error < problem.amplitude * (1.0 + slack(level)) + tolerance * problem.amplitude,
+                "neuron {neuron}: accumulated error {error} exceeds alpha = {}",
+                problem.amplitude
+            );
+        }
+        Ok(())
+    });
+}
+
+/// Q1: when `dt * max|f| <= 1` every count is -1, 0 or 1 (1-bit spikes, plus sign).
+pub fn q1_one_bit_spikes_when_dt_times_max_rate_at_most_one(backend: &impl Backend, _level: Level) {
+    let strategy = problems().prop_map(|mut problem| {
+        // Bound the rate by 5 (the input range) for identity and relu, by 1 for tanh, and
+        // choose dt so that dt * max|f| <= 1.
+        let max_rate = match problem.activation {
+            Activation::Tanh => 1.0,
+            Activation::Identity | Activation::Relu => 5.0,
+        };
+        problem.dt = problem.dt.min(1.0 / max_rate);
+        problem
+    });
+    check_all(strategy, |problem| {
+        let result = run(backend, problem)?;
+        for &count in &result.counts {
+            prop_assert!(
+                (-1..=1).contains(&count),
+                "count {count} with dt {}",
+                problem.dt
+            );
+        }
+        Ok(())
+    });
+}
+
+/// Q5: relu never emits a negative count.
+pub fn q5_relu_never_spikes_negative(backend: &impl Backend, _level: Level) {
+    let strategy = problems().prop_map(|mut problem| {
+        problem.activation = Activation::Relu;
+        problem
+    });
+    check_all(strategy, |problem| {
+        let result = run(backend, problem)?;
+        prop_assert!(result.counts.iter().all(|&count| count >= 0));
+        Ok(())
+    });
+}
+
+/// Q4: as dt grows the output tends to `alpha f(x)`: the largest error over a fixed input is
+/// below `alpha / dt` for dt = 10, 100, ..., 10^6, hence below 1e-6 at the end.
+pub fn q4_converges_to_rate_as_dt_grows(backend: &impl Backend, level: Level) {
+    let inputs: Vec<f64> = (0..200)
+        .map(|step| (step as f64 * 0.37).sin() * 3.0)
+        .collect();
+    let inputs = Tensor2 {
+        rows: 200,
+        cols: 1,
+        data: inputs,
+    };
+    for activation in [Activation::Tanh, Activation::Relu, Activation::Identity] {
+        for exponent in 1..=6 {
+            let dt = 10f64.powi(exponent);
+            let result = backend
+                .quantize(activation, dt, 1.5, &inputs, &[0.25])
+                .expect("valid problem");
+            let worst = inputs
+                .data
+                .iter()
+                .zip(&result.outputs)
+                .map(|(&x, &output)| (output - 1.5 * rate(activation, x)).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst < 1.5 / dt * (1.0 + slack(level)) + slack(level),
+                "{activation:?}, dt {dt}: worst error {worst}"
+            );
+        }
+    }
+}
+
+/// Q2: sequences derived by hand, where every intermediate value is exact in binary floating
+/// point, so every backend must produce them exactly.
+pub fn q2_hand_derived_sequences(backend: &impl Backend, level: Level) {
+    struct Case {
+        activation: Activation,
+        dt: f64,
+        amplitude: f64,
+        initial_state: f64,
+        inputs: Vec<f64>,
+        counts: Vec<i64>,
+        outputs: Vec<f64>,
+        final_state: f64,
+    }
+    let cases = [
+        // identity, dt 1, v0 0, x = -0.25 each step:
+        // u = -0.25 -> n = -1, v = 0.75; u = 0.5 -> 0, v = 0.5; u = 0.25 -> 0; u = 0 -> 0, v = 0;
+        // u = -0.25 -> -1, v = 0.75. Sum n = -2 = 5 * -0.25 + 0 - 0.75.
+        Case {
+            activation: Activation::Identity,
+            dt: 1.0,
+            amplitude: 1.0,
+            initial_state: 0.0,
+            inputs: vec![-0.25; 5],
+            counts: vec![-1, 0, 0, 0, -1],
+            outputs: vec![-1.0, 0.0, 0.0, 0.0, -1.0],
+            final_state: 0.75,
+        },
+        // identity, dt 0.5, amplitude 2, v0 0.5, x = 1.5, 1, 0.5, 3:
+        // dt*r = 0.75, 0.5, 0.25, 1.5. u = 1.25 -> n 1, v .25; u = .75 -> 0; u = 1.0 -> 1, v 0;
+        // u = 1.5 -> 1, v .5. a = 2 n / 0.5 = 4 n.
+        Case {
+            activation: Activation::Identity,
+            dt: 0.5,
+            amplitude: 2.0,
+            initial_state: 0.5,
+            inputs: vec![1.5, 1.0, 0.5, 3.0],
+            counts: vec![1, 0, 1, 1],
+            outputs: vec![4.0, 0.0, 4.0, 4.0],
+            final_state: 0.5,
+        },
+        // relu, dt 4, v0 0.25, x = 0.625, -3, 1.25: dt*r = 2.5, 0, 5.
+        // u = 2.75 -> 2, v .75; u = .75 -> 0; u = 5.75 -> 5, v .75. a = n / 4.
+        Case {
+            activation: Activation::Relu,
+            dt: 4.0,
+            amplitude: 1.0,
+            initial_state: 0.25,
+            inputs: vec![0.625, -3.0, 1.25],
+            counts: vec![2, 0, 5],
+            outputs: vec![0.5, 0.0, 1.25],
+            final_state: 0.75,
+        },
+        // tanh, dt 8, v0 0, x = 0: tanh(0) = 0 exactly, so nothing happens; x = -40: tanh
+        // rounds to -1 in f64, dt*r = -8, u = -8 -> n = -8, v = 0.
+        Case {
+            activation: Activation::Tanh,
+            dt: 8.0,
+            amplitude: 1.0,
+            initial_state: 0.0,
+            inputs: vec![0.0, -40.0],
+            counts: vec![0, -8],
+            outputs: vec![0.0, -1.0],
+            final_state: 0.0,
+        },
+    ];
+    for (number, case) in cases.iter().enumerate() {
+        let inputs = Tensor2 {
+            rows: case.inputs.len(),
+            cols: 1,
+            data: case.inputs.clone(),
+        };
+        let result = backend
+            .quantize(
+                case.activation,
+                case.dt,
+                case.amplitude,
+                &inputs,
+                &[case.initial_state],
+            )
+            .expect("valid problem");
+        assert_eq!(result.counts, case.counts, "case {number}: counts");
+        crate::levels::assert_reals_agree(
+            level,
+            &format!("case {number} outputs"),
+            &case.outputs,
+            &result.outputs,
+        );
+        crate::levels::assert_reals_agree(
+            level,
+            &format!("case {number} final state"),
+            &[case.final_state],
+            &result.final_state,
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! The psMNIST data set: normalise, split, permute, batch (spec clauses D2, D3, D4).
+//!
+//! - D2 normalisation: a pixel `p` (0..=255) becomes `p as f64 / 255.0` ([`normalise_pixel`]),
+//!   so inputs lie in [0, 1].
+//! - D3 split: the training file's first `N - V` samples are the training split and its last
+//!   `V` samples the validation split (`V` = 10,000 by default, so 50,000 + 10,000 for the full
+//!   MNIST); the test file is the test split. No shuffling of samples here: the order of the
+//!   files is kept, and a trainer shuffles batches itself.
+//! - D4 permutation: every image is read as a sequence of 784 scalar inputs, with the pixels in
+//!   the order of one fixed permutation `perm` (numpy `RandomState(seed).permutation(784)`,
+//!   seed 0 by default, see [`crate::permutation`]). Convention:
+//!   **`permuted[t] = original[perm[t]]`**, where `original` is the image in row-major order
+//!   (index `28 * row + col`). [`PixelOrder::Sequential`] uses the identity (sequential MNIST).
+//!
+//! Storage decision: a [`Dataset`] keeps the *permuted raw bytes* (u8) and normalises when a
+//! batch is made. `f64::from(p) / 255.0` is one exactly rounded division, so the batch values
+//! are bit-identical to a pre-normalised f64 store, at an eighth of its memory (47 MB instead
+//! of 376 MB for the full training file). An f32 store would be smaller than f64 but could not
+//! give the D2 values exactly: `f64::from(p as f32 / 255.0) != p as f64 / 255.0` for most `p`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::DataError;
+use crate::idx::{self, LabelledImages, NUM_CLASSES, PIXELS_PER_IMAGE};
+use crate::permutation;
+
+/// Length of one (p)sMNIST sequence: the 784 pixels of an image, one per time step.
+pub const SEQUENCE_LENGTH: usize = PIXELS_PER_IMAGE;
+/// Input features per time step: one pixel.
+pub const FEATURES_PER_STEP: usize = 1;
+/// Validation samples cut from the end of the full training file by default (D3).
+pub const DEFAULT_VALIDATION_SIZE: usize = 10_000;
+/// Seed of the default psMNIST permutation, numpy `RandomState(0)` (D4).
+pub const DEFAULT_PERMUTATION_SEED: u32 = 0;
+
+/// Standard name of the MNIST training image file (D1); `.gz` may be appended.
+pub const TRAIN_IMAGES_FILE: &str = "train-images-idx3-ubyte";
+/// Standard name of the MNIST training label file (D1); `.gz` may be appended.
+pub const TRAIN_LABELS_FILE: &str = "train-labels-idx1-ubyte";
+/// Standard name of the MNIST test image file (D1); `.gz` may be appended.
+pub const TEST_IMAGES_FILE: &str = "t10k-images-idx3-ubyte";
+/// Standard name of the MNIST test label file (D1); `.gz` may be appended.
+pub const TEST_LABELS_FILE: &str = "t10k-labels-idx1-ubyte";
+
+/// D2: the network input for pixel value `pixel`, `pixel / 255` in f64, in [0, 1].
+pub fn normalise_pixel(pixel: u8) -> f64 {
+    f64::from(pixel) / 255.0
+}
+
+/// The order in which an image's pixels are fed as a sequence (D4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelOrder {
+    /// Row-major order, no permutation: sequential MNIST.
+    Sequential,
+    /// Permuted MNIST with `numpy.random.RandomState(seed).permutation(784)`.
+    Permuted {
+        /// The numpy `RandomState` seed; 0 is the field's standard psMNIST permutation.
+        seed: u32,
+    },
+}
+
+impl Default for PixelOrder {
+    /// psMNIST with the standard seed [`DEFAULT_PERMUTATION_SEED`] (0).
+    fn default() -> Self {
+        PixelOrder::Permuted {
+            seed: DEFAULT_PERMUTATION_SEED,
+        }
+    }
+}
+
+impl PixelOrder {
+    /// The 784 source indices: time step `t` reads original pixel `permutation()[t]`.
+    /// The identity for [`PixelOrder::Sequential`].
+    pub fn permutation(&self) -> Vec<usize> {
+        match *self {
+            PixelOrder::Sequential => (0..SEQUENCE_LENGTH).collect(),
+            PixelOrder::Permuted { seed } => permutation::permutation(seed, SEQUENCE_LENGTH),
+        }
+    }
+}
+
+/// How to build the splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadOptions {
+    /// Validation samples cut from the end of the training file (D3). `None` means the
+    /// source's default: [`DEFAULT_VALIDATION_SIZE`] (10,000) for MNIST files on disk,
+    /// [`crate::embedded::EMBEDDED_DEFAULT_VALIDATION_SIZE`] (500) for the embedded subset.
+    /// Errors with [`DataError::ValidationTooLarge`] when above the training file's size.
+    pub validation_size: Option<usize>,
+    /// Pixel order (D4); psMNIST with seed 0 by default.
+    pub pixel_order: PixelOrder,
+    /// Keep only the first `limit` samples of each split (after splitting), for quick runs.
+    /// `None` keeps everything.
+    pub limit: Option<usize>,
+}
+
+/// One split of (p)sMNIST: sequences of 784 pixels already in [`PixelOrder`] order, and their
+/// labels. Sample `i`'s step `t` is `normalise_pixel(original_i[perm[t]])` (D2, D4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dataset {
+    /// `len * 784` raw pixel values, sample-major, each sample already permuted.
+    pixels: Vec<u8>,
+    /// One label 0..=9 per sample.
+    labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the split holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// All labels, each 0..=9, in sample order.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Label of sample `index`, or `None` when out of range.
+    pub fn label(&self, index: usize) -> Option<u8> {
+        self.labels.get(index).copied()
+    }
+
+    /// The 784 raw (un-normalised, already permuted) pixel values of sample `index`, or `None`
+    /// when out of range.
+    pub fn pixels(&self, index: usize) -> Option<&[u8]> {
+        let start = index.checked_mul(SEQUENCE_LENGTH)?;
+        self.pixels.get(start..start.checked_add(SEQUENCE_LENGTH)?)
+    }
+
+    /// Sample `index` as its 784 normalised inputs (D2) in time order, or `None` when out of
+    /// range.
+    pub fn sequence(&self, index: usize) -> Option<Vec<f64>> {
+        Some(
+            self.pixels(index)?
+                .iter()
+                .copied()
+                .map(normalise_pixel)
+                .collect(),
+        )
+    }
+
+    /// How many samples carry each label 0..=9.
+    pub fn label_counts(&self) -> [usize; NUM_CLASSES] {
+        let mut counts = [0; NUM_CLASSES];
+        for &label in &self.labels {
+            // Labels were checked to be 0..=9 when the file was parsed.
+            if let Some(count) = counts.get_mut(usize::from(label)) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    /// The samples at `indices` (in that order, repeats allowed) as a new batch of shape
+    /// `[indices.len(), 784, 1]`; errors with [`DataError::SampleIndexOutOfRange`].
+    pub fn batch(&self, indices: &[usize]) -> Result<Batch, DataError> {
+        let mut batch = Batch::default();
+        self.fill_batch(indices, &mut batch)?;
+        Ok(batch)
+    }
+
+    /// Like [`Dataset::batch`] but reuses `batch`'s buffers, so a training loop allocates
+    /// nothing per step. On error `batch` is left unchanged.
+    pub fn fill_batch(&self, indices: &[usize], batch: &mut Batch) -> Result<(), DataError> {
+        if let Some(&index) = indices.iter().find(|&&index| index >= self.len()) {
+            return Err(DataError::SampleIndexOutOfRange {
+                index,
+                len: self.len(),
+            });
+        }
+        batch.inputs.clear();
+        batch.labels.clear();
+        batch.indices.clear();
+        batch.inputs.reserve(indices.len() * SEQUENCE_LENGTH);
+        for &index in indices {
+            let start = index * SEQUENCE_LENGTH;
+            let sample = &self.pixels[start..start + SEQUENCE_LENGTH];
+            batch
+                .inputs
+                .extend(sample.iter().copied().map(normalise_pixel));
+            batch.labels.push(self.labels[index]);
+            batch.indices.push(index);
+        }
+        Ok(())
+    }
+
+    /// Copies samples `range` of `source`, reordering every image's pixels by `perm`
+    /// (`permuted[t] = original[perm[t]]`). `range` and every `perm` entry are in bounds by
+    /// construction (callers clamp the range; perm is a permutation of 0..784).
+    fn from_range(source: &LabelledImages, range: Range<usize>, perm: &[usize]) -> Self {
+        let mut pixels = Vec::with_capacity(range.len() * SEQUENCE_LENGTH);
+        let all_pixels = source.images().pixels();
+        for index in range.clone() {
+            let image = &all_pixels[index * SEQUENCE_LENGTH..(index + 1) * SEQUENCE_LENGTH];
+            pixels.extend(perm.iter().map(|&source_pixel| image[source_pixel]));
+        }
+        Dataset {
+            pixels,
+            labels: source.labels()[range].to_vec(),
+        }
+    }
+}
+
+/// A batch of sequences for a backend: `inputs` is contiguous row-major f64 of shape
+/// `[size, 784, 1]` (element (b, t, 0) at `inputs[b * 784 + t]`), D2-normalised and in
+/// [`PixelOrder`] order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    /// `size * 784` inputs, sample-major then time.
+    pub inputs: Vec<f64>,
+    /// The label of each sample.
+    pub labels: Vec<u8>,
+    /// The index in its [`Dataset`] of each sample: a stable sample identifier.
+    pub indices: Vec<usize>,
+}
+
+impl Batch {
+    /// Number of sequences in the batch.
+    pub fn size(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The shape of [`Batch::inputs`]: `[size, 784, 1]`.
+    pub fn shape(&self) -> [usize; 3] {
+        [self.size(), SEQUENCE_LENGTH, FEATURES_PER_STEP]
+    }
+}
+
+/// The three splits of D3, all in the same pixel order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The first `N - V` samples of the training file.
+    pub train: Dataset,
+    /// The last `V` samples of the training file.
+    pub validation: Dataset,
+    /// The test file.
+    pub test: Dataset,
+    /// The pixel order the sequences are in.
+    pub pixel_order: PixelOrder,
+    /// The source index of every time step (`pixel_order.permutation()`), kept for reports.
+    pub permutation: Vec<usize>,
+}
+
+/// The bytes of one IDX file (plain or gzipped) and the name to use for it in error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedBytes<'a> {
+    /// A path or other name a user recognises.
+    pub name: &'a str,
+    /// The file's content.
+    pub bytes: &'a [u8],
+}
+
+/// The four MNIST files in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct MnistSources<'a> {
+    /// Training images (IDX, magic 0x00000803).
+    pub train_images: NamedBytes<'a>,
+    /// Training labels (IDX, magic 0x00000801).
+    pub train_labels: NamedBytes<'a>,
+    /// Test images.
+    pub test_images: NamedBytes<'a>,
+    /// Test labels.
+    pub test_labels: NamedBytes<'a>,
+}
+
+/// Loads (p)sMNIST from a directory holding the four standard files (D1..D4), each either
+/// plain (`train-images-idx3-ubyte`, ...) or gzipped (`train-images-idx3-ubyte.gz`, ...); the
+/// plain file wins when both exist. The validation size defaults to
+/// [`DEFAULT_VALIDATION_SIZE`] (50,000 + 10,000 + 10,000 for the full MNIST).
+pub fn load_psmnist(dir: &Path, options: &LoadOptions) -> Result<Split, DataError> {
+    let standard_names = [
+        TRAIN_IMAGES_FILE,
+        TRAIN_LABELS_FILE,
+        TEST_IMAGES_FILE,
+        TEST_LABELS_FILE,
+    ];
+    let mut names = Vec::with_capacity(standard_names.len());
+    let mut contents = Vec::with_capacity(standard_names.len());
+    // Resolve all four names before reading any: a missing file is reported before a
+    // 47 MB read is wasted.
+    let paths = standard_names
+        .iter()
+        .map(|name| find_mnist_file(dir, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    for path in &paths {
+        contents.push(idx::read_file(path)?);
+        names.push(path.display().to_string());
+    }
+    let named = |k: usize| NamedBytes {
+        name: &names[k],
+        bytes: &contents[k],
+    };
+    let sources = MnistSources {
+        train_images: named(0),
+        train_labels: named(1),
+        test_images: named(2),
+        test_labels: named(3),
+    };
+    build_split(&sources, options, DEFAULT_VALIDATION_SIZE)
+}
+
+/// Loads (p)sMNIST from the four files in memory (D1..D4), with the validation size
+/// defaulting to [`DEFAULT_VALIDATION_SIZE`]. [`load_psmnist`] and
+/// [`crate::embedded::load_embedded`] both go through the same steps.
+pub fn load_psmnist_from_bytes(
+    sources: &MnistSources<'_>,
+    options: &LoadOptions,
+) -> Result<Split, DataError> {
+    build_split(sources, options, DEFAULT_VALIDATION_SIZE)
+}
+
+/// Parses, pairs, splits (D3), limits and permutes (D4) the four files.
+pub(crate) fn build_split(
+    sources: &MnistSources<'_>,
+    options: &LoadOptions,
+    default_validation_size: usize,
+) -> Result<Split, DataError> {
+    let train_file = parse_pair(&sources.train_images, &sources.train_labels)?;
+    let test_file = parse_pair(&sources.test_images, &sources.test_labels)?;
+
+    let validation_size = options.validation_size.unwrap_or(default_validation_size);
+    if validation_size > train_file.len() {
+        return Err(DataError::ValidationTooLarge {
+            file: sources.train_images.name.to_owned(),
+            requested: validation_size,
+            available: train_file.len(),
+        });
+    }
+    let train_size = train_file.len() - validation_size;
+    let limited = |range: Range<usize>| match options.limit {
+        Some(limit) if limit < range.len() => range.start..range.start + limit,
+        _ => range,
+    };
+
+    let permutation = options.pixel_order.permutation();
+    Ok(Split {
+        train: Dataset::from_range(&train_file, limited(0..train_size), &permutation),
+        validation: Dataset::from_range(
+            &train_file,
+            limited(train_size..train_file.len()),
+            &permutation,
+        ),
+        test: Dataset::from_range(&test_file, limited(0..test_file.len()), &permutation),
+        pixel_order: options.pixel_order,
+        permutation,
+    })
+}
+
+/// Parses an image file and its label file and checks their counts agree.
+fn parse_pair(
+    images: &NamedBytes<'_>,
+    labels: &NamedBytes<'_>,
+) -> Result<LabelledImages, DataError> {
+    LabelledImages::new(
+        idx::parse_images(images.bytes, images.name)?,
+        idx::parse_labels(labels.bytes, labels.name)?,
+        images.name,
+        labels.name,
+    )
+}
+
+/// `dir/name` if it is a file, else `dir/name.gz` if it is a file, else
+/// [`DataError::MissingFile`] naming both.
+fn find_mnist_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    let plain = dir.join(name);
+    if plain.is_file() {
+        return Ok(plain);
+    }
+    let gzipped = dir.join(format!("{name}.gz"));
+    if gzipped.is_file() {
+        return Ok(gzipped);
+    }
+    Err(DataError::MissingFile { plain, gzipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_is_pixel_over_255_in_f64() {
+        assert_eq!(normalise_pixel(0), 0.0);
+        assert_eq!(normalise_pixel(255), 1.0);
+        for pixel in 0..=255u8 {
+            assert_eq!(normalise_pixel(pixel), pixel as f64 / 255.0);
+        }
+    }
+
+    #[test]
+    fn sequential_order_is_identity_and_default_is_seed_zero() {
+        assert_eq!(
+            PixelOrder::Sequential.permutation(),
+            (0..784).collect::<Vec<_>>()
+        );
+        assert_eq!(PixelOrder::default(), PixelOrder::Permuted { seed: 0 });
+        assert_eq!(PixelOrder::default().permutation()[..3], [693, 85, 647]);
+    }
+
+    #[test]
+    fn fill_batch_leaves_batch_untouched_on_error() {
+        let dataset = Dataset {
+            pixels: vec![255; SEQUENCE_LENGTH],
+            labels: vec![3],
+        };
+        let mut batch = dataset.batch(&[0, 0]).unwrap_or_default();
+        assert_eq!(batch.shape(), [2, 784, 1]);
+        let before = batch.clone();
+        assert!(matches!(
+            dataset.fill_batch(&[0, 1], &mut batch),
+            Err(DataError::SampleIndexOutOfRange { index: 1, len: 1 })
+        ));
+        assert_eq!(batch, before);
+    }
+}
