@@ -1,1 +1,3 @@
+//! The `hsnn` command line (issue 3 fills it in).
+
 fn main() {}

@@ -12,7 +12,7 @@ use nalgebra::{DMatrix, DVector};
 /// B[i]    = (2i+1)/theta * (-1)^i
 /// ```
 pub fn continuous(order: usize, theta: f64) -> (DMatrix<f64>, DVector<f64>) {
-    let sign = |power: usize| if power % 2 == 0 { 1.0 } else { -1.0 };
+    let sign = |power: usize| if power.is_multiple_of(2) { 1.0 } else { -1.0 };
     let a = DMatrix::from_fn(order, order, |i, j| {
         let scale = (2 * i + 1) as f64 / theta;
         if i < j {

@@ -71,6 +71,17 @@ impl SiteMetricsAccumulator {
                 found: format!("{:?} with {} neurons", trace.site, trace.neurons),
             });
         }
+        if trace.fan_out.len() != trace.neurons || trace.fan_out_last_step.len() != trace.neurons {
+            return Err(HsnnError::ShapeMismatch {
+                name: "site trace fan-out".into(),
+                expected: format!("{} values per step kind (one per neuron)", trace.neurons),
+                found: format!(
+                    "{} and {}",
+                    trace.fan_out.len(),
+                    trace.fan_out_last_step.len()
+                ),
+            });
+        }
         let expected_length = trace.batch * trace.steps * trace.neurons;
         if trace.counts.len() != expected_length {
             return Err(HsnnError::ShapeMismatch {
@@ -86,7 +97,7 @@ impl SiteMetricsAccumulator {
                 } else {
                     &trace.fan_out
                 };
-                for neuron in 0..trace.neurons {
+                for (neuron, &neuron_fan_out) in fan_out.iter().enumerate().take(trace.neurons) {
                     let count = trace.count(sample, step, neuron);
                     *self.histogram.entry(count).or_insert(0) += 1;
                     self.events.neuron_updates += 1;
@@ -96,8 +107,8 @@ impl SiteMetricsAccumulator {
                     if count != 0 {
                         let significant = u64::from(significant_bits(count));
                         self.events.events += 1;
-                        self.events.synaptic_events += fan_out[neuron];
-                        self.events.synaptic_additions += fan_out[neuron] * significant;
+                        self.events.synaptic_events += neuron_fan_out;
+                        self.events.synaptic_additions += neuron_fan_out * significant;
                         self.significant_bits_total += significant;
                         self.popcount_total += u64::from(popcount(count));
                     }

@@ -42,7 +42,7 @@ pub fn step(activation: Activation, dt: f64, amplitude: f64, state: f64, x: f64)
     let rate = activation::apply(activation, x);
     let product = dt * rate;
     let integrator = state + product;
-    if !(integrator.abs() < MAX_INTEGRATOR_MAGNITUDE) {
+    if !integrator.is_finite() || integrator.abs() >= MAX_INTEGRATOR_MAGNITUDE {
         return Err(HsnnError::Numerical {
             operation: "quantizer".into(),
             reason: format!(

@@ -1,0 +1,150 @@
+//! Bit metrics (SPEC.md section B) against values computed by hand, and the accumulation
+//! property that lets a test set be measured batch by batch.
+
+use hsnn_reference::metrics::{
+    bit_metrics, magnitude_bits, popcount, significant_bits, SiteMetricsAccumulator,
+};
+use hsnn_spec::{Activation, QuantizedSite, SiteTrace, Trace};
+use proptest::prelude::*;
+
+fn site(
+    activation: Activation,
+    batch: usize,
+    steps: usize,
+    neurons: usize,
+    counts: Vec<i64>,
+    fan_out: u64,
+    fan_out_last: u64,
+) -> SiteTrace {
+    SiteTrace {
+        site: QuantizedSite::Hidden,
+        activation,
+        batch,
+        steps,
+        neurons,
+        fan_out: vec![fan_out; neurons],
+        fan_out_last_step: vec![fan_out_last; neurons],
+        counts,
+        integrator: Vec::new(),
+    }
+}
+
+/// B1-B3: the examples of PAPER.md section 5, by hand.
+#[test]
+fn b1_b2_b3_single_count_widths() {
+    for (count, magnitude, significant, ones) in [
+        (0, 0, 0, 0),
+        (1, 1, 1, 1),
+        (-1, 1, 1, 1),
+        (2, 2, 1, 1),
+        (3, 2, 2, 2),
+        (4, 3, 1, 1),
+        (5, 3, 3, 2),
+        (6, 3, 2, 2),
+        (7, 3, 3, 3),
+        (-8, 4, 1, 1),
+        (12, 4, 2, 2),
+        (255, 8, 8, 8),
+        (i64::MIN, 64, 1, 1),
+    ] {
+        assert_eq!(
+            magnitude_bits(count),
+            magnitude,
+            "magnitude bits of {count}"
+        );
+        assert_eq!(
+            significant_bits(count),
+            significant,
+            "significant bits of {count}"
+        );
+        assert_eq!(popcount(count), ones, "popcount of {count}");
+    }
+}
+
+/// B1-B6 on one sequence of 4 steps and 2 tanh neurons, fan-out 10 (3 at the last step):
+///
+/// ```text
+/// step:      0    1    2    3
+/// neuron 0:  0   -3    6    0     max |n| 6 -> 3 bits
+/// neuron 1:  1    4    5   -1     max |n| 5 -> 3 bits
+/// ```
+///
+/// activity bits (3 + 3) / 2 = 3, signed 4; events 6 of 8 updates; significant bits of
+/// 1, 3, 4, 6, 5, 1 = 1, 2, 1, 2, 3, 1 (mean 10/6); popcounts 1, 2, 1, 2, 2, 1 (mean 9/6);
+/// synaptic events 1*10 + 2*10 + 2*10 + 1*3 = 53; additions 1*10 + (2+1)*10 + (2+3)*10 + 1*3 = 93.
+#[test]
+fn b1_to_b6_hand_computed_sequence() {
+    let counts = vec![0, 1, -3, 4, 6, 5, 0, -1];
+    let trace = Trace {
+        dt: 1.0,
+        sites: vec![site(Activation::Tanh, 1, 4, 2, counts, 10, 3)],
+        hidden: Vec::new(),
+    };
+    let metrics = bit_metrics(&trace).expect("consistent trace");
+    let hidden = metrics.site(QuantizedSite::Hidden).expect("hidden site");
+    assert_eq!(hidden.activity_bits, 3.0);
+    assert_eq!(hidden.activity_bits_signed, 4.0);
+    assert_eq!(hidden.max_abs_count, 6);
+    assert_eq!(hidden.mean_significant_bits, 10.0 / 6.0);
+    assert_eq!(hidden.mean_popcount, 9.0 / 6.0);
+    assert_eq!(hidden.nonzero_fraction, 0.75);
+    assert_eq!(hidden.events.neuron_updates, 8);
+    assert_eq!(hidden.events.events, 6);
+    assert_eq!(hidden.events.synaptic_events, 53);
+    assert_eq!(hidden.events.synaptic_additions, 93);
+    let histogram: Vec<(i64, u64)> = hidden.histogram.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        histogram,
+        vec![(-3, 1), (-1, 1), (0, 2), (1, 1), (4, 1), (5, 1), (6, 1)]
+    );
+}
+
+/// B1: relu is unsigned, so no sign bit; a silent neuron needs 0 bits; no events give means
+/// of 0 rather than NaN.
+#[test]
+fn b1_relu_has_no_sign_bit_and_silence_costs_nothing() {
+    let trace = Trace {
+        dt: 1.0,
+        sites: vec![site(Activation::Relu, 1, 2, 2, vec![0, 1, 0, 1], 4, 4)],
+        hidden: Vec::new(),
+    };
+    let metrics = bit_metrics(&trace).expect("consistent trace");
+    let hidden = &metrics.sites[0];
+    assert_eq!(hidden.activity_bits, 0.5);
+    assert_eq!(hidden.activity_bits_signed, 0.5);
+    let silent = Trace {
+        dt: 1.0,
+        sites: vec![site(Activation::Tanh, 1, 3, 1, vec![0, 0, 0], 4, 4)],
+        hidden: Vec::new(),
+    };
+    let metrics = bit_metrics(&silent).expect("consistent trace");
+    assert_eq!(metrics.sites[0].mean_significant_bits, 0.0);
+    assert_eq!(metrics.sites[0].nonzero_fraction, 0.0);
+    assert_eq!(metrics.sites[0].activity_bits, 0.0);
+}
+
+/// B5: a trace whose counts do not match its shape is an error, not a panic.
+#[test]
+fn b5_inconsistent_trace_is_an_error() {
+    let trace = Trace {
+        dt: 1.0,
+        sites: vec![site(Activation::Tanh, 2, 3, 2, vec![0; 5], 1, 1)],
+        hidden: Vec::new(),
+    };
+    let error = bit_metrics(&trace).expect_err("5 counts for 12 cells");
+    assert!(error.to_string().contains("12 values"), "{error}");
+}
+
+proptest! {
+    /// B5: metrics accumulated batch by batch equal the metrics of the concatenated batch.
+    #[test]
+    fn b5_accumulation_over_batches_equals_whole(counts in prop::collection::vec(-9i64..10, 6 * 5 * 3)) {
+        let whole = site(Activation::Tanh, 6, 5, 3, counts.clone(), 7, 2);
+        let mut accumulator = SiteMetricsAccumulator::new(&whole);
+        for chunk in counts.chunks(2 * 5 * 3) {
+            accumulator.add(&site(Activation::Tanh, 2, 5, 3, chunk.to_vec(), 7, 2)).expect("consistent");
+        }
+        let expected = bit_metrics(&Trace { dt: 1.0, sites: vec![whole], hidden: Vec::new() }).expect("consistent");
+        prop_assert_eq!(&accumulator.finish(), &expected.sites[0]);
+    }
+}
