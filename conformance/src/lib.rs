@@ -21,6 +21,7 @@ pub mod levels;
 pub mod lmu;
 pub mod network;
 pub mod quantizer;
+pub mod trainer;
 
 /// Instantiates every conformance check as a `#[test]` for one backend.
 ///

@@ -4,3 +4,8 @@ hsnn_conformance::conformance_suite!(
     hsnn_reference::ReferenceBackend,
     hsnn_conformance::levels::Level::Exact
 );
+
+hsnn_conformance::trainer_suite!(
+    hsnn_reference::ReferenceBackend,
+    hsnn_conformance::levels::Level::Exact
+);

@@ -9,16 +9,18 @@
 //! - [`legendre`]: the Legendre memory and its discretizations (clauses L1-L3)
 //! - [`network`]: the hybrid LMU network's forward pass (clauses L4, N1-N3)
 //! - [`metrics`]: bit and event metrics from a trace (section B)
+//! - [`training`]: loss, backpropagation through time, Adam, initialization (section T)
 
 pub mod activation;
 pub mod legendre;
 pub mod metrics;
 pub mod network;
 pub mod quantizer;
+pub mod training;
 
 use hsnn_spec::{
-    Activation, Backend, ForwardOptions, ForwardOutput, LmuConfig, LmuMatrices, Model,
-    QuantizerRun, Result, SequenceBatch, Tensor2,
+    Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, LmuConfig, LmuMatrices,
+    Model, QuantizerRun, Result, SequenceBatch, Tensor2, Trainer,
 };
 
 /// The reference backend: f64, nalgebra, one sequence at a time.
@@ -52,5 +54,16 @@ impl Backend for ReferenceBackend {
         options: &ForwardOptions,
     ) -> Result<ForwardOutput> {
         network::forward(model, batch, options)
+    }
+}
+
+impl Trainer for ReferenceBackend {
+    fn gradients(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        labels: &[usize],
+    ) -> Result<GradientOutput> {
+        training::loss_and_gradients(model, batch, labels)
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod tensor;
 pub mod trace;
+pub mod training;
 pub mod vectors;
 
 pub use backend::{Backend, ForwardOptions, ForwardOutput, LmuMatrices, QuantizerRun};
@@ -29,3 +30,4 @@ pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
 pub use model::{Model, Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION};
 pub use tensor::{SequenceBatch, Tensor2};
 pub use trace::{QuantizedSite, SiteTrace, Trace, TraceLevel};
+pub use training::{AdamConfig, AdamState, DtSchedule, GradientOutput, Trainer};

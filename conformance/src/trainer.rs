@@ -1,0 +1,267 @@
+//! Conformance checks of training (SPEC.md section T), for backends that implement
+//! [`hsnn_spec::Trainer`].
+
+use hsnn_spec::{
+    Activation, Discretizer, InitialStateConfig, LmuConfig, Model, NetworkConfig, QuantizerConfig,
+    QuantizerPlacement, RecurrentConnections, SequenceBatch, Trainer, Weights,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use crate::levels::Level;
+use crate::network::values;
+
+/// A random small training problem.
+#[derive(Debug, Clone)]
+pub struct GradientProblem {
+    /// The model (non-spiking unless a check changes it).
+    pub model: Model,
+    /// Inputs.
+    pub batch: SequenceBatch,
+    /// Class labels.
+    pub labels: Vec<usize>,
+}
+
+/// Random problems: every size 1 to 4 (outputs 2 to 3), up to 6 steps, random connection flags
+/// and discretizer, tanh or identity hidden units (relu's kink at 0 would defeat finite
+/// differences), weights of scale 0.5.
+pub fn gradient_problems() -> impl Strategy<Value = GradientProblem> {
+    (
+        (1usize..3, 1usize..5, 1usize..3, 1usize..5, 2usize..4),
+        (1usize..7, 1usize..3, any::<u64>()),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (input_size, hidden_size, memory_size, order, output_size),
+                (steps, batch, seed),
+                flags,
+            )| {
+                let (input_to_hidden, hidden_to_memory, memory_to_memory, euler, tanh) = flags;
+                let config = NetworkConfig {
+                    lmu: LmuConfig {
+                        input_size,
+                        hidden_size,
+                        memory_size,
+                        order,
+                        theta: 3.0 + (seed % 7) as f64,
+                        discretizer: if euler {
+                            Discretizer::Euler
+                        } else {
+                            Discretizer::ZeroOrderHold
+                        },
+                        hidden_activation: if tanh {
+                            Activation::Tanh
+                        } else {
+                            Activation::Identity
+                        },
+                        connections: RecurrentConnections {
+                            input_to_hidden,
+                            hidden_to_memory,
+                            memory_to_memory,
+                        },
+                    },
+                    output_size,
+                    quantizer: QuantizerConfig::non_spiking(),
+                };
+                let mut weights = Weights::zeros(&config);
+                for (index, (_, tensor)) in weights.named_mut().into_iter().enumerate() {
+                    tensor.data = values(seed.wrapping_add(index as u64), tensor.data.len(), 0.5);
+                }
+                let model = Model::new(config, weights).expect("valid random model");
+                let batch = SequenceBatch::new(
+                    batch,
+                    steps,
+                    input_size,
+                    values(seed ^ 0xABCD, batch * steps * input_size, 1.0),
+                )
+                .expect("valid batch");
+                let labels = (0..batch.batch)
+                    .map(|sample| (seed as usize + sample) % output_size)
+                    .collect();
+                GradientProblem {
+                    model,
+                    batch,
+                    labels,
+                }
+            },
+        )
+}
+
+fn loss(
+    trainer: &impl Trainer,
+    model: &Model,
+    problem: &GradientProblem,
+) -> Result<f64, TestCaseError> {
+    trainer
+        .gradients(model, &problem.batch, &problem.labels)
+        .map(|output| output.loss)
+        .map_err(|error| TestCaseError::fail(error.to_string()))
+}
+
+/// T3: analytic gradients of the non-spiking network equal central finite differences
+/// (step 1e-5) to a relative error below 1e-6 (plus 1e-9 absolute for gradients near zero),
+/// for every weight tensor of random small networks.
+pub fn t3_gradients_match_finite_differences(trainer: &impl Trainer, level: Level) {
+    let relative = match level {
+        Level::Exact => 1e-6,
+        _ => 1e-2,
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&gradient_problems(), |problem| {
+        let analytic = trainer
+            .gradients(&problem.model, &problem.batch, &problem.labels)
+            .map_err(|error| TestCaseError::fail(error.to_string()))?;
+        let step = 1e-5;
+        for (tensor_index, (name, gradient)) in analytic.gradients.named().into_iter().enumerate() {
+            for element in 0..gradient.data.len() {
+                let mut plus = problem.model.clone();
+                let mut minus = problem.model.clone();
+                plus.weights.named_mut()[tensor_index].1.data[element] += step;
+                minus.weights.named_mut()[tensor_index].1.data[element] -= step;
+                let numeric = (loss(trainer, &plus, &problem)? - loss(trainer, &minus, &problem)?)
+                    / (2.0 * step);
+                let exact = gradient.data[element];
+                let tolerance = relative * exact.abs().max(numeric.abs()) + 1e-9;
+                prop_assert!(
+                    (exact - numeric).abs() <= tolerance,
+                    "{name}[{element}]: analytic {exact:e}, finite difference {numeric:e}"
+                );
+            }
+        }
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
+/// T2: with spikes on the forward pass and the rate derivative on the backward pass, the
+/// gradient tends to the non-spiking gradient as dt grows: the largest difference shrinks from
+/// dt = 1e2 to 1e4 to 1e6 and is below 1e-4 of the largest gradient at 1e6.
+pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _level: Level) {
+    let mut runner = TestRunner::new(Config {
+        cases: 16,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let placements = prop_oneof![
+        Just(QuantizerPlacement::Hidden),
+        Just(QuantizerPlacement::MemoryInput),
+        Just(QuantizerPlacement::Both)
+    ];
+    let result = runner.run(
+        &(gradient_problems(), placements),
+        |(problem, placement)| {
+            let rate = trainer
+                .gradients(&problem.model, &problem.batch, &problem.labels)
+                .map_err(|error| TestCaseError::fail(error.to_string()))?;
+            let flatten = |weights: &Weights| -> Vec<f64> {
+                weights
+                    .named()
+                    .iter()
+                    .flat_map(|(_, tensor)| tensor.data.clone())
+                    .collect()
+            };
+            let target = flatten(&rate.gradients);
+            let scale = target
+                .iter()
+                .fold(0.0f64, |acc, value| acc.max(value.abs()))
+                .max(1e-3);
+            let mut previous = f64::INFINITY;
+            for dt in [1e2, 1e4, 1e6] {
+                let mut model = problem.model.clone();
+                model.config.quantizer = QuantizerConfig {
+                    placement,
+                    dt,
+                    amplitude: 1.0,
+                    initial_state: InitialStateConfig::Uniform { seed: 3 },
+                };
+                let spiking = trainer
+                    .gradients(&model, &problem.batch, &problem.labels)
+                    .map_err(|error| TestCaseError::fail(error.to_string()))?;
+                let difference = flatten(&spiking.gradients)
+                    .iter()
+                    .zip(&target)
+                    .fold(0.0f64, |acc, (a, b)| acc.max((a - b).abs()));
+                prop_assert!(
+                    difference <= previous,
+                    "dt {dt}: difference {difference} grew from {previous}"
+                );
+                previous = difference;
+            }
+            prop_assert!(
+                previous < 1e-4 * scale,
+                "dt 1e6: difference {previous}, gradient scale {scale}"
+            );
+            Ok(())
+        },
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
+/// T1: the loss of a network whose logits are all equal is `ln(classes)`, and its gradient
+/// with respect to the readout bias is `1/classes - onehot`, averaged over the batch.
+pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) {
+    let config = NetworkConfig {
+        lmu: LmuConfig {
+            input_size: 1,
+            hidden_size: 2,
+            memory_size: 1,
+            order: 2,
+            theta: 4.0,
+            discretizer: Discretizer::ZeroOrderHold,
+            hidden_activation: Activation::Tanh,
+            connections: RecurrentConnections::all(),
+        },
+        output_size: 4,
+        quantizer: QuantizerConfig::non_spiking(),
+    };
+    let mut weights = Weights::zeros(&config);
+    weights.kernel_memory.data.fill(0.3);
+    let model = Model::new(config, weights).expect("valid model");
+    let batch = SequenceBatch::new(2, 3, 1, vec![0.5, -1.0, 0.25, 1.0, 0.0, -0.5]).expect("batch");
+    let output = trainer
+        .gradients(&model, &batch, &[1, 3])
+        .expect("gradients");
+    crate::levels::assert_reals_agree(level, "loss", &[4f64.ln()], &[output.loss]);
+    let expected_bias = [0.25, 0.25 - 0.5, 0.25, 0.25 - 0.5];
+    crate::levels::assert_reals_agree(
+        level,
+        "bias gradient",
+        &expected_bias,
+        &output.gradients.readout_bias.data,
+    );
+    let error = trainer
+        .gradients(&model, &batch, &[1, 4])
+        .expect_err("label 4 of 4 classes");
+    assert!(error.to_string().contains("output_size"), "{error}");
+    let error = trainer
+        .gradients(&model, &batch, &[1])
+        .expect_err("one label for two sequences");
+    assert!(error.to_string().contains("labels"), "{error}");
+}
+
+/// Instantiates every training check as a `#[test]` for one trainer.
+#[macro_export]
+macro_rules! trainer_suite {
+    ($trainer:expr, $level:expr) => {
+        $crate::conformance_suite!(@tests $trainer, $level;
+            trainer::t1_uniform_logits_give_log_classes,
+            trainer::t2_surrogate_gradient_tends_to_rate_gradient,
+            trainer::t3_gradients_match_finite_differences
+        );
+    };
+}

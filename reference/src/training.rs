@@ -1,0 +1,385 @@
+//! Training math (SPEC.md section T): softmax cross-entropy, backpropagation through time with
+//! the spiking-aware backward rule, Adam, and weight initialization.
+//!
+//! Backward pass for one sequence, row-vector convention, from `dlogits = dL/dlogits`
+//! (clause T3), with `g` the gradient of each weight and `delta` a running adjoint:
+//!
+//! ```text
+//! g(W_o) = h_T^T dlogits,   g(b_o) = dlogits,   dh_T = dlogits W_o^T
+//! for t = T .. 1:
+//!   dz_t  = dh_t * f'(z_t) * (alpha if the hidden units spike, else 1)    (T2)
+//!   g(W_x) += x_t^T dz_t;  g(W_h) += h_{t-1}^T dz_t;  g(W_m) += m_t^T dz_t
+//!   dm_t  += dz_t W_m^T                       (dm_t also holds what m_{t+1}, u_{t+1} sent)
+//!   du_t   = rows of dm_t dotted with Bbar    (m_t = m_{t-1} Abar^T + u_t^T Bbar)
+//!   du_t  *= alpha if the memory input spikes (identity base activation)   (T2)
+//!   g(e_x) += x_t^T du_t;  g(e_h) += h_{t-1}^T du_t;  g(e_m) += m_{t-1}^T du_t
+//!   dh_{t-1} = dz_t W_h^T + du_t e_h^T
+//!   dm_{t-1} = dm_t Abar (row by row) + du_t e_m^T
+//! ```
+//!
+//! No gradient flows through the quantizer state `v` (clause T2).
+
+use hsnn_spec::{
+    initial_state::{splitmix64, unit_interval},
+    AdamConfig, AdamState, GradientOutput, HsnnError, Model, NetworkConfig, Result, SequenceBatch,
+    Tensor2, Weights,
+};
+use nalgebra::{DMatrix, RowDVector};
+
+use crate::activation;
+use crate::network::{check_batch, PreparedNetwork, SampleRecord};
+
+/// Softmax cross-entropy of one row of logits against class `label`, and its gradient with
+/// respect to the logits (clause T1): `L = log(sum_k exp(l_k)) - l_label`,
+/// `dL/dl = softmax(l) - onehot(label)`. The maximum is subtracted first so that `exp` cannot
+/// overflow.
+pub fn softmax_cross_entropy(logits: &RowDVector<f64>, label: usize) -> (f64, RowDVector<f64>) {
+    let maximum = logits.max();
+    let exponentials = logits.map(|value| (value - maximum).exp());
+    let total = exponentials.sum();
+    let loss = total.ln() + maximum - logits[label];
+    let mut gradient = exponentials / total;
+    gradient[label] -= 1.0;
+    (loss, gradient)
+}
+
+/// Gradients of one sequence's loss as nalgebra matrices, before averaging.
+struct SampleGradients {
+    encoder_input: DMatrix<f64>,
+    encoder_hidden: Option<DMatrix<f64>>,
+    encoder_memory: Option<DMatrix<f64>>,
+    kernel_input: Option<DMatrix<f64>>,
+    kernel_hidden: DMatrix<f64>,
+    kernel_memory: DMatrix<f64>,
+    readout_kernel: DMatrix<f64>,
+    readout_bias: RowDVector<f64>,
+}
+
+/// Backpropagation through time for one recorded sequence (clauses T2, T3).
+fn backward(
+    network: &PreparedNetwork,
+    inputs: &[f64],
+    record: &SampleRecord,
+    dlogits: &RowDVector<f64>,
+) -> SampleGradients {
+    let config = &network.model.config;
+    let lmu = &config.lmu;
+    let placement = config.quantizer.placement;
+    let amplitude = config.quantizer.amplitude;
+    let hidden_gain = if placement.quantizes_hidden() {
+        amplitude
+    } else {
+        1.0
+    };
+    let memory_input_gain = if placement.quantizes_memory_input() {
+        amplitude
+    } else {
+        1.0
+    };
+    let steps = record.hidden.len();
+    let zeros_like = |matrix: &DMatrix<f64>| DMatrix::zeros(matrix.nrows(), matrix.ncols());
+    let mut gradients = SampleGradients {
+        encoder_input: zeros_like(&network.encoder_input),
+        encoder_hidden: network.encoder_hidden.as_ref().map(zeros_like),
+        encoder_memory: network.encoder_memory.as_ref().map(zeros_like),
+        kernel_input: network.kernel_input.as_ref().map(zeros_like),
+        kernel_hidden: zeros_like(&network.kernel_hidden),
+        kernel_memory: zeros_like(&network.kernel_memory),
+        readout_kernel: record.hidden[steps - 1].transpose() * dlogits,
+        readout_bias: dlogits.clone(),
+    };
+    let zero_hidden = RowDVector::<f64>::zeros(lmu.hidden_size);
+    let zero_memory = RowDVector::<f64>::zeros(lmu.memory_length());
+
+    let mut hidden_adjoint = dlogits * network.readout_kernel.transpose();
+    // The memory adjoint is kept as a `memory_size x order` matrix, like the memory itself.
+    let mut memory_adjoint = DMatrix::<f64>::zeros(lmu.memory_size, lmu.order);
+    for t in (0..steps).rev() {
+        let x = RowDVector::from_row_slice(&inputs[t * lmu.input_size..(t + 1) * lmu.input_size]);
+        let previous_hidden = if t == 0 {
+            &zero_hidden
+        } else {
+            &record.hidden[t - 1]
+        };
+        let previous_memory = if t == 0 {
+            &zero_memory
+        } else {
+            &record.memory[t - 1]
+        };
+
+        let preactivation_adjoint = hidden_adjoint
+            .zip_map(&record.hidden_preactivation[t], |adjoint, z| {
+                adjoint * activation::derivative(lmu.hidden_activation, z) * hidden_gain
+            });
+        if let Some(kernel_input) = &mut gradients.kernel_input {
+            *kernel_input += x.transpose() * &preactivation_adjoint;
+        }
+        gradients.kernel_hidden += previous_hidden.transpose() * &preactivation_adjoint;
+        gradients.kernel_memory += record.memory[t].transpose() * &preactivation_adjoint;
+
+        let from_hidden = &preactivation_adjoint * network.kernel_memory.transpose();
+        memory_adjoint += unflatten(&from_hidden, lmu.memory_size, lmu.order);
+
+        // u_t enters m_t through Bbar: du_t[j] = sum_i dm_t[j][i] * Bbar[i].
+        let memory_input_adjoint =
+            (&memory_adjoint * network.b_bar.transpose()).transpose() * memory_input_gain;
+        gradients.encoder_input += x.transpose() * &memory_input_adjoint;
+
+        let mut previous_hidden_adjoint =
+            &preactivation_adjoint * network.kernel_hidden.transpose();
+        if let (Some(gradient), Some(encoder)) =
+            (&mut gradients.encoder_hidden, &network.encoder_hidden)
+        {
+            *gradient += previous_hidden.transpose() * &memory_input_adjoint;
+            previous_hidden_adjoint += &memory_input_adjoint * encoder.transpose();
+        }
+        let mut previous_memory_adjoint = &memory_adjoint * &network.a_bar;
+        if let (Some(gradient), Some(encoder)) =
+            (&mut gradients.encoder_memory, &network.encoder_memory)
+        {
+            *gradient += previous_memory.transpose() * &memory_input_adjoint;
+            let through_encoder = &memory_input_adjoint * encoder.transpose();
+            previous_memory_adjoint += unflatten(&through_encoder, lmu.memory_size, lmu.order);
+        }
+        hidden_adjoint = previous_hidden_adjoint;
+        memory_adjoint = previous_memory_adjoint;
+    }
+    gradients
+}
+
+/// A flattened (memory-dimension-major) row back into the `memory_size x order` matrix.
+fn unflatten(row: &RowDVector<f64>, memory_size: usize, order: usize) -> DMatrix<f64> {
+    DMatrix::from_row_slice(memory_size, order, row.as_slice())
+}
+
+fn to_tensor(matrix: &DMatrix<f64>) -> Tensor2 {
+    crate::legendre::to_tensor(matrix)
+}
+
+/// Mean loss and gradients over a batch (clauses T1-T3): forward with spikes, backward with
+/// the rate derivative, gradients averaged over the batch in sample order.
+pub fn loss_and_gradients(
+    model: &Model,
+    batch: &SequenceBatch,
+    labels: &[usize],
+) -> Result<GradientOutput> {
+    let network = PreparedNetwork::new(model)?;
+    check_batch(model, batch)?;
+    if labels.len() != batch.batch {
+        return Err(HsnnError::ShapeMismatch {
+            name: "labels".into(),
+            expected: format!("{} (one per sequence)", batch.batch),
+            found: labels.len().to_string(),
+        });
+    }
+    if let Some(label) = labels
+        .iter()
+        .find(|&&label| label >= model.config.output_size)
+    {
+        return Err(HsnnError::invalid(
+            "labels",
+            format!(
+                "must be below output_size {}, found {label}",
+                model.config.output_size
+            ),
+        ));
+    }
+    let mut total_loss = 0.0;
+    let mut gradients = Weights::zeros(&model.config);
+    let mut logits = Tensor2::zeros(batch.batch, model.config.output_size);
+    let sequence_length = batch.steps * batch.features;
+    let scale = 1.0 / batch.batch as f64;
+    for (sample, &label) in labels.iter().enumerate() {
+        let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
+        let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
+        let (loss, dlogits) = softmax_cross_entropy(&record.logits, label);
+        total_loss += loss;
+        for (output, value) in record.logits.iter().enumerate() {
+            logits.set(sample, output, *value);
+        }
+        let sample_gradients = backward(&network, inputs, &record, &(dlogits * scale));
+        accumulate(&mut gradients, &sample_gradients);
+    }
+    Ok(GradientOutput {
+        loss: total_loss * scale,
+        gradients,
+        logits,
+    })
+}
+
+fn accumulate(total: &mut Weights, sample: &SampleGradients) {
+    let add = |target: &mut Tensor2, matrix: &DMatrix<f64>| {
+        let values = to_tensor(matrix);
+        for (target, value) in target.data.iter_mut().zip(&values.data) {
+            *target += value;
+        }
+    };
+    add(&mut total.encoder_input, &sample.encoder_input);
+    if let (Some(target), Some(matrix)) = (&mut total.encoder_hidden, &sample.encoder_hidden) {
+        add(target, matrix);
+    }
+    if let (Some(target), Some(matrix)) = (&mut total.encoder_memory, &sample.encoder_memory) {
+        add(target, matrix);
+    }
+    if let (Some(target), Some(matrix)) = (&mut total.kernel_input, &sample.kernel_input) {
+        add(target, matrix);
+    }
+    add(&mut total.kernel_hidden, &sample.kernel_hidden);
+    add(&mut total.kernel_memory, &sample.kernel_memory);
+    add(&mut total.readout_kernel, &sample.readout_kernel);
+    for (target, value) in total
+        .readout_bias
+        .data
+        .iter_mut()
+        .zip(sample.readout_bias.iter())
+    {
+        *target += value;
+    }
+}
+
+/// A fresh Adam state for `config`'s weights (clause T4).
+pub fn adam_state(config: &NetworkConfig) -> AdamState {
+    AdamState {
+        step: 0,
+        first_moment: Weights::zeros(config),
+        second_moment: Weights::zeros(config),
+    }
+}
+
+/// One Adam update in the Keras form (clause T4):
+///
+/// ```text
+/// t += 1;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+/// step = lr * sqrt(1 - b2^t) / (1 - b1^t)
+/// w -= step * m / (sqrt(v) + eps)
+/// ```
+pub fn adam_update(
+    config: &AdamConfig,
+    state: &mut AdamState,
+    weights: &mut Weights,
+    gradients: &Weights,
+) -> Result<()> {
+    config.validate()?;
+    state.step += 1;
+    let step_count = i32::try_from(state.step).unwrap_or(i32::MAX);
+    let step_size = config.learning_rate * (1.0 - config.beta2.powi(step_count)).sqrt()
+        / (1.0 - config.beta1.powi(step_count));
+    let parameters = weights.named_mut();
+    let gradients = gradients.named();
+    let first = state.first_moment.named_mut();
+    let second = state.second_moment.named_mut();
+    if parameters.len() != gradients.len()
+        || first.len() != parameters.len()
+        || second.len() != parameters.len()
+    {
+        return Err(HsnnError::ShapeMismatch {
+            name: "optimizer state".into(),
+            expected: format!("{} weight tensors", parameters.len()),
+            found: format!("{} gradients, {} moments", gradients.len(), first.len()),
+        });
+    }
+    for (((name, parameter), (_, gradient)), ((_, first), (_, second))) in parameters
+        .into_iter()
+        .zip(gradients)
+        .zip(first.into_iter().zip(second))
+    {
+        if parameter.data.len() != gradient.data.len()
+            || first.data.len() != parameter.data.len()
+            || second.data.len() != parameter.data.len()
+        {
+            return Err(HsnnError::shape(
+                format!("optimizer state for {name}"),
+                parameter.shape(),
+                gradient.shape(),
+            ));
+        }
+        for index in 0..parameter.data.len() {
+            let g = gradient.data[index];
+            first.data[index] = config.beta1 * first.data[index] + (1.0 - config.beta1) * g;
+            second.data[index] = config.beta2 * second.data[index] + (1.0 - config.beta2) * g * g;
+            parameter.data[index] -=
+                step_size * first.data[index] / (second.data[index].sqrt() + config.epsilon);
+        }
+    }
+    Ok(())
+}
+
+/// A stream of uniform and normal numbers from SplitMix64 (clause T6), so initialization is
+/// reproducible from a seed on every platform.
+#[derive(Debug, Clone)]
+pub struct SeededStream {
+    state: u64,
+}
+
+impl SeededStream {
+    /// A stream for `seed`.
+    pub fn new(seed: u64) -> Self {
+        SeededStream {
+            state: splitmix64(seed),
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_bits(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        splitmix64(self.state)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        unit_interval(self.next_bits())
+    }
+
+    /// Standard normal by Box-Muller (one of the pair is used, for simplicity).
+    pub fn normal(&mut self) -> f64 {
+        let radius = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
+        radius * (std::f64::consts::TAU * self.uniform()).cos()
+    }
+
+    /// A uniform index in `0..bound` (`bound > 0`), by rejection so it is unbiased.
+    pub fn index_below(&mut self, bound: u64) -> u64 {
+        let zone = u64::MAX - u64::MAX % bound;
+        loop {
+            let bits = self.next_bits();
+            if bits < zone {
+                return bits % bound;
+            }
+        }
+    }
+}
+
+/// Glorot-normal as Keras draws it: a normal truncated at two standard deviations with
+/// `stddev = sqrt(2 / (fan_in + fan_out)) / 0.87962566103423978` (the truncation's correction).
+fn glorot_normal(stream: &mut SeededStream, rows: usize, cols: usize) -> Vec<f64> {
+    let stddev = (2.0 / (rows + cols) as f64).sqrt() / 0.879_625_661_034_239_8;
+    (0..rows * cols)
+        .map(|_| loop {
+            let value = stream.normal();
+            if value.abs() <= 2.0 {
+                return value * stddev;
+            }
+        })
+        .collect()
+}
+
+/// Glorot-uniform as Keras draws it: uniform on `[-l, l]`, `l = sqrt(6 / (fan_in + fan_out))`.
+fn glorot_uniform(stream: &mut SeededStream, rows: usize, cols: usize) -> Vec<f64> {
+    let limit = (6.0 / (rows + cols) as f64).sqrt();
+    (0..rows * cols)
+        .map(|_| (stream.uniform() * 2.0 - 1.0) * limit)
+        .collect()
+}
+
+/// The original LMU's initialization (clause T6, PAPER.md section 3): `e_x = 1`,
+/// `e_h = e_m = 0`, `W_x = W_h = 0`, `W_m` Glorot-normal, readout kernel Glorot-uniform (the
+/// Keras Dense default), readout bias 0; drawn from one seeded stream in that order.
+pub fn initial_weights(config: &NetworkConfig, seed: u64) -> Weights {
+    let mut stream = SeededStream::new(seed);
+    let mut weights = Weights::zeros(config);
+    weights.encoder_input.data.fill(1.0);
+    let memory = &mut weights.kernel_memory;
+    memory.data = glorot_normal(&mut stream, memory.rows, memory.cols);
+    let readout = &mut weights.readout_kernel;
+    readout.data = glorot_uniform(&mut stream, readout.rows, readout.cols);
+    weights
+}

@@ -1,0 +1,243 @@
+//! Training vocabulary (SPEC.md section T): the trainer interface, optimizer and dt-schedule
+//! configurations, optimizer state for checkpoints.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::error::{HsnnError, Result};
+use crate::model::{Model, Weights};
+use crate::tensor::{SequenceBatch, Tensor2};
+
+/// Loss and gradients of one minibatch (SPEC.md clauses T1-T3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientOutput {
+    /// Mean softmax cross-entropy over the batch (clause T1).
+    pub loss: f64,
+    /// Gradient of the mean loss with respect to every weight, same shapes as the model's.
+    pub gradients: Weights,
+    /// Logits of the forward pass, `batch x output_size`.
+    pub logits: Tensor2,
+}
+
+/// A backend that can also compute gradients (SPEC.md section T): spikes on the forward pass,
+/// the rate derivative on the backward pass (clause T2).
+pub trait Trainer: Backend {
+    /// Mean loss over `batch` with class labels `labels`, and its gradients, at the model's
+    /// current quantizer settings (the dt schedule sets `model.config.quantizer.dt`).
+    fn gradients(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        labels: &[usize],
+    ) -> Result<GradientOutput>;
+}
+
+/// Adam with the Keras defaults (SPEC.md clause T4).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdamConfig {
+    /// Learning rate (Keras default 1e-3).
+    pub learning_rate: f64,
+    /// First-moment decay (0.9).
+    pub beta1: f64,
+    /// Second-moment decay (0.999).
+    pub beta2: f64,
+    /// Denominator guard (Keras default 1e-7).
+    pub epsilon: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// Checks every field (clause E1).
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(HsnnError::invalid(
+                    format!("optimizer.{name}"),
+                    format!("must be a finite number greater than 0, got {value}"),
+                ))
+            }
+        };
+        positive("learning_rate", self.learning_rate)?;
+        positive("epsilon", self.epsilon)?;
+        for (name, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&value) {
+                return Err(HsnnError::invalid(
+                    format!("optimizer.{name}"),
+                    format!("must lie in [0, 1), got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adam's state: what a checkpoint must hold to resume exactly (clause T4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdamState {
+    /// Updates applied so far.
+    pub step: u64,
+    /// First-moment estimates, shaped like the weights.
+    pub first_moment: Weights,
+    /// Second-moment estimates, shaped like the weights.
+    pub second_moment: Weights,
+}
+
+/// How dt moves from the non-spiking regime towards the spiking one, one value per minibatch
+/// (SPEC.md clause T5). `minibatch` counts from 0 at the start of the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum DtSchedule {
+    /// The same dt throughout.
+    Constant {
+        /// The time step.
+        dt: f64,
+    },
+    /// Geometric from `start` to `end` over `minibatches`, then constant at `end`:
+    /// `dt_k = start * (end / start)^(min(k, minibatches) / minibatches)`
+    /// (keras-spiking's DtScheduler with exponential decay).
+    Exponential {
+        /// dt at minibatch 0.
+        start: f64,
+        /// dt from minibatch `minibatches` on.
+        end: f64,
+        /// Length of the decay.
+        minibatches: u64,
+    },
+    /// Linear from `start` to `end` over `minibatches`, then constant at `end`.
+    Linear {
+        /// dt at minibatch 0.
+        start: f64,
+        /// dt from minibatch `minibatches` on.
+        end: f64,
+        /// Length of the ramp.
+        minibatches: u64,
+    },
+}
+
+impl DtSchedule {
+    /// Checks that every dt is finite and positive and ramps have a length (clause E1).
+    pub fn validate(&self) -> Result<()> {
+        let (values, minibatches) = match *self {
+            DtSchedule::Constant { dt } => (vec![dt], 1),
+            DtSchedule::Exponential {
+                start,
+                end,
+                minibatches,
+            }
+            | DtSchedule::Linear {
+                start,
+                end,
+                minibatches,
+            } => (vec![start, end], minibatches),
+        };
+        for value in values {
+            crate::config::validate_dt(value)?;
+        }
+        if minibatches == 0 {
+            return Err(HsnnError::invalid(
+                "schedule.minibatches",
+                "must be at least 1, got 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// dt at minibatch `minibatch` of the stage (clause T5).
+    pub fn dt_at(&self, minibatch: u64) -> f64 {
+        match *self {
+            DtSchedule::Constant { dt } => dt,
+            DtSchedule::Exponential {
+                start,
+                end,
+                minibatches,
+            } => {
+                let progress = minibatch.min(minibatches) as f64 / minibatches as f64;
+                start * (end / start).powf(progress)
+            }
+            DtSchedule::Linear {
+                start,
+                end,
+                minibatches,
+            } => {
+                let progress = minibatch.min(minibatches) as f64 / minibatches as f64;
+                start + (end - start) * progress
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// T5: the schedules hit their end points, are monotone between, and hold the end value.
+    #[test]
+    fn t5_schedules_interpolate_between_end_points() {
+        let exponential = DtSchedule::Exponential {
+            start: 1000.0,
+            end: 1.0,
+            minibatches: 3,
+        };
+        assert_eq!(exponential.dt_at(0), 1000.0);
+        assert!((exponential.dt_at(1) - 100.0).abs() < 1e-9);
+        assert!((exponential.dt_at(2) - 10.0).abs() < 1e-9);
+        assert!((exponential.dt_at(3) - 1.0).abs() < 1e-12);
+        assert!((exponential.dt_at(50) - 1.0).abs() < 1e-12);
+        let linear = DtSchedule::Linear {
+            start: 5.0,
+            end: 1.0,
+            minibatches: 4,
+        };
+        assert_eq!(
+            (0..6).map(|k| linear.dt_at(k)).collect::<Vec<_>>(),
+            vec![5.0, 4.0, 3.0, 2.0, 1.0, 1.0]
+        );
+        assert_eq!(DtSchedule::Constant { dt: 0.5 }.dt_at(99), 0.5);
+    }
+
+    /// E1: bad schedules and optimizer settings are rejected with the field named.
+    #[test]
+    fn e1_bad_schedule_and_optimizer_rejected() {
+        let zero = DtSchedule::Linear {
+            start: 1.0,
+            end: 0.0,
+            minibatches: 3,
+        };
+        assert!(zero
+            .validate()
+            .expect_err("dt 0")
+            .to_string()
+            .contains("dt"));
+        let empty = DtSchedule::Exponential {
+            start: 1.0,
+            end: 2.0,
+            minibatches: 0,
+        };
+        assert!(empty
+            .validate()
+            .expect_err("no length")
+            .to_string()
+            .contains("minibatches"));
+        let adam = AdamConfig {
+            beta2: 1.0,
+            ..AdamConfig::default()
+        };
+        assert!(adam
+            .validate()
+            .expect_err("beta2 1")
+            .to_string()
+            .contains("beta2"));
+    }
+}
