@@ -1,3 +1,257 @@
-//! The `hsnn` command line (issue 3 fills it in).
+//! `hsnn`: train, evaluate and reproduce hybrid-spiking LMUs, and write the golden vectors.
+//! Run `hsnn --help` for the commands.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use hsnn_cli::evaluation::evaluate;
+use hsnn_cli::experiment::Experiment;
+use hsnn_cli::reproduce::{render_table, reproduce, results_path, train_stages, ReproduceOptions};
+use hsnn_cli::training_loop::RunControl;
+use hsnn_cli::{data, CliError, CliResult};
+use hsnn_reference::ReferenceBackend;
+use hsnn_spec::{Model, QuantizerPlacement};
+
+/// Hybrid-spiking neural networks with quantized activations (Voelker, Rasmussen & Eliasmith
+/// 2020), applied to the Legendre Memory Unit on psMNIST.
+#[derive(Debug, Parser)]
+#[command(name = "hsnn", version, about)]
+struct Arguments {
+    /// Backend that computes.
+    #[arg(long, value_enum, default_value = "reference", global = true)]
+    backend: BackendChoice,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BackendChoice {
+    /// f64, readable, slow (`hsnn-reference`).
+    Reference,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SplitChoice {
+    Train,
+    Validation,
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlacementChoice {
+    None,
+    Hidden,
+    MemoryInput,
+    Both,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The main job: train non-spiking, anneal into spikes, report accuracy and bits per stage
+    /// and against dt (table on stdout, results.json, accuracy_bits_vs_dt.png).
+    Reproduce {
+        #[command(flatten)]
+        run: RunArguments,
+        /// Skip the PNG plot.
+        #[arg(long)]
+        no_plot: bool,
+    },
+    /// Train the experiment's stages only, writing a checkpoint every epoch and a model file
+    /// per stage.
+    Train {
+        #[command(flatten)]
+        run: RunArguments,
+    },
+    /// Evaluate a model file: accuracy, loss, every bit metric and event count.
+    Eval {
+        /// The model file (written by train or reproduce).
+        #[arg(long)]
+        model: PathBuf,
+        /// Folder of the MNIST IDX files (default: the embedded subset).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Which split.
+        #[arg(long, value_enum, default_value = "test")]
+        split: SplitChoice,
+        /// Override where the quantizer sits.
+        #[arg(long, value_enum)]
+        placement: Option<PlacementChoice>,
+        /// Override dt.
+        #[arg(long)]
+        dt: Option<f64>,
+        /// Evaluate only the first N sequences.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Write the golden vectors (SPEC.md clause C4).
+    Vectors {
+        /// Output path.
+        #[arg(long, default_value = "spec/vectors/hsnn-golden-v1.json")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArguments {
+    /// Experiment file (default: the built-in embedded-quick experiment;
+    /// configs/psmnist-paper.json is the paper's setup).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder of the four MNIST IDX files (data/fetch.sh puts them in data/full); default: the
+    /// embedded subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Output folder (default: runs/<experiment name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue from the checkpoints in the output folder.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after N epochs of the current stage (after their checkpoint), as if killed.
+    #[arg(long)]
+    stop_after_epochs: Option<usize>,
+    /// No progress bars or per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl RunArguments {
+    fn options(&self, experiment: &Experiment, plot: bool) -> ReproduceOptions {
+        ReproduceOptions {
+            data_directory: self.data.clone(),
+            out_directory: self
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(&experiment.name)),
+            resume: self.resume,
+            control: RunControl {
+                progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                stop_after_epochs: self.stop_after_epochs,
+                verbose: !self.quiet,
+                ..RunControl::default()
+            },
+            plot,
+        }
+    }
+}
+
+fn run(arguments: Arguments) -> CliResult<()> {
+    if let Some(threads) = arguments.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global()
+            .map_err(|error| CliError::Usage(format!("cannot start {threads} threads: {error}")))?;
+    }
+    let BackendChoice::Reference = arguments.backend;
+    let backend = ReferenceBackend;
+    match arguments.command {
+        Command::Reproduce { run, no_plot } => {
+            let experiment = Experiment::load(run.config.as_deref())?;
+            let options = run.options(&experiment, !no_plot);
+            let results = reproduce(&backend, &experiment, &options)?;
+            println!("{}", render_table(&results));
+            println!(
+                "wrote {} (and model files{}) in {:.1} s",
+                results_path(&options.out_directory).display(),
+                if no_plot {
+                    ""
+                } else {
+                    ", accuracy_bits_vs_dt.png"
+                },
+                results.seconds
+            );
+        }
+        Command::Train { run } => {
+            let experiment = Experiment::load(run.config.as_deref())?;
+            let options = run.options(&experiment, false);
+            let loaded = data::load(options.data_directory.as_deref(), &experiment.data)?;
+            let (reports, _) = train_stages(&backend, &experiment, &loaded, &options)?;
+            for report in reports {
+                println!(
+                    "stage {}: kept epoch {}, model in {}",
+                    report.name,
+                    report.kept_epoch,
+                    options
+                        .out_directory
+                        .join(format!("model-{}.json", report.name))
+                        .display()
+                );
+            }
+        }
+        Command::Eval {
+            model,
+            data: data_directory,
+            split,
+            placement,
+            dt,
+            limit,
+        } => {
+            let mut model = Model::load(&model)?;
+            if let Some(placement) = placement {
+                model.config.quantizer.placement = match placement {
+                    PlacementChoice::None => QuantizerPlacement::None,
+                    PlacementChoice::Hidden => QuantizerPlacement::Hidden,
+                    PlacementChoice::MemoryInput => QuantizerPlacement::MemoryInput,
+                    PlacementChoice::Both => QuantizerPlacement::Both,
+                };
+            }
+            if let Some(dt) = dt {
+                model.config.quantizer.dt = dt;
+            }
+            model.validate()?;
+            let config = hsnn_cli::experiment::DataConfig {
+                validation_size: None,
+                limit,
+                permutation_seed: 0,
+            };
+            let loaded = data::load(data_directory.as_deref(), &config)?;
+            let dataset = match split {
+                SplitChoice::Train => &loaded.split.train,
+                SplitChoice::Validation => &loaded.split.validation,
+                SplitChoice::Test => &loaded.split.test,
+            };
+            let evaluation = evaluate(&backend, &model, dataset, None)?;
+            println!("data: {}", loaded.description);
+            println!(
+                "{} sequences: accuracy {:.2}%, loss {:.4}, placement {:?}, dt {}",
+                evaluation.samples,
+                100.0 * evaluation.accuracy,
+                evaluation.loss,
+                model.config.quantizer.placement,
+                model.config.quantizer.dt
+            );
+            let report = serde_json::to_string_pretty(&evaluation.metrics)
+                .map_err(|error| CliError::Usage(error.to_string()))?;
+            println!("bit metrics and event counts (SPEC.md section B):\n{report}");
+        }
+        Command::Vectors { out } => {
+            let text = hsnn_conformance::golden::generate_json()?;
+            hsnn_spec::model::write_atomically(&out, text.as_bytes())?;
+            println!("wrote golden vectors to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Arguments::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Interrupted { epochs }) => {
+            eprintln!("stopped after {epochs} epoch(s) as asked; the checkpoint is saved, continue with --resume");
+            ExitCode::from(3)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -32,13 +32,13 @@ use crate::network::{check_batch, PreparedNetwork, SampleRecord};
 /// Softmax cross-entropy of one row of logits against class `label`, and its gradient with
 /// respect to the logits (clause T1): `L = log(sum_k exp(l_k)) - l_label`,
 /// `dL/dl = softmax(l) - onehot(label)`. The maximum is subtracted first so that `exp` cannot
-/// overflow.
-pub fn softmax_cross_entropy(logits: &RowDVector<f64>, label: usize) -> (f64, RowDVector<f64>) {
-    let maximum = logits.max();
-    let exponentials = logits.map(|value| (value - maximum).exp());
-    let total = exponentials.sum();
+/// overflow. `label` must be below `logits.len()`.
+pub fn softmax_cross_entropy(logits: &[f64], label: usize) -> (f64, Vec<f64>) {
+    let maximum = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exponentials: Vec<f64> = logits.iter().map(|value| (value - maximum).exp()).collect();
+    let total: f64 = exponentials.iter().sum();
     let loss = total.ln() + maximum - logits[label];
-    let mut gradient = exponentials / total;
+    let mut gradient: Vec<f64> = exponentials.iter().map(|value| value / total).collect();
     gradient[label] -= 1.0;
     (loss, gradient)
 }
@@ -192,7 +192,8 @@ pub fn loss_and_gradients(
     for (sample, &label) in labels.iter().enumerate() {
         let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
         let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
-        let (loss, dlogits) = softmax_cross_entropy(&record.logits, label);
+        let (loss, dlogits) = softmax_cross_entropy(record.logits.as_slice(), label);
+        let dlogits = RowDVector::from_vec(dlogits);
         total_loss += loss;
         for (output, value) in record.logits.iter().enumerate() {
             logits.set(sample, output, *value);

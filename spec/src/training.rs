@@ -154,7 +154,8 @@ impl DtSchedule {
         Ok(())
     }
 
-    /// dt at minibatch `minibatch` of the stage (clause T5).
+    /// dt at minibatch `minibatch` of the stage (clause T5); exactly `end` once the ramp is
+    /// over, so a stage can tell that its schedule has finished.
     pub fn dt_at(&self, minibatch: u64) -> f64 {
         match *self {
             DtSchedule::Constant { dt } => dt,
@@ -193,8 +194,8 @@ mod tests {
         assert_eq!(exponential.dt_at(0), 1000.0);
         assert!((exponential.dt_at(1) - 100.0).abs() < 1e-9);
         assert!((exponential.dt_at(2) - 10.0).abs() < 1e-9);
-        assert!((exponential.dt_at(3) - 1.0).abs() < 1e-12);
-        assert!((exponential.dt_at(50) - 1.0).abs() < 1e-12);
+        assert_eq!(exponential.dt_at(3), 1.0);
+        assert_eq!(exponential.dt_at(50), 1.0);
         let linear = DtSchedule::Linear {
             start: 5.0,
             end: 1.0,

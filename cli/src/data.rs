@@ -1,0 +1,77 @@
+//! From the psMNIST splits of `hsnn-data` to backend batches (SPEC.md clauses D1-D5, N5).
+
+use std::path::Path;
+
+use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split};
+use hsnn_spec::SequenceBatch;
+
+use crate::error::CliResult;
+use crate::experiment::DataConfig;
+
+/// Where the data came from, for reports.
+#[derive(Debug, Clone)]
+pub struct LoadedData {
+    /// The three splits.
+    pub split: Split,
+    /// A one-line description, e.g. `embedded subset (2500/500/1000)`.
+    pub description: String,
+}
+
+/// Loads the splits from `directory` (the four MNIST IDX files), or the embedded subset when
+/// `directory` is `None`.
+pub fn load(directory: Option<&Path>, config: &DataConfig) -> CliResult<LoadedData> {
+    let options = LoadOptions {
+        validation_size: config.validation_size,
+        pixel_order: PixelOrder::Permuted {
+            seed: config.permutation_seed,
+        },
+        limit: config.limit,
+    };
+    let (split, source) = match directory {
+        Some(directory) => (
+            hsnn_data::load_psmnist(directory, &options)?,
+            format!("MNIST files in {}", directory.display()),
+        ),
+        None => (
+            hsnn_data::load_embedded(&options)?,
+            "embedded MNIST subset".to_string(),
+        ),
+    };
+    let description = format!(
+        "{source}, permutation seed {}: {} train / {} validation / {} test",
+        config.permutation_seed,
+        split.train.len(),
+        split.validation.len(),
+        split.test.len()
+    );
+    Ok(LoadedData { split, description })
+}
+
+/// The sequences `indices` of `dataset` as a backend batch with the given sample ids, and
+/// their labels.
+pub fn batch(
+    dataset: &Dataset,
+    indices: &[usize],
+    sample_ids: Vec<u64>,
+) -> CliResult<(SequenceBatch, Vec<usize>)> {
+    let batch = dataset.batch(indices)?;
+    let labels = batch
+        .labels
+        .iter()
+        .map(|&label| usize::from(label))
+        .collect();
+    let [size, steps, features] = batch.shape();
+    let sequences = SequenceBatch::with_ids(size, steps, features, batch.inputs, sample_ids)?;
+    Ok((sequences, labels))
+}
+
+/// The index of the largest logit (the first on ties).
+pub fn predicted_class(logits: &[f64]) -> usize {
+    let mut best = 0;
+    for (index, value) in logits.iter().enumerate() {
+        if *value > logits[best] {
+            best = index;
+        }
+    }
+    best
+}

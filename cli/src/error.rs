@@ -1,0 +1,26 @@
+//! The command line's error type: every failure a user can cause, with its cause attached.
+
+use thiserror::Error;
+
+/// What can go wrong in a command.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// A specification-level error (bad model, bad configuration, numerical failure).
+    #[error(transparent)]
+    Spec(#[from] hsnn_spec::HsnnError),
+    /// A data error (missing or malformed MNIST files).
+    #[error(transparent)]
+    Data(#[from] hsnn_data::DataError),
+    /// A file of the command line's own (experiment, checkpoint, results) is unusable.
+    #[error("{0}")]
+    Usage(String),
+    /// The run stopped on request after a checkpoint (used by tests and `--stop-after-epochs`).
+    #[error("stopped after {epochs} epoch(s) on request; resume with --resume")]
+    Interrupted {
+        /// Epochs completed in the stage that stopped.
+        epochs: usize,
+    },
+}
+
+/// Result with the command line's error.
+pub type CliResult<T> = Result<T, CliError>;

@@ -1,0 +1,88 @@
+//! Accuracy, loss and bit metrics of a model on a split (SPEC.md section B), computed in
+//! fixed chunks of sequences so the result does not depend on the thread count.
+
+use hsnn_data::Dataset;
+use hsnn_reference::metrics::SiteMetricsAccumulator;
+use hsnn_reference::training::softmax_cross_entropy;
+use hsnn_spec::{Backend, BitMetrics, ForwardOptions, Model, TraceLevel};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{batch, predicted_class};
+use crate::error::CliResult;
+
+/// Sequences per unit of parallel work. Fixed, so results do not depend on the thread count.
+pub const CHUNK: usize = 8;
+
+/// The result of evaluating a model on a split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Sequences evaluated.
+    pub samples: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Bit metrics of every quantized site (empty when nothing spikes).
+    pub metrics: BitMetrics,
+}
+
+/// Evaluates `model` on every sequence of `dataset` (sample id = index in the split).
+pub fn evaluate<B: Backend>(
+    backend: &B,
+    model: &Model,
+    dataset: &Dataset,
+    progress: Option<&ProgressBar>,
+) -> CliResult<Evaluation> {
+    let indices: Vec<usize> = (0..dataset.len()).collect();
+    let spiking = model.config.quantizer.placement != hsnn_spec::QuantizerPlacement::None;
+    let options = ForwardOptions {
+        trace: if spiking {
+            TraceLevel::Counts
+        } else {
+            TraceLevel::None
+        },
+    };
+    let chunks: Vec<CliResult<_>> = indices
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let ids = chunk.iter().map(|&index| index as u64).collect();
+            let (sequences, labels) = batch(dataset, chunk, ids)?;
+            let output = backend.forward(model, &sequences, &options)?;
+            if let Some(progress) = progress {
+                progress.inc(chunk.len() as u64);
+            }
+            Ok((output, labels))
+        })
+        .collect();
+    let mut loss = 0.0;
+    let mut correct = 0usize;
+    let mut accumulators: Vec<SiteMetricsAccumulator> = Vec::new();
+    for chunk in chunks {
+        let (output, labels) = chunk?;
+        for (sample, &label) in labels.iter().enumerate() {
+            let logits = output.logits.row(sample);
+            loss += softmax_cross_entropy(logits, label).0;
+            correct += usize::from(predicted_class(logits) == label);
+        }
+        for (position, site) in output.trace.sites.iter().enumerate() {
+            if accumulators.len() <= position {
+                accumulators.push(SiteMetricsAccumulator::new(site));
+            }
+            accumulators[position].add(site)?;
+        }
+    }
+    let samples = dataset.len().max(1);
+    Ok(Evaluation {
+        samples: dataset.len(),
+        loss: loss / samples as f64,
+        accuracy: correct as f64 / samples as f64,
+        metrics: BitMetrics {
+            sites: accumulators
+                .iter()
+                .map(SiteMetricsAccumulator::finish)
+                .collect(),
+        },
+    })
+}

@@ -1,0 +1,197 @@
+//! Experiment files: the network, the data, and the training stages of a run (SPEC.md
+//! clauses T5, T7). `configs/*.json` hold the shipped ones.
+
+use hsnn_spec::{
+    model::check_format, AdamConfig, DtSchedule, HsnnError, NetworkConfig, QuantizerPlacement,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CliError, CliResult};
+
+/// The `format` tag of an experiment file.
+pub const EXPERIMENT_FORMAT: &str = "hsnn-experiment";
+/// The experiment file version this build reads.
+pub const EXPERIMENT_FORMAT_VERSION: u32 = 1;
+
+/// Which samples to use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// Validation samples cut from the end of the training file; `null` for the source's
+    /// default (10,000 on the full set, 500 on the embedded subset).
+    pub validation_size: Option<usize>,
+    /// Keep only this many samples of each split; `null` keeps all.
+    pub limit: Option<usize>,
+    /// Seed of the numpy-exact pixel permutation (0 in the paper's setup).
+    pub permutation_seed: u32,
+}
+
+/// One training stage (SPEC.md clause T7): a quantizer placement and a dt schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageConfig {
+    /// A short name, used for files and reports (letters, digits, `-`, `_`).
+    pub name: String,
+    /// Epochs over the training split.
+    pub epochs: usize,
+    /// Where the quantizer sits during this stage; `none` trains the plain LMU.
+    pub placement: QuantizerPlacement,
+    /// dt per minibatch, counted from the stage's start.
+    pub schedule: DtSchedule,
+}
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Always [`EXPERIMENT_FORMAT`].
+    pub format: String,
+    /// Always [`EXPERIMENT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// A short name for reports.
+    pub name: String,
+    /// The data.
+    pub data: DataConfig,
+    /// The network; its quantizer placement and dt are set by each stage.
+    pub network: NetworkConfig,
+    /// Seed of weight initialization and of the minibatch order.
+    pub seed: u64,
+    /// Sequences per minibatch.
+    pub batch_size: usize,
+    /// The optimizer.
+    pub optimizer: AdamConfig,
+    /// The stages, run in order, each starting from the previous stage's kept weights.
+    pub stages: Vec<StageConfig>,
+    /// dt values at which the final model is evaluated for the accuracy and bits sweep.
+    pub evaluation_dts: Vec<f64>,
+}
+
+/// The embedded default experiment: a small LMU on the embedded psMNIST subset, trained
+/// non-spiking and then annealed into spiking hidden units. Runs in minutes on 2 cores.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../configs/embedded-quick.json");
+
+impl Experiment {
+    /// Parses and validates an experiment; `origin` names the source in messages.
+    pub fn from_json(text: &str, origin: &str) -> CliResult<Self> {
+        let experiment: Experiment =
+            serde_json::from_str(text).map_err(|error| HsnnError::Parse {
+                what: format!("experiment file {origin}"),
+                reason: error.to_string(),
+            })?;
+        experiment.validate(origin)?;
+        Ok(experiment)
+    }
+
+    /// Reads an experiment file, or the embedded default when `path` is `None`.
+    pub fn load(path: Option<&std::path::Path>) -> CliResult<Self> {
+        match path {
+            None => Self::from_json(EMBEDDED_DEFAULT, "embedded-quick (built in)"),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| HsnnError::Io {
+                    action: "cannot read experiment file".into(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Self::from_json(&text, &path.display().to_string())
+            }
+        }
+    }
+
+    /// Checks every field (clause E1).
+    pub fn validate(&self, origin: &str) -> CliResult<()> {
+        check_format(
+            &format!("experiment file {origin}"),
+            &self.format,
+            self.format_version,
+            EXPERIMENT_FORMAT,
+            EXPERIMENT_FORMAT_VERSION,
+        )?;
+        self.network.validate()?;
+        self.optimizer.validate()?;
+        if self.batch_size == 0 {
+            return Err(HsnnError::invalid("batch_size", "must be at least 1, got 0").into());
+        }
+        if self.network.lmu.input_size != 1 || self.network.output_size != 10 {
+            return Err(CliError::Usage(format!(
+                "experiment {origin}: psMNIST needs network.lmu.input_size 1 and output_size 10, got {} and {}",
+                self.network.lmu.input_size, self.network.output_size
+            )));
+        }
+        if self.stages.is_empty() {
+            return Err(CliError::Usage(format!(
+                "experiment {origin}: no stages to run"
+            )));
+        }
+        for (index, stage) in self.stages.iter().enumerate() {
+            let valid_name = !stage.name.is_empty()
+                && stage
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                return Err(CliError::Usage(format!(
+                    "experiment {origin}: stage {index} name {:?} must be letters, digits, '-' or '_'",
+                    stage.name
+                )));
+            }
+            if self.stages[..index]
+                .iter()
+                .any(|other| other.name == stage.name)
+            {
+                return Err(CliError::Usage(format!(
+                    "experiment {origin}: two stages are named {:?}",
+                    stage.name
+                )));
+            }
+            if stage.epochs == 0 {
+                return Err(HsnnError::invalid(
+                    format!("stages[{index}].epochs"),
+                    "must be at least 1, got 0",
+                )
+                .into());
+            }
+            stage.schedule.validate()?;
+        }
+        for &dt in &self.evaluation_dts {
+            hsnn_spec::config::validate_dt(dt)?;
+        }
+        Ok(())
+    }
+
+    /// The stage's final dt: where its schedule ends.
+    pub fn final_dt(stage: &StageConfig) -> f64 {
+        match stage.schedule {
+            DtSchedule::Constant { dt } => dt,
+            DtSchedule::Exponential { end, .. } | DtSchedule::Linear { end, .. } => end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped experiments parse and validate.
+    #[test]
+    fn shipped_experiments_are_valid() {
+        Experiment::load(None).expect("embedded default");
+        let paper = include_str!("../../configs/psmnist-paper.json");
+        let experiment = Experiment::from_json(paper, "psmnist-paper.json").expect("paper config");
+        assert_eq!(experiment.network.trainable_parameter_count(), 102_027);
+    }
+
+    /// E1: a bad experiment names what is wrong.
+    #[test]
+    fn bad_experiments_are_rejected() {
+        let mut experiment = Experiment::load(None).expect("embedded default");
+        experiment.stages[0].name = "a b".into();
+        let error = experiment.validate("test").expect_err("bad name");
+        assert!(error.to_string().contains("a b"), "{error}");
+        let mut experiment = Experiment::load(None).expect("embedded default");
+        experiment.batch_size = 0;
+        assert!(experiment
+            .validate("test")
+            .expect_err("batch 0")
+            .to_string()
+            .contains("batch_size"));
+        let error = Experiment::from_json("{\"format\": 3", "cut.json").expect_err("truncated");
+        assert!(error.to_string().contains("cut.json"), "{error}");
+    }
+}

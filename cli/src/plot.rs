@@ -1,0 +1,146 @@
+//! The reproduction's figure: test accuracy and bits against dt, spiking-aware training
+//! against plain conversion (PNG via plotters; the font is embedded so the figure renders the
+//! same on every machine).
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::error::{CliError, CliResult};
+use crate::reproduce::SweepPoint;
+
+/// DejaVu Sans (Bitstream Vera licence, `cli/assets/DejaVuSans-LICENSE.txt`).
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+fn plot_error(error: impl std::fmt::Display) -> CliError {
+    CliError::Usage(format!("cannot draw the plot: {error}"))
+}
+
+/// Draws accuracy (left) and activity / significant bits (right) against dt on a log axis.
+pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
+    if sweep.is_empty() {
+        return Ok(());
+    }
+    // Registering twice (several plots in one process) is harmless.
+    let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_error)?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(plot_error)?;
+    let (left, right) = root.split_horizontally(600);
+    let dts: Vec<f64> = sweep.iter().map(|point| point.dt).collect();
+    let low = dts.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
+    let high = dts.iter().copied().fold(0.0, f64::max) * 1.5;
+
+    let mut accuracy = ChartBuilder::on(&left)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .caption("test accuracy", ("sans-serif", 18))
+        .build_cartesian_2d((low..high).log_scale(), 0.0..100.0)
+        .map_err(plot_error)?;
+    accuracy
+        .configure_mesh()
+        .x_desc("dt (log scale; small = spiking)")
+        .y_desc("accuracy (%)")
+        .draw()
+        .map_err(plot_error)?;
+    let trained: Vec<(f64, f64)> = sweep
+        .iter()
+        .map(|p| (p.dt, 100.0 * p.trained.test_accuracy))
+        .collect();
+    accuracy
+        .draw_series(LineSeries::new(trained.clone(), BLUE.stroke_width(2)))
+        .map_err(plot_error)?
+        .label("spiking-aware training")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    accuracy
+        .draw_series(
+            trained
+                .iter()
+                .map(|&point| Circle::new(point, 4, BLUE.filled())),
+        )
+        .map_err(plot_error)?;
+    let converted: Vec<(f64, f64)> = sweep
+        .iter()
+        .filter_map(|p| {
+            p.converted
+                .as_ref()
+                .map(|c| (p.dt, 100.0 * c.test_accuracy))
+        })
+        .collect();
+    if !converted.is_empty() {
+        accuracy
+            .draw_series(LineSeries::new(converted.clone(), RED.stroke_width(2)))
+            .map_err(plot_error)?
+            .label("non-spiking weights, converted")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        accuracy
+            .draw_series(
+                converted
+                    .iter()
+                    .map(|&point| Circle::new(point, 4, RED.filled())),
+            )
+            .map_err(plot_error)?;
+    }
+    accuracy
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+
+    let bits_high = sweep
+        .iter()
+        .filter_map(|p| p.trained.site.as_ref().map(|s| s.activity_bits_signed))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut bits = ChartBuilder::on(&right)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .caption("bits of the spiking-aware model", ("sans-serif", 18))
+        .build_cartesian_2d((low..high).log_scale(), 0.0..bits_high)
+        .map_err(plot_error)?;
+    bits.configure_mesh()
+        .x_desc("dt (log scale; small = spiking)")
+        .y_desc("bits")
+        .draw()
+        .map_err(plot_error)?;
+    let series: [(&str, RGBColor, fn(&crate::reproduce::SiteSummary) -> f64); 3] = [
+        ("activity bits with sign (B1)", BLUE, |s| {
+            s.activity_bits_signed
+        }),
+        ("mean significant bits per event (B2)", GREEN, |s| {
+            s.mean_significant_bits
+        }),
+        ("mean popcount per event (B3)", MAGENTA, |s| s.mean_popcount),
+    ];
+    for (label, color, value) in series {
+        let points: Vec<(f64, f64)> = sweep
+            .iter()
+            .filter_map(|p| p.trained.site.as_ref().map(|s| (p.dt, value(s))))
+            .collect();
+        bits.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(plot_error)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        bits.draw_series(
+            points
+                .iter()
+                .map(|&point| Circle::new(point, 3, color.filled())),
+        )
+        .map_err(plot_error)?;
+    }
+    bits.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+    root.present().map_err(plot_error)?;
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! The main job (SPEC.md clause T7): train the plain LMU, anneal it into the spiking regime,
+//! then report accuracy and bit metrics per stage and against dt, next to the same
+//! non-spiking weights converted to spikes without spiking-aware training.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hsnn_reference::training::initial_weights;
+use hsnn_spec::{
+    model::write_atomically, HsnnError, Model, QuantizerPlacement, SiteMetrics, Trainer,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, LoadedData};
+use crate::error::CliResult;
+use crate::evaluation::{evaluate, Evaluation};
+use crate::experiment::Experiment;
+use crate::training_loop::{run_stage, Checkpoint, EpochSummary, RunControl};
+
+/// The `format` tag of a results file.
+pub const RESULTS_FORMAT: &str = "hsnn-results";
+
+/// The bit metrics of one site, per inference where it says so (SPEC.md section B).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteSummary {
+    /// Site name (`hidden` or `memory_input`).
+    pub site: String,
+    /// B1 without sign.
+    pub activity_bits: f64,
+    /// B1 with the sign bit.
+    pub activity_bits_signed: f64,
+    /// B1: largest |count|.
+    pub max_abs_count: u64,
+    /// B2.
+    pub mean_significant_bits: f64,
+    /// B3.
+    pub mean_popcount: f64,
+    /// B4.
+    pub nonzero_fraction: f64,
+    /// B6: synaptic events per sequence.
+    pub synaptic_events_per_inference: f64,
+    /// B6: synaptic additions per sequence.
+    pub synaptic_additions_per_inference: f64,
+}
+
+impl SiteSummary {
+    fn new(metrics: &SiteMetrics, sequences: usize) -> Self {
+        let per_inference = |value: u64| value as f64 / sequences.max(1) as f64;
+        SiteSummary {
+            site: metrics.site.name().into(),
+            activity_bits: metrics.activity_bits,
+            activity_bits_signed: metrics.activity_bits_signed,
+            max_abs_count: metrics.max_abs_count,
+            mean_significant_bits: metrics.mean_significant_bits,
+            mean_popcount: metrics.mean_popcount,
+            nonzero_fraction: metrics.nonzero_fraction,
+            synaptic_events_per_inference: per_inference(metrics.events.synaptic_events),
+            synaptic_additions_per_inference: per_inference(metrics.events.synaptic_additions),
+        }
+    }
+}
+
+/// One model evaluated at one setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Where the quantizer sat.
+    pub placement: QuantizerPlacement,
+    /// dt (meaningless when nothing spikes).
+    pub dt: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Bit metrics of the first quantized site (hidden if it spikes).
+    pub site: Option<SiteSummary>,
+    /// Bit metrics of every quantized site.
+    pub sites: Vec<SiteSummary>,
+}
+
+impl Measurement {
+    fn new(model: &Model, evaluation: &Evaluation) -> Self {
+        let sites: Vec<SiteSummary> = evaluation
+            .metrics
+            .sites
+            .iter()
+            .map(|metrics| SiteSummary::new(metrics, evaluation.samples))
+            .collect();
+        Measurement {
+            placement: model.config.quantizer.placement,
+            dt: model.config.quantizer.dt,
+            test_accuracy: evaluation.accuracy,
+            test_loss: evaluation.loss,
+            site: sites.first().cloned(),
+            sites,
+        }
+    }
+}
+
+/// A row of the results table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// What the row is.
+    pub label: String,
+    /// The measurement.
+    pub measurement: Measurement,
+    /// Validation accuracy of the same model and setting.
+    pub validation_accuracy: f64,
+}
+
+/// One point of the dt sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// dt.
+    pub dt: f64,
+    /// The final (spiking-aware trained) model at this dt.
+    pub trained: Measurement,
+    /// The first stage's non-spiking weights converted to spikes at this dt, when the first
+    /// stage did not spike.
+    pub converted: Option<Measurement>,
+}
+
+/// What a stage did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// Stage name.
+    pub name: String,
+    /// The epoch whose weights were kept.
+    pub kept_epoch: usize,
+    /// Per-epoch history.
+    pub history: Vec<EpochSummary>,
+}
+
+/// Everything `hsnn reproduce` measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Always [`RESULTS_FORMAT`].
+    pub format: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The data used.
+    pub data: String,
+    /// The backend that trained and evaluated.
+    pub backend: String,
+    /// Trainable parameters of the network.
+    pub trainable_parameters: usize,
+    /// Per-stage training history.
+    pub stages: Vec<StageReport>,
+    /// The table rows.
+    pub rows: Vec<ResultRow>,
+    /// The dt sweep.
+    pub sweep: Vec<SweepPoint>,
+    /// Wall-clock seconds of this run (not of resumed parts).
+    pub seconds: f64,
+}
+
+/// Options of the main job.
+#[derive(Debug, Clone)]
+pub struct ReproduceOptions {
+    /// Folder of the four MNIST IDX files; `None` uses the embedded subset.
+    pub data_directory: Option<PathBuf>,
+    /// Where checkpoints, models, results and the plot go.
+    pub out_directory: PathBuf,
+    /// Continue from the checkpoints in `out_directory`.
+    pub resume: bool,
+    /// Progress and interruption control.
+    pub control: RunControl,
+    /// Whether to draw the PNG.
+    pub plot: bool,
+}
+
+fn measure<T: Trainer>(
+    trainer: &T,
+    model: &Model,
+    data: &LoadedData,
+) -> CliResult<(Measurement, f64)> {
+    let test = evaluate(trainer, model, &data.split.test, None)?;
+    let validation = evaluate(trainer, model, &data.split.validation, None)?;
+    Ok((Measurement::new(model, &test), validation.accuracy))
+}
+
+fn with_quantizer(model: &Model, placement: QuantizerPlacement, dt: f64) -> Model {
+    let mut model = model.clone();
+    model.config.quantizer.placement = placement;
+    model.config.quantizer.dt = dt;
+    model
+}
+
+/// Runs every stage of the experiment in order, each from the previous stage's kept model
+/// (the first from the seeded initialization, clause T6), resuming from checkpoints when
+/// asked; writes `model-<stage>.json` for each stage and returns the reports and kept models.
+pub fn train_stages<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    data: &LoadedData,
+    options: &ReproduceOptions,
+) -> CliResult<(Vec<StageReport>, Vec<Model>)> {
+    let out = &options.out_directory;
+    let mut model = Model::new(
+        experiment.network.clone(),
+        initial_weights(&experiment.network, experiment.seed),
+    )?;
+    let mut kept_models: Vec<Model> = Vec::new();
+    let mut stage_reports = Vec::new();
+    for (index, stage) in experiment.stages.iter().enumerate() {
+        let checkpoint_path = out.join(format!("checkpoint-{}.json", stage.name));
+        let checkpoint: Checkpoint = run_stage(
+            trainer,
+            experiment,
+            index,
+            &model,
+            &data.split,
+            &checkpoint_path,
+            options.resume,
+            &options.control,
+        )?;
+        let kept = checkpoint.kept.ok_or_else(|| HsnnError::Numerical {
+            operation: format!("stage {}", stage.name),
+            reason: "finished without a kept model".into(),
+        })?;
+        kept.model
+            .save(&out.join(format!("model-{}.json", stage.name)))?;
+        stage_reports.push(StageReport {
+            name: stage.name.clone(),
+            kept_epoch: kept.epoch,
+            history: checkpoint.history,
+        });
+        model = kept.model.clone();
+        kept_models.push(kept.model);
+    }
+    Ok((stage_reports, kept_models))
+}
+
+/// Runs the experiment and writes `results.json`, one model file per stage, and
+/// `accuracy_bits_vs_dt.png` into the out folder.
+pub fn reproduce<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    options: &ReproduceOptions,
+) -> CliResult<Results> {
+    let started = Instant::now();
+    let data = data::load(options.data_directory.as_deref(), &experiment.data)?;
+    if options.control.verbose {
+        eprintln!("data: {}", data.description);
+    }
+    let (stage_reports, kept_models) = train_stages(trainer, experiment, &data, options)?;
+
+    let first_stage = &experiment.stages[0];
+    let last_stage = &experiment.stages[experiment.stages.len() - 1];
+    let last_dt = Experiment::final_dt(last_stage);
+    let mut rows = Vec::new();
+    for (stage, kept) in experiment.stages.iter().zip(&kept_models) {
+        let (measurement, validation_accuracy) = measure(trainer, kept, &data)?;
+        let kind = if stage.placement == QuantizerPlacement::None {
+            "non-spiking"
+        } else {
+            "spiking-aware"
+        };
+        rows.push(ResultRow {
+            label: format!("{} ({kind})", stage.name),
+            measurement,
+            validation_accuracy,
+        });
+    }
+    let converts = first_stage.placement == QuantizerPlacement::None
+        && last_stage.placement != QuantizerPlacement::None;
+    if converts {
+        let converted = with_quantizer(&kept_models[0], last_stage.placement, last_dt);
+        let (measurement, validation_accuracy) = measure(trainer, &converted, &data)?;
+        rows.insert(
+            1,
+            ResultRow {
+                label: format!("{} weights converted to spikes", first_stage.name),
+                measurement,
+                validation_accuracy,
+            },
+        );
+    }
+
+    let mut sweep = Vec::new();
+    let final_model = &kept_models[kept_models.len() - 1];
+    for &dt in &experiment.evaluation_dts {
+        let placement = last_stage.placement;
+        let trained = evaluate(
+            trainer,
+            &with_quantizer(final_model, placement, dt),
+            &data.split.test,
+            None,
+        )?;
+        let converted = if converts {
+            let model = with_quantizer(&kept_models[0], placement, dt);
+            let evaluation = evaluate(trainer, &model, &data.split.test, None)?;
+            Some(Measurement::new(&model, &evaluation))
+        } else {
+            None
+        };
+        sweep.push(SweepPoint {
+            dt,
+            trained: Measurement::new(&with_quantizer(final_model, placement, dt), &trained),
+            converted,
+        });
+    }
+
+    let results = Results {
+        format: RESULTS_FORMAT.into(),
+        experiment: experiment.name.clone(),
+        data: data.description.clone(),
+        backend: trainer.name().into(),
+        trainable_parameters: experiment.network.trainable_parameter_count(),
+        stages: stage_reports,
+        rows,
+        sweep,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&results).map_err(|error| HsnnError::Parse {
+        what: "results".into(),
+        reason: error.to_string(),
+    })?;
+    let out = &options.out_directory;
+    write_atomically(&results_path(out), json.as_bytes())?;
+    if options.plot {
+        crate::plot::draw(
+            &out.join("accuracy_bits_vs_dt.png"),
+            &format!("{}: psMNIST, {}", experiment.name, data.description),
+            &results.sweep,
+        )?;
+    }
+    Ok(results)
+}
+
+fn site_columns(site: Option<&SiteSummary>) -> String {
+    match site {
+        Some(site) => format!(
+            "{} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.3} | {:.0}",
+            site.site,
+            site.activity_bits,
+            site.activity_bits_signed,
+            site.max_abs_count,
+            site.mean_significant_bits,
+            site.mean_popcount,
+            site.nonzero_fraction,
+            site.synaptic_events_per_inference
+        ),
+        None => "- | - | - | - | - | - | - | -".into(),
+    }
+}
+
+const TABLE_HEADER: &str = "| dt | test acc % | site | act bits | act bits +sign | max abs n | signif bits | popcount | nonzero frac | syn events / inference |";
+const TABLE_RULE: &str = "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|";
+
+/// The results as Markdown tables: one row per stage (and for the converted weights), then
+/// the dt sweep. Deterministic for a fixed seed: what the snapshot test pins.
+pub fn render_table(results: &Results) -> String {
+    let mut text = format!(
+        "## {} ({} trainable parameters, backend {})\n\n{}\n\n",
+        results.experiment, results.trainable_parameters, results.backend, results.data
+    );
+    text.push_str(&format!(
+        "| model {}\n|---{}\n",
+        &TABLE_HEADER[1..],
+        TABLE_RULE
+    ));
+    for row in &results.rows {
+        let measurement = &row.measurement;
+        let dt = if measurement.placement == QuantizerPlacement::None {
+            "-".to_string()
+        } else {
+            format!("{}", measurement.dt)
+        };
+        text.push_str(&format!(
+            "| {} | {} | {:.2} | {} |\n",
+            row.label,
+            dt,
+            100.0 * measurement.test_accuracy,
+            site_columns(measurement.site.as_ref())
+        ));
+    }
+    if !results.sweep.is_empty() {
+        text.push_str(
+            "\nSweep over dt of the final model (converted non-spiking weights in brackets):\n\n",
+        );
+        text.push_str(&format!("{TABLE_HEADER}\n{TABLE_RULE}\n"));
+        for point in &results.sweep {
+            let converted = point
+                .converted
+                .as_ref()
+                .map(|c| format!(" ({:.2})", 100.0 * c.test_accuracy))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "| {} | {:.2}{} | {} |\n",
+                point.dt,
+                100.0 * point.trained.test_accuracy,
+                converted,
+                site_columns(point.trained.site.as_ref())
+            ));
+        }
+    }
+    text
+}
+
+/// The path of the results file in an out folder.
+pub fn results_path(out: &Path) -> PathBuf {
+    out.join("results.json")
+}

@@ -1,0 +1,405 @@
+//! Minibatch training with a dt schedule, atomic checkpoints and exact resume (SPEC.md
+//! clauses T4-T8).
+//!
+//! Determinism (clause T8): the minibatch order of an epoch is a Fisher-Yates shuffle from a
+//! stream seeded by (experiment seed, stage, epoch); gradients are computed in fixed chunks of
+//! [`CHUNK`] sequences and combined in chunk order, so neither the thread count nor an
+//! interruption changes a single bit. A checkpoint holds the weights, Adam's state, the kept
+//! model and the position in the schedule; a resumed run continues from it exactly.
+
+use std::path::Path;
+use std::time::Instant;
+
+use hsnn_data::Split;
+use hsnn_reference::training::{adam_state, adam_update, SeededStream};
+use hsnn_spec::{
+    initial_state::splitmix64,
+    model::{check_format, write_atomically},
+    AdamState, HsnnError, Model, Trainer, Weights,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{batch, predicted_class};
+use crate::error::{CliError, CliResult};
+use crate::evaluation::evaluate;
+use crate::experiment::{Experiment, StageConfig};
+
+/// Sequences per unit of parallel gradient work (fixed for determinism, clause T8).
+pub const CHUNK: usize = 5;
+
+/// The `format` tag of a checkpoint file.
+pub const CHECKPOINT_FORMAT: &str = "hsnn-checkpoint";
+/// The checkpoint format version.
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 1;
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochSummary {
+    /// Epoch number within the stage, from 1.
+    pub epoch: usize,
+    /// dt after the epoch: the one its validation used.
+    pub dt: f64,
+    /// Mean training loss over the epoch's minibatches (weighted by sequences).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch, measured on the fly.
+    pub train_accuracy: f64,
+    /// Validation loss at the epoch's end, at its last dt.
+    pub validation_loss: f64,
+    /// Validation accuracy at the epoch's end.
+    pub validation_accuracy: f64,
+}
+
+/// The model a stage keeps (clause T7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptModel {
+    /// The epoch it comes from.
+    pub epoch: usize,
+    /// Its validation loss.
+    pub validation_loss: f64,
+    /// The model.
+    pub model: Model,
+}
+
+/// Everything needed to resume a stage exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Always [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// Always [`CHECKPOINT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The experiment it belongs to.
+    pub experiment: String,
+    /// The stage it belongs to.
+    pub stage: String,
+    /// Minibatches applied so far in the stage.
+    pub minibatches_completed: u64,
+    /// The current weights (and configuration, with the current dt).
+    pub model: Model,
+    /// Adam's state.
+    pub optimizer: AdamState,
+    /// The best model so far among epochs that ended at the stage's final dt.
+    pub kept: Option<KeptModel>,
+    /// One entry per completed epoch.
+    pub history: Vec<EpochSummary>,
+    /// Sum of loss times sequences over the current epoch so far.
+    pub epoch_loss_sum: f64,
+    /// Correct predictions over the current epoch so far.
+    pub epoch_correct: u64,
+    /// Sequences seen in the current epoch so far.
+    pub epoch_seen: u64,
+    /// Whether the stage has finished.
+    pub complete: bool,
+}
+
+impl Checkpoint {
+    /// Reads a checkpoint and checks that it belongs to `experiment` and `stage`.
+    pub fn load(path: &Path, experiment: &str, stage: &str) -> CliResult<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| HsnnError::Io {
+            action: "cannot read checkpoint".into(),
+            path: path.display().to_string(),
+            source,
+        })?;
+        let what = format!("checkpoint {}", path.display());
+        let checkpoint: Checkpoint =
+            serde_json::from_str(&text).map_err(|error| HsnnError::Parse {
+                what: what.clone(),
+                reason: error.to_string(),
+            })?;
+        check_format(
+            &what,
+            &checkpoint.format,
+            checkpoint.format_version,
+            CHECKPOINT_FORMAT,
+            CHECKPOINT_FORMAT_VERSION,
+        )?;
+        if checkpoint.experiment != experiment || checkpoint.stage != stage {
+            return Err(CliError::Usage(format!(
+                "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",
+                checkpoint.experiment, checkpoint.stage
+            )));
+        }
+        checkpoint.model.validate()?;
+        Ok(checkpoint)
+    }
+
+    /// Writes the checkpoint atomically.
+    pub fn save(&self, path: &Path) -> CliResult<()> {
+        let text = serde_json::to_string(self).map_err(|error| HsnnError::Parse {
+            what: "checkpoint".into(),
+            reason: error.to_string(),
+        })?;
+        Ok(write_atomically(path, text.as_bytes())?)
+    }
+}
+
+/// How a run is driven.
+#[derive(Debug, Clone)]
+pub struct RunControl {
+    /// Show progress bars (off in tests and when stderr is not a terminal).
+    pub progress: bool,
+    /// Stop with [`CliError::Interrupted`] after this many epochs of a stage in this run, right
+    /// after their checkpoint (simulates a killed run; used by the resume test).
+    pub stop_after_epochs: Option<usize>,
+    /// Also checkpoint mid-epoch when this many seconds passed since the last checkpoint.
+    pub checkpoint_seconds: f64,
+    /// Print one line per epoch to stderr.
+    pub verbose: bool,
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        RunControl {
+            progress: false,
+            stop_after_epochs: None,
+            checkpoint_seconds: 120.0,
+            verbose: false,
+        }
+    }
+}
+
+/// The minibatch order of `epoch` of stage `stage_index` (clause T8).
+pub fn epoch_order(samples: usize, seed: u64, stage_index: usize, epoch: usize) -> Vec<usize> {
+    let mut stream =
+        SeededStream::new(splitmix64(seed) ^ splitmix64((stage_index as u64) << 32 | epoch as u64));
+    let mut order: Vec<usize> = (0..samples).collect();
+    for index in (1..samples).rev() {
+        let other = stream.index_below(index as u64 + 1) as usize;
+        order.swap(index, other);
+    }
+    order
+}
+
+/// Mean loss, gradients and correct predictions of one minibatch, in fixed chunks (T8).
+fn minibatch_gradients<T: Trainer>(
+    trainer: &T,
+    model: &Model,
+    split: &Split,
+    indices: &[usize],
+    epoch: usize,
+) -> CliResult<(f64, Weights, u64)> {
+    let parts: Vec<CliResult<_>> = indices
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            // Training sample ids differ per epoch so spiking runs see fresh initial states.
+            let ids = chunk
+                .iter()
+                .map(|&index| ((epoch as u64) << 32) | index as u64)
+                .collect();
+            let (sequences, labels) = batch(&split.train, chunk, ids)?;
+            let output = trainer.gradients(model, &sequences, &labels)?;
+            let correct = labels
+                .iter()
+                .enumerate()
+                .filter(|(sample, &label)| predicted_class(output.logits.row(*sample)) == label)
+                .count() as u64;
+            Ok((chunk.len(), output, correct))
+        })
+        .collect();
+    let total = indices.len() as f64;
+    let mut loss = 0.0;
+    let mut correct = 0;
+    let mut gradients = Weights::zeros(&model.config);
+    for part in parts {
+        let (size, output, part_correct) = part?;
+        let weight = size as f64 / total;
+        loss += weight * output.loss;
+        correct += part_correct;
+        for ((_, target), (_, source)) in gradients
+            .named_mut()
+            .into_iter()
+            .zip(output.gradients.named())
+        {
+            for (target, source) in target.data.iter_mut().zip(&source.data) {
+                *target += weight * source;
+            }
+        }
+    }
+    Ok((loss, gradients, correct))
+}
+
+/// Runs (or resumes) one stage from `start` and returns its kept model (clause T7).
+#[allow(clippy::too_many_arguments)]
+pub fn run_stage<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    stage_index: usize,
+    start: &Model,
+    split: &Split,
+    checkpoint_path: &Path,
+    resume: bool,
+    control: &RunControl,
+) -> CliResult<Checkpoint> {
+    let stage: &StageConfig = &experiment.stages[stage_index];
+    let mut checkpoint = if resume && checkpoint_path.exists() {
+        Checkpoint::load(checkpoint_path, &experiment.name, &stage.name)?
+    } else {
+        let mut model = start.clone();
+        model.config.quantizer.placement = stage.placement;
+        model.config.quantizer.dt = stage.schedule.dt_at(0);
+        Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            experiment: experiment.name.clone(),
+            stage: stage.name.clone(),
+            minibatches_completed: 0,
+            optimizer: adam_state(&model.config),
+            model,
+            kept: None,
+            history: Vec::new(),
+            epoch_loss_sum: 0.0,
+            epoch_correct: 0,
+            epoch_seen: 0,
+            complete: false,
+        }
+    };
+    if checkpoint.complete {
+        return Ok(checkpoint);
+    }
+    let samples = split.train.len();
+    if samples == 0 {
+        return Err(CliError::Usage("the training split is empty".into()));
+    }
+    let per_epoch = samples.div_ceil(experiment.batch_size) as u64;
+    let total = per_epoch * stage.epochs as u64;
+    let schedule_end = match stage.schedule {
+        hsnn_spec::DtSchedule::Constant { .. } => 0,
+        hsnn_spec::DtSchedule::Exponential { minibatches, .. }
+        | hsnn_spec::DtSchedule::Linear { minibatches, .. } => minibatches,
+    };
+    let mut epochs_this_run = 0;
+    let mut last_save = Instant::now();
+    let bar = if control.progress {
+        let bar = ProgressBar::new(per_epoch);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut order_epoch = usize::MAX;
+    let mut order = Vec::new();
+    while checkpoint.minibatches_completed < total {
+        let epoch = (checkpoint.minibatches_completed / per_epoch) as usize;
+        let position = (checkpoint.minibatches_completed % per_epoch) as usize;
+        if order_epoch != epoch {
+            order = epoch_order(samples, experiment.seed, stage_index, epoch);
+            order_epoch = epoch;
+            bar.set_prefix(format!(
+                "{} epoch {}/{}",
+                stage.name,
+                epoch + 1,
+                stage.epochs
+            ));
+            bar.set_position(position as u64);
+        }
+        let start_index = position * experiment.batch_size;
+        let indices = &order[start_index..(start_index + experiment.batch_size).min(samples)];
+        let dt = stage.schedule.dt_at(checkpoint.minibatches_completed);
+        checkpoint.model.config.quantizer.dt = dt;
+        let (loss, gradients, correct) =
+            minibatch_gradients(trainer, &checkpoint.model, split, indices, epoch)?;
+        if !loss.is_finite() {
+            return Err(HsnnError::Numerical {
+                operation: format!("training stage {}", stage.name),
+                reason: format!(
+                    "loss became {loss} at minibatch {}; lower the learning rate",
+                    checkpoint.minibatches_completed
+                ),
+            }
+            .into());
+        }
+        adam_update(
+            &experiment.optimizer,
+            &mut checkpoint.optimizer,
+            &mut checkpoint.model.weights,
+            &gradients,
+        )?;
+        checkpoint.minibatches_completed += 1;
+        checkpoint.epoch_loss_sum += loss * indices.len() as f64;
+        checkpoint.epoch_correct += correct;
+        checkpoint.epoch_seen += indices.len() as u64;
+        bar.inc(1);
+        bar.set_message(format!(
+            "loss {:.4} acc {:.1}% dt {:.3}",
+            checkpoint.epoch_loss_sum / checkpoint.epoch_seen as f64,
+            100.0 * checkpoint.epoch_correct as f64 / checkpoint.epoch_seen as f64,
+            dt
+        ));
+
+        if position as u64 + 1 == per_epoch {
+            // Validate at the dt the next minibatch would use: the schedule's end once it is
+            // over, so the kept model is judged at the dt it will be used at.
+            checkpoint.model.config.quantizer.dt =
+                stage.schedule.dt_at(checkpoint.minibatches_completed);
+            let validation = evaluate(trainer, &checkpoint.model, &split.validation, None)?;
+            let summary = EpochSummary {
+                epoch: epoch + 1,
+                dt: checkpoint.model.config.quantizer.dt,
+                train_loss: checkpoint.epoch_loss_sum / checkpoint.epoch_seen as f64,
+                train_accuracy: checkpoint.epoch_correct as f64 / checkpoint.epoch_seen as f64,
+                validation_loss: validation.loss,
+                validation_accuracy: validation.accuracy,
+            };
+            if control.verbose {
+                bar.suspend(|| {
+                    eprintln!(
+                        "{} epoch {}/{}: dt {:.4}, train loss {:.4} acc {:.2}%, validation loss {:.4} acc {:.2}%",
+                        stage.name,
+                        summary.epoch,
+                        stage.epochs,
+                        summary.dt,
+                        summary.train_loss,
+                        100.0 * summary.train_accuracy,
+                        summary.validation_loss,
+                        100.0 * summary.validation_accuracy
+                    )
+                });
+            }
+            // Keep the best validation loss among epochs that ended at the final dt (T7).
+            let at_final_dt = checkpoint.minibatches_completed >= schedule_end;
+            let better = checkpoint
+                .kept
+                .as_ref()
+                .is_none_or(|kept| validation.loss < kept.validation_loss);
+            if at_final_dt && better {
+                checkpoint.kept = Some(KeptModel {
+                    epoch: epoch + 1,
+                    validation_loss: validation.loss,
+                    model: checkpoint.model.clone(),
+                });
+            }
+            checkpoint.history.push(summary);
+            checkpoint.epoch_loss_sum = 0.0;
+            checkpoint.epoch_correct = 0;
+            checkpoint.epoch_seen = 0;
+            epochs_this_run += 1;
+            checkpoint.complete = checkpoint.minibatches_completed == total;
+            if checkpoint.complete && checkpoint.kept.is_none() {
+                checkpoint.kept = Some(KeptModel {
+                    epoch: epoch + 1,
+                    validation_loss: validation.loss,
+                    model: checkpoint.model.clone(),
+                });
+            }
+            checkpoint.save(checkpoint_path)?;
+            last_save = Instant::now();
+            if !checkpoint.complete && control.stop_after_epochs == Some(epochs_this_run) {
+                bar.finish_and_clear();
+                return Err(CliError::Interrupted {
+                    epochs: epochs_this_run,
+                });
+            }
+        } else if last_save.elapsed().as_secs_f64() >= control.checkpoint_seconds {
+            checkpoint.save(checkpoint_path)?;
+            last_save = Instant::now();
+        }
+    }
+    bar.finish_and_clear();
+    Ok(checkpoint)
+}
