@@ -15,6 +15,7 @@ pub const EXPERIMENT_FORMAT_VERSION: u32 = 1;
 
 /// Which samples to use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// Validation samples cut from the end of the training file; `null` for the source's
     /// default (10,000 on the full set, 500 on the embedded subset).
@@ -27,6 +28,7 @@ pub struct DataConfig {
 
 /// One training stage (SPEC.md clause T7): a quantizer placement and a dt schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// A short name, used for files and reports (letters, digits, `-`, `_`).
     pub name: String,
@@ -40,6 +42,7 @@ pub struct StageConfig {
 
 /// A whole experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// Always [`EXPERIMENT_FORMAT`].
     pub format: String,

@@ -17,6 +17,9 @@ fn plot_error(error: impl std::fmt::Display) -> CliError {
     CliError::Usage(format!("cannot draw the plot: {error}"))
 }
 
+/// Picks one bit metric out of a site summary.
+type BitsOf = fn(&crate::reproduce::SiteSummary) -> f64;
+
 /// Draws accuracy (left) and activity / significant bits (right) against dt on a log axis.
 pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
     if sweep.is_empty() {
@@ -108,7 +111,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
         .y_desc("bits")
         .draw()
         .map_err(plot_error)?;
-    let series: [(&str, RGBColor, fn(&crate::reproduce::SiteSummary) -> f64); 3] = [
+    let series: [(&str, RGBColor, BitsOf); 3] = [
         ("activity bits with sign (B1)", BLUE, |s| {
             s.activity_bits_signed
         }),

@@ -354,11 +354,7 @@ pub fn render_table(results: &Results) -> String {
         "## {} ({} trainable parameters, backend {})\n\n{}\n\n",
         results.experiment, results.trainable_parameters, results.backend, results.data
     );
-    text.push_str(&format!(
-        "| model {}\n|---{}\n",
-        &TABLE_HEADER[1..],
-        TABLE_RULE
-    ));
+    text.push_str(&format!("| model {TABLE_HEADER}\n|---{TABLE_RULE}\n"));
     for row in &results.rows {
         let measurement = &row.measurement;
         let dt = if measurement.placement == QuantizerPlacement::None {

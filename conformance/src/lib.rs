@@ -51,7 +51,7 @@ macro_rules! conformance_suite {
             network::n1_tiny_spiking_network_matches_hand_derivation,
             network::n2_spiking_off_equals_plain_lmu,
             network::n2_large_dt_approaches_plain_lmu,
-            network::n2_memory_input_quantizer_counts_match_standalone_quantizer,
+            network::n2_quantized_sites_record_consistent_counts,
             network::n3_trace_levels_record_what_they_promise,
             network::n4_psmnist_has_102027_trainable_parameters,
             network::q3_initial_state_independent_of_batching,

@@ -239,13 +239,9 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, _level: Level) {
     }
 }
 
-/// N2, Q2: the memory-input site runs the identity quantizer on `u_t`: its recorded counts and
-/// integrator values satisfy `n_t = floor(u_t)` (up to the carry rule) and the hidden site's
-/// do too; the trace's integrator minus count lies in `[0, 1]`.
-pub fn n2_memory_input_quantizer_counts_match_standalone_quantizer(
-    backend: &impl Backend,
-    _level: Level,
-) {
+/// N2, N3, Q2: with both sites quantized, every recorded count is what clause Q2 makes of its
+/// recorded integrator value, and both sites do spike.
+pub fn n2_quantized_sites_record_consistent_counts(backend: &impl Backend, _level: Level) {
     let model = small_model(21, Activation::Tanh, QuantizerPlacement::Both, 3.0);
     let batch = small_batch(&model, 22, 2, 40);
     let output = forward(backend, &model, &batch, TraceLevel::Full);
@@ -253,9 +249,8 @@ pub fn n2_memory_input_quantizer_counts_match_standalone_quantizer(
     for site in &output.trace.sites {
         let mut nonzero = 0;
         for (count, integrator) in site.counts.iter().zip(&site.integrator) {
-            let remainder = integrator - *count as f64;
             assert!(
-                (0.0..=1.0).contains(&remainder),
+                crate::quantizer::count_follows_integrator(*integrator, *count),
                 "{:?}: u {integrator}, n {count}",
                 site.site
             );

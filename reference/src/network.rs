@@ -11,7 +11,7 @@
 //! ```
 //!
 //! with `h_0 = 0`, `m_0 = 0`, and the memory `m` held as a `memory_size x order` matrix whose
-//! row `j` is the Legendre state of memory dimension `j` (flattened row by row, clause N4).
+//! row `j` is the Legendre state of memory dimension `j` (flattened row by row, clause L4).
 
 use hsnn_spec::{
     initial_state::initial_state, Activation, ForwardOptions, ForwardOutput, HsnnError, Model,
@@ -198,7 +198,7 @@ pub struct SampleRecord {
     pub logits: RowDVector<f64>,
 }
 
-/// The memory matrix flattened row by row (memory-dimension-major, clause N4).
+/// The memory matrix flattened row by row (memory-dimension-major, clause L4).
 fn flatten(memory: &DMatrix<f64>) -> RowDVector<f64> {
     RowDVector::from_iterator(
         memory.len(),

@@ -8,7 +8,7 @@
 //! p_t = dt * r_t                  one rounded product
 //! u_t = v_{t-1} + p_t             one rounded sum
 //! n_t = floor(u_t)                integer spike count
-//! v_t = u_t - n_t                 exact; if it rounds to 1.0, then n_t += 1 and v_t = 0
+//! v_t = u_t - n_t                 one rounded difference; if it is 1.0, then n_t += 1, v_t = 0
 //! a_t = (alpha * n_t) / dt        the output activity
 //! ```
 
@@ -16,8 +16,8 @@ use hsnn_spec::{config::validate_dt, Activation, HsnnError, QuantizerRun, Result
 
 use crate::activation;
 
-/// Largest integrator magnitude for which `floor` and `u - floor(u)` are exact in f64
-/// (2^52); beyond it the spike count would silently lose precision, so it is an error.
+/// Largest integrator magnitude for which every count is a distinct f64 integer with a
+/// fractional part (2^52); beyond it the spike count would silently lose precision, so it is an error.
 pub const MAX_INTEGRATOR_MAGNITUDE: f64 = 4_503_599_627_370_496.0;
 
 /// The result of one quantizer step.
@@ -35,9 +35,9 @@ pub struct Step {
 
 /// One step of the quantizer from state `state` on input `x` (clauses Q1, Q2).
 ///
-/// `u_t - floor(u_t)` is exact, but for `u_t` a tiny negative number it is `1 - tiny`, which
-/// rounds to 1.0; the spec then counts one more spike and restarts from 0, keeping `v_t` in
-/// `[0, 1)` (clause Q2).
+/// `u_t - floor(u_t)` is exact for `u_t >= 0` and `u_t <= -1/2`, but rounded for
+/// `-1/2 < u_t < 0`, and for `-2^-54 <= u_t < 0` it rounds to 1.0; the spec then counts one
+/// more spike and restarts from 0, keeping `v_t` in `[0, 1)` (clause Q2).
 pub fn step(activation: Activation, dt: f64, amplitude: f64, state: f64, x: f64) -> Result<Step> {
     let rate = activation::apply(activation, x);
     let product = dt * rate;

@@ -52,6 +52,7 @@ pub enum Discretizer {
 /// keras-lmu `LMUCell` flag of the same name; an absent connection has no weights and is
 /// treated as zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RecurrentConnections {
     /// `W_x`: the input drives the hidden units directly (keras-lmu `input_to_hidden`).
     pub input_to_hidden: bool,
@@ -84,6 +85,7 @@ impl RecurrentConnections {
 
 /// The LMU layer (SPEC.md clauses L1-L4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LmuConfig {
     /// Features of the input `x_t` per step.
     pub input_size: usize,
@@ -180,6 +182,7 @@ pub enum InitialState {
 
 /// The quantized activation's parameters (SPEC.md clauses Q1-Q4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuantizerConfig {
     /// Where the quantizer sits; `None` is the non-spiking network.
     pub placement: QuantizerPlacement,
@@ -242,6 +245,7 @@ pub fn validate_dt(dt: f64) -> Result<()> {
 /// The hybrid network: one LMU layer, a quantizer placement, and a dense readout of the last
 /// step's hidden state (SPEC.md clauses N1-N3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     /// The LMU layer.
     pub lmu: LmuConfig,

@@ -16,6 +16,7 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 /// every matrix maps a row vector of its rows' space to its columns' space. Optional tensors
 /// exist exactly when the matching [`crate::RecurrentConnections`] flag is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Weights {
     /// `e_x`: input to memory input, `input_size x memory_size`.
     pub encoder_input: Tensor2,
@@ -151,6 +152,7 @@ impl Weights {
 
 /// A model file: format tag and version, configuration and weights (SPEC.md clause E2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Model {
     /// Always [`MODEL_FORMAT`].
     pub format: String,

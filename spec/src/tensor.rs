@@ -11,6 +11,7 @@ use crate::error::{HsnnError, Result};
 /// Weights use the row-vector convention of SPEC.md clause L4: a layer computes `x W` with `x`
 /// a row vector, so `W` has shape `inputs x outputs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tensor2 {
     /// Number of rows.
     pub rows: usize,
@@ -107,6 +108,7 @@ pub fn check_finite(name: &str, values: &[f64]) -> Result<()> {
 /// set). They key the seeded initial quantizer state (clause Q3), so a sample gets the same
 /// initial state whatever batch it is evaluated in and whatever the thread count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SequenceBatch {
     /// Number of sequences.
     pub batch: usize,

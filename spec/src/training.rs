@@ -34,6 +34,7 @@ pub trait Trainer: Backend {
 
 /// Adam with the Keras defaults (SPEC.md clause T4).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdamConfig {
     /// Learning rate (Keras default 1e-3).
     pub learning_rate: f64,

@@ -1,0 +1,183 @@
+//! Determinism, resume and the reproduction snapshot (SPEC.md clauses T7, T8), on a tiny
+//! fixed-seed experiment over the embedded subset.
+
+use std::path::PathBuf;
+
+use hsnn_cli::experiment::Experiment;
+use hsnn_cli::reproduce::{render_table, reproduce, ReproduceOptions};
+use hsnn_cli::training_loop::{Checkpoint, RunControl};
+use hsnn_cli::CliError;
+use hsnn_reference::ReferenceBackend;
+use hsnn_spec::{DtSchedule, Model};
+
+/// A tiny version of the embedded default: 100 sequences per split, 8 hidden units, order 8,
+/// three non-spiking epochs, two epochs annealing dt from 10 to 1 over the first one.
+fn tiny_experiment() -> Experiment {
+    let mut experiment = Experiment::load(None).expect("embedded default");
+    experiment.name = "tiny".into();
+    experiment.data.limit = Some(100);
+    experiment.data.validation_size = Some(100);
+    experiment.network.lmu.hidden_size = 8;
+    experiment.network.lmu.order = 8;
+    experiment.batch_size = 20;
+    experiment.stages[0].epochs = 3;
+    experiment.stages[1].epochs = 2;
+    experiment.stages[1].schedule = DtSchedule::Exponential {
+        start: 10.0,
+        end: 1.0,
+        minibatches: 5,
+    };
+    experiment.evaluation_dts = vec![10.0, 1.0];
+    experiment.validate("tiny").expect("valid tiny experiment");
+    experiment
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("hsnn-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    path
+}
+
+fn options(out: PathBuf, resume: bool, stop_after_epochs: Option<usize>) -> ReproduceOptions {
+    ReproduceOptions {
+        data_directory: None,
+        out_directory: out,
+        resume,
+        control: RunControl {
+            stop_after_epochs,
+            ..RunControl::default()
+        },
+        plot: false,
+    }
+}
+
+fn final_model(out: &std::path::Path) -> Model {
+    Model::load(&out.join("model-spiking.json")).expect("final model written")
+}
+
+/// T8: the same seed gives bit-identical weights whatever the thread count.
+#[test]
+fn t8_same_seed_same_weights_whatever_the_thread_count() {
+    let experiment = tiny_experiment();
+    let mut models = Vec::new();
+    for threads in [1, 2, 3] {
+        let out = scratch(&format!("threads-{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        pool.install(|| {
+            reproduce(
+                &ReferenceBackend,
+                &experiment,
+                &options(out.clone(), false, None),
+            )
+        })
+        .expect("tiny run");
+        models.push(final_model(&out));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert_eq!(models[0], models[1]);
+    assert_eq!(models[0], models[2]);
+    let initial = hsnn_reference::training::initial_weights(&experiment.network, experiment.seed);
+    assert_ne!(
+        models[0].weights, initial,
+        "training must change the weights"
+    );
+}
+
+/// T8: a run killed after a checkpoint and resumed ends with exactly the weights of an
+/// uninterrupted run, whether it stops inside the first stage or inside the second.
+#[test]
+fn t8_resume_after_interruption_matches_uninterrupted_run() {
+    let experiment = tiny_experiment();
+    let straight = scratch("straight");
+    let expected = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(straight.clone(), false, None),
+    )
+    .expect("uninterrupted run");
+    let expected_model = final_model(&straight);
+
+    let interrupted = scratch("interrupted");
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(interrupted.clone(), false, Some(1)),
+    );
+    assert!(
+        matches!(stopped, Err(CliError::Interrupted { epochs: 1 })),
+        "{stopped:?}"
+    );
+    let checkpoint = Checkpoint::load(
+        &interrupted.join("checkpoint-non_spiking.json"),
+        "tiny",
+        "non_spiking",
+    )
+    .expect("checkpoint written before stopping");
+    assert_eq!(checkpoint.history.len(), 1);
+    assert!(!checkpoint.complete);
+    // Second run: finishes stage one, stops one epoch into stage two.
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(interrupted.clone(), true, Some(1)),
+    );
+    assert!(
+        matches!(stopped, Err(CliError::Interrupted { epochs: 1 })),
+        "{stopped:?}"
+    );
+    let resumed = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(interrupted.clone(), true, None),
+    )
+    .expect("resumed run");
+    assert_eq!(final_model(&interrupted), expected_model);
+    assert_eq!(resumed.rows, expected.rows);
+    assert_eq!(resumed.sweep, expected.sweep);
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&interrupted);
+}
+
+/// T7: a checkpoint of another experiment is refused on resume, naming both.
+#[test]
+fn t7_resume_refuses_a_foreign_checkpoint() {
+    let mut experiment = tiny_experiment();
+    let out = scratch("foreign");
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, Some(1)),
+    );
+    assert!(matches!(stopped, Err(CliError::Interrupted { .. })));
+    experiment.name = "other".into();
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), true, None),
+    )
+    .expect_err("foreign checkpoint");
+    let message = error.to_string();
+    assert!(
+        message.contains("tiny") && message.contains("other"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The reproduction table of the tiny fixed-seed run, pinned with insta. A change in any
+/// number (accuracy, bits, events) shows up as a snapshot diff to review.
+#[test]
+fn reproduce_table_snapshot() {
+    let out = scratch("snapshot");
+    let results = reproduce(
+        &ReferenceBackend,
+        &tiny_experiment(),
+        &options(out.clone(), false, None),
+    )
+    .expect("tiny run");
+    insta::assert_snapshot!(render_table(&results));
+    let _ = std::fs::remove_dir_all(&out);
+}
