@@ -346,17 +346,14 @@ pub fn check_against(backend: &impl Backend, level: Level, vectors: &GoldenVecto
             Level::Explained {
                 integer_distance, ..
             } => {
-                let mut diverged = Vec::new();
-                for (expected, got) in case.trace.sites.iter().zip(&output.trace.sites) {
-                    let comparison = compare_counts(expected, got, integer_distance);
-                    assert!(
-                        comparison.unexplained.is_empty(),
-                        "network case {}: unexplained count differences {:?}",
-                        case.name,
-                        comparison.unexplained
-                    );
-                    diverged.extend(comparison.diverged);
-                }
+                let comparison = compare_counts(&case.trace, &output.trace, integer_distance);
+                assert!(
+                    comparison.unexplained.is_empty(),
+                    "network case {}: unexplained count differences {:?}",
+                    case.name,
+                    comparison.unexplained
+                );
+                let diverged = comparison.diverged;
                 for sample in (0..case.inputs.batch).filter(|sample| !diverged.contains(sample)) {
                     assert_reals_agree(
                         level,

@@ -1,6 +1,6 @@
 //! The conformance levels of SPEC.md section C, with their numbers.
 
-use hsnn_spec::{SiteTrace, Tensor2};
+use hsnn_spec::{QuantizedSite, SiteTrace, Tensor2, Trace};
 
 /// How closely a backend must agree with the reference (SPEC.md clauses C1-C3).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,60 +68,99 @@ pub fn assert_tensors_agree(level: Level, what: &str, expected: &Tensor2, candid
     assert_reals_agree(level, what, &expected.data, &candidate.data);
 }
 
-/// The comparison of one site's counts between the reference and a candidate (clause C2).
+/// A first count difference of one sequence: where it is and the reference integrator there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FirstDifference {
+    /// The sequence.
+    pub sample: usize,
+    /// The step.
+    pub step: usize,
+    /// The site.
+    pub site: QuantizedSite,
+    /// The neuron.
+    pub neuron: usize,
+    /// The reference's integrator value `u` there.
+    pub integrator: f64,
+}
+
+/// The comparison of the spike counts of two traces (clause C2).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CountComparison {
     /// Sequences compared.
     pub sequences: usize,
     /// Sequences whose counts differ somewhere.
     pub diverged: Vec<usize>,
-    /// First differences `(sample, step, neuron, reference integrator)` that are explained.
-    pub explained: Vec<(usize, usize, usize, f64)>,
+    /// First differences that are explained.
+    pub explained: Vec<FirstDifference>,
     /// First differences that are not explained.
-    pub unexplained: Vec<(usize, usize, usize, f64)>,
+    pub unexplained: Vec<FirstDifference>,
 }
 
-/// Compares counts sequence by sequence up to each sequence's first difference, which is
-/// explained when the reference integrator there lies within `integer_distance` of an integer
-/// (clause C2). After a first difference the two runs follow different trajectories, so later
-/// steps of that sequence are not compared. `reference` must carry integrator values
-/// (trace level `full`).
+/// Compares the counts of every site, sequence by sequence and step by step in causal order
+/// (within a step the memory input before the hidden units, clause N2), up to each sequence's
+/// first difference. That difference is explained when the reference integrator there lies
+/// within `integer_distance` of an integer (clause C2). After it the two runs follow
+/// different trajectories, so the rest of that sequence is not compared. `reference` must
+/// carry integrator values (trace level `full`).
 pub fn compare_counts(
-    reference: &SiteTrace,
-    candidate: &SiteTrace,
+    reference: &Trace,
+    candidate: &Trace,
     integer_distance: f64,
 ) -> CountComparison {
+    let causal_order = [QuantizedSite::MemoryInput, QuantizedSite::Hidden];
+    let pairs: Vec<(&SiteTrace, &SiteTrace)> = causal_order
+        .iter()
+        .filter_map(|&site| Some((reference.site(site)?, candidate.site(site)?)))
+        .collect();
     assert_eq!(
-        (reference.batch, reference.steps, reference.neurons),
-        (candidate.batch, candidate.steps, candidate.neurons),
-        "site traces of different shapes"
+        pairs.len(),
+        reference.sites.len().max(candidate.sites.len()),
+        "the traces record different sites"
     );
-    assert_eq!(
-        reference.integrator.len(),
-        reference.counts.len(),
-        "the reference trace needs integrator values (trace level full)"
-    );
+    let Some((first, _)) = pairs.first() else {
+        return CountComparison::default();
+    };
+    let (batch, steps) = (first.batch, first.steps);
+    for (expected, got) in &pairs {
+        assert_eq!(
+            (expected.batch, expected.steps, expected.neurons),
+            (got.batch, got.steps, got.neurons),
+            "{:?} site traces of different shapes",
+            expected.site
+        );
+        assert_eq!(
+            expected.integrator.len(),
+            expected.counts.len(),
+            "the reference trace needs integrator values (trace level full)"
+        );
+    }
     let mut comparison = CountComparison {
-        sequences: reference.batch,
+        sequences: batch,
         ..CountComparison::default()
     };
-    for sample in 0..reference.batch {
-        'steps: for step in 0..reference.steps {
-            for neuron in 0..reference.neurons {
-                let index = (sample * reference.steps + step) * reference.neurons + neuron;
-                if reference.counts[index] != candidate.counts[index] {
-                    let integrator = reference.integrator[index];
-                    let distance = (integrator - integrator.round()).abs();
-                    let entry = (sample, step, neuron, integrator);
-                    if distance <= integer_distance {
-                        comparison.explained.push(entry);
-                    } else {
-                        comparison.unexplained.push(entry);
-                    }
-                    comparison.diverged.push(sample);
-                    break 'steps;
-                }
+    for sample in 0..batch {
+        let first_difference = (0..steps).find_map(|step| {
+            pairs.iter().find_map(|(expected, got)| {
+                (0..expected.neurons).find_map(|neuron| {
+                    let index = (sample * steps + step) * expected.neurons + neuron;
+                    (expected.counts[index] != got.counts[index]).then(|| FirstDifference {
+                        sample,
+                        step,
+                        site: expected.site,
+                        neuron,
+                        integrator: expected.integrator[index],
+                    })
+                })
+            })
+        });
+        if let Some(difference) = first_difference {
+            let distance = (difference.integrator - difference.integrator.round()).abs();
+            if distance <= integer_distance {
+                comparison.explained.push(difference);
+            } else {
+                comparison.unexplained.push(difference);
             }
+            comparison.diverged.push(sample);
         }
     }
     comparison
@@ -130,13 +169,13 @@ pub fn compare_counts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hsnn_spec::{Activation, QuantizedSite};
+    use hsnn_spec::Activation;
 
-    fn site(counts: Vec<i64>, integrator: Vec<f64>) -> SiteTrace {
+    fn site(site: QuantizedSite, counts: Vec<i64>, integrator: Vec<f64>) -> SiteTrace {
         SiteTrace {
-            site: QuantizedSite::Hidden,
+            site,
             activation: Activation::Tanh,
-            batch: 2,
+            batch: 3,
             steps: 2,
             neurons: 1,
             fan_out: vec![1],
@@ -146,16 +185,58 @@ mod tests {
         }
     }
 
-    /// C2: a difference next to an integer is explained, one far from it is not, and later
-    /// steps of a diverged sequence are not compared.
+    fn trace(sites: Vec<SiteTrace>) -> Trace {
+        Trace {
+            dt: 1.0,
+            sites,
+            hidden: Vec::new(),
+        }
+    }
+
+    /// C2: a difference next to an integer is explained, one far from it is not, later steps
+    /// of a diverged sequence are not compared, and within a step the memory input comes
+    /// first (sample 2: its memory-input difference at step 1 explains the sequence although
+    /// the hidden units also differ at that step).
     #[test]
     fn c2_count_comparison_classifies_first_differences() {
-        let reference = site(vec![1, 0, 2, 5], vec![1.0004, 0.5, 2.5, 5.2]);
-        let candidate = site(vec![0, 3, 1, 5], vec![]);
+        let reference = trace(vec![
+            site(
+                QuantizedSite::Hidden,
+                vec![1, 0, 2, 5, 1, 1],
+                vec![1.0004, 0.5, 2.5, 5.2, 1.5, 1.5],
+            ),
+            site(
+                QuantizedSite::MemoryInput,
+                vec![0, 0, 0, 0, 0, 3],
+                vec![0.5, 0.5, 0.5, 0.5, 0.5, 2.9999],
+            ),
+        ]);
+        let candidate = trace(vec![
+            site(QuantizedSite::Hidden, vec![0, 3, 1, 5, 1, 2], vec![]),
+            site(QuantizedSite::MemoryInput, vec![0, 0, 0, 0, 0, 2], vec![]),
+        ]);
         let comparison = compare_counts(&reference, &candidate, 1e-3);
-        assert_eq!(comparison.diverged, vec![0, 1]);
-        assert_eq!(comparison.explained, vec![(0, 0, 0, 1.0004)]);
-        assert_eq!(comparison.unexplained, vec![(1, 0, 0, 2.5)]);
+        assert_eq!(comparison.diverged, vec![0, 1, 2]);
+        let explained: Vec<_> = comparison
+            .explained
+            .iter()
+            .map(|d| (d.sample, d.step, d.site))
+            .collect();
+        assert_eq!(
+            explained,
+            vec![
+                (0, 0, QuantizedSite::Hidden),
+                (2, 1, QuantizedSite::MemoryInput)
+            ]
+        );
+        assert_eq!(comparison.unexplained.len(), 1);
+        assert_eq!(
+            (
+                comparison.unexplained[0].sample,
+                comparison.unexplained[0].integrator
+            ),
+            (1, 2.5)
+        );
     }
 
     /// C1: the exact level allows only libm-sized differences.

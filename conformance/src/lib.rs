@@ -11,6 +11,7 @@
 //! - [`errors`]: clauses E1, E2
 //! - [`levels`]: the conformance levels of section C (exact, explained, bounded)
 //! - [`golden`]: the golden vectors (clause C4): generation from the reference, checking
+//! - [`matrix`]: the clause x backend x level matrix written to `docs/CONFORMANCE.md`
 //! - [`independent`]: a deliberately plain second implementation of the non-spiking LMU, used
 //!   as an independent computation
 
@@ -19,19 +20,32 @@ pub mod golden;
 pub mod independent;
 pub mod levels;
 pub mod lmu;
+pub mod matrix;
 pub mod network;
 pub mod quantizer;
 pub mod trainer;
 
-/// Instantiates every conformance check as a `#[test]` for one backend.
-///
-/// ```ignore
-/// hsnn_conformance::conformance_suite!(hsnn_reference::ReferenceBackend, hsnn_conformance::levels::Level::Exact);
-/// ```
+/// A proptest runner with `cases` cases and a fixed seed, so that CI is reproducible: a
+/// failure seen once is seen again. (Set `failure_persistence` off: no files are written.)
+pub fn deterministic_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    )
+}
+
+/// Calls `$callback!(@$arm $($arguments)*; <every backend check>)`: the one list of backend
+/// checks, from which both the tests ([`conformance_suite!`]) and the conformance matrix
+/// ([`matrix::backend_checks`]) are made, so the two cannot drift apart.
 #[macro_export]
-macro_rules! conformance_suite {
-    ($backend:expr, $level:expr) => {
-        $crate::conformance_suite!(@tests $backend, $level;
+macro_rules! with_backend_checks {
+    ($callback:ident, $arm:ident, $($arguments:tt)*) => {
+        $crate::$callback! { @$arm $($arguments)*;
             quantizer::q1_state_stays_in_unit_interval,
             quantizer::q1_output_error_below_one_spike,
             quantizer::q1_cumulative_error_bounded_by_amplitude,
@@ -62,7 +76,33 @@ macro_rules! conformance_suite {
             errors::e1_forward_rejects_invalid_config,
             errors::e2_model_file_version_and_corruption,
             golden::c4_backend_reproduces_golden_vectors
-        );
+        }
+    };
+}
+
+/// Calls `$callback!(@$arm $($arguments)*; <every training check>)`, as
+/// [`with_backend_checks!`] does for the forward checks.
+#[macro_export]
+macro_rules! with_trainer_checks {
+    ($callback:ident, $arm:ident, $($arguments:tt)*) => {
+        $crate::$callback! { @$arm $($arguments)*;
+            trainer::t1_uniform_logits_give_log_classes,
+            trainer::t2_surrogate_gradient_tends_to_rate_gradient,
+            trainer::t2_surrogate_gradient_carries_the_amplitude,
+            trainer::t3_gradients_match_finite_differences
+        }
+    };
+}
+
+/// Instantiates every conformance check as a `#[test]` for one backend.
+///
+/// ```ignore
+/// hsnn_conformance::conformance_suite!(hsnn_reference::ReferenceBackend, hsnn_conformance::levels::Level::Exact);
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:expr, $level:expr) => {
+        $crate::with_backend_checks!(conformance_suite, tests, $backend, $level);
     };
     (@tests $backend:expr, $level:expr; $($module:ident :: $check:ident),* $(,)?) => {
         $(
@@ -71,5 +111,21 @@ macro_rules! conformance_suite {
                 $crate::$module::$check(&$backend, $level);
             }
         )*
+    };
+    (@list $backend_type:ty; $($module:ident :: $check:ident),* $(,)?) => {
+        vec![$(
+            $crate::matrix::Check::<$backend_type> {
+                name: stringify!($check),
+                run: $crate::$module::$check,
+            }
+        ),*]
+    };
+}
+
+/// Instantiates every training check as a `#[test]` for one trainer.
+#[macro_export]
+macro_rules! trainer_suite {
+    ($trainer:expr, $level:expr) => {
+        $crate::with_trainer_checks!(conformance_suite, tests, $trainer, $level);
     };
 }

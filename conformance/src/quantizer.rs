@@ -6,7 +6,7 @@
 
 use hsnn_spec::{Activation, Backend, QuantizerRun, Tensor2};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use crate::levels::Level;
 
@@ -90,11 +90,7 @@ fn check_all(
     problems: impl Strategy<Value = QuantizerProblem>,
     check: impl Fn(&QuantizerProblem) -> Result<(), TestCaseError>,
 ) {
-    let mut runner = TestRunner::new(Config {
-        cases: 256,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::deterministic_runner(256);
     if let Err(error) = runner.run(&problems, |problem| check(&problem)) {
         panic!("{error}");
     }

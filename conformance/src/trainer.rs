@@ -6,7 +6,7 @@ use hsnn_spec::{
     QuantizerPlacement, RecurrentConnections, SequenceBatch, Trainer, Weights,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use crate::levels::Level;
 use crate::network::values;
@@ -113,11 +113,7 @@ pub fn t3_gradients_match_finite_differences(trainer: &impl Trainer, level: Leve
         Level::Exact => 1e-6,
         _ => 1e-2,
     };
-    let mut runner = TestRunner::new(Config {
-        cases: 48,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::deterministic_runner(48);
     let result = runner.run(&gradient_problems(), |problem| {
         let analytic = trainer
             .gradients(&problem.model, &problem.batch, &problem.labels)
@@ -150,11 +146,7 @@ pub fn t3_gradients_match_finite_differences(trainer: &impl Trainer, level: Leve
 /// gradient tends to the non-spiking gradient as dt grows: the largest difference shrinks from
 /// dt = 1e2 to 1e4 to 1e6 and is below 1e-4 of the largest gradient at 1e6.
 pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _level: Level) {
-    let mut runner = TestRunner::new(Config {
-        cases: 16,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::deterministic_runner(16);
     let placements = prop_oneof![
         Just(QuantizerPlacement::Hidden),
         Just(QuantizerPlacement::MemoryInput),
@@ -212,6 +204,56 @@ pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _lev
     }
 }
 
+/// T2 with an amplitude: at dt = 1e11 the spiking forward pass is `alpha f(z)` up to
+/// `alpha / dt`, a smooth function of the weights, so central differences of the *spiking* loss
+/// (step 1e-3: smaller steps see the `alpha / dt` quantization, measured) must match the surrogate gradient `alpha f'(z)` to 1e-3 relative (plus 1e-6).
+/// With alpha = 2 a backward pass that dropped the amplitude would be off by a factor of 2.
+pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, _level: Level) {
+    let mut runner = crate::deterministic_runner(12);
+    let placements = prop_oneof![
+        Just(QuantizerPlacement::Hidden),
+        Just(QuantizerPlacement::MemoryInput),
+        Just(QuantizerPlacement::Both)
+    ];
+    let result = runner.run(
+        &(gradient_problems(), placements),
+        |(mut problem, placement)| {
+            problem.model.config.quantizer = QuantizerConfig {
+                placement,
+                dt: 1e9,
+                amplitude: 2.0,
+                initial_state: InitialStateConfig::Uniform { seed: 5 },
+            };
+            let analytic = trainer
+                .gradients(&problem.model, &problem.batch, &problem.labels)
+                .map_err(|error| TestCaseError::fail(error.to_string()))?;
+            let step = 1e-3;
+            for (tensor_index, (name, gradient)) in
+                analytic.gradients.named().into_iter().enumerate()
+            {
+                for element in 0..gradient.data.len() {
+                    let mut plus = problem.model.clone();
+                    let mut minus = problem.model.clone();
+                    plus.weights.named_mut()[tensor_index].1.data[element] += step;
+                    minus.weights.named_mut()[tensor_index].1.data[element] -= step;
+                    let numeric = (loss(trainer, &plus, &problem)?
+                        - loss(trainer, &minus, &problem)?)
+                        / (2.0 * step);
+                    let exact = gradient.data[element];
+                    prop_assert!(
+                    (exact - numeric).abs() <= 1e-3 * exact.abs().max(numeric.abs()) + 1e-6,
+                    "{placement:?} {name}[{element}]: surrogate {exact:e}, differences {numeric:e}"
+                );
+                }
+            }
+            Ok(())
+        },
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
 /// T1: the loss of a network whose logits are all equal is `ln(classes)`, and its gradient
 /// with respect to the readout bias is `1/classes - onehot`, averaged over the batch.
 pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) {
@@ -252,16 +294,4 @@ pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) 
         .gradients(&model, &batch, &[1])
         .expect_err("one label for two sequences");
     assert!(error.to_string().contains("labels"), "{error}");
-}
-
-/// Instantiates every training check as a `#[test]` for one trainer.
-#[macro_export]
-macro_rules! trainer_suite {
-    ($trainer:expr, $level:expr) => {
-        $crate::conformance_suite!(@tests $trainer, $level;
-            trainer::t1_uniform_logits_give_log_classes,
-            trainer::t2_surrogate_gradient_tends_to_rate_gradient,
-            trainer::t3_gradients_match_finite_differences
-        );
-    };
 }
