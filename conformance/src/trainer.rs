@@ -105,6 +105,37 @@ fn loss(
         .map_err(|error| TestCaseError::fail(error.to_string()))
 }
 
+/// Compares every analytic gradient of `problem` with central differences of the loss (step
+/// `step`): `|analytic - numeric| <= relative * max(|analytic|, |numeric|) + absolute`.
+fn check_against_differences(
+    trainer: &impl Trainer,
+    problem: &GradientProblem,
+    step: f64,
+    relative: f64,
+    absolute: f64,
+) -> Result<(), TestCaseError> {
+    let analytic = trainer
+        .gradients(&problem.model, &problem.batch, &problem.labels)
+        .map_err(|error| TestCaseError::fail(error.to_string()))?;
+    let placement = problem.model.config.quantizer.placement;
+    for (tensor_index, (name, gradient)) in analytic.gradients.named().into_iter().enumerate() {
+        for element in 0..gradient.data.len() {
+            let mut plus = problem.model.clone();
+            let mut minus = problem.model.clone();
+            plus.weights.named_mut()[tensor_index].1.data[element] += step;
+            minus.weights.named_mut()[tensor_index].1.data[element] -= step;
+            let numeric =
+                (loss(trainer, &plus, problem)? - loss(trainer, &minus, problem)?) / (2.0 * step);
+            let exact = gradient.data[element];
+            prop_assert!(
+                (exact - numeric).abs() <= relative * exact.abs().max(numeric.abs()) + absolute,
+                "placement {placement:?}, {name}[{element}]: analytic {exact:e}, central difference {numeric:e}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// T3: analytic gradients of the non-spiking network equal central finite differences
 /// (step 1e-5) to a relative error below 1e-6 (plus 1e-9 absolute for gradients near zero),
 /// for every weight tensor of random small networks.
@@ -115,27 +146,7 @@ pub fn t3_gradients_match_finite_differences(trainer: &impl Trainer, level: Leve
     };
     let mut runner = crate::deterministic_runner(48);
     let result = runner.run(&gradient_problems(), |problem| {
-        let analytic = trainer
-            .gradients(&problem.model, &problem.batch, &problem.labels)
-            .map_err(|error| TestCaseError::fail(error.to_string()))?;
-        let step = 1e-5;
-        for (tensor_index, (name, gradient)) in analytic.gradients.named().into_iter().enumerate() {
-            for element in 0..gradient.data.len() {
-                let mut plus = problem.model.clone();
-                let mut minus = problem.model.clone();
-                plus.weights.named_mut()[tensor_index].1.data[element] += step;
-                minus.weights.named_mut()[tensor_index].1.data[element] -= step;
-                let numeric = (loss(trainer, &plus, &problem)? - loss(trainer, &minus, &problem)?)
-                    / (2.0 * step);
-                let exact = gradient.data[element];
-                let tolerance = relative * exact.abs().max(numeric.abs()) + 1e-9;
-                prop_assert!(
-                    (exact - numeric).abs() <= tolerance,
-                    "{name}[{element}]: analytic {exact:e}, finite difference {numeric:e}"
-                );
-            }
-        }
-        Ok(())
+        check_against_differences(trainer, &problem, 1e-5, relative, 1e-9)
     });
     if let Err(error) = result {
         panic!("{error}");
@@ -206,7 +217,8 @@ pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _lev
 
 /// T2 with an amplitude: at dt = 1e11 the spiking forward pass is `alpha f(z)` up to
 /// `alpha / dt`, a smooth function of the weights, so central differences of the *spiking* loss
-/// (step 1e-3: smaller steps see the `alpha / dt` quantization, measured) must match the surrogate gradient `alpha f'(z)` to 1e-3 relative (plus 1e-6).
+/// (step 1e-3: smaller steps see the `alpha / dt` quantization, measured) must match the
+/// surrogate gradient `alpha f'(z)` to 1e-3 relative (plus 1e-6).
 /// With alpha = 2 a backward pass that dropped the amplitude would be off by a factor of 2.
 pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, _level: Level) {
     let mut runner = crate::deterministic_runner(12);
@@ -220,33 +232,11 @@ pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, _leve
         |(mut problem, placement)| {
             problem.model.config.quantizer = QuantizerConfig {
                 placement,
-                dt: 1e9,
+                dt: 1e11,
                 amplitude: 2.0,
                 initial_state: InitialStateConfig::Uniform { seed: 5 },
             };
-            let analytic = trainer
-                .gradients(&problem.model, &problem.batch, &problem.labels)
-                .map_err(|error| TestCaseError::fail(error.to_string()))?;
-            let step = 1e-3;
-            for (tensor_index, (name, gradient)) in
-                analytic.gradients.named().into_iter().enumerate()
-            {
-                for element in 0..gradient.data.len() {
-                    let mut plus = problem.model.clone();
-                    let mut minus = problem.model.clone();
-                    plus.weights.named_mut()[tensor_index].1.data[element] += step;
-                    minus.weights.named_mut()[tensor_index].1.data[element] -= step;
-                    let numeric = (loss(trainer, &plus, &problem)?
-                        - loss(trainer, &minus, &problem)?)
-                        / (2.0 * step);
-                    let exact = gradient.data[element];
-                    prop_assert!(
-                    (exact - numeric).abs() <= 1e-3 * exact.abs().max(numeric.abs()) + 1e-6,
-                    "{placement:?} {name}[{element}]: surrogate {exact:e}, differences {numeric:e}"
-                );
-                }
-            }
-            Ok(())
+            check_against_differences(trainer, &problem, 1e-3, 1e-3, 1e-6)
         },
     );
     if let Err(error) = result {
