@@ -14,11 +14,13 @@ pub enum CliError {
     /// A file of the command line's own (experiment, checkpoint, results) is unusable.
     #[error("{0}")]
     Usage(String),
-    /// The run stopped on request after a checkpoint (used by tests and `--stop-after-epochs`).
-    #[error("stopped after {epochs} epoch(s) on request; resume with --resume")]
+    /// The run stopped on request right after a checkpoint (`--stop-after-epochs`, tests).
+    #[error("stopped on request in stage {stage} after {minibatches} minibatches, checkpoint saved; continue with --resume")]
     Interrupted {
-        /// Epochs completed in the stage that stopped.
-        epochs: usize,
+        /// The stage that stopped.
+        stage: String,
+        /// Minibatches of that stage completed.
+        minibatches: u64,
     },
 }
 

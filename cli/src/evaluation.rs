@@ -5,12 +5,11 @@ use hsnn_data::Dataset;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_reference::training::softmax_cross_entropy;
 use hsnn_spec::{Backend, BitMetrics, ForwardOptions, Model, TraceLevel};
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{batch, predicted_class};
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 /// Sequences per unit of parallel work. Fixed, so results do not depend on the thread count.
 pub const CHUNK: usize = 8;
@@ -33,8 +32,22 @@ pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Model,
     dataset: &Dataset,
-    progress: Option<&ProgressBar>,
 ) -> CliResult<Evaluation> {
+    if dataset.is_empty() {
+        return Err(CliError::Usage(
+            "nothing to evaluate: the split has no sequences".into(),
+        ));
+    }
+    let classes = model.config.output_size;
+    if let Some(label) = dataset
+        .labels()
+        .iter()
+        .find(|&&label| usize::from(label) >= classes)
+    {
+        return Err(CliError::Usage(format!(
+            "the data has label {label} but the model has only {classes} outputs"
+        )));
+    }
     let indices: Vec<usize> = (0..dataset.len()).collect();
     let spiking = model.config.quantizer.placement != hsnn_spec::QuantizerPlacement::None;
     let options = ForwardOptions {
@@ -50,9 +63,6 @@ pub fn evaluate<B: Backend>(
             let ids = chunk.iter().map(|&index| index as u64).collect();
             let (sequences, labels) = batch(dataset, chunk, ids)?;
             let output = backend.forward(model, &sequences, &options)?;
-            if let Some(progress) = progress {
-                progress.inc(chunk.len() as u64);
-            }
             Ok((output, labels))
         })
         .collect();
@@ -73,7 +83,7 @@ pub fn evaluate<B: Backend>(
             accumulators[position].add(site)?;
         }
     }
-    let samples = dataset.len().max(1);
+    let samples = dataset.len();
     Ok(Evaluation {
         samples: dataset.len(),
         loss: loss / samples as f64,

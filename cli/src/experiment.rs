@@ -157,14 +157,6 @@ impl Experiment {
         }
         Ok(())
     }
-
-    /// The stage's final dt: where its schedule ends.
-    pub fn final_dt(stage: &StageConfig) -> f64 {
-        match stage.schedule {
-            DtSchedule::Constant { dt } => dt,
-            DtSchedule::Exponential { end, .. } | DtSchedule::Linear { end, .. } => end,
-        }
-    }
 }
 
 #[cfg(test)]

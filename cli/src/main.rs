@@ -214,7 +214,7 @@ fn run(arguments: Arguments) -> CliResult<()> {
                 SplitChoice::Validation => &loaded.split.validation,
                 SplitChoice::Test => &loaded.split.test,
             };
-            let evaluation = evaluate(&backend, &model, dataset, None)?;
+            let evaluation = evaluate(&backend, &model, dataset)?;
             println!("data: {}", loaded.description);
             println!(
                 "{} sequences: accuracy {:.2}%, loss {:.4}, placement {:?}, dt {}",
@@ -240,8 +240,8 @@ fn run(arguments: Arguments) -> CliResult<()> {
 fn main() -> ExitCode {
     match run(Arguments::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CliError::Interrupted { epochs }) => {
-            eprintln!("stopped after {epochs} epoch(s) as asked; the checkpoint is saved, continue with --resume");
+        Err(error @ CliError::Interrupted { .. }) => {
+            eprintln!("{error}");
             ExitCode::from(3)
         }
         Err(error) => {

@@ -173,8 +173,8 @@ fn measure<T: Trainer>(
     model: &Model,
     data: &LoadedData,
 ) -> CliResult<(Measurement, f64)> {
-    let test = evaluate(trainer, model, &data.split.test, None)?;
-    let validation = evaluate(trainer, model, &data.split.validation, None)?;
+    let test = evaluate(trainer, model, &data.split.test)?;
+    let validation = evaluate(trainer, model, &data.split.validation)?;
     Ok((Measurement::new(model, &test), validation.accuracy))
 }
 
@@ -246,7 +246,8 @@ pub fn reproduce<T: Trainer>(
 
     let first_stage = &experiment.stages[0];
     let last_stage = &experiment.stages[experiment.stages.len() - 1];
-    let last_dt = Experiment::final_dt(last_stage);
+    // The converted weights are compared at the dt the final model was kept at.
+    let last_dt = kept_models[kept_models.len() - 1].config.quantizer.dt;
     let mut rows = Vec::new();
     for (stage, kept) in experiment.stages.iter().zip(&kept_models) {
         let (measurement, validation_accuracy) = measure(trainer, kept, &data)?;
@@ -284,11 +285,10 @@ pub fn reproduce<T: Trainer>(
             trainer,
             &with_quantizer(final_model, placement, dt),
             &data.split.test,
-            None,
         )?;
         let converted = if converts {
             let model = with_quantizer(&kept_models[0], placement, dt);
-            let evaluation = evaluate(trainer, &model, &data.split.test, None)?;
+            let evaluation = evaluate(trainer, &model, &data.split.test)?;
             Some(Measurement::new(&model, &evaluation))
         } else {
             None

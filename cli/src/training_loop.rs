@@ -69,6 +69,11 @@ pub struct Checkpoint {
     pub format: String,
     /// Always [`CHECKPOINT_FORMAT_VERSION`].
     pub format_version: u32,
+    /// Digest of everything that determines this stage's training (clause T8): the
+    /// experiment's data, network, seed, batch size, optimizer and stages up to this one, the
+    /// split sizes and labels, and the starting model. Resume refuses a checkpoint whose
+    /// digest differs.
+    pub fingerprint: String,
     /// The experiment it belongs to.
     pub experiment: String,
     /// The stage it belongs to.
@@ -94,7 +99,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Reads a checkpoint and checks that it belongs to `experiment` and `stage`.
+    /// Reads a checkpoint and checks that it belongs to `experiment` and `stage` (use
+    /// [`Checkpoint::load_for`] to check its fingerprint too).
     pub fn load(path: &Path, experiment: &str, stage: &str) -> CliResult<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| HsnnError::Io {
             action: "cannot read checkpoint".into(),
@@ -124,6 +130,26 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
+    /// Reads a checkpoint for resuming and refuses it unless it was written for exactly these
+    /// settings (`fingerprint`, see [`stage_fingerprint`]).
+    pub fn load_for(
+        path: &Path,
+        experiment: &str,
+        stage: &str,
+        fingerprint: &str,
+    ) -> CliResult<Self> {
+        let checkpoint = Self::load(path, experiment, stage)?;
+        if checkpoint.fingerprint != fingerprint {
+            return Err(CliError::Usage(format!(
+                "checkpoint {} was written for other settings of stage {stage:?} (data, network, batch size, \
+                 optimizer, schedule or the previous stage's model changed); resuming it would not give the \
+                 run you asked for: use another --out folder or drop --resume",
+                path.display()
+            )));
+        }
+        Ok(checkpoint)
+    }
+
     /// Writes the checkpoint atomically.
     pub fn save(&self, path: &Path) -> CliResult<()> {
         let text = serde_json::to_string(self).map_err(|error| HsnnError::Parse {
@@ -142,6 +168,10 @@ pub struct RunControl {
     /// Stop with [`CliError::Interrupted`] after this many epochs of a stage in this run, right
     /// after their checkpoint (simulates a killed run; used by the resume test).
     pub stop_after_epochs: Option<usize>,
+    /// Stop with [`CliError::Interrupted`] after this many minibatches of a stage in this run,
+    /// right after a mid-epoch checkpoint (counted per stage; ignored when that minibatch ends
+    /// an epoch; used by the mid-epoch resume test).
+    pub stop_after_minibatches: Option<u64>,
     /// Also checkpoint mid-epoch when this many seconds passed since the last checkpoint.
     pub checkpoint_seconds: f64,
     /// Print one line per epoch to stderr.
@@ -153,10 +183,43 @@ impl Default for RunControl {
         RunControl {
             progress: false,
             stop_after_epochs: None,
+            stop_after_minibatches: None,
             checkpoint_seconds: 120.0,
             verbose: false,
         }
     }
+}
+
+/// 64-bit FNV-1a of `bytes`, as 16 hex digits: a digest for refusing mismatched checkpoints,
+/// not a security measure.
+fn digest(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The fingerprint of stage `stage_index` started from `start` on `split` (clause T8).
+pub fn stage_fingerprint(
+    experiment: &Experiment,
+    stage_index: usize,
+    split: &Split,
+    start: &Model,
+) -> String {
+    let settings = serde_json::json!({
+        "data": experiment.data,
+        "network": experiment.network,
+        "seed": experiment.seed,
+        "batch_size": experiment.batch_size,
+        "optimizer": experiment.optimizer,
+        "stages": experiment.stages[..=stage_index],
+        "train": [split.train.len(), split.train.labels()],
+        "validation": [split.validation.len(), split.validation.labels()],
+        "start": start,
+    });
+    digest(settings.to_string().as_bytes())
 }
 
 /// The minibatch order of `epoch` of stage `stage_index` (clause T8).
@@ -232,8 +295,29 @@ pub fn run_stage<T: Trainer>(
     control: &RunControl,
 ) -> CliResult<Checkpoint> {
     let stage: &StageConfig = &experiment.stages[stage_index];
+    let samples = split.train.len();
+    if samples == 0 || split.validation.is_empty() {
+        return Err(CliError::Usage(format!(
+            "stage {}: the training split has {} and the validation split {} sequences; both need at least one \
+             (validation picks the kept model, clause T7)",
+            stage.name,
+            samples,
+            split.validation.len()
+        )));
+    }
+    let per_epoch = samples.div_ceil(experiment.batch_size) as u64;
+    let total = per_epoch.saturating_mul(stage.epochs as u64);
+    let ramp = stage.schedule.ramp_minibatches();
+    if ramp > total {
+        return Err(CliError::Usage(format!(
+            "stage {}: the dt schedule ramps over {ramp} minibatches but the stage has only {total} \
+             ({} epochs of {per_epoch}); lengthen the stage or shorten the ramp",
+            stage.name, stage.epochs
+        )));
+    }
+    let fingerprint = stage_fingerprint(experiment, stage_index, split, start);
     let mut checkpoint = if resume && checkpoint_path.exists() {
-        Checkpoint::load(checkpoint_path, &experiment.name, &stage.name)?
+        Checkpoint::load_for(checkpoint_path, &experiment.name, &stage.name, &fingerprint)?
     } else {
         let mut model = start.clone();
         model.config.quantizer.placement = stage.placement;
@@ -241,6 +325,7 @@ pub fn run_stage<T: Trainer>(
         Checkpoint {
             format: CHECKPOINT_FORMAT.into(),
             format_version: CHECKPOINT_FORMAT_VERSION,
+            fingerprint,
             experiment: experiment.name.clone(),
             stage: stage.name.clone(),
             minibatches_completed: 0,
@@ -257,18 +342,16 @@ pub fn run_stage<T: Trainer>(
     if checkpoint.complete {
         return Ok(checkpoint);
     }
-    let samples = split.train.len();
-    if samples == 0 {
-        return Err(CliError::Usage("the training split is empty".into()));
+    if checkpoint.minibatches_completed > total {
+        return Err(CliError::Usage(format!(
+            "checkpoint {} is past the end of stage {} ({} of {total} minibatches)",
+            checkpoint_path.display(),
+            stage.name,
+            checkpoint.minibatches_completed
+        )));
     }
-    let per_epoch = samples.div_ceil(experiment.batch_size) as u64;
-    let total = per_epoch * stage.epochs as u64;
-    let schedule_end = match stage.schedule {
-        hsnn_spec::DtSchedule::Constant { .. } => 0,
-        hsnn_spec::DtSchedule::Exponential { minibatches, .. }
-        | hsnn_spec::DtSchedule::Linear { minibatches, .. } => minibatches,
-    };
     let mut epochs_this_run = 0;
+    let mut minibatches_this_run = 0u64;
     let mut last_save = Instant::now();
     let bar = if control.progress {
         let bar = ProgressBar::new(per_epoch);
@@ -321,6 +404,7 @@ pub fn run_stage<T: Trainer>(
             &gradients,
         )?;
         checkpoint.minibatches_completed += 1;
+        minibatches_this_run += 1;
         checkpoint.epoch_loss_sum += loss * indices.len() as f64;
         checkpoint.epoch_correct += correct;
         checkpoint.epoch_seen += indices.len() as u64;
@@ -337,7 +421,7 @@ pub fn run_stage<T: Trainer>(
             // over, so the kept model is judged at the dt it will be used at.
             checkpoint.model.config.quantizer.dt =
                 stage.schedule.dt_at(checkpoint.minibatches_completed);
-            let validation = evaluate(trainer, &checkpoint.model, &split.validation, None)?;
+            let validation = evaluate(trainer, &checkpoint.model, &split.validation)?;
             let summary = EpochSummary {
                 epoch: epoch + 1,
                 dt: checkpoint.model.config.quantizer.dt,
@@ -362,7 +446,21 @@ pub fn run_stage<T: Trainer>(
                 });
             }
             // Keep the best validation loss among epochs that ended at the final dt (T7).
-            let at_final_dt = checkpoint.minibatches_completed >= schedule_end;
+            if !validation.loss.is_finite() {
+                return Err(HsnnError::Numerical {
+                    operation: format!(
+                        "validation after epoch {} of stage {}",
+                        epoch + 1,
+                        stage.name
+                    ),
+                    reason: format!(
+                        "the loss is {}; lower the learning rate or check the inputs",
+                        validation.loss
+                    ),
+                }
+                .into());
+            }
+            let at_final_dt = checkpoint.minibatches_completed >= ramp;
             let better = checkpoint
                 .kept
                 .as_ref()
@@ -392,9 +490,17 @@ pub fn run_stage<T: Trainer>(
             if !checkpoint.complete && control.stop_after_epochs == Some(epochs_this_run) {
                 bar.finish_and_clear();
                 return Err(CliError::Interrupted {
-                    epochs: epochs_this_run,
+                    stage: stage.name.clone(),
+                    minibatches: checkpoint.minibatches_completed,
                 });
             }
+        } else if control.stop_after_minibatches == Some(minibatches_this_run) {
+            checkpoint.save(checkpoint_path)?;
+            bar.finish_and_clear();
+            return Err(CliError::Interrupted {
+                stage: stage.name.clone(),
+                minibatches: checkpoint.minibatches_completed,
+            });
         } else if last_save.elapsed().as_secs_f64() >= control.checkpoint_seconds {
             checkpoint.save(checkpoint_path)?;
             last_save = Instant::now();

@@ -51,6 +51,12 @@ fn options(out: PathBuf, resume: bool, stop_after_epochs: Option<usize>) -> Repr
     }
 }
 
+fn stopping_mid_epoch(out: PathBuf, resume: bool, minibatches: u64) -> ReproduceOptions {
+    let mut options = options(out, resume, None);
+    options.control.stop_after_minibatches = Some(minibatches);
+    options
+}
+
 fn final_model(out: &std::path::Path) -> Model {
     Model::load(&out.join("model-spiking.json")).expect("final model written")
 }
@@ -107,7 +113,7 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
         &options(interrupted.clone(), false, Some(1)),
     );
     assert!(
-        matches!(stopped, Err(CliError::Interrupted { epochs: 1 })),
+        matches!(stopped, Err(CliError::Interrupted { minibatches: 5, .. })),
         "{stopped:?}"
     );
     let checkpoint = Checkpoint::load(
@@ -118,16 +124,24 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
     .expect("checkpoint written before stopping");
     assert_eq!(checkpoint.history.len(), 1);
     assert!(!checkpoint.complete);
-    // Second run: finishes stage one, stops one epoch into stage two.
-    let stopped = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(interrupted.clone(), true, Some(1)),
-    );
-    assert!(
-        matches!(stopped, Err(CliError::Interrupted { epochs: 1 })),
-        "{stopped:?}"
-    );
+    // Each further run does one more epoch: the second epoch of stage one; then its third,
+    // which completes it (no stop at a stage's end), and the first of stage two.
+    for (stage, minibatches) in [("non_spiking", 10), ("spiking", 5)] {
+        let stopped = reproduce(
+            &ReferenceBackend,
+            &experiment,
+            &options(interrupted.clone(), true, Some(1)),
+        );
+        match stopped {
+            Err(CliError::Interrupted {
+                stage: at,
+                minibatches: done,
+            }) => {
+                assert_eq!((at.as_str(), done), (stage, minibatches));
+            }
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+    }
     let resumed = reproduce(
         &ReferenceBackend,
         &experiment,
@@ -139,6 +153,79 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
     assert_eq!(resumed.sweep, expected.sweep);
     let _ = std::fs::remove_dir_all(&straight);
     let _ = std::fs::remove_dir_all(&interrupted);
+}
+
+/// T8: stopping in the middle of epochs (3 minibatches into the first, then 4 more, which
+/// crosses an epoch end, then, counting per stage, 3 into the second stage) and resuming each time gives exactly
+/// the uninterrupted run: the mid-epoch checkpoint restores the position in the epoch's order,
+/// the running loss and Adam's state.
+#[test]
+fn t8_resume_mid_epoch_matches_uninterrupted_run() {
+    let experiment = tiny_experiment();
+    let straight = scratch("mid-straight");
+    let expected = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(straight.clone(), false, None),
+    )
+    .expect("uninterrupted run");
+    let interrupted = scratch("mid-interrupted");
+    for (resume, minibatches, stage, completed) in [
+        (false, 3, "non_spiking", 3),
+        (true, 4, "non_spiking", 7),
+        (true, 3, "spiking", 3),
+    ] {
+        let stopped = reproduce(
+            &ReferenceBackend,
+            &experiment,
+            &stopping_mid_epoch(interrupted.clone(), resume, minibatches),
+        );
+        match stopped {
+            Err(CliError::Interrupted {
+                stage: stopped_stage,
+                minibatches,
+            }) => {
+                assert_eq!((stopped_stage.as_str(), minibatches), (stage, completed));
+            }
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+    }
+    let resumed = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(interrupted.clone(), true, None),
+    )
+    .expect("resumed run");
+    assert_eq!(final_model(&interrupted), final_model(&straight));
+    assert_eq!(
+        resumed.stages, expected.stages,
+        "histories, running losses included"
+    );
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&interrupted);
+}
+
+/// T8: resuming with settings that change the training (here the batch size) is refused
+/// instead of silently continuing on a mismatched state.
+#[test]
+fn t8_resume_refuses_changed_settings() {
+    let mut experiment = tiny_experiment();
+    let out = scratch("changed");
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, Some(1)),
+    );
+    assert!(matches!(stopped, Err(CliError::Interrupted { .. })));
+    experiment.batch_size = 25;
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), true, None),
+    )
+    .expect_err("changed batch size");
+    assert!(error.to_string().contains("other settings"), "{error}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// T7: a checkpoint of another experiment is refused on resume, naming both.

@@ -163,7 +163,7 @@ impl QuantizerPlacement {
 
 /// Initial integrator state `v_0` of every quantized neuron (SPEC.md clause Q3).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum InitialState {
     /// `v_0 = 0` for every neuron.
     Zero,

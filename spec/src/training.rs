@@ -98,7 +98,7 @@ pub struct AdamState {
 /// How dt moves from the non-spiking regime towards the spiking one, one value per minibatch
 /// (SPEC.md clause T5). `minibatch` counts from 0 at the start of the stage.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum DtSchedule {
     /// The same dt throughout.
     Constant {
@@ -155,9 +155,29 @@ impl DtSchedule {
         Ok(())
     }
 
+    /// The dt the schedule ends at (the constant dt for a constant schedule).
+    pub fn end(&self) -> f64 {
+        match *self {
+            DtSchedule::Constant { dt } => dt,
+            DtSchedule::Exponential { end, .. } | DtSchedule::Linear { end, .. } => end,
+        }
+    }
+
+    /// Minibatches until dt reaches [`Self::end`] (0 for a constant schedule).
+    pub fn ramp_minibatches(&self) -> u64 {
+        match *self {
+            DtSchedule::Constant { .. } => 0,
+            DtSchedule::Exponential { minibatches, .. }
+            | DtSchedule::Linear { minibatches, .. } => minibatches,
+        }
+    }
+
     /// dt at minibatch `minibatch` of the stage (clause T5); exactly `end` once the ramp is
     /// over, so a stage can tell that its schedule has finished.
     pub fn dt_at(&self, minibatch: u64) -> f64 {
+        if minibatch >= self.ramp_minibatches() {
+            return self.end();
+        }
         match *self {
             DtSchedule::Constant { dt } => dt,
             DtSchedule::Exponential {
@@ -207,6 +227,50 @@ mod tests {
             vec![5.0, 4.0, 3.0, 2.0, 1.0, 1.0]
         );
         assert_eq!(DtSchedule::Constant { dt: 0.5 }.dt_at(99), 0.5);
+        // End points whose interpolation formula would round off `end` (measured: 0.1 + 2e-17,
+        // 3 - 4e-16, 0.3 - 5e-14): the schedule must still land on `end` exactly.
+        for (schedule, end) in [
+            (
+                DtSchedule::Exponential {
+                    start: 300.0,
+                    end: 0.1,
+                    minibatches: 7,
+                },
+                0.1,
+            ),
+            (
+                DtSchedule::Exponential {
+                    start: 1e4,
+                    end: 3.0,
+                    minibatches: 7,
+                },
+                3.0,
+            ),
+            (
+                DtSchedule::Linear {
+                    start: 1000.0,
+                    end: 0.3,
+                    minibatches: 7,
+                },
+                0.3,
+            ),
+        ] {
+            assert_eq!(schedule.dt_at(7), end);
+            assert_eq!(schedule.dt_at(8), end);
+            assert_eq!(schedule.end(), end);
+            assert!(schedule.dt_at(6) != end);
+        }
+    }
+
+    /// E2: unknown keys in a schedule are rejected, not ignored.
+    #[test]
+    fn e2_schedule_rejects_unknown_keys() {
+        let text = r#"{"kind": "constant", "dt": 1.0, "minibatches": 300}"#;
+        let error = serde_json::from_str::<DtSchedule>(text).expect_err("unknown key");
+        assert!(error.to_string().contains("minibatches"), "{error}");
+        let good: DtSchedule =
+            serde_json::from_str(r#"{"kind": "constant", "dt": 1.0}"#).expect("valid");
+        assert_eq!(good, DtSchedule::Constant { dt: 1.0 });
     }
 
     /// E1: bad schedules and optimizer settings are rejected with the field named.
