@@ -5,7 +5,7 @@ use std::path::Path;
 use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split};
 use hsnn_spec::SequenceBatch;
 
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::experiment::DataConfig;
 
 /// Where the data came from, for reports.
@@ -33,7 +33,13 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> CliResult<LoadedDa
             format!("MNIST files in {}", directory.display()),
         ),
         None => (
-            hsnn_data::load_embedded(&options)?,
+            hsnn_data::load_embedded(&options).map_err(|error| match error {
+                hsnn_data::DataError::ValidationTooLarge { .. } => CliError::Usage(format!(
+                    "{error}. The embedded subset holds 3,000 training images; for the full \
+                     data run `bash data/fetch.sh` and pass --data data/full"
+                )),
+                other => other.into(),
+            })?,
             "embedded MNIST subset".to_string(),
         ),
     };

@@ -117,18 +117,19 @@ impl Experiment {
                 self.network.lmu.input_size, self.network.output_size
             )));
         }
+        if !is_plain_name(&self.name) {
+            return Err(CliError::Usage(format!(
+                "experiment {origin}: name {:?} must be letters, digits, '-' or '_' (it names the output folder)",
+                self.name
+            )));
+        }
         if self.stages.is_empty() {
             return Err(CliError::Usage(format!(
                 "experiment {origin}: no stages to run"
             )));
         }
         for (index, stage) in self.stages.iter().enumerate() {
-            let valid_name = !stage.name.is_empty()
-                && stage
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !valid_name {
+            if !is_plain_name(&stage.name) {
                 return Err(CliError::Usage(format!(
                     "experiment {origin}: stage {index} name {:?} must be letters, digits, '-' or '_'",
                     stage.name
@@ -159,6 +160,15 @@ impl Experiment {
     }
 }
 
+/// Whether `name` is usable as a file or folder name everywhere: non-empty, letters, digits,
+/// `-` and `_` only.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +189,10 @@ mod tests {
         experiment.stages[0].name = "a b".into();
         let error = experiment.validate("test").expect_err("bad name");
         assert!(error.to_string().contains("a b"), "{error}");
+        let mut experiment = Experiment::load(None).expect("embedded default");
+        experiment.name = "../elsewhere".into();
+        let error = experiment.validate("test").expect_err("path in the name");
+        assert!(error.to_string().contains("output folder"), "{error}");
         let mut experiment = Experiment::load(None).expect("embedded default");
         experiment.batch_size = 0;
         assert!(experiment

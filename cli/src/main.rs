@@ -22,8 +22,8 @@ struct Arguments {
     #[arg(long, value_enum, default_value = "reference", global = true)]
     backend: BackendChoice,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, global = true)]
-    threads: Option<usize>,
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,16 +36,25 @@ enum BackendChoice {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SplitChoice {
+    /// The training split (first 50,000 of the training file on the full set).
     Train,
+    /// The validation split (its last 10,000).
     Validation,
+    /// The test file.
     Test,
 }
 
+/// Where the quantizer sits (SPEC.md clause N2); names as in model files.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PlacementChoice {
+    /// Nothing spikes.
     None,
+    /// The hidden units spike.
     Hidden,
+    /// The memory input spikes.
+    #[value(name = "memory_input", alias = "memory-input")]
     MemoryInput,
+    /// Both spike.
     Both,
 }
 
@@ -74,6 +83,10 @@ enum Command {
         /// Folder of the MNIST IDX files (default: the embedded subset).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Experiment file whose `data` section (validation size, permutation seed) built the
+        /// splits the model was trained on (default: the built-in embedded-quick experiment).
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Which split.
         #[arg(long, value_enum, default_value = "test")]
         split: SplitChoice,
@@ -87,10 +100,11 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Write the golden vectors (SPEC.md clause C4).
+    /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v1.json`
+    /// from the repository root.
     Vectors {
         /// Output path.
-        #[arg(long, default_value = "spec/vectors/hsnn-golden-v1.json")]
+        #[arg(long)]
         out: PathBuf,
     },
 }
@@ -112,8 +126,8 @@ struct RunArguments {
     #[arg(long)]
     resume: bool,
     /// Stop after N epochs of the current stage (after their checkpoint), as if killed.
-    #[arg(long)]
-    stop_after_epochs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    stop_after_epochs: Option<u64>,
     /// No progress bars or per-epoch lines.
     #[arg(long)]
     quiet: bool,
@@ -130,7 +144,9 @@ impl RunArguments {
             resume: self.resume,
             control: RunControl {
                 progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-                stop_after_epochs: self.stop_after_epochs,
+                stop_after_epochs: self
+                    .stop_after_epochs
+                    .map(|epochs| usize::try_from(epochs).unwrap_or(usize::MAX)),
                 verbose: !self.quiet,
                 ..RunControl::default()
             },
@@ -142,7 +158,7 @@ impl RunArguments {
 fn run(arguments: Arguments) -> CliResult<()> {
     if let Some(threads) = arguments.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(usize::try_from(threads).unwrap_or(usize::MAX))
             .build_global()
             .map_err(|error| CliError::Usage(format!("cannot start {threads} threads: {error}")))?;
     }
@@ -185,6 +201,7 @@ fn run(arguments: Arguments) -> CliResult<()> {
         Command::Eval {
             model,
             data: data_directory,
+            config,
             split,
             placement,
             dt,
@@ -201,14 +218,21 @@ fn run(arguments: Arguments) -> CliResult<()> {
             }
             if let Some(dt) = dt {
                 model.config.quantizer.dt = dt;
+                if model.config.quantizer.placement == QuantizerPlacement::None {
+                    eprintln!("warning: --dt has no effect: nothing spikes (placement none); add --placement hidden");
+                }
             }
             model.validate()?;
-            let config = hsnn_cli::experiment::DataConfig {
-                validation_size: None,
-                limit,
-                permutation_seed: 0,
-            };
-            let loaded = data::load(data_directory.as_deref(), &config)?;
+            let lmu = &model.config.lmu;
+            if lmu.input_size != 1 || model.config.output_size != 10 {
+                return Err(CliError::Usage(format!(
+                    "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
+                    lmu.input_size, model.config.output_size
+                )));
+            }
+            let mut data_config = Experiment::load(config.as_deref())?.data;
+            data_config.limit = limit;
+            let loaded = data::load(data_directory.as_deref(), &data_config)?;
             let dataset = match split {
                 SplitChoice::Train => &loaded.split.train,
                 SplitChoice::Validation => &loaded.split.validation,
@@ -217,11 +241,11 @@ fn run(arguments: Arguments) -> CliResult<()> {
             let evaluation = evaluate(&backend, &model, dataset)?;
             println!("data: {}", loaded.description);
             println!(
-                "{} sequences: accuracy {:.2}%, loss {:.4}, placement {:?}, dt {}",
+                "{} sequences: accuracy {:.2}%, loss {:.4}, placement {}, dt {}",
                 evaluation.samples,
                 100.0 * evaluation.accuracy,
                 evaluation.loss,
-                model.config.quantizer.placement,
+                model.config.quantizer.placement.name(),
                 model.config.quantizer.dt
             );
             let report = serde_json::to_string_pretty(&evaluation.metrics)

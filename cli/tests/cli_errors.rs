@@ -83,3 +83,29 @@ fn e1_bad_dt_override_is_rejected() {
     assert!(text.contains("quantizer.dt"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn e1_paper_config_without_full_data_says_how_to_fetch_it() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/psmnist-paper.json");
+    let (ok, text) = hsnn(&[
+        "reproduce",
+        "--config",
+        config,
+        "--quiet",
+        "--out",
+        "/tmp/hsnn-cli-test-paper",
+    ]);
+    assert!(!ok);
+    assert!(
+        text.contains("data/fetch.sh") && !text.contains("panicked"),
+        "{text}"
+    );
+}
+
+#[test]
+fn e1_zero_threads_and_zero_epochs_are_rejected() {
+    let (ok, text) = hsnn(&["--threads", "0", "reproduce"]);
+    assert!(!ok && text.contains("threads"), "{text}");
+    let (ok, text) = hsnn(&["train", "--stop-after-epochs", "0"]);
+    assert!(!ok && text.contains("stop-after-epochs"), "{text}");
+}

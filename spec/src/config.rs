@@ -147,6 +147,16 @@ pub enum QuantizerPlacement {
 }
 
 impl QuantizerPlacement {
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantizerPlacement::None => "none",
+            QuantizerPlacement::Hidden => "hidden",
+            QuantizerPlacement::MemoryInput => "memory_input",
+            QuantizerPlacement::Both => "both",
+        }
+    }
+
     /// Whether the hidden units are quantized.
     pub fn quantizes_hidden(self) -> bool {
         matches!(self, QuantizerPlacement::Hidden | QuantizerPlacement::Both)
