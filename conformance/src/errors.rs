@@ -131,7 +131,7 @@ pub fn e1_forward_rejects_mismatched_shapes(backend: &impl Backend, _level: Leve
     let wrong_features = SequenceBatch::new(2, 3, 3, vec![0.0; 18]).expect("consistent batch");
     expect_message(
         backend.forward(&model, &wrong_features, &ForwardOptions::default()),
-        &["features", "2"],
+        &["features", "lmu.input_size"],
     );
     let inconsistent = SequenceBatch {
         batch: 2,

@@ -166,7 +166,10 @@ pub fn generate() -> Result<GoldenVectors> {
     Ok(GoldenVectors {
         format: VECTORS_FORMAT.into(),
         format_version: VECTORS_FORMAT_VERSION,
-        generator: format!("hsnn-reference {}", env!("CARGO_PKG_VERSION")),
+        generator: format!(
+            "hsnn-conformance {} from the reference backend",
+            env!("CARGO_PKG_VERSION")
+        ),
         quantizer: quantizer_cases(&backend)?,
         lmu: lmu_cases(&backend)?,
         network: network_cases(&backend)?,
@@ -371,6 +374,111 @@ pub fn check_against(backend: &impl Backend, level: Level, vectors: &GoldenVecto
                     &output.logits,
                 );
             }
+        }
+    }
+}
+
+/// Asserts that two golden-vector files pose the same problems (inputs identical) and agree
+/// on every expected result at the exact level (clause C1): counts identical, reals within
+/// 1e-12 relative. Used to check that the committed file is what the reference generates now,
+/// allowing last-bit differences of another platform's libm.
+pub fn assert_vectors_agree(committed: &GoldenVectors, regenerated: &GoldenVectors) {
+    let level = Level::Exact;
+    assert_eq!(
+        committed.quantizer.len(),
+        regenerated.quantizer.len(),
+        "quantizer cases"
+    );
+    for (old, new) in committed.quantizer.iter().zip(&regenerated.quantizer) {
+        assert_eq!(
+            (
+                &old.name,
+                old.activation,
+                old.dt,
+                old.amplitude,
+                &old.initial_state,
+                &old.inputs
+            ),
+            (
+                &new.name,
+                new.activation,
+                new.dt,
+                new.amplitude,
+                &new.initial_state,
+                &new.inputs
+            ),
+            "quantizer case {}: inputs changed",
+            old.name
+        );
+        assert_eq!(
+            old.expected.counts, new.expected.counts,
+            "quantizer case {}: counts",
+            old.name
+        );
+        assert_reals_agree(
+            level,
+            &old.name,
+            &old.expected.outputs,
+            &new.expected.outputs,
+        );
+        assert_reals_agree(
+            level,
+            &old.name,
+            &old.expected.integrator,
+            &new.expected.integrator,
+        );
+        assert_reals_agree(
+            level,
+            &old.name,
+            &old.expected.final_state,
+            &new.expected.final_state,
+        );
+    }
+    assert_eq!(committed.lmu.len(), regenerated.lmu.len(), "lmu cases");
+    for (old, new) in committed.lmu.iter().zip(&regenerated.lmu) {
+        assert_eq!(
+            (&old.name, old.order, old.theta, old.discretizer),
+            (&new.name, new.order, new.theta, new.discretizer),
+            "lmu case {}: inputs changed",
+            old.name
+        );
+        assert_tensors_agree(level, &old.name, &old.a_bar, &new.a_bar);
+        assert_tensors_agree(level, &old.name, &old.b_bar, &new.b_bar);
+    }
+    assert_eq!(
+        committed.network.len(),
+        regenerated.network.len(),
+        "network cases"
+    );
+    for (old, new) in committed.network.iter().zip(&regenerated.network) {
+        assert_eq!(
+            (&old.name, &old.model, &old.inputs),
+            (&new.name, &new.model, &new.inputs),
+            "network case {}: inputs changed",
+            old.name
+        );
+        assert_tensors_agree(level, &old.name, &old.logits, &new.logits);
+        assert_reals_agree(level, &old.name, &old.trace.hidden, &new.trace.hidden);
+        assert_eq!(old.trace.sites.len(), new.trace.sites.len());
+        for (old_site, new_site) in old.trace.sites.iter().zip(&new.trace.sites) {
+            assert_eq!(
+                old_site.counts, new_site.counts,
+                "network case {}: counts",
+                old.name
+            );
+            assert_reals_agree(level, &old.name, &old_site.integrator, &new_site.integrator);
+        }
+        for (old_metrics, new_metrics) in old.metrics.sites.iter().zip(&new.metrics.sites) {
+            assert_eq!(
+                old_metrics.histogram, new_metrics.histogram,
+                "{}: histogram",
+                old.name
+            );
+            assert_eq!(
+                old_metrics.events, new_metrics.events,
+                "{}: events",
+                old.name
+            );
         }
     }
 }

@@ -135,16 +135,29 @@ fn b5_inconsistent_trace_is_an_error() {
     assert!(error.to_string().contains("12 values"), "{error}");
 }
 
-proptest! {
-    /// B5: metrics accumulated batch by batch equal the metrics of the concatenated batch.
-    #[test]
-    fn b5_accumulation_over_batches_equals_whole(counts in prop::collection::vec(-9i64..10, 6 * 5 * 3)) {
+/// B5: metrics accumulated batch by batch equal the metrics of the concatenated batch
+/// (proptest with a fixed seed, 256 cases).
+#[test]
+fn b5_accumulation_over_batches_equals_whole() {
+    let mut runner = hsnn_conformance::deterministic_runner(256);
+    let result = runner.run(&prop::collection::vec(-9i64..10, 6 * 5 * 3), |counts| {
         let whole = site(Activation::Tanh, 6, 5, 3, counts.clone(), 7, 2);
         let mut accumulator = SiteMetricsAccumulator::new(&whole);
         for chunk in counts.chunks(2 * 5 * 3) {
-            accumulator.add(&site(Activation::Tanh, 2, 5, 3, chunk.to_vec(), 7, 2)).expect("consistent");
+            accumulator
+                .add(&site(Activation::Tanh, 2, 5, 3, chunk.to_vec(), 7, 2))
+                .expect("consistent");
         }
-        let expected = bit_metrics(&Trace { dt: 1.0, sites: vec![whole], hidden: Vec::new() }).expect("consistent");
+        let expected = bit_metrics(&Trace {
+            dt: 1.0,
+            sites: vec![whole],
+            hidden: Vec::new(),
+        })
+        .expect("consistent");
         prop_assert_eq!(&accumulator.finish(), &expected.sites[0]);
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
     }
 }
