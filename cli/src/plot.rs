@@ -96,7 +96,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
 
     let bits_high = sweep
         .iter()
-        .filter_map(|p| p.trained.site.as_ref().map(|s| s.activity_bits_signed))
+        .filter_map(|p| p.trained.sites.first().map(|s| s.activity_bits_signed))
         .fold(1.0, f64::max)
         * 1.15;
     let mut bits = ChartBuilder::on(&right)
@@ -123,7 +123,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
     for (label, color, value) in series {
         let points: Vec<(f64, f64)> = sweep
             .iter()
-            .filter_map(|p| p.trained.site.as_ref().map(|s| (p.dt, value(s))))
+            .filter_map(|p| p.trained.sites.first().map(|s| (p.dt, value(s))))
             .collect();
         bits.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(plot_error)?

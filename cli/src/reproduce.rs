@@ -71,8 +71,6 @@ pub struct Measurement {
     pub test_accuracy: f64,
     /// Test loss.
     pub test_loss: f64,
-    /// Bit metrics of the first quantized site (hidden if it spikes).
-    pub site: Option<SiteSummary>,
     /// Bit metrics of every quantized site.
     pub sites: Vec<SiteSummary>,
 }
@@ -90,7 +88,6 @@ impl Measurement {
             dt: model.config.quantizer.dt,
             test_accuracy: evaluation.accuracy,
             test_loss: evaluation.loss,
-            site: sites.first().cloned(),
             sites,
         }
     }
@@ -367,7 +364,7 @@ pub fn render_table(results: &Results) -> String {
             row.label,
             dt,
             100.0 * measurement.test_accuracy,
-            site_columns(measurement.site.as_ref())
+            site_columns(measurement.sites.first())
         ));
     }
     if !results.sweep.is_empty() {
@@ -386,7 +383,7 @@ pub fn render_table(results: &Results) -> String {
                 point.dt,
                 100.0 * point.trained.test_accuracy,
                 converted,
-                site_columns(point.trained.site.as_ref())
+                site_columns(point.trained.sites.first())
             ));
         }
     }

@@ -124,7 +124,7 @@ impl SiteMetricsAccumulator {
         let magnitude_total: u64 = self
             .max_abs_per_neuron
             .iter()
-            .map(|&maximum| u64::from(64 - maximum.leading_zeros()))
+            .map(|&maximum| u64::from(magnitude_bits(i64::try_from(maximum).unwrap_or(i64::MAX))))
             .sum();
         let activity_bits = magnitude_total as f64 / neurons as f64;
         let sign_bit = if self.first.activation.is_signed() {

@@ -16,8 +16,9 @@ use hsnn_spec::{config::validate_dt, Activation, HsnnError, QuantizerRun, Result
 
 use crate::activation;
 
-/// Largest integrator magnitude for which every count is a distinct f64 integer with a
-/// fractional part (2^52); beyond it the spike count would silently lose precision, so it is an error.
+/// Integrator magnitude (2^52) from which a step is refused: at and beyond it f64 has no
+/// fractional bits left, so the carried error and hence later spike counts would be silently
+/// wrong (clause Q2).
 pub const MAX_INTEGRATOR_MAGNITUDE: f64 = 4_503_599_627_370_496.0;
 
 /// The result of one quantizer step.

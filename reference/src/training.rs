@@ -261,6 +261,42 @@ pub fn adam_update(
     gradients: &Weights,
 ) -> Result<()> {
     config.validate()?;
+    // Check every tensor before touching any, so a mismatched state cannot half-apply.
+    {
+        let parameters = weights.named();
+        let gradients = gradients.named();
+        let first = state.first_moment.named();
+        let second = state.second_moment.named();
+        let count = parameters.len();
+        if gradients.len() != count || first.len() != count || second.len() != count {
+            return Err(HsnnError::ShapeMismatch {
+                name: "optimizer state".into(),
+                expected: format!("{count} weight tensors"),
+                found: format!(
+                    "{} gradients, {} and {} moments",
+                    gradients.len(),
+                    first.len(),
+                    second.len()
+                ),
+            });
+        }
+        for index in 0..count {
+            let (name, parameter) = parameters[index];
+            for (kind, (other_name, other)) in [
+                ("gradient", gradients[index]),
+                ("first moment", first[index]),
+                ("second moment", second[index]),
+            ] {
+                if other_name != name || other.shape() != parameter.shape() {
+                    return Err(HsnnError::ShapeMismatch {
+                        name: format!("optimizer {kind} for weights.{name}"),
+                        expected: format!("{name}, {} x {}", parameter.rows, parameter.cols),
+                        found: format!("{other_name}, {} x {}", other.rows, other.cols),
+                    });
+                }
+            }
+        }
+    }
     state.step += 1;
     let step_count = i32::try_from(state.step).unwrap_or(i32::MAX);
     let step_size = config.learning_rate * (1.0 - config.beta2.powi(step_count)).sqrt()
@@ -269,31 +305,11 @@ pub fn adam_update(
     let gradients = gradients.named();
     let first = state.first_moment.named_mut();
     let second = state.second_moment.named_mut();
-    if parameters.len() != gradients.len()
-        || first.len() != parameters.len()
-        || second.len() != parameters.len()
-    {
-        return Err(HsnnError::ShapeMismatch {
-            name: "optimizer state".into(),
-            expected: format!("{} weight tensors", parameters.len()),
-            found: format!("{} gradients, {} moments", gradients.len(), first.len()),
-        });
-    }
-    for (((name, parameter), (_, gradient)), ((_, first), (_, second))) in parameters
+    for (((_, parameter), (_, gradient)), ((_, first), (_, second))) in parameters
         .into_iter()
         .zip(gradients)
         .zip(first.into_iter().zip(second))
     {
-        if parameter.data.len() != gradient.data.len()
-            || first.data.len() != parameter.data.len()
-            || second.data.len() != parameter.data.len()
-        {
-            return Err(HsnnError::shape(
-                format!("optimizer state for {name}"),
-                parameter.shape(),
-                gradient.shape(),
-            ));
-        }
         for index in 0..parameter.data.len() {
             let g = gradient.data[index];
             first.data[index] = config.beta1 * first.data[index] + (1.0 - config.beta1) * g;
@@ -337,8 +353,10 @@ impl SeededStream {
         radius * (std::f64::consts::TAU * self.uniform()).cos()
     }
 
-    /// A uniform index in `0..bound` (`bound > 0`), by rejection so it is unbiased.
+    /// A uniform index in `0..bound`, by rejection so it is unbiased. Panics when `bound` is
+    /// 0 (there is no such index); callers pass lengths of non-empty data.
     pub fn index_below(&mut self, bound: u64) -> u64 {
+        assert!(bound > 0, "index_below(0): no index below 0");
         let zone = u64::MAX - u64::MAX % bound;
         loop {
             let bits = self.next_bits();

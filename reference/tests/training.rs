@@ -115,3 +115,23 @@ fn t8_index_below_is_uniform() {
         "{counts:?}"
     );
 }
+
+/// T4, E1: an optimizer state of other tensors (another connection layout) is refused before
+/// anything moves.
+#[test]
+fn t4_adam_refuses_a_mismatched_state() {
+    let config = NetworkConfig::psmnist();
+    let mut other = config.clone();
+    other.lmu.connections.memory_to_memory = false;
+    other.lmu.connections.input_to_hidden = false;
+    other.lmu.connections.hidden_to_memory = false;
+    let mut weights = initial_weights(&config, 1);
+    let before = weights.clone();
+    let gradients = Weights::zeros(&config);
+    let mut state = adam_state(&other);
+    let error = adam_update(&AdamConfig::default(), &mut state, &mut weights, &gradients)
+        .expect_err("state of another layout");
+    assert!(error.to_string().contains("optimizer"), "{error}");
+    assert_eq!(weights, before);
+    assert_eq!(state.step, 0);
+}

@@ -289,7 +289,31 @@ impl NetworkConfig {
     pub fn validate(&self) -> Result<()> {
         self.lmu.validate()?;
         positive_size("output_size", self.output_size)?;
-        self.quantizer.validate()
+        self.quantizer.validate()?;
+        // Sizes from a file can be anything; make sure every product below fits.
+        let lmu = &self.lmu;
+        let mut total: usize = 0;
+        for (rows, cols) in [
+            (lmu.memory_size, lmu.order),
+            (lmu.memory_size.saturating_mul(lmu.order), lmu.hidden_size),
+            (lmu.memory_size.saturating_mul(lmu.order), lmu.memory_size),
+            (lmu.hidden_size, lmu.hidden_size),
+            (lmu.input_size, lmu.hidden_size),
+            (lmu.input_size, lmu.memory_size),
+            (lmu.hidden_size, self.output_size),
+        ] {
+            total = rows
+                .checked_mul(cols)
+                .and_then(|cells| total.checked_add(cells))
+                .filter(|&total| total <= MAX_PARAMETERS)
+                .ok_or_else(|| {
+                    HsnnError::invalid(
+                        "lmu",
+                        format!("sizes imply more than {MAX_PARAMETERS} weights; check the configuration"),
+                    )
+                })?;
+        }
+        Ok(())
     }
 
     /// Shapes `(name, rows, cols)` of every weight tensor the configuration implies, absent
@@ -323,10 +347,30 @@ impl NetworkConfig {
     }
 }
 
+/// Largest number of weights a configuration may imply (2^40, about 8 TB of f64): beyond it a
+/// size in a file is a mistake, and products of sizes could overflow.
+pub const MAX_PARAMETERS: usize = 1 << 40;
+
 fn positive_size(field: &str, value: usize) -> Result<()> {
     if value == 0 {
         Err(HsnnError::invalid(field, "must be at least 1, got 0"))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E1: sizes whose products overflow are rejected with the field named.
+    #[test]
+    fn e1_absurd_sizes_are_rejected() {
+        let mut config = NetworkConfig::psmnist();
+        config.lmu.order = usize::MAX / 2;
+        config.lmu.memory_size = 4;
+        let error = config.validate().expect_err("overflowing sizes");
+        assert!(error.to_string().contains("lmu"), "{error}");
+        assert!(NetworkConfig::psmnist().validate().is_ok());
     }
 }

@@ -73,7 +73,16 @@ impl Tensor2 {
 
     /// Checks that the data length matches the declared shape and that every value is finite.
     pub fn validate(&self, name: &str) -> Result<()> {
-        if self.data.len() != self.rows * self.cols {
+        let Some(cells) = self.rows.checked_mul(self.cols) else {
+            return Err(HsnnError::invalid(
+                name,
+                format!(
+                    "declares {} x {}, more values than memory can hold",
+                    self.rows, self.cols
+                ),
+            ));
+        };
+        if self.data.len() != cells {
             return Err(HsnnError::ShapeMismatch {
                 name: name.into(),
                 expected: format!(
@@ -150,7 +159,25 @@ impl SequenceBatch {
 
     /// Checks lengths and finiteness.
     pub fn validate(&self) -> Result<()> {
-        let expected = self.batch * self.steps * self.features;
+        if self.batch == 0 {
+            return Err(HsnnError::invalid(
+                "input batch",
+                "must hold at least 1 sequence, got 0",
+            ));
+        }
+        let Some(expected) = self
+            .batch
+            .checked_mul(self.steps)
+            .and_then(|cells| cells.checked_mul(self.features))
+        else {
+            return Err(HsnnError::invalid(
+                "input batch",
+                format!(
+                    "declares {} x {} x {}, more values than memory can hold",
+                    self.batch, self.steps, self.features
+                ),
+            ));
+        };
         if self.data.len() != expected {
             return Err(HsnnError::ShapeMismatch {
                 name: "input batch".into(),
@@ -181,5 +208,40 @@ impl SequenceBatch {
     pub fn step(&self, sample: usize, step: usize) -> &[f64] {
         let start = (sample * self.steps + step) * self.features;
         &self.data[start..start + self.features]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E1: shapes whose products overflow, and empty batches, are errors, not panics or
+    /// wrapped sizes.
+    #[test]
+    fn e1_absurd_shapes_are_rejected() {
+        let huge = Tensor2 {
+            rows: 1 << 40,
+            cols: 1 << 40,
+            data: Vec::new(),
+        };
+        assert!(huge
+            .validate("w")
+            .expect_err("overflow")
+            .to_string()
+            .contains("memory"));
+        let batch = SequenceBatch {
+            batch: usize::MAX,
+            steps: 2,
+            features: 1,
+            data: Vec::new(),
+            sample_ids: Vec::new(),
+        };
+        assert!(batch
+            .validate()
+            .expect_err("overflow")
+            .to_string()
+            .contains("memory"));
+        let error = SequenceBatch::new(0, 3, 1, Vec::new()).expect_err("empty batch");
+        assert!(error.to_string().contains("at least 1"), "{error}");
     }
 }
