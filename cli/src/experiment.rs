@@ -2,7 +2,8 @@
 //! clauses T5, T7). `configs/*.json` hold the shipped ones.
 
 use hsnn_spec::{
-    model::check_format, AdamConfig, DtSchedule, HsnnError, NetworkConfig, QuantizerPlacement,
+    model::{check_format, parse_versioned},
+    AdamConfig, DtSchedule, HsnnError, NetworkConfig, QuantizerPlacement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,11 +74,12 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../configs/embedded-quick.js
 impl Experiment {
     /// Parses and validates an experiment; `origin` names the source in messages.
     pub fn from_json(text: &str, origin: &str) -> CliResult<Self> {
-        let experiment: Experiment =
-            serde_json::from_str(text).map_err(|error| HsnnError::Parse {
-                what: format!("experiment file {origin}"),
-                reason: error.to_string(),
-            })?;
+        let experiment: Experiment = parse_versioned(
+            text,
+            &format!("experiment file {origin}"),
+            EXPERIMENT_FORMAT,
+            EXPERIMENT_FORMAT_VERSION,
+        )?;
         experiment.validate(origin)?;
         Ok(experiment)
     }

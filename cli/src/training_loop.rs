@@ -14,7 +14,7 @@ use hsnn_data::Split;
 use hsnn_reference::training::{adam_state, adam_update, SeededStream};
 use hsnn_spec::{
     initial_state::splitmix64,
-    model::{check_format, write_atomically},
+    model::{parse_versioned, write_atomically},
     AdamState, HsnnError, Model, Trainer, Weights,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -109,17 +109,7 @@ impl Checkpoint {
         })?;
         let what = format!("checkpoint {}", path.display());
         let checkpoint: Checkpoint =
-            serde_json::from_str(&text).map_err(|error| HsnnError::Parse {
-                what: what.clone(),
-                reason: error.to_string(),
-            })?;
-        check_format(
-            &what,
-            &checkpoint.format,
-            checkpoint.format_version,
-            CHECKPOINT_FORMAT,
-            CHECKPOINT_FORMAT_VERSION,
-        )?;
+            parse_versioned(&text, &what, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)?;
         if checkpoint.experiment != experiment || checkpoint.stage != stage {
             return Err(CliError::Usage(format!(
                 "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",

@@ -6,7 +6,7 @@ use hsnn_spec::vectors::{
     GoldenVectors, LmuCase, NetworkCase, QuantizerCase, VECTORS_FORMAT, VECTORS_FORMAT_VERSION,
 };
 use hsnn_spec::{
-    model::check_format, Activation, Backend, Discretizer, ForwardOptions, HsnnError,
+    model::parse_versioned, Activation, Backend, Discretizer, ForwardOptions, HsnnError,
     QuantizerPlacement, Result, Tensor2, TraceLevel,
 };
 
@@ -190,28 +190,12 @@ pub fn generate_json() -> Result<String> {
 /// Parses a golden-vector file, checking its format tag and version before the rest, so a
 /// file of another version says so instead of failing on its schema (clause E2).
 pub fn parse(text: &str) -> Result<GoldenVectors> {
-    let parse_error = |error: serde_json::Error| HsnnError::Parse {
-        what: "golden vectors".into(),
-        reason: error.to_string(),
-    };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(parse_error)?;
-    let format = value
-        .get("format")
-        .and_then(|format| format.as_str())
-        .unwrap_or("<missing>");
-    let version = value
-        .get("format_version")
-        .and_then(|version| version.as_u64())
-        .and_then(|version| u32::try_from(version).ok())
-        .unwrap_or(0);
-    check_format(
+    parse_versioned(
+        text,
         "golden vectors",
-        format,
-        version,
         VECTORS_FORMAT,
         VECTORS_FORMAT_VERSION,
-    )?;
-    serde_json::from_value(value).map_err(parse_error)
+    )
 }
 
 /// Clause C2 for a quantizer case: each neuron is its own sequence, so its first count

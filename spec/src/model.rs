@@ -194,27 +194,12 @@ impl Model {
     /// messages (a path, or `<stdin>`). The format tag and version are checked before the rest
     /// is parsed, so a file of another version says so instead of failing on a missing field.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
-        let what = format!("model file {origin}");
-        let header: serde_json::Value =
-            serde_json::from_str(text).map_err(|error| HsnnError::Parse {
-                what: what.clone(),
-                reason: format!("not valid JSON ({error})"),
-            })?;
-        let format = header
-            .get("format")
-            .and_then(|value| value.as_str())
-            .unwrap_or("<missing>")
-            .to_string();
-        let version = header
-            .get("format_version")
-            .and_then(|value| value.as_u64())
-            .and_then(|value| u32::try_from(value).ok())
-            .unwrap_or(0);
-        check_format(&what, &format, version, MODEL_FORMAT, MODEL_FORMAT_VERSION)?;
-        let model: Model = serde_json::from_value(header).map_err(|error| HsnnError::Parse {
-            what,
-            reason: error.to_string(),
-        })?;
+        let model: Model = parse_versioned(
+            text,
+            &format!("model file {origin}"),
+            MODEL_FORMAT,
+            MODEL_FORMAT_VERSION,
+        )?;
         model.validate()?;
         Ok(model)
     }
@@ -269,6 +254,36 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         .and_then(|()| file.sync_all())
         .map_err(|source| io_error("cannot write", source))?;
     std::fs::rename(&temporary, path).map_err(|source| io_error("cannot replace", source))
+}
+
+/// Parses a versioned JSON file (clause E2): the `format` tag and `format_version` are checked
+/// before the rest, so a file of another kind or version says so instead of failing on its
+/// schema. `what` names the file in messages.
+pub fn parse_versioned<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+    expected_format: &str,
+    expected_version: u32,
+) -> Result<T> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| HsnnError::Parse {
+            what: what.into(),
+            reason: format!("not valid JSON ({error})"),
+        })?;
+    let format = value
+        .get("format")
+        .and_then(|format| format.as_str())
+        .unwrap_or("<missing>");
+    let version = value
+        .get("format_version")
+        .and_then(|version| version.as_u64())
+        .and_then(|version| u32::try_from(version).ok())
+        .unwrap_or(0);
+    check_format(what, format, version, expected_format, expected_version)?;
+    serde_json::from_value(value).map_err(|error| HsnnError::Parse {
+        what: what.into(),
+        reason: error.to_string(),
+    })
 }
 
 /// Checks a file's format tag and version against what this build reads.
