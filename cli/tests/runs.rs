@@ -205,53 +205,56 @@ fn t8_resume_mid_epoch_matches_uninterrupted_run() {
     let _ = std::fs::remove_dir_all(&interrupted);
 }
 
-/// T8: resuming with settings that change the training (here the batch size) is refused
-/// instead of silently continuing on a mismatched state.
-#[test]
-fn t8_resume_refuses_changed_settings() {
+/// Stops a tiny run after one epoch, applies `change` to the experiment, and checks that
+/// resuming is refused with a message containing every fragment.
+fn assert_resume_refused(name: &str, change: impl Fn(&mut Experiment), fragments: &[&str]) {
     let mut experiment = tiny_experiment();
-    let out = scratch("changed");
+    let out = scratch(name);
     let stopped = reproduce(
         &ReferenceBackend,
         &experiment,
         &options(out.clone(), false, Some(1)),
     );
-    assert!(matches!(stopped, Err(CliError::Interrupted { .. })));
-    experiment.batch_size = 25;
+    assert!(
+        matches!(stopped, Err(CliError::Interrupted { .. })),
+        "{stopped:?}"
+    );
+    change(&mut experiment);
     let error = reproduce(
         &ReferenceBackend,
         &experiment,
         &options(out.clone(), true, None),
     )
-    .expect_err("changed batch size");
-    assert!(error.to_string().contains("other settings"), "{error}");
+    .expect_err("resume must be refused");
+    let message = error.to_string();
+    for fragment in fragments {
+        assert!(
+            message.contains(fragment),
+            "{message:?} should mention {fragment:?}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// T8: resuming with settings that change the training (here the batch size) is refused
+/// instead of silently continuing on a mismatched state.
+#[test]
+fn t8_resume_refuses_changed_settings() {
+    assert_resume_refused(
+        "changed",
+        |experiment| experiment.batch_size = 25,
+        &["other settings"],
+    );
 }
 
 /// T7: a checkpoint of another experiment is refused on resume, naming both.
 #[test]
 fn t7_resume_refuses_a_foreign_checkpoint() {
-    let mut experiment = tiny_experiment();
-    let out = scratch("foreign");
-    let stopped = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(out.clone(), false, Some(1)),
+    assert_resume_refused(
+        "foreign",
+        |experiment| experiment.name = "other".into(),
+        &["tiny", "other"],
     );
-    assert!(matches!(stopped, Err(CliError::Interrupted { .. })));
-    experiment.name = "other".into();
-    let error = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(out.clone(), true, None),
-    )
-    .expect_err("foreign checkpoint");
-    let message = error.to_string();
-    assert!(
-        message.contains("tiny") && message.contains("other"),
-        "{message}"
-    );
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// The reproduction table of the tiny fixed-seed run, pinned with insta. A change in any

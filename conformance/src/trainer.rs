@@ -136,6 +136,15 @@ fn check_against_differences(
     Ok(())
 }
 
+/// The three placements where something spikes.
+fn spiking_placements() -> impl Strategy<Value = QuantizerPlacement> {
+    prop_oneof![
+        Just(QuantizerPlacement::Hidden),
+        Just(QuantizerPlacement::MemoryInput),
+        Just(QuantizerPlacement::Both)
+    ]
+}
+
 /// T3: analytic gradients of the non-spiking network equal central finite differences
 /// (step 1e-5) to a relative error below 1e-6 (plus 1e-9 absolute for gradients near zero),
 /// for every weight tensor of random small networks.
@@ -158,13 +167,8 @@ pub fn t3_gradients_match_finite_differences(trainer: &impl Trainer, level: Leve
 /// dt = 1e2 to 1e4 to 1e6 and is below 1e-4 of the largest gradient at 1e6.
 pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _level: Level) {
     let mut runner = crate::deterministic_runner(16);
-    let placements = prop_oneof![
-        Just(QuantizerPlacement::Hidden),
-        Just(QuantizerPlacement::MemoryInput),
-        Just(QuantizerPlacement::Both)
-    ];
     let result = runner.run(
-        &(gradient_problems(), placements),
+        &(gradient_problems(), spiking_placements()),
         |(problem, placement)| {
             let rate = trainer
                 .gradients(&problem.model, &problem.batch, &problem.labels)
@@ -222,13 +226,8 @@ pub fn t2_surrogate_gradient_tends_to_rate_gradient(trainer: &impl Trainer, _lev
 /// With alpha = 2 a backward pass that dropped the amplitude would be off by a factor of 2.
 pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, _level: Level) {
     let mut runner = crate::deterministic_runner(12);
-    let placements = prop_oneof![
-        Just(QuantizerPlacement::Hidden),
-        Just(QuantizerPlacement::MemoryInput),
-        Just(QuantizerPlacement::Both)
-    ];
     let result = runner.run(
-        &(gradient_problems(), placements),
+        &(gradient_problems(), spiking_placements()),
         |(mut problem, placement)| {
             problem.model.config.quantizer = QuantizerConfig {
                 placement,
