@@ -15,7 +15,7 @@ use crate::data::{self, LoadedData};
 use crate::error::CliResult;
 use crate::evaluation::{evaluate, Evaluation};
 use crate::experiment::Experiment;
-use crate::training_loop::{run_stage, Checkpoint, EpochSummary, RunControl};
+use crate::training_loop::{check_stage, run_stage, Checkpoint, EpochSummary, RunControl};
 
 /// The `format` tag of a results file.
 pub const RESULTS_FORMAT: &str = "hsnn-results";
@@ -192,6 +192,9 @@ pub fn train_stages<T: Trainer>(
     options: &ReproduceOptions,
 ) -> CliResult<(Vec<StageReport>, Vec<Model>)> {
     let out = &options.out_directory;
+    for index in 0..experiment.stages.len() {
+        check_stage(experiment, index, &data.split)?;
+    }
     let mut model = Model::new(
         experiment.network.clone(),
         initial_weights(&experiment.network, experiment.seed),

@@ -32,7 +32,7 @@ pub const CHUNK: usize = 5;
 /// The `format` tag of a checkpoint file.
 pub const CHECKPOINT_FORMAT: &str = "hsnn-checkpoint";
 /// The checkpoint format version.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 1;
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 2;
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +117,19 @@ impl Checkpoint {
             )));
         }
         checkpoint.model.validate()?;
+        if let Some(kept) = &checkpoint.kept {
+            kept.model.validate()?;
+        }
+        for (moments, which) in [
+            (&checkpoint.optimizer.first_moment, "first"),
+            (&checkpoint.optimizer.second_moment, "second"),
+        ] {
+            moments
+                .validate(&checkpoint.model.config)
+                .map_err(|error| {
+                    CliError::Usage(format!("{what}: Adam's {which} moments: {error}"))
+                })?;
+        }
         Ok(checkpoint)
     }
 
@@ -272,18 +285,27 @@ fn minibatch_gradients<T: Trainer>(
     Ok((loss, gradients, correct))
 }
 
-/// Runs (or resumes) one stage from `start` and returns its kept model (clause T7).
-#[allow(clippy::too_many_arguments)]
-pub fn run_stage<T: Trainer>(
-    trainer: &T,
+/// The sizes of one stage's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageLength {
+    /// Training sequences.
+    pub samples: usize,
+    /// Minibatches per epoch.
+    pub per_epoch: u64,
+    /// Minibatches in the stage.
+    pub total: u64,
+    /// Minibatches of its dt ramp.
+    pub ramp: u64,
+}
+
+/// Checks that stage `stage_index` can run on `split` (clause T7: non-empty training and
+/// validation splits, a ramp no longer than the stage) and returns its sizes. Called for every
+/// stage before the first trains, so a bad later stage is reported at once, not after hours.
+pub fn check_stage(
     experiment: &Experiment,
     stage_index: usize,
-    start: &Model,
     split: &Split,
-    checkpoint_path: &Path,
-    resume: bool,
-    control: &RunControl,
-) -> CliResult<Checkpoint> {
+) -> CliResult<StageLength> {
     let stage: &StageConfig = &experiment.stages[stage_index];
     let samples = split.train.len();
     if samples == 0 || split.validation.is_empty() {
@@ -305,6 +327,33 @@ pub fn run_stage<T: Trainer>(
             stage.name, stage.epochs
         )));
     }
+    Ok(StageLength {
+        samples,
+        per_epoch,
+        total,
+        ramp,
+    })
+}
+
+/// Runs (or resumes) one stage from `start` and returns its kept model (clause T7).
+#[allow(clippy::too_many_arguments)]
+pub fn run_stage<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    stage_index: usize,
+    start: &Model,
+    split: &Split,
+    checkpoint_path: &Path,
+    resume: bool,
+    control: &RunControl,
+) -> CliResult<Checkpoint> {
+    let stage: &StageConfig = &experiment.stages[stage_index];
+    let StageLength {
+        samples,
+        per_epoch,
+        total,
+        ramp,
+    } = check_stage(experiment, stage_index, split)?;
     let fingerprint = stage_fingerprint(experiment, stage_index, split, start);
     let mut checkpoint = if resume && checkpoint_path.exists() {
         Checkpoint::load_for(checkpoint_path, &experiment.name, &stage.name, &fingerprint)?

@@ -322,3 +322,28 @@ fn t7_training_learns_well_above_chance() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// T7: a later stage that cannot run (ramp longer than the stage) is reported before the first
+/// stage trains, not after it.
+#[test]
+fn t7_bad_later_stage_is_refused_up_front() {
+    let mut experiment = tiny_experiment();
+    experiment.stages[1].schedule = DtSchedule::Linear {
+        start: 10.0,
+        end: 1.0,
+        minibatches: 1_000,
+    };
+    let out = scratch("bad-later-stage");
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, None),
+    )
+    .expect_err("ramp longer than the stage");
+    assert!(error.to_string().contains("ramps over 1000"), "{error}");
+    assert!(
+        !out.join("checkpoint-non_spiking.json").exists(),
+        "nothing trained"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -452,7 +452,28 @@ pub fn assert_vectors_agree(committed: &GoldenVectors, regenerated: &GoldenVecto
             );
             assert_reals_agree(level, &old.name, &old_site.integrator, &new_site.integrator);
         }
+        assert_eq!(old.trace.dt, new.trace.dt, "network case {}: dt", old.name);
+        assert_eq!(
+            old.metrics.sites.len(),
+            new.metrics.sites.len(),
+            "network case {}: metric sites",
+            old.name
+        );
         for (old_metrics, new_metrics) in old.metrics.sites.iter().zip(&new.metrics.sites) {
+            assert_eq!(
+                (
+                    old_metrics.site,
+                    old_metrics.neurons,
+                    old_metrics.max_abs_count
+                ),
+                (
+                    new_metrics.site,
+                    new_metrics.neurons,
+                    new_metrics.max_abs_count
+                ),
+                "{}: metric site",
+                old.name
+            );
             assert_eq!(
                 old_metrics.histogram, new_metrics.histogram,
                 "{}: histogram",
@@ -463,6 +484,16 @@ pub fn assert_vectors_agree(committed: &GoldenVectors, regenerated: &GoldenVecto
                 "{}: events",
                 old.name
             );
+            let reals = |metrics: &hsnn_spec::SiteMetrics| {
+                [
+                    metrics.activity_bits,
+                    metrics.activity_bits_signed,
+                    metrics.mean_significant_bits,
+                    metrics.mean_popcount,
+                    metrics.nonzero_fraction,
+                ]
+            };
+            assert_reals_agree(level, &old.name, &reals(old_metrics), &reals(new_metrics));
         }
     }
 }

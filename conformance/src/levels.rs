@@ -90,7 +90,8 @@ pub struct CountComparison {
     pub sequences: usize,
     /// Sequences whose counts differ somewhere.
     pub diverged: Vec<usize>,
-    /// First differences that are explained.
+    /// First differences that are explained (every neuron that differs at a sequence's first
+    /// differing step and site).
     pub explained: Vec<FirstDifference>,
     /// First differences that are not explained.
     pub unexplained: Vec<FirstDifference>,
@@ -139,26 +140,33 @@ pub fn compare_counts(
         ..CountComparison::default()
     };
     for sample in 0..batch {
-        let first_difference = (0..steps).find_map(|step| {
+        // The first (step, site) where the runs differ; every neuron that differs there is an
+        // independent first cause and must be explained.
+        let first_differences = (0..steps).find_map(|step| {
             pairs.iter().find_map(|(expected, got)| {
-                (0..expected.neurons).find_map(|neuron| {
-                    let index = (sample * steps + step) * expected.neurons + neuron;
-                    (expected.counts[index] != got.counts[index]).then(|| FirstDifference {
-                        sample,
-                        step,
-                        site: expected.site,
-                        neuron,
-                        integrator: expected.integrator[index],
+                let differences: Vec<FirstDifference> = (0..expected.neurons)
+                    .filter_map(|neuron| {
+                        let index = (sample * steps + step) * expected.neurons + neuron;
+                        (expected.counts[index] != got.counts[index]).then(|| FirstDifference {
+                            sample,
+                            step,
+                            site: expected.site,
+                            neuron,
+                            integrator: expected.integrator[index],
+                        })
                     })
-                })
+                    .collect();
+                (!differences.is_empty()).then_some(differences)
             })
         });
-        if let Some(difference) = first_difference {
-            let distance = (difference.integrator - difference.integrator.round()).abs();
-            if distance <= integer_distance {
-                comparison.explained.push(difference);
-            } else {
-                comparison.unexplained.push(difference);
+        if let Some(differences) = first_differences {
+            for difference in differences {
+                let distance = (difference.integrator - difference.integrator.round()).abs();
+                if distance <= integer_distance {
+                    comparison.explained.push(difference);
+                } else {
+                    comparison.unexplained.push(difference);
+                }
             }
             comparison.diverged.push(sample);
         }
@@ -237,6 +245,25 @@ mod tests {
             ),
             (1, 2.5)
         );
+    }
+
+    /// C2: two neurons differing at the same first step are both first causes: an explained
+    /// one does not hide an unexplained one.
+    #[test]
+    fn c2_every_neuron_at_the_first_difference_is_judged() {
+        let hidden = |counts: Vec<i64>, integrator: Vec<f64>| SiteTrace {
+            neurons: 2,
+            batch: 1,
+            fan_out: vec![1, 1],
+            fan_out_last_step: vec![1, 1],
+            ..site(QuantizedSite::Hidden, counts, integrator)
+        };
+        let reference = trace(vec![hidden(vec![1, 2, 0, 0], vec![1.0002, 2.5, 0.5, 0.5])]);
+        let candidate = trace(vec![hidden(vec![0, 3, 0, 0], vec![])]);
+        let comparison = compare_counts(&reference, &candidate, 1e-3);
+        assert_eq!(comparison.explained.len(), 1);
+        assert_eq!(comparison.unexplained.len(), 1);
+        assert_eq!(comparison.unexplained[0].neuron, 1);
     }
 
     /// C1: the exact level allows only libm-sized differences.

@@ -102,7 +102,8 @@ pub fn to_tensor(matrix: &DMatrix<f64>) -> Tensor2 {
     }
 }
 
-/// A row-major [`Tensor2`] as a nalgebra matrix.
+/// A row-major [`Tensor2`] as a nalgebra matrix. Panics if `data` does not hold
+/// `rows * cols` values; validated tensors (`Tensor2::validate`) always do.
 pub fn to_matrix(tensor: &Tensor2) -> DMatrix<f64> {
     DMatrix::from_row_slice(tensor.rows, tensor.cols, &tensor.data)
 }

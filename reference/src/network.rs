@@ -76,6 +76,13 @@ impl PreparedNetwork {
     pub fn simulate(&self, inputs: &[f64], steps: usize, sample_id: u64) -> Result<SampleRecord> {
         let config = &self.model.config;
         let lmu = &config.lmu;
+        if steps == 0 || inputs.len() != steps * lmu.input_size {
+            return Err(HsnnError::ShapeMismatch {
+                name: "sequence".into(),
+                expected: format!("{steps} steps (at least 1) of {} inputs", lmu.input_size),
+                found: format!("{} values", inputs.len()),
+            });
+        }
         let quantizer_config = &config.quantizer;
         let placement = quantizer_config.placement;
         let dt = quantizer_config.dt;

@@ -287,7 +287,11 @@ pub fn adam_update(
                 ("first moment", first[index]),
                 ("second moment", second[index]),
             ] {
-                if other_name != name || other.shape() != parameter.shape() {
+                if other_name != name
+                    || other.shape() != parameter.shape()
+                    || other.data.len() != parameter.data.len()
+                    || parameter.data.len() != parameter.rows * parameter.cols
+                {
                     return Err(HsnnError::ShapeMismatch {
                         name: format!("optimizer {kind} for weights.{name}"),
                         expected: format!("{name}, {} x {}", parameter.rows, parameter.cols),
@@ -297,7 +301,13 @@ pub fn adam_update(
             }
         }
     }
-    state.step += 1;
+    state.step = state
+        .step
+        .checked_add(1)
+        .ok_or_else(|| HsnnError::Numerical {
+            operation: "Adam".into(),
+            reason: "the step counter is at its maximum".into(),
+        })?;
     let step_count = i32::try_from(state.step).unwrap_or(i32::MAX);
     let step_size = config.learning_rate * (1.0 - config.beta2.powi(step_count)).sqrt()
         / (1.0 - config.beta1.powi(step_count));

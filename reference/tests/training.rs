@@ -134,4 +134,11 @@ fn t4_adam_refuses_a_mismatched_state() {
     assert!(error.to_string().contains("optimizer"), "{error}");
     assert_eq!(weights, before);
     assert_eq!(state.step, 0);
+    // Right names and shapes but a moment with too few values (a damaged checkpoint).
+    let mut state = adam_state(&config);
+    state.second_moment.kernel_hidden.data.pop();
+    let error = adam_update(&AdamConfig::default(), &mut state, &mut weights, &gradients)
+        .expect_err("short moment");
+    assert!(error.to_string().contains("kernel_hidden"), "{error}");
+    assert_eq!(weights, before);
 }

@@ -294,6 +294,7 @@ impl NetworkConfig {
         let lmu = &self.lmu;
         let mut total: usize = 0;
         for (rows, cols) in [
+            (lmu.order.saturating_add(1), lmu.order.saturating_add(1)),
             (lmu.memory_size, lmu.order),
             (lmu.memory_size.saturating_mul(lmu.order), lmu.hidden_size),
             (lmu.memory_size.saturating_mul(lmu.order), lmu.memory_size),
@@ -309,7 +310,10 @@ impl NetworkConfig {
                 .ok_or_else(|| {
                     HsnnError::invalid(
                         "lmu",
-                        format!("sizes imply more than {MAX_PARAMETERS} weights; check the configuration"),
+                        format!(
+                            "sizes imply more than {MAX_PARAMETERS} values (weights and Legendre \
+                             matrices); check the configuration"
+                        ),
                     )
                 })?;
         }
@@ -347,9 +351,10 @@ impl NetworkConfig {
     }
 }
 
-/// Largest number of weights a configuration may imply (2^40, about 8 TB of f64): beyond it a
-/// size in a file is a mistake, and products of sizes could overflow.
-pub const MAX_PARAMETERS: usize = 1 << 40;
+/// Largest number of values (weights plus the order x order Legendre matrices) a configuration
+/// may imply: 2^28, 2 GiB of f64, over 2,500 times the psMNIST network. Beyond it a size in a
+/// file is almost surely a mistake, and allocating it would abort the process.
+pub const MAX_PARAMETERS: usize = 1 << 28;
 
 fn positive_size(field: &str, value: usize) -> Result<()> {
     if value == 0 {
