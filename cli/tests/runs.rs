@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use hsnn_cli::experiment::Experiment;
-use hsnn_cli::reproduce::{render_table, reproduce, ReproduceOptions};
+use hsnn_cli::reproduce::{render_table, reproduce, ReproduceOptions, Results};
 use hsnn_cli::training_loop::{Checkpoint, RunControl};
-use hsnn_cli::CliError;
+use hsnn_cli::{CliError, CliResult};
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{DtSchedule, Model};
 
@@ -61,6 +61,38 @@ fn final_model(out: &std::path::Path) -> Model {
     Model::load(&out.join("model-spiking.json")).expect("final model written")
 }
 
+fn assert_interrupted(result: CliResult<Results>, stage: &str, minibatches: u64) {
+    match result {
+        Err(CliError::Interrupted {
+            stage: stopped,
+            minibatches: done,
+        }) => assert_eq!((stopped.as_str(), done), (stage, minibatches)),
+        other => panic!("expected an interruption, got {other:?}"),
+    }
+}
+
+/// Resumes the run in `interrupted` to its end and checks it equals the uninterrupted run in
+/// `straight` bit for bit: final weights, histories (running losses included), table, sweep.
+fn assert_resume_matches(
+    experiment: &Experiment,
+    interrupted: PathBuf,
+    straight: PathBuf,
+    expected: &Results,
+) {
+    let resumed = reproduce(
+        &ReferenceBackend,
+        experiment,
+        &options(interrupted.clone(), true, None),
+    )
+    .expect("resumed run");
+    assert_eq!(final_model(&interrupted), final_model(&straight));
+    assert_eq!(resumed.stages, expected.stages);
+    assert_eq!(resumed.rows, expected.rows);
+    assert_eq!(resumed.sweep, expected.sweep);
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&interrupted);
+}
+
 /// T8: the same seed gives bit-identical weights whatever the thread count.
 #[test]
 fn t8_same_seed_same_weights_whatever_the_thread_count() {
@@ -104,7 +136,6 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
         &options(straight.clone(), false, None),
     )
     .expect("uninterrupted run");
-    let expected_model = final_model(&straight);
 
     let interrupted = scratch("interrupted");
     let stopped = reproduce(
@@ -132,32 +163,14 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
             &experiment,
             &options(interrupted.clone(), true, Some(1)),
         );
-        match stopped {
-            Err(CliError::Interrupted {
-                stage: at,
-                minibatches: done,
-            }) => {
-                assert_eq!((at.as_str(), done), (stage, minibatches));
-            }
-            other => panic!("expected an interruption, got {other:?}"),
-        }
+        assert_interrupted(stopped, stage, minibatches);
     }
-    let resumed = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(interrupted.clone(), true, None),
-    )
-    .expect("resumed run");
-    assert_eq!(final_model(&interrupted), expected_model);
-    assert_eq!(resumed.rows, expected.rows);
-    assert_eq!(resumed.sweep, expected.sweep);
-    let _ = std::fs::remove_dir_all(&straight);
-    let _ = std::fs::remove_dir_all(&interrupted);
+    assert_resume_matches(&experiment, interrupted, straight, &expected);
 }
 
 /// T8: stopping in the middle of epochs (3 minibatches into the first, then 4 more, which
-/// crosses an epoch end, then, counting per stage, 3 into the second stage) and resuming each time gives exactly
-/// the uninterrupted run: the mid-epoch checkpoint restores the position in the epoch's order,
+/// crosses an epoch end, then, counting per stage, 3 into the second stage) and resuming each
+/// time gives exactly the uninterrupted run: the mid-epoch checkpoint restores the position in the epoch's order,
 /// the running loss and Adam's state.
 #[test]
 fn t8_resume_mid_epoch_matches_uninterrupted_run() {
@@ -180,29 +193,9 @@ fn t8_resume_mid_epoch_matches_uninterrupted_run() {
             &experiment,
             &stopping_mid_epoch(interrupted.clone(), resume, minibatches),
         );
-        match stopped {
-            Err(CliError::Interrupted {
-                stage: stopped_stage,
-                minibatches,
-            }) => {
-                assert_eq!((stopped_stage.as_str(), minibatches), (stage, completed));
-            }
-            other => panic!("expected an interruption, got {other:?}"),
-        }
+        assert_interrupted(stopped, stage, completed);
     }
-    let resumed = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(interrupted.clone(), true, None),
-    )
-    .expect("resumed run");
-    assert_eq!(final_model(&interrupted), final_model(&straight));
-    assert_eq!(
-        resumed.stages, expected.stages,
-        "histories, running losses included"
-    );
-    let _ = std::fs::remove_dir_all(&straight);
-    let _ = std::fs::remove_dir_all(&interrupted);
+    assert_resume_matches(&experiment, interrupted, straight, &expected);
 }
 
 /// Stops a tiny run after one epoch, applies `change` to the experiment, and checks that
