@@ -2,6 +2,9 @@
 //! (SPEC.md clauses L1-L3).
 
 use hsnn_spec::{Discretizer, HsnnError, LmuMatrices, Result, Tensor2};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use nalgebra::{DMatrix, DVector};
 
 /// The continuous Legendre system of order `order` and window `theta` (clause L1), for
@@ -33,13 +36,13 @@ pub fn continuous(order: usize, theta: f64) -> (DMatrix<f64>, DVector<f64>) {
 /// ```
 ///
 /// which equals `Abar = expm(A)`, `Bbar = A^-1 (expm(A) - I) B` without inverting `A`.
-/// The exponential is nalgebra's scaling-and-squaring Padé approximant (Higham 2005).
+/// The exponential is [`matrix_exponential`].
 pub fn zero_order_hold(a: &DMatrix<f64>, b: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>) {
     let order = a.nrows();
     let mut augmented = DMatrix::zeros(order + 1, order + 1);
     augmented.view_mut((0, 0), (order, order)).copy_from(a);
     augmented.view_mut((0, order), (order, 1)).copy_from(b);
-    let exponential = augmented.exp();
+    let exponential = matrix_exponential(&augmented);
     let a_bar = exponential.view((0, 0), (order, order)).into_owned();
     let b_bar = exponential
         .view((0, order), (order, 1))
@@ -48,15 +51,98 @@ pub fn zero_order_hold(a: &DMatrix<f64>, b: &DVector<f64>) -> (DMatrix<f64>, DVe
     (a_bar, b_bar)
 }
 
+/// Terms of the Taylor series in [`matrix_exponential`]: with the scaled matrix's 1-norm at
+/// most 1/2, the first omitted term is below `2^-19 / 19! < 2e-23`, far under f64 precision.
+pub const TAYLOR_TERMS: i32 = 18;
+
+/// The matrix exponential by scaling and squaring with a Taylor series (clause L2), written in
+/// plain loops so that every platform performs the same operations in the same order (a
+/// library product may pick fused multiply-add kernels at run time, changing last bits):
+///
+/// ```text
+/// s    = smallest s >= 0 with ||M||_1 / 2^s <= 1/2       (||.||_1: largest column sum of |m|)
+/// X    = M / 2^s
+/// E    = I + X + X^2/2! + ... + X^18/18!                  (term_k = term_{k-1} X / k)
+/// expm(M) = E^(2^s)                                       (s squarings)
+/// ```
+pub fn matrix_exponential(matrix: &DMatrix<f64>) -> DMatrix<f64> {
+    let size = matrix.nrows();
+    let norm = (0..size)
+        .map(|column| {
+            matrix
+                .column(column)
+                .iter()
+                .map(|value| value.abs())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    let mut squarings = 0;
+    while norm / 2f64.powi(squarings) > 0.5 {
+        squarings += 1;
+    }
+    let scaled = matrix / 2f64.powi(squarings);
+    let mut sum = DMatrix::<f64>::identity(size, size);
+    let mut term = DMatrix::<f64>::identity(size, size);
+    for k in 1..=TAYLOR_TERMS {
+        term = product(&term, &scaled) / f64::from(k);
+        sum += &term;
+    }
+    for _ in 0..squarings {
+        sum = product(&sum, &sum);
+    }
+    sum
+}
+
+/// `a b` with every entry summed over `k` in increasing order, in plain loops.
+fn product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    // Rows of `a` are the columns of its transpose, contiguous in nalgebra's column-major
+    // storage, as are the columns of `b`.
+    let a_rows = a.transpose();
+    DMatrix::from_fn(a.nrows(), b.ncols(), |row, column| {
+        let mut total = 0.0;
+        for (left, right) in a_rows.column(row).iter().zip(b.column(column).iter()) {
+            total += left * right;
+        }
+        total
+    })
+}
+
 /// Forward Euler at unit step (clause L3): `Abar = I + A`, `Bbar = B`.
 pub fn euler(a: &DMatrix<f64>, b: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>) {
     let identity = DMatrix::<f64>::identity(a.nrows(), a.ncols());
     (identity + a, b.clone())
 }
 
+/// Discretizations already computed in this process, by (order, theta bits, discretizer): they
+/// depend on nothing else, and the exponential of a psMNIST-sized memory costs about a second.
+fn computed() -> &'static Mutex<HashMap<(usize, u64, Discretizer), LmuMatrices>> {
+    static COMPUTED: OnceLock<Mutex<HashMap<(usize, u64, Discretizer), LmuMatrices>>> =
+        OnceLock::new();
+    COMPUTED.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 /// The continuous and discrete matrices of one memory (clauses L1-L3), validated
-/// (clause E1: order at least 1, theta finite and positive).
+/// (clause E1: order at least 1, theta finite and positive), computed once per process.
 pub fn lmu_matrices(order: usize, theta: f64, discretizer: Discretizer) -> Result<LmuMatrices> {
+    let key = (order, theta.to_bits(), discretizer);
+    let cache = computed();
+    // A panic elsewhere while holding the lock leaves the map intact: keep using it.
+    if let Some(found) = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&key)
+    {
+        return Ok(found.clone());
+    }
+    let matrices = compute_lmu_matrices(order, theta, discretizer)?;
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(key, matrices.clone());
+    Ok(matrices)
+}
+
+fn compute_lmu_matrices(order: usize, theta: f64, discretizer: Discretizer) -> Result<LmuMatrices> {
     if order == 0 {
         return Err(HsnnError::invalid("lmu.order", "must be at least 1, got 0"));
     }
@@ -106,4 +192,46 @@ pub fn to_tensor(matrix: &DMatrix<f64>) -> Tensor2 {
 /// `rows * cols` values; validated tensors (`Tensor2::validate`) always do.
 pub fn to_matrix(tensor: &Tensor2) -> DMatrix<f64> {
     DMatrix::from_row_slice(tensor.rows, tensor.cols, &tensor.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// L2: the exponential of a diagonal matrix is the exponential of its entries; of a
+    /// nilpotent one, the finite series; of a rotation generator, the rotation (values by hand).
+    #[test]
+    fn l2_matrix_exponential_of_matrices_known_by_hand() {
+        let diagonal = DMatrix::from_row_slice(2, 2, &[-3.0, 0.0, 0.0, 0.5]);
+        let result = matrix_exponential(&diagonal);
+        // Three squarings (the norm is 3) cost a few ulps.
+        assert!((result[(0, 0)] / (-3.0f64).exp() - 1.0).abs() < 1e-14);
+        assert!((result[(1, 1)] / 0.5f64.exp() - 1.0).abs() < 1e-14);
+        assert_eq!((result[(0, 1)], result[(1, 0)]), (0.0, 0.0));
+        // [[0, 1], [0, 0]]^2 = 0, so expm = I + N.
+        let nilpotent = DMatrix::from_row_slice(2, 2, &[0.0, 7.0, 0.0, 0.0]);
+        let result = matrix_exponential(&nilpotent);
+        assert_eq!(result, DMatrix::from_row_slice(2, 2, &[1.0, 7.0, 0.0, 1.0]));
+        // expm([[0, -t], [t, 0]]) = [[cos t, -sin t], [sin t, cos t]], here with t = 5 (scaled).
+        let generator = DMatrix::from_row_slice(2, 2, &[0.0, -5.0, 5.0, 0.0]);
+        let result = matrix_exponential(&generator);
+        let expected = [5f64.cos(), -(5f64.sin()), 5f64.sin(), 5f64.cos()];
+        for (index, value) in expected.iter().enumerate() {
+            let got = result[(index / 2, index % 2)];
+            assert!(
+                (got - value).abs() < 1e-14,
+                "entry {index}: {got} vs {value}"
+            );
+        }
+    }
+
+    /// L2: a discretization is computed once and served from the cache afterwards, unchanged.
+    #[test]
+    fn l2_cached_matrices_equal_fresh_ones() {
+        let first = lmu_matrices(9, 13.0, Discretizer::ZeroOrderHold).expect("valid");
+        let second = lmu_matrices(9, 13.0, Discretizer::ZeroOrderHold).expect("valid");
+        let fresh = compute_lmu_matrices(9, 13.0, Discretizer::ZeroOrderHold).expect("valid");
+        assert_eq!(first, fresh);
+        assert_eq!(second, fresh);
+    }
 }

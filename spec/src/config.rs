@@ -39,7 +39,7 @@ impl Activation {
 
 /// How the continuous Legendre system is turned into a discrete one at unit time step
 /// (SPEC.md clauses L2, L3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Discretizer {
     /// Zero-order hold: `[[Abar, Bbar], [0, I]] = expm([[A, B], [0, 0]])` (clause L2).
