@@ -35,12 +35,29 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
     let low = dts.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
     let high = dts.iter().copied().fold(0.0, f64::max) * 1.5;
 
+    // Zoom on the data (accuracies of interest sit within a few points of each other), with
+    // room below for the legend.
+    let accuracies: Vec<f64> = sweep
+        .iter()
+        .flat_map(|p| {
+            std::iter::once(p.trained.test_accuracy)
+                .chain(p.converted.iter().map(|c| c.test_accuracy))
+        })
+        .map(|accuracy| 100.0 * accuracy)
+        .collect();
+    let lowest = accuracies.iter().copied().fold(100.0, f64::min);
+    let highest = accuracies.iter().copied().fold(0.0, f64::max);
+    let accuracy_low = ((lowest - 0.6 * (highest - lowest) - 2.0) / 5.0)
+        .floor()
+        .max(0.0)
+        * 5.0;
+    let accuracy_high = ((highest + 2.0) / 5.0).ceil().min(20.0) * 5.0;
     let mut accuracy = ChartBuilder::on(&left)
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(55)
         .caption("test accuracy", ("sans-serif", 18))
-        .build_cartesian_2d((low..high).log_scale(), 0.0..100.0)
+        .build_cartesian_2d((low..high).log_scale(), accuracy_low..accuracy_high)
         .map_err(plot_error)?;
     accuracy
         .configure_mesh()

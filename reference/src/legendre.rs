@@ -113,11 +113,13 @@ pub fn euler(a: &DMatrix<f64>, b: &DVector<f64>) -> (DMatrix<f64>, DVector<f64>)
     (identity + a, b.clone())
 }
 
-/// Discretizations already computed in this process, by (order, theta bits, discretizer): they
-/// depend on nothing else, and the exponential of a psMNIST-sized memory costs about a second.
-fn computed() -> &'static Mutex<HashMap<(usize, u64, Discretizer), LmuMatrices>> {
-    static COMPUTED: OnceLock<Mutex<HashMap<(usize, u64, Discretizer), LmuMatrices>>> =
-        OnceLock::new();
+/// Discretizations by (order, theta bits, discretizer).
+type Discretizations = HashMap<(usize, u64, Discretizer), LmuMatrices>;
+
+/// Discretizations already computed in this process: they depend on nothing but their key, and
+/// the exponential of a psMNIST-sized memory costs a good fraction of a second.
+fn computed() -> &'static Mutex<Discretizations> {
+    static COMPUTED: OnceLock<Mutex<Discretizations>> = OnceLock::new();
     COMPUTED.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
