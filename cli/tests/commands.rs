@@ -1,4 +1,5 @@
-//! The `hsnn` binary on bad input: clear messages and a failing exit code, never a panic.
+//! The `hsnn` binary end to end: clear messages and a failing exit code on bad input (never a
+//! panic), and the commands doing what they say on good input.
 
 use std::process::Command;
 
@@ -108,4 +109,49 @@ fn e1_zero_threads_and_zero_epochs_are_rejected() {
     assert!(!ok && text.contains("threads"), "{text}");
     let (ok, text) = hsnn(&["train", "--stop-after-epochs", "0"]);
     assert!(!ok && text.contains("stop-after-epochs"), "{text}");
+}
+
+/// `hsnn eval` on a valid model prints accuracy and the bit metrics of the spiking site.
+#[test]
+fn eval_reports_accuracy_and_bit_metrics() {
+    let dir = std::env::temp_dir().join(format!("hsnn-eval-ok-{}", std::process::id()));
+    let mut config = hsnn_spec::NetworkConfig::psmnist();
+    config.lmu.hidden_size = 4;
+    config.lmu.order = 4;
+    let mut weights = hsnn_spec::Weights::zeros(&config);
+    weights.kernel_memory.data.fill(0.5);
+    let model = hsnn_spec::Model::new(config, weights).expect("model");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let path = dir.join("model.json");
+    model.save(&path).expect("save");
+    let (ok, text) = hsnn(&[
+        "eval",
+        "--model",
+        path.to_str().expect("utf-8"),
+        "--limit",
+        "16",
+        "--placement",
+        "hidden",
+        "--dt",
+        "4",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("16 sequences: accuracy"), "{text}");
+    assert!(text.contains("placement hidden, dt 4"), "{text}");
+    assert!(
+        text.contains("mean_significant_bits") && text.contains("synaptic_events"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `hsnn vectors` writes exactly the committed golden vectors.
+#[test]
+fn vectors_command_writes_the_committed_file() {
+    let path = std::env::temp_dir().join(format!("hsnn-vectors-{}.json", std::process::id()));
+    let (ok, text) = hsnn(&["vectors", "--out", path.to_str().expect("utf-8")]);
+    assert!(ok, "{text}");
+    let written = std::fs::read_to_string(&path).expect("written");
+    assert_eq!(written, hsnn_conformance::golden::GOLDEN_JSON);
+    let _ = std::fs::remove_file(&path);
 }
