@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
@@ -15,6 +16,32 @@ const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 fn plot_error(error: impl std::fmt::Display) -> CliError {
     CliError::Usage(format!("cannot draw the plot: {error}"))
+}
+
+/// A chart with a logarithmic dt axis.
+type DtChart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+
+/// Draws `points` as a labelled line with round markers of `radius` pixels.
+fn draw_line(
+    chart: &mut DtChart,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    label: &str,
+    radius: i32,
+) -> CliResult<()> {
+    chart
+        .draw_series(LineSeries::new(points.to_vec(), color.stroke_width(2)))
+        .map_err(plot_error)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    chart
+        .draw_series(
+            points
+                .iter()
+                .map(|&point| Circle::new(point, radius, color.filled())),
+        )
+        .map_err(plot_error)?;
+    Ok(())
 }
 
 /// Picks one bit metric out of a site summary.
@@ -69,18 +96,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
         .iter()
         .map(|p| (p.dt, 100.0 * p.trained.test_accuracy))
         .collect();
-    accuracy
-        .draw_series(LineSeries::new(trained.clone(), BLUE.stroke_width(2)))
-        .map_err(plot_error)?
-        .label("spiking-aware training")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-    accuracy
-        .draw_series(
-            trained
-                .iter()
-                .map(|&point| Circle::new(point, 4, BLUE.filled())),
-        )
-        .map_err(plot_error)?;
+    draw_line(&mut accuracy, &trained, BLUE, "spiking-aware training", 4)?;
     let converted: Vec<(f64, f64)> = sweep
         .iter()
         .filter_map(|p| {
@@ -90,18 +106,13 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
         })
         .collect();
     if !converted.is_empty() {
-        accuracy
-            .draw_series(LineSeries::new(converted.clone(), RED.stroke_width(2)))
-            .map_err(plot_error)?
-            .label("non-spiking weights, converted")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        accuracy
-            .draw_series(
-                converted
-                    .iter()
-                    .map(|&point| Circle::new(point, 4, RED.filled())),
-            )
-            .map_err(plot_error)?;
+        draw_line(
+            &mut accuracy,
+            &converted,
+            RED,
+            "non-spiking weights, converted",
+            4,
+        )?;
     }
     accuracy
         .configure_series_labels()
@@ -142,18 +153,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
             .iter()
             .filter_map(|p| p.trained.sites.first().map(|s| (p.dt, value(s))))
             .collect();
-        bits.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(plot_error)?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        bits.draw_series(
-            points
-                .iter()
-                .map(|&point| Circle::new(point, 3, color.filled())),
-        )
-        .map_err(plot_error)?;
+        draw_line(&mut bits, &points, color, label, 3)?;
     }
     bits.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

@@ -13,19 +13,23 @@ fn hsnn(arguments: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// Runs `hsnn` with `arguments`, expects it to fail without a panic, and returns its output.
+fn failing(arguments: &[&str]) -> String {
+    let (ok, text) = hsnn(arguments);
+    assert!(!ok, "expected a failure: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
 #[test]
 fn e1_missing_model_file_is_named() {
-    let (ok, text) = hsnn(&["eval", "--model", "/nonexistent/model.json"]);
-    assert!(!ok);
-    assert!(
-        text.contains("/nonexistent/model.json") && !text.contains("panicked"),
-        "{text}"
-    );
+    let text = failing(&["eval", "--model", "/nonexistent/model.json"]);
+    assert!(text.contains("/nonexistent/model.json"), "{text}");
 }
 
 #[test]
 fn e1_missing_data_folder_is_named() {
-    let (ok, text) = hsnn(&[
+    let text = failing(&[
         "reproduce",
         "--data",
         "/nonexistent/mnist",
@@ -33,11 +37,7 @@ fn e1_missing_data_folder_is_named() {
         "--out",
         "/tmp/hsnn-cli-test-missing",
     ]);
-    assert!(!ok);
-    assert!(
-        text.contains("/nonexistent/mnist") && !text.contains("panicked"),
-        "{text}"
-    );
+    assert!(text.contains("/nonexistent/mnist"), "{text}");
 }
 
 #[test]
@@ -49,17 +49,13 @@ fn e1_bad_experiment_file_is_named() {
         "{\"format\": \"hsnn-experiment\", \"format_version\": 1",
     )
     .expect("write");
-    let (ok, text) = hsnn(&[
+    let text = failing(&[
         "train",
         "--config",
         path.to_str().expect("utf-8 path"),
         "--quiet",
     ]);
-    assert!(!ok);
-    assert!(
-        text.contains("experiment file") && !text.contains("panicked"),
-        "{text}"
-    );
+    assert!(text.contains("experiment file"), "{text}");
     let _ = std::fs::remove_file(&path);
 }
 
@@ -72,7 +68,7 @@ fn e1_bad_dt_override_is_rejected() {
     std::fs::create_dir_all(&dir).expect("folder");
     let path = dir.join("model.json");
     model.save(&path).expect("save");
-    let (ok, text) = hsnn(&[
+    let text = failing(&[
         "eval",
         "--model",
         path.to_str().expect("utf-8"),
@@ -80,7 +76,6 @@ fn e1_bad_dt_override_is_rejected() {
         "hidden",
         "--dt=0",
     ]);
-    assert!(!ok);
     assert!(text.contains("quantizer.dt"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -88,7 +83,7 @@ fn e1_bad_dt_override_is_rejected() {
 #[test]
 fn e1_paper_config_without_full_data_says_how_to_fetch_it() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/psmnist-paper.json");
-    let (ok, text) = hsnn(&[
+    let text = failing(&[
         "reproduce",
         "--config",
         config,
@@ -96,11 +91,7 @@ fn e1_paper_config_without_full_data_says_how_to_fetch_it() {
         "--out",
         "/tmp/hsnn-cli-test-paper",
     ]);
-    assert!(!ok);
-    assert!(
-        text.contains("data/fetch.sh") && !text.contains("panicked"),
-        "{text}"
-    );
+    assert!(text.contains("data/fetch.sh"), "{text}");
 }
 
 #[test]
