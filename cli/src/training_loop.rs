@@ -2,8 +2,9 @@
 //! clauses T4-T8).
 //!
 //! Determinism (clause T8): the minibatch order of an epoch is a Fisher-Yates shuffle from a
-//! stream seeded by (experiment seed, stage, epoch); gradients are computed in fixed chunks of
-//! [`CHUNK`] sequences and combined in chunk order, so neither the thread count nor an
+//! stream seeded by (experiment seed, stage, epoch); each minibatch goes to the trainer whole,
+//! and every backend splits it in a way fixed by the spec (the reference in chunks of 5
+//! sequences, the optimized backend in shards of 50), so neither the thread count nor an
 //! interruption changes a single bit. A checkpoint holds the weights, Adam's state, the kept
 //! model and the position in the schedule; a resumed run continues from it exactly.
 
@@ -18,7 +19,6 @@ use hsnn_spec::{
     AdamState, HsnnError, Model, Trainer, Weights,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{batch, predicted_class};
@@ -26,13 +26,10 @@ use crate::error::{CliError, CliResult};
 use crate::evaluation::evaluate;
 use crate::experiment::{Experiment, StageConfig};
 
-/// Sequences per unit of parallel gradient work (fixed for determinism, clause T8).
-pub const CHUNK: usize = 5;
-
 /// The `format` tag of a checkpoint file.
 pub const CHECKPOINT_FORMAT: &str = "hsnn-checkpoint";
 /// The checkpoint format version.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 2;
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 3;
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +71,9 @@ pub struct Checkpoint {
     /// split sizes and labels, and the starting model. Resume refuses a checkpoint whose
     /// digest differs.
     pub fingerprint: String,
+    /// The backend that trained it (`reference`, `optimized`): a resume must use the same one,
+    /// since backends agree only to their conformance level, not bit for bit.
+    pub backend: String,
     /// The experiment it belongs to.
     pub experiment: String,
     /// The stage it belongs to.
@@ -140,8 +140,18 @@ impl Checkpoint {
         experiment: &str,
         stage: &str,
         fingerprint: &str,
+        backend: &str,
     ) -> CliResult<Self> {
         let checkpoint = Self::load(path, experiment, stage)?;
+        if checkpoint.backend != backend {
+            return Err(CliError::Usage(format!(
+                "checkpoint {} was written by the {} backend; resume it with --backend {} (backends \
+                 agree only to their conformance level, so switching would not continue the same run)",
+                path.display(),
+                checkpoint.backend,
+                checkpoint.backend
+            )));
+        }
         if checkpoint.fingerprint != fingerprint {
             return Err(CliError::Usage(format!(
                 "checkpoint {} was written for other settings of stage {stage:?} (data, network, batch size, \
@@ -237,7 +247,8 @@ pub fn epoch_order(samples: usize, seed: u64, stage_index: usize, epoch: usize) 
     order
 }
 
-/// Mean loss, gradients and correct predictions of one minibatch, in fixed chunks (T8).
+/// Mean loss, gradients and correct predictions of one minibatch, handed to the trainer
+/// whole: each backend partitions it in its own fixed way (clause T8).
 fn minibatch_gradients<T: Trainer>(
     trainer: &T,
     model: &Model,
@@ -245,44 +256,19 @@ fn minibatch_gradients<T: Trainer>(
     indices: &[usize],
     epoch: usize,
 ) -> CliResult<(f64, Weights, u64)> {
-    let parts: Vec<CliResult<_>> = indices
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            // Training sample ids differ per epoch so spiking runs see fresh initial states.
-            let ids = chunk
-                .iter()
-                .map(|&index| ((epoch as u64) << 32) | index as u64)
-                .collect();
-            let (sequences, labels) = batch(&split.train, chunk, ids)?;
-            let output = trainer.gradients(model, &sequences, &labels)?;
-            let correct = labels
-                .iter()
-                .enumerate()
-                .filter(|(sample, &label)| predicted_class(output.logits.row(*sample)) == label)
-                .count() as u64;
-            Ok((chunk.len(), output, correct))
-        })
+    // Training sample ids differ per epoch so spiking runs see fresh initial states.
+    let ids = indices
+        .iter()
+        .map(|&index| ((epoch as u64) << 32) | index as u64)
         .collect();
-    let total = indices.len() as f64;
-    let mut loss = 0.0;
-    let mut correct = 0;
-    let mut gradients = Weights::zeros(&model.config);
-    for part in parts {
-        let (size, output, part_correct) = part?;
-        let weight = size as f64 / total;
-        loss += weight * output.loss;
-        correct += part_correct;
-        for ((_, target), (_, source)) in gradients
-            .named_mut()
-            .into_iter()
-            .zip(output.gradients.named())
-        {
-            for (target, source) in target.data.iter_mut().zip(&source.data) {
-                *target += weight * source;
-            }
-        }
-    }
-    Ok((loss, gradients, correct))
+    let (sequences, labels) = batch(&split.train, indices, ids)?;
+    let output = trainer.gradients(model, &sequences, &labels)?;
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|(sample, &label)| predicted_class(output.logits.row(*sample)) == label)
+        .count() as u64;
+    Ok((output.loss, output.gradients, correct))
 }
 
 /// The sizes of one stage's loop.
@@ -356,7 +342,13 @@ pub fn run_stage<T: Trainer>(
     } = check_stage(experiment, stage_index, split)?;
     let fingerprint = stage_fingerprint(experiment, stage_index, split, start);
     let mut checkpoint = if resume && checkpoint_path.exists() {
-        Checkpoint::load_for(checkpoint_path, &experiment.name, &stage.name, &fingerprint)?
+        Checkpoint::load_for(
+            checkpoint_path,
+            &experiment.name,
+            &stage.name,
+            &fingerprint,
+            trainer.name(),
+        )?
     } else {
         let mut model = start.clone();
         model.config.quantizer.placement = stage.placement;
@@ -365,6 +357,7 @@ pub fn run_stage<T: Trainer>(
             format: CHECKPOINT_FORMAT.into(),
             format_version: CHECKPOINT_FORMAT_VERSION,
             fingerprint,
+            backend: trainer.name().into(),
             experiment: experiment.name.clone(),
             stage: stage.name.clone(),
             minibatches_completed: 0,

@@ -37,6 +37,11 @@ pub const F32_EXPLAINED: Level = Level::Explained {
     relative: 1.0 / 8192.0,
 };
 
+/// C3's bound for the gradients of an f32 trainer (SPEC.md clause C3): every gradient within
+/// `absolute` times the problem's largest reference gradient (at least 1e-3), on the same
+/// model and, when it spikes, the same spike counts.
+pub const F32_GRADIENTS: Level = Level::Bounded { absolute: 1e-4 };
+
 impl Level {
     /// Whether `candidate` is close enough to `expected` for this level.
     pub fn reals_agree(&self, expected: f64, candidate: f64) -> bool {

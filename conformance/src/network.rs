@@ -207,8 +207,14 @@ pub fn n2_spiking_off_equals_plain_lmu(backend: &impl Backend, level: Level) {
 }
 
 /// N2: with large dt the spiking network approaches the plain one: the logit error shrinks
-/// as dt grows by factors of 100 and is below 1e-5 at dt = 1e8.
-pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, _level: Level) {
+/// as dt grows by factors of 100 and is below 1e-5 at dt = 1e8. At the f32 levels the integrator
+/// must stay below 2^23 (clause Q2), so the dts are 1e1 to 1e5 and the bound at 1e5 is 1e-3
+/// (the quantization error alpha / dt = 1e-5 times the network's gain, plus f32 rounding).
+pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, level: Level) {
+    let (dts, bound): (&[f64], f64) = match level {
+        Level::Exact => (&[1e2, 1e4, 1e6, 1e8], 1e-5),
+        _ => (&[1e1, 1e3, 1e5], 1e-3),
+    };
     for placement in [
         QuantizerPlacement::Hidden,
         QuantizerPlacement::MemoryInput,
@@ -218,7 +224,7 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, _level: Level) {
         let batch = small_batch(&plain, 9, 2, 30);
         let target = forward(backend, &plain, &batch, TraceLevel::None).logits;
         let mut previous = f64::INFINITY;
-        for dt in [1e2, 1e4, 1e6, 1e8] {
+        for &dt in dts {
             let mut model = plain.clone();
             model.config.quantizer.placement = placement;
             model.config.quantizer.dt = dt;
@@ -235,7 +241,11 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, _level: Level) {
             );
             previous = error;
         }
-        assert!(previous < 1e-5, "{placement:?}: error {previous} at dt 1e8");
+        assert!(
+            previous < bound,
+            "{placement:?}: error {previous} at dt {}",
+            dts[dts.len() - 1]
+        );
     }
 }
 

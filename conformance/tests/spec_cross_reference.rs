@@ -11,10 +11,17 @@ fn workspace() -> PathBuf {
 /// Every `.rs` file of the workspace's crates.
 fn sources() -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut pending: Vec<PathBuf> = ["spec", "reference", "conformance", "data", "cli"]
-        .iter()
-        .map(|name| workspace().join(name))
-        .collect();
+    let mut pending: Vec<PathBuf> = [
+        "spec",
+        "reference",
+        "optimized",
+        "conformance",
+        "data",
+        "cli",
+    ]
+    .iter()
+    .map(|name| workspace().join(name))
+    .collect();
     while let Some(folder) = pending.pop() {
         for entry in std::fs::read_dir(&folder)
             .expect("readable folder")

@@ -301,9 +301,17 @@ pub fn forward(
     }
     let mut hidden_trace = Vec::new();
     let sequence_length = batch.steps * batch.features;
-    for sample in 0..batch.batch {
-        let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
-        let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
+    // Sequences are independent (clause Q1): simulate them in parallel, assemble in order.
+    use rayon::prelude::*;
+    let records: Vec<Result<SampleRecord>> = (0..batch.batch)
+        .into_par_iter()
+        .map(|sample| {
+            let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
+            network.simulate(inputs, batch.steps, batch.sample_ids[sample])
+        })
+        .collect();
+    for (sample, record) in records.into_iter().enumerate() {
+        let record = record?;
         for (output, value) in record.logits.iter().enumerate() {
             logits.set(sample, output, *value);
         }

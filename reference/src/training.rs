@@ -156,13 +156,20 @@ fn to_tensor(matrix: &DMatrix<f64>) -> Tensor2 {
     crate::legendre::to_tensor(matrix)
 }
 
-/// Mean loss and gradients over a batch (clauses T1-T3): forward with spikes, backward with
-/// the rate derivative, gradients averaged over the batch in sample order.
+/// Sequences per unit of parallel gradient work (clause T8): a batch is cut into chunks of
+/// this many consecutive sequences, each chunk's mean gradient is computed on one thread, and
+/// the chunks are combined in order with weight `chunk size / batch size`, so the result does
+/// not depend on the number of threads.
+pub const CHUNK: usize = 5;
+
+/// Mean loss and gradients over a batch (clauses T1-T3, T8): forward with spikes, backward
+/// with the rate derivative, in chunks of [`CHUNK`] sequences combined in chunk order.
 pub fn loss_and_gradients(
     model: &Model,
     batch: &SequenceBatch,
     labels: &[usize],
 ) -> Result<GradientOutput> {
+    use rayon::prelude::*;
     let network = PreparedNetwork::new(model)?;
     check_batch(model, batch)?;
     if labels.len() != batch.batch {
@@ -184,21 +191,65 @@ pub fn loss_and_gradients(
             ),
         ));
     }
-    let mut total_loss = 0.0;
+    let starts: Vec<usize> = (0..batch.batch).step_by(CHUNK).collect();
+    let chunks: Vec<Result<GradientOutput>> = starts
+        .par_iter()
+        .map(|&start| {
+            let end = (start + CHUNK).min(batch.batch);
+            chunk_loss_and_gradients(&network, batch, start..end, &labels[start..end])
+        })
+        .collect();
+    let total = batch.batch as f64;
+    let mut loss = 0.0;
     let mut gradients = Weights::zeros(&model.config);
     let mut logits = Tensor2::zeros(batch.batch, model.config.output_size);
+    for (&start, chunk) in starts.iter().zip(chunks) {
+        let chunk = chunk?;
+        let weight = chunk.logits.rows as f64 / total;
+        loss += weight * chunk.loss;
+        for ((_, target), (_, source)) in gradients
+            .named_mut()
+            .into_iter()
+            .zip(chunk.gradients.named())
+        {
+            for (target, source) in target.data.iter_mut().zip(&source.data) {
+                *target += weight * source;
+            }
+        }
+        let outputs = model.config.output_size;
+        logits.data[start * outputs..start * outputs + chunk.logits.data.len()]
+            .copy_from_slice(&chunk.logits.data);
+    }
+    Ok(GradientOutput {
+        loss,
+        gradients,
+        logits,
+    })
+}
+
+/// Mean loss and gradients over the sequences `samples` of `batch`, one after the other.
+fn chunk_loss_and_gradients(
+    network: &PreparedNetwork,
+    batch: &SequenceBatch,
+    samples: std::ops::Range<usize>,
+    labels: &[usize],
+) -> Result<GradientOutput> {
+    let config = &network.model.config;
+    let mut total_loss = 0.0;
+    let mut gradients = Weights::zeros(config);
+    let mut logits = Tensor2::zeros(samples.len(), config.output_size);
     let sequence_length = batch.steps * batch.features;
-    let scale = 1.0 / batch.batch as f64;
-    for (sample, &label) in labels.iter().enumerate() {
+    let scale = 1.0 / samples.len() as f64;
+    for (position, (sample, &label)) in samples.zip(labels).enumerate() {
         let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
         let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
         let (loss, dlogits) = softmax_cross_entropy(record.logits.as_slice(), label);
         let dlogits = RowDVector::from_vec(dlogits);
         total_loss += loss;
         for (output, value) in record.logits.iter().enumerate() {
-            logits.set(sample, output, *value);
+            logits.set(position, output, *value);
         }
-        let sample_gradients = backward(&network, inputs, &record, &(dlogits * scale));
+        let sample_gradients = backward(network, inputs, &record, &(dlogits * scale));
         accumulate(&mut gradients, &sample_gradients);
     }
     Ok(GradientOutput {

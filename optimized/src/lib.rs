@@ -1,0 +1,314 @@
+//! # hsnn-optimized: the same math as the reference, fast
+//!
+//! An implementation of the `Backend` and `Trainer` traits of hsnn-spec that computes in f32
+//! on contiguous batch-major buffers:
+//!
+//! - every product of SPEC.md clause L4 (and of the backward pass, clause T3) is one matrix
+//!   product over a shard of sequences, through the `gemm` crate's SIMD kernels chosen at run
+//!   time ([`kernels`]);
+//! - the weight gradients are one large product each over all steps of a shard, after the
+//!   backward recurrence ([`network`]);
+//! - the quantizer runs over whole rows of neurons with the operations of clause Q2 in f32
+//!   ([`quantizer`]); tanh is a vectorizable polynomial accurate to a few ulps;
+//! - threads: a batch is cut into shards of [`SHARD_SEQUENCES`] consecutive sequences, each
+//!   shard runs all its steps on one thread (no synchronisation per step), and shard results
+//!   are combined in shard order, so 1, 2 or 4 threads give identical bits (clause T8).
+//!
+//! It depends on hsnn-spec only. Conformance (SPEC.md section C): the backend suite at C2
+//! (`F32_EXPLAINED`), the trainer suite at the gradient bound of clause C3.
+
+pub mod kernels;
+pub mod legendre;
+pub mod network;
+pub mod quantizer;
+
+use hsnn_spec::{
+    config::validate_dt, Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput,
+    HsnnError, LmuConfig, LmuMatrices, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch,
+    SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
+};
+use rayon::prelude::*;
+
+use network::{Network, ShardOutput};
+use quantizer::{initial_state_f32, Quantizer};
+
+/// Sequences per shard: the unit of parallel work, fixed so that results do not depend on the
+/// thread count (clause T8). 50 puts one shard of a minibatch of 100 on each of two cores;
+/// each shard's products have 50 rows, enough for the SIMD kernels to run near their peak.
+pub const SHARD_SEQUENCES: usize = 50;
+
+/// The optimized backend: f32, SIMD products, one thread per shard of sequences.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptimizedBackend;
+
+/// Fan-out of one event at `site` (clause B6): `(every step but the last, the last step)`.
+fn fan_outs(model: &Model, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
+    let lmu = &model.config.lmu;
+    match site {
+        QuantizedSite::Hidden => {
+            let mut recurrent = lmu.hidden_size as u64;
+            if lmu.connections.hidden_to_memory {
+                recurrent += lmu.memory_size as u64;
+            }
+            (
+                vec![recurrent; lmu.hidden_size],
+                vec![model.config.output_size as u64; lmu.hidden_size],
+            )
+        }
+        QuantizedSite::MemoryInput => {
+            let targets = vec![lmu.order as u64; lmu.memory_size];
+            (targets.clone(), targets)
+        }
+    }
+}
+
+/// Runs `work` on every shard of `batch` in parallel and returns the results in shard order.
+fn per_shard<T: Send>(
+    batch: &SequenceBatch,
+    work: impl Fn(std::ops::Range<usize>) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let shards: Vec<std::ops::Range<usize>> = (0..batch.batch)
+        .step_by(SHARD_SEQUENCES)
+        .map(|start| start..(start + SHARD_SEQUENCES).min(batch.batch))
+        .collect();
+    shards.into_par_iter().map(&work).collect()
+}
+
+/// Softmax cross-entropy of one row of logits and its gradient (clause T1), in f64.
+fn softmax_cross_entropy(logits: &[f64], label: usize) -> (f64, Vec<f64>) {
+    let maximum = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exponentials: Vec<f64> = logits.iter().map(|value| (value - maximum).exp()).collect();
+    let total: f64 = exponentials.iter().sum();
+    let mut gradient: Vec<f64> = exponentials.iter().map(|value| value / total).collect();
+    gradient[label] -= 1.0;
+    (total.ln() + maximum - logits[label], gradient)
+}
+
+impl Backend for OptimizedBackend {
+    fn name(&self) -> &str {
+        "optimized"
+    }
+
+    fn lmu_matrices(&self, config: &LmuConfig) -> Result<LmuMatrices> {
+        legendre::lmu_matrices(config.order, config.theta, config.discretizer)
+            .map(|matrices| (*matrices).clone())
+    }
+
+    fn quantize(
+        &self,
+        activation: Activation,
+        dt: f64,
+        amplitude: f64,
+        inputs: &Tensor2,
+        initial_state: &[f64],
+    ) -> Result<QuantizerRun> {
+        validate_dt(dt)?;
+        if !(amplitude.is_finite() && amplitude > 0.0) {
+            return Err(HsnnError::invalid(
+                "quantizer.amplitude",
+                format!("must be a finite number greater than 0, got {amplitude}"),
+            ));
+        }
+        inputs.validate("quantizer inputs")?;
+        if initial_state.len() != inputs.cols {
+            return Err(HsnnError::ShapeMismatch {
+                name: "quantizer initial state".into(),
+                expected: format!("{} values (one per neuron)", inputs.cols),
+                found: format!("{} values", initial_state.len()),
+            });
+        }
+        if let Some(index) = initial_state
+            .iter()
+            .position(|value| !(0.0..1.0).contains(value))
+        {
+            return Err(HsnnError::invalid(
+                format!("quantizer initial state [{index}]"),
+                format!("must lie in [0, 1), got {}", initial_state[index]),
+            ));
+        }
+        let quantizer = Quantizer {
+            activation,
+            dt: dt as f32,
+            amplitude: amplitude as f32,
+        };
+        let neurons = inputs.cols;
+        let cells = inputs.rows * neurons;
+        let mut states: Vec<f32> = initial_state
+            .iter()
+            .map(|&v| initial_state_f32(v))
+            .collect();
+        let mut counts = vec![0i32; cells];
+        let mut outputs = vec![0.0f32; cells];
+        let mut integrators = vec![0.0f32; cells];
+        let mut rates = vec![0.0f32; cells];
+        let row_inputs: Vec<f32> = inputs.data.iter().map(|&x| x as f32).collect();
+        for step in 0..inputs.rows {
+            let range = step * neurons..(step + 1) * neurons;
+            quantizer.step_row(
+                &row_inputs[range.clone()],
+                &mut states,
+                &mut outputs[range.clone()],
+                &mut counts[range.clone()],
+                &mut integrators[range.clone()],
+                &mut rates[range],
+            )?;
+        }
+        Ok(QuantizerRun {
+            counts: counts.into_iter().map(i64::from).collect(),
+            outputs: outputs.into_iter().map(f64::from).collect(),
+            integrator: integrators.into_iter().map(f64::from).collect(),
+            final_state: states.into_iter().map(f64::from).collect(),
+        })
+    }
+
+    fn forward(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        options: &ForwardOptions,
+    ) -> Result<ForwardOutput> {
+        let network = Network::new(model)?;
+        network.check_batch(batch)?;
+        let sequence_length = batch.steps * batch.features;
+        let shards: Vec<ShardOutput> = per_shard(batch, |range| {
+            network.forward_shard(
+                &batch.data[range.start * sequence_length..range.end * sequence_length],
+                &batch.sample_ids[range],
+                batch.steps,
+                options.trace,
+                false,
+            )
+        })?;
+        let config = &model.config;
+        let lmu = &config.lmu;
+        let mut logits = Vec::with_capacity(batch.batch * config.output_size);
+        let mut hidden = Vec::new();
+        for shard in &shards {
+            logits.extend(shard.logits.iter().map(|&value| f64::from(value)));
+            hidden.extend_from_slice(&shard.hidden_trace);
+        }
+        let mut sites = Vec::new();
+        let placement = config.quantizer.placement;
+        let recording = options.trace != TraceLevel::None;
+        for (site, activation, neurons, quantized) in [
+            (
+                QuantizedSite::Hidden,
+                lmu.hidden_activation,
+                lmu.hidden_size,
+                placement.quantizes_hidden(),
+            ),
+            (
+                QuantizedSite::MemoryInput,
+                Activation::Identity,
+                lmu.memory_size,
+                placement.quantizes_memory_input(),
+            ),
+        ] {
+            if !(recording && quantized) {
+                continue;
+            }
+            let (fan_out, fan_out_last_step) = fan_outs(model, site);
+            let mut trace = SiteTrace {
+                site,
+                activation,
+                batch: batch.batch,
+                steps: batch.steps,
+                neurons,
+                fan_out,
+                fan_out_last_step,
+                counts: Vec::with_capacity(batch.batch * batch.steps * neurons),
+                integrator: Vec::new(),
+            };
+            for shard in &shards {
+                let record = match site {
+                    QuantizedSite::Hidden => shard.hidden_site.as_ref(),
+                    QuantizedSite::MemoryInput => shard.memory_site.as_ref(),
+                };
+                if let Some(record) = record {
+                    trace.counts.extend_from_slice(&record.counts);
+                    trace.integrator.extend_from_slice(&record.integrator);
+                }
+            }
+            sites.push(trace);
+        }
+        Ok(ForwardOutput {
+            logits: Tensor2::from_row_major(batch.batch, config.output_size, logits)?,
+            trace: Trace {
+                dt: config.quantizer.dt,
+                sites,
+                hidden,
+            },
+        })
+    }
+}
+
+impl Trainer for OptimizedBackend {
+    fn gradients(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        labels: &[usize],
+    ) -> Result<GradientOutput> {
+        let network = Network::new(model)?;
+        network.check_batch(batch)?;
+        let outputs = model.config.output_size;
+        if labels.len() != batch.batch {
+            return Err(HsnnError::ShapeMismatch {
+                name: "labels".into(),
+                expected: format!("{} (one per sequence)", batch.batch),
+                found: labels.len().to_string(),
+            });
+        }
+        if let Some(label) = labels.iter().find(|&&label| label >= outputs) {
+            return Err(HsnnError::invalid(
+                "labels",
+                format!("must be below output_size {outputs}, found {label}"),
+            ));
+        }
+        let scale = 1.0 / batch.batch as f64;
+        let sequence_length = batch.steps * batch.features;
+        let shards = per_shard(batch, |range| {
+            let forward = network.forward_shard(
+                &batch.data[range.start * sequence_length..range.end * sequence_length],
+                &batch.sample_ids[range.clone()],
+                batch.steps,
+                TraceLevel::None,
+                true,
+            )?;
+            let mut loss = 0.0;
+            let mut logits = Vec::with_capacity(forward.logits.len());
+            let mut dlogits = Vec::with_capacity(forward.logits.len());
+            for (row, &label) in forward.logits.chunks(outputs).zip(&labels[range]) {
+                let row: Vec<f64> = row.iter().map(|&value| f64::from(value)).collect();
+                let (row_loss, gradient) = softmax_cross_entropy(&row, label);
+                loss += row_loss;
+                dlogits.extend(gradient.iter().map(|&value| (value * scale) as f32));
+                logits.extend(row);
+            }
+            let gradients = network.backward_shard(&forward, &dlogits);
+            Ok((loss, logits, gradients))
+        })?;
+        let mut gradients = Weights::zeros(&model.config);
+        let mut loss = 0.0;
+        let mut logits = Vec::with_capacity(batch.batch * outputs);
+        for (shard_loss, shard_logits, shard_gradients) in shards {
+            loss += shard_loss;
+            logits.extend(shard_logits);
+            for ((name, target), (source_name, source)) in gradients
+                .named_mut()
+                .into_iter()
+                .zip(&shard_gradients.tensors)
+            {
+                debug_assert_eq!(name, *source_name);
+                for (target, &value) in target.data.iter_mut().zip(source) {
+                    *target += f64::from(value);
+                }
+            }
+        }
+        Ok(GradientOutput {
+            loss: loss * scale,
+            gradients,
+            logits: Tensor2::from_row_major(batch.batch, outputs, logits)?,
+        })
+    }
+}

@@ -1,0 +1,641 @@
+//! The hybrid LMU network in f32 over a shard of sequences at once (SPEC.md clauses L4,
+//! N1-N3), and its backward pass (clauses T2, T3).
+//!
+//! A shard of `S` sequences runs through all steps together. Each step's state is an `S x n`
+//! row-major matrix, so every product of clause L4 is one matrix product:
+//!
+//! ```text
+//! U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m                    S x memory_size
+//! M_t = M_{t-1} Abar^T + U_t Bbar^T     (M as (S*memory_size) x order)
+//! Z_t = M_t W_m + H_{t-1} W_h + X_t W_x                        S x hidden
+//! H_t = f(Z_t), or Q_f(Z_t)
+//! ```
+//!
+//! Training keeps `X_t`, `M_t`, `H_t` and `f(Z_t)` of every step, time-major, so the backward
+//! recurrence needs only the per-step products and the weight gradients become one large
+//! product each over all steps: `g(W_m) = [M_0; ...; M_{T-1}]^T [dZ_0; ...; dZ_{T-1}]`.
+
+use hsnn_spec::{
+    initial_state::initial_state, Activation, HsnnError, Model, NetworkConfig, QuantizedSite,
+    Result, SequenceBatch, TraceLevel,
+};
+
+use crate::kernels::{matmul, tanh_in_place, View};
+use crate::legendre;
+use crate::quantizer::{activate, derivative_from_rate, initial_state_f32, Quantizer};
+
+/// A model's weights and discretized memory in f32, converted once per call at the boundary.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// The validated configuration.
+    pub config: NetworkConfig,
+    input: usize,
+    hidden: usize,
+    memory_size: usize,
+    order: usize,
+    memory_length: usize,
+    outputs: usize,
+    a_bar: Vec<f32>,
+    b_bar: Vec<f32>,
+    encoder_input: Vec<f32>,
+    encoder_hidden: Option<Vec<f32>>,
+    encoder_memory: Option<Vec<f32>>,
+    kernel_input: Option<Vec<f32>>,
+    kernel_hidden: Vec<f32>,
+    kernel_memory: Vec<f32>,
+    readout_kernel: Vec<f32>,
+    readout_bias: Vec<f32>,
+    hidden_quantizer: Option<Quantizer>,
+    memory_quantizer: Option<Quantizer>,
+}
+
+fn to_f32(values: &[f64]) -> Vec<f32> {
+    values.iter().map(|&value| value as f32).collect()
+}
+
+/// The first `len` values at slot `previous` (read) and at slot `current` (written) of a
+/// buffer of equal-sized slots; `previous != current`.
+fn two_slots(
+    buffer: &mut [f32],
+    len: usize,
+    previous: usize,
+    current: usize,
+) -> (&[f32], &mut [f32]) {
+    debug_assert_ne!(previous, current);
+    if previous < current {
+        let (head, tail) = buffer.split_at_mut(current * len);
+        (
+            &head[previous * len..(previous + 1) * len],
+            &mut tail[..len],
+        )
+    } else {
+        let (head, tail) = buffer.split_at_mut(previous * len);
+        (&tail[..len], &mut head[current * len..(current + 1) * len])
+    }
+}
+
+/// What a shard's forward pass records for one quantized site, batch-major (clause N3).
+#[derive(Debug, Clone, Default)]
+pub struct SiteRecord {
+    /// Counts, `S * steps * neurons`.
+    pub counts: Vec<i64>,
+    /// Integrator values, empty unless the trace level is full.
+    pub integrator: Vec<f64>,
+}
+
+/// The values of every step that the backward pass needs, time-major (step t's `S x n` block
+/// at `t * S * n`).
+#[derive(Debug, Clone, Default)]
+struct History {
+    inputs: Vec<f32>,
+    memory: Vec<f32>,
+    hidden: Vec<f32>,
+    /// `f(Z_t)` where the hidden units spike (otherwise it equals `hidden`).
+    rates: Vec<f32>,
+}
+
+/// The result of one shard's forward pass.
+#[derive(Debug, Clone, Default)]
+pub struct ShardOutput {
+    /// Logits, `S x outputs`.
+    pub logits: Vec<f32>,
+    /// The hidden site's record, when the hidden units spike and counts are recorded.
+    pub hidden_site: Option<SiteRecord>,
+    /// The memory-input site's record, likewise.
+    pub memory_site: Option<SiteRecord>,
+    /// `h_t` batch-major (`S * steps * hidden`), at trace level full only.
+    pub hidden_trace: Vec<f64>,
+    history: Option<History>,
+}
+
+/// Gradients of one shard in f32, one buffer per weight tensor in the order of
+/// `Weights::named` with absent tensors skipped.
+#[derive(Debug, Clone)]
+pub struct ShardGradients {
+    /// `(name, values)` per present tensor.
+    pub tensors: Vec<(&'static str, Vec<f32>)>,
+}
+
+impl Network {
+    /// Validates `model` (clause E1) and converts it.
+    pub fn new(model: &Model) -> Result<Self> {
+        model.validate()?;
+        let config = model.config.clone();
+        let lmu = &config.lmu;
+        let matrices = legendre::lmu_matrices(lmu.order, lmu.theta, lmu.discretizer)?;
+        let weights = &model.weights;
+        let quantizer = &config.quantizer;
+        let placement = quantizer.placement;
+        let make = |activation| Quantizer {
+            activation,
+            dt: quantizer.dt as f32,
+            amplitude: quantizer.amplitude as f32,
+        };
+        if placement != hsnn_spec::QuantizerPlacement::None
+            && !((quantizer.dt as f32).is_finite() && (quantizer.dt as f32) > 0.0)
+        {
+            return Err(HsnnError::invalid(
+                "quantizer.dt",
+                format!(
+                    "{} is outside the range of f32 (the optimized backend computes in f32)",
+                    quantizer.dt
+                ),
+            ));
+        }
+        Ok(Network {
+            input: lmu.input_size,
+            hidden: lmu.hidden_size,
+            memory_size: lmu.memory_size,
+            order: lmu.order,
+            memory_length: lmu.memory_length(),
+            outputs: config.output_size,
+            a_bar: to_f32(&matrices.a_bar.data),
+            b_bar: to_f32(&matrices.b_bar.data),
+            encoder_input: to_f32(&weights.encoder_input.data),
+            encoder_hidden: weights.encoder_hidden.as_ref().map(|w| to_f32(&w.data)),
+            encoder_memory: weights.encoder_memory.as_ref().map(|w| to_f32(&w.data)),
+            kernel_input: weights.kernel_input.as_ref().map(|w| to_f32(&w.data)),
+            kernel_hidden: to_f32(&weights.kernel_hidden.data),
+            kernel_memory: to_f32(&weights.kernel_memory.data),
+            readout_kernel: to_f32(&weights.readout_kernel.data),
+            readout_bias: to_f32(&weights.readout_bias.data),
+            hidden_quantizer: placement
+                .quantizes_hidden()
+                .then(|| make(lmu.hidden_activation)),
+            memory_quantizer: placement
+                .quantizes_memory_input()
+                .then(|| make(Activation::Identity)),
+            config,
+        })
+    }
+
+    /// Checks that `batch` fits the network (clause E1).
+    pub fn check_batch(&self, batch: &SequenceBatch) -> Result<()> {
+        batch.validate()?;
+        if batch.features != self.input {
+            return Err(HsnnError::ShapeMismatch {
+                name: "input batch features".into(),
+                expected: format!("{} (the model's lmu.input_size)", self.input),
+                found: batch.features.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn initial_states(&self, ids: &[u64], site: QuantizedSite, neurons: usize) -> Vec<f32> {
+        let config = &self.config.quantizer.initial_state;
+        ids.iter()
+            .flat_map(|&id| {
+                (0..neurons)
+                    .map(move |neuron| initial_state_f32(initial_state(config, id, site, neuron)))
+            })
+            .collect()
+    }
+
+    /// The forward pass of one shard: `inputs` holds its `S = ids.len()` sequences
+    /// batch-major (clause N5). With `keep_history`, every step's values are kept for
+    /// [`Self::backward_shard`].
+    pub fn forward_shard(
+        &self,
+        inputs: &[f64],
+        ids: &[u64],
+        steps: usize,
+        trace: TraceLevel,
+        keep_history: bool,
+    ) -> Result<ShardOutput> {
+        let s = ids.len();
+        let (input, hidden, memory_size, order, memory_length) = (
+            self.input,
+            self.hidden,
+            self.memory_size,
+            self.order,
+            self.memory_length,
+        );
+        let record_counts = trace != TraceLevel::None;
+        let record_full = trace == TraceLevel::Full;
+        // Inputs time-major, so each step's S x input block is contiguous.
+        let mut time_major = vec![0.0f32; steps * s * input];
+        for sample in 0..s {
+            for step in 0..steps {
+                for feature in 0..input {
+                    time_major[(step * s + sample) * input + feature] =
+                        inputs[(sample * steps + step) * input + feature] as f32;
+                }
+            }
+        }
+        let slots = if keep_history { steps } else { 2 };
+        let slot = |step: usize| if keep_history { step } else { step % 2 };
+        let memory_block = s * memory_length;
+        let hidden_block = s * hidden;
+        let mut memory = vec![0.0f32; slots * memory_block];
+        let mut hidden_states = vec![0.0f32; slots * hidden_block];
+        let spiking_hidden = self.hidden_quantizer.is_some();
+        let mut rates = vec![
+            0.0f32;
+            if spiking_hidden {
+                slots * hidden_block
+            } else {
+                0
+            }
+        ];
+
+        let mut memory_input = vec![0.0f32; s * memory_size];
+        let mut memory_input_quantized = vec![0.0f32; s * memory_size];
+        let mut preactivation = vec![0.0f32; hidden_block];
+        let mut hidden_v = self.initial_states(ids, QuantizedSite::Hidden, hidden);
+        let mut memory_v = self.initial_states(ids, QuantizedSite::MemoryInput, memory_size);
+        let mut hidden_counts = vec![0i32; hidden_block];
+        let mut hidden_integrator = vec![0.0f32; hidden_block];
+        let mut memory_counts = vec![0i32; s * memory_size];
+        let mut memory_integrator = vec![0.0f32; s * memory_size];
+        let mut memory_rates = vec![0.0f32; s * memory_size];
+        let site_record = |neurons: usize| SiteRecord {
+            counts: vec![0; s * steps * neurons],
+            integrator: if record_full {
+                vec![0.0; s * steps * neurons]
+            } else {
+                Vec::new()
+            },
+        };
+        let mut hidden_site = (record_counts && spiking_hidden).then(|| site_record(hidden));
+        let mut memory_site =
+            (record_counts && self.memory_quantizer.is_some()).then(|| site_record(memory_size));
+        let mut hidden_trace = if record_full {
+            vec![0.0f64; s * steps * hidden]
+        } else {
+            Vec::new()
+        };
+
+        for step in 0..steps {
+            let x = &time_major[step * s * input..(step + 1) * s * input];
+            let (current, previous) = (slot(step), slot(step.saturating_sub(1)));
+
+            // U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m
+            matmul(
+                &mut memory_input,
+                View::row_major(x, s, input),
+                View::row_major(&self.encoder_input, input, memory_size),
+                false,
+            );
+            if step > 0 {
+                let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
+                if let Some(encoder) = &self.encoder_hidden {
+                    matmul(
+                        &mut memory_input,
+                        View::row_major(previous_hidden, s, hidden),
+                        View::row_major(encoder, hidden, memory_size),
+                        true,
+                    );
+                }
+                if let Some(encoder) = &self.encoder_memory {
+                    let previous_memory = &memory[previous * memory_block..][..memory_block];
+                    matmul(
+                        &mut memory_input,
+                        View::row_major(previous_memory, s, memory_length),
+                        View::row_major(encoder, memory_length, memory_size),
+                        true,
+                    );
+                }
+            }
+            let fed_memory_input = if let Some(quantizer) = &self.memory_quantizer {
+                quantizer.step_row(
+                    &memory_input,
+                    &mut memory_v,
+                    &mut memory_input_quantized,
+                    &mut memory_counts,
+                    &mut memory_integrator,
+                    &mut memory_rates,
+                )?;
+                if let Some(record) = &mut memory_site {
+                    store_site(
+                        record,
+                        &memory_counts,
+                        &memory_integrator,
+                        s,
+                        steps,
+                        step,
+                        memory_size,
+                    );
+                }
+                &memory_input_quantized
+            } else {
+                &memory_input
+            };
+
+            // M_t = M_{t-1} Abar^T + U_t Bbar^T, each row one memory dimension of one sequence.
+            {
+                let current_memory = if step > 0 {
+                    let (previous_memory, current_memory) =
+                        two_slots(&mut memory, memory_block, previous, current);
+                    matmul(
+                        current_memory,
+                        View::row_major(previous_memory, s * memory_size, order),
+                        View::row_major(&self.a_bar, order, order).t(),
+                        false,
+                    );
+                    current_memory
+                } else {
+                    let current_memory = &mut memory[current * memory_block..][..memory_block];
+                    current_memory.fill(0.0);
+                    current_memory
+                };
+                for (row, &u) in fed_memory_input.iter().enumerate() {
+                    for (value, &b) in current_memory[row * order..(row + 1) * order]
+                        .iter_mut()
+                        .zip(&self.b_bar)
+                    {
+                        *value += u * b;
+                    }
+                }
+            }
+
+            // Z_t = M_t W_m + H_{t-1} W_h + X_t W_x
+            let current_memory = &memory[current * memory_block..][..memory_block];
+            matmul(
+                &mut preactivation,
+                View::row_major(current_memory, s, memory_length),
+                View::row_major(&self.kernel_memory, memory_length, hidden),
+                false,
+            );
+            if step > 0 {
+                let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
+                matmul(
+                    &mut preactivation,
+                    View::row_major(previous_hidden, s, hidden),
+                    View::row_major(&self.kernel_hidden, hidden, hidden),
+                    true,
+                );
+            }
+            if let Some(kernel) = &self.kernel_input {
+                matmul(
+                    &mut preactivation,
+                    View::row_major(x, s, input),
+                    View::row_major(kernel, input, hidden),
+                    true,
+                );
+            }
+
+            // H_t = f(Z_t) or Q_f(Z_t)
+            let current_hidden = &mut hidden_states[current * hidden_block..][..hidden_block];
+            if let Some(quantizer) = &self.hidden_quantizer {
+                let current_rates = &mut rates[current * hidden_block..][..hidden_block];
+                quantizer.step_row(
+                    &preactivation,
+                    &mut hidden_v,
+                    current_hidden,
+                    &mut hidden_counts,
+                    &mut hidden_integrator,
+                    current_rates,
+                )?;
+                if let Some(record) = &mut hidden_site {
+                    store_site(
+                        record,
+                        &hidden_counts,
+                        &hidden_integrator,
+                        s,
+                        steps,
+                        step,
+                        hidden,
+                    );
+                }
+            } else {
+                current_hidden.copy_from_slice(&preactivation);
+                match self.config.lmu.hidden_activation {
+                    Activation::Tanh => tanh_in_place(current_hidden),
+                    activation => {
+                        for value in current_hidden.iter_mut() {
+                            *value = activate(activation, *value);
+                        }
+                    }
+                }
+            }
+            if record_full {
+                for sample in 0..s {
+                    let source = &current_hidden[sample * hidden..(sample + 1) * hidden];
+                    let target = &mut hidden_trace[(sample * steps + step) * hidden..][..hidden];
+                    for (target, &value) in target.iter_mut().zip(source) {
+                        *target = f64::from(value);
+                    }
+                }
+            }
+        }
+
+        // logits = H_T W_o + b_o
+        let last_hidden = &hidden_states[slot(steps - 1) * hidden_block..][..hidden_block];
+        let mut logits = vec![0.0f32; s * self.outputs];
+        for row in logits.chunks_mut(self.outputs) {
+            row.copy_from_slice(&self.readout_bias);
+        }
+        matmul(
+            &mut logits,
+            View::row_major(last_hidden, s, hidden),
+            View::row_major(&self.readout_kernel, hidden, self.outputs),
+            true,
+        );
+        let history = keep_history.then(|| History {
+            inputs: time_major,
+            memory,
+            rates: if spiking_hidden { rates } else { Vec::new() },
+            hidden: hidden_states,
+        });
+        Ok(ShardOutput {
+            logits,
+            hidden_site,
+            memory_site,
+            hidden_trace,
+            history,
+        })
+    }
+
+    /// Backpropagation through time for one shard (clauses T2, T3) from `dlogits`
+    /// (`S x outputs`, already divided by the whole batch's size), using the history its
+    /// forward pass kept.
+    pub fn backward_shard(&self, output: &ShardOutput, dlogits: &[f32]) -> ShardGradients {
+        let history = output
+            .history
+            .as_ref()
+            .expect("backward_shard needs a forward pass with keep_history");
+        let (input, hidden, memory_size, order, memory_length, outputs) = (
+            self.input,
+            self.hidden,
+            self.memory_size,
+            self.order,
+            self.memory_length,
+            self.outputs,
+        );
+        let s = dlogits.len() / outputs;
+        let hidden_block = s * hidden;
+        let memory_block = s * memory_length;
+        let steps = history.hidden.len() / hidden_block;
+        let hidden_gain = if self.hidden_quantizer.is_some() {
+            self.config.quantizer.amplitude as f32
+        } else {
+            1.0
+        };
+        let memory_gain = if self.memory_quantizer.is_some() {
+            self.config.quantizer.amplitude as f32
+        } else {
+            1.0
+        };
+        let rates = if self.hidden_quantizer.is_some() {
+            &history.rates
+        } else {
+            &history.hidden
+        };
+        let activation = self.config.lmu.hidden_activation;
+
+        // g(W_o) = h_T^T dlogits, g(b_o) = sum of dlogits, dh_T = dlogits W_o^T
+        let last_hidden = &history.hidden[(steps - 1) * hidden_block..][..hidden_block];
+        let mut readout_kernel = vec![0.0f32; hidden * outputs];
+        matmul(
+            &mut readout_kernel,
+            View::row_major(last_hidden, s, hidden).t(),
+            View::row_major(dlogits, s, outputs),
+            false,
+        );
+        let mut readout_bias = vec![0.0f32; outputs];
+        for row in dlogits.chunks(outputs) {
+            for (total, &value) in readout_bias.iter_mut().zip(row) {
+                *total += value;
+            }
+        }
+        let mut hidden_adjoint = vec![0.0f32; hidden_block];
+        matmul(
+            &mut hidden_adjoint,
+            View::row_major(dlogits, s, outputs),
+            View::row_major(&self.readout_kernel, hidden, outputs).t(),
+            false,
+        );
+        let mut next_hidden_adjoint = vec![0.0f32; hidden_block];
+        let mut memory_adjoint = vec![0.0f32; memory_block];
+        let mut next_memory_adjoint = vec![0.0f32; memory_block];
+        let mut preactivation_adjoints = vec![0.0f32; steps * hidden_block];
+        let mut memory_input_adjoints = vec![0.0f32; steps * s * memory_size];
+
+        for step in (0..steps).rev() {
+            // dZ_t = dH_t * f'(Z_t) * (alpha if the hidden units spike)
+            let dz = &mut preactivation_adjoints[step * hidden_block..][..hidden_block];
+            let step_rates = &rates[step * hidden_block..][..hidden_block];
+            for ((dz, &dh), &rate) in dz.iter_mut().zip(&hidden_adjoint).zip(step_rates) {
+                *dz = dh * derivative_from_rate(activation, rate) * hidden_gain;
+            }
+            let dz = &preactivation_adjoints[step * hidden_block..][..hidden_block];
+            // dM_t += dZ_t W_m^T
+            matmul(
+                &mut memory_adjoint,
+                View::row_major(dz, s, hidden),
+                View::row_major(&self.kernel_memory, memory_length, hidden).t(),
+                true,
+            );
+            // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
+            let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
+            for (row, du) in du.iter_mut().enumerate() {
+                let mut total = 0.0f32;
+                for (&adjoint, &b) in memory_adjoint[row * order..(row + 1) * order]
+                    .iter()
+                    .zip(&self.b_bar)
+                {
+                    total += adjoint * b;
+                }
+                *du = total * memory_gain;
+            }
+            if step == 0 {
+                break;
+            }
+            let du = &memory_input_adjoints[step * s * memory_size..][..s * memory_size];
+            // dH_{t-1} = dZ_t W_h^T + dU_t e_h^T
+            matmul(
+                &mut next_hidden_adjoint,
+                View::row_major(dz, s, hidden),
+                View::row_major(&self.kernel_hidden, hidden, hidden).t(),
+                false,
+            );
+            if let Some(encoder) = &self.encoder_hidden {
+                matmul(
+                    &mut next_hidden_adjoint,
+                    View::row_major(du, s, memory_size),
+                    View::row_major(encoder, hidden, memory_size).t(),
+                    true,
+                );
+            }
+            // dM_{t-1} = dM_t Abar + dU_t e_m^T
+            matmul(
+                &mut next_memory_adjoint,
+                View::row_major(&memory_adjoint, s * memory_size, order),
+                View::row_major(&self.a_bar, order, order),
+                false,
+            );
+            if let Some(encoder) = &self.encoder_memory {
+                matmul(
+                    &mut next_memory_adjoint,
+                    View::row_major(du, s, memory_size),
+                    View::row_major(encoder, memory_length, memory_size).t(),
+                    true,
+                );
+            }
+            std::mem::swap(&mut hidden_adjoint, &mut next_hidden_adjoint);
+            std::mem::swap(&mut memory_adjoint, &mut next_memory_adjoint);
+        }
+
+        // The weight gradients: one product each over all steps (rows t * S + sample).
+        let rows = steps * s;
+        let earlier = (steps - 1) * s;
+        let dz_all = View::row_major(&preactivation_adjoints, rows, hidden);
+        let du_all = View::row_major(&memory_input_adjoints, rows, memory_size);
+        let dz_later = View::row_major(&preactivation_adjoints[s * hidden..], earlier, hidden);
+        let du_later = View::row_major(
+            &memory_input_adjoints[s * memory_size..],
+            earlier,
+            memory_size,
+        );
+        let inputs = View::row_major(&history.inputs, rows, input);
+        let memory_all = View::row_major(&history.memory, rows, memory_length);
+        let memory_earlier = View::row_major(&history.memory, earlier, memory_length);
+        let hidden_earlier = View::row_major(&history.hidden, earlier, hidden);
+        let product = |a: View<'_, f32>, b: View<'_, f32>| {
+            let mut out = vec![0.0f32; a.cols() * b.cols()];
+            matmul(&mut out, a.t(), b, false);
+            out
+        };
+        let mut tensors = vec![("encoder_input", product(inputs, du_all))];
+        if self.encoder_hidden.is_some() {
+            tensors.push(("encoder_hidden", product(hidden_earlier, du_later)));
+        }
+        if self.encoder_memory.is_some() {
+            tensors.push(("encoder_memory", product(memory_earlier, du_later)));
+        }
+        if self.kernel_input.is_some() {
+            tensors.push(("kernel_input", product(inputs, dz_all)));
+        }
+        tensors.push(("kernel_hidden", product(hidden_earlier, dz_later)));
+        tensors.push(("kernel_memory", product(memory_all, dz_all)));
+        tensors.push(("readout_kernel", readout_kernel));
+        tensors.push(("readout_bias", readout_bias));
+        ShardGradients { tensors }
+    }
+}
+
+/// Copies one step's counts (and integrators, at level full) of a site into its batch-major
+/// record.
+fn store_site(
+    record: &mut SiteRecord,
+    counts: &[i32],
+    integrators: &[f32],
+    s: usize,
+    steps: usize,
+    step: usize,
+    neurons: usize,
+) {
+    for sample in 0..s {
+        let start = (sample * steps + step) * neurons;
+        for neuron in 0..neurons {
+            record.counts[start + neuron] = i64::from(counts[sample * neurons + neuron]);
+        }
+        if !record.integrator.is_empty() {
+            for neuron in 0..neurons {
+                record.integrator[start + neuron] =
+                    f64::from(integrators[sample * neurons + neuron]);
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The optimized backend against the reference on networks of the size training uses, and its
+//! determinism across thread counts (SPEC.md clauses C2, C3, T8).
+
+use hsnn_conformance::levels::{compare_counts, Level, F32_EXPLAINED, F32_GRADIENTS};
+use hsnn_conformance::network::values;
+use hsnn_optimized::OptimizedBackend;
+use hsnn_reference::ReferenceBackend;
+use hsnn_spec::{
+    Backend, ForwardOptions, GradientOutput, Model, NetworkConfig, QuantizerPlacement,
+    SequenceBatch, TraceLevel, Trainer, Weights,
+};
+
+/// The embedded default's network (32 tanh units, order 32, theta 784, all connections) with
+/// weights of the scale training produces, and `batch` sequences of 784 pixel-like inputs.
+fn psmnist_sized(batch: usize, seed: u64) -> (Model, SequenceBatch, Vec<usize>) {
+    let mut config = NetworkConfig::psmnist();
+    config.lmu.hidden_size = 32;
+    config.lmu.order = 32;
+    let mut weights = Weights::zeros(&config);
+    for (index, (name, tensor)) in weights.named_mut().into_iter().enumerate() {
+        let scale = if name == "kernel_hidden" { 0.15 } else { 0.5 };
+        tensor.data = values(seed + index as u64, tensor.data.len(), scale);
+    }
+    let model = Model::new(config, weights).expect("valid model");
+    let inputs: Vec<f64> = values(seed ^ 0x5EED, batch * 784, 1.0)
+        .iter()
+        .map(|value| value.abs())
+        .collect();
+    let sequences = SequenceBatch::new(batch, 784, 1, inputs).expect("valid batch");
+    let labels = (0..batch).map(|sample| (sample * 3 + 1) % 10).collect();
+    (model, sequences, labels)
+}
+
+/// The largest gradient error as a fraction of what F32_GRADIENTS allows (clause C3).
+fn gradient_error_fraction(expected: &GradientOutput, got: &GradientOutput) -> f64 {
+    let Level::Bounded { absolute } = F32_GRADIENTS else {
+        unreachable!("F32_GRADIENTS is a bounded level")
+    };
+    let scale = expected
+        .gradients
+        .named()
+        .iter()
+        .flat_map(|(_, tensor)| tensor.data.iter())
+        .fold(1e-3f64, |acc, value| acc.max(value.abs()));
+    expected
+        .gradients
+        .named()
+        .iter()
+        .zip(got.gradients.named())
+        .flat_map(|((_, a), (_, b))| a.data.iter().zip(b.data.iter()))
+        .map(|(a, b)| (a - b).abs() / (absolute * scale))
+        .fold(0.0, f64::max)
+}
+
+/// C2, C3: on 784-step sequences the f32 logits agree with the reference at C2 and the f32
+/// gradients within the C3 bound; spiking at dt 4, the first 200 steps (over all 784 a count
+/// lands within f32 rounding of an integer, an explained difference after which the runs part:
+/// measured at steps 500 and 613 for these sequences), so the spiking gradients are compared.
+#[test]
+fn c2_gradients_match_the_reference_on_a_psmnist_sized_sequence() {
+    let (model, batch, labels) = psmnist_sized(2, 7);
+    let mut spiking = model.clone();
+    spiking.config.quantizer.placement = QuantizerPlacement::Hidden;
+    spiking.config.quantizer.dt = 4.0;
+    let mut short = batch.clone();
+    short.steps = 200;
+    short.data = (0..2)
+        .flat_map(|sample| batch.data[sample * 784..sample * 784 + 200].to_vec())
+        .collect();
+    for (model, batch) in [(model, batch), (spiking, short)] {
+        let full = ForwardOptions {
+            trace: TraceLevel::Full,
+        };
+        let expected = ReferenceBackend
+            .forward(&model, &batch, &full)
+            .expect("reference");
+        let got = OptimizedBackend
+            .forward(&model, &batch, &full)
+            .expect("optimized");
+        let comparison = compare_counts(&expected.trace, &got.trace, 1e-3);
+        assert!(comparison.unexplained.is_empty(), "{comparison:?}");
+        assert!(comparison.diverged.is_empty(), "{comparison:?}");
+        hsnn_conformance::levels::assert_tensors_agree(
+            F32_EXPLAINED,
+            "logits",
+            &expected.logits,
+            &got.logits,
+        );
+        let expected = ReferenceBackend
+            .gradients(&model, &batch, &labels)
+            .expect("reference gradients");
+        let got = OptimizedBackend
+            .gradients(&model, &batch, &labels)
+            .expect("optimized gradients");
+        let fraction = gradient_error_fraction(&expected, &got);
+        eprintln!(
+            "placement {:?}: largest gradient error {fraction:.4} of the C3 bound",
+            model.config.quantizer.placement
+        );
+        assert!(fraction <= 1.0, "gradient error {fraction} of the bound");
+        assert!((expected.loss - got.loss).abs() <= 1e-4 * expected.loss.max(1.0));
+    }
+}
+
+/// T8: 1, 2 and 4 threads give bit-identical losses, gradients and logits, on a batch that
+/// is not a multiple of the shard size (three shards: 50, 50, 20), spiking.
+#[test]
+fn t8_optimized_results_do_not_depend_on_the_thread_count() {
+    let (mut model, batch, labels) = psmnist_sized(120, 3);
+    model.config.quantizer.placement = QuantizerPlacement::Both;
+    model.config.quantizer.dt = 2.0;
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
+            .install(|| {
+                let gradients = OptimizedBackend
+                    .gradients(&model, &batch, &labels)
+                    .expect("gradients");
+                let forward = OptimizedBackend
+                    .forward(&model, &batch, &ForwardOptions::default())
+                    .expect("forward");
+                (gradients, forward)
+            })
+    };
+    let one = run(1);
+    for threads in [2, 4] {
+        let other = run(threads);
+        assert_eq!(
+            one.0.loss.to_bits(),
+            other.0.loss.to_bits(),
+            "{threads} threads"
+        );
+        assert_eq!(one.0.gradients, other.0.gradients, "{threads} threads");
+        assert_eq!(one.0.logits, other.0.logits, "{threads} threads");
+        assert_eq!(one.1, other.1, "{threads} threads");
+    }
+    assert!(one
+        .1
+        .trace
+        .sites
+        .iter()
+        .all(|site| site.counts.iter().any(|&n| n != 0)));
+}
