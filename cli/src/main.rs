@@ -5,14 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hsnn_cli::evaluation::evaluate;
-use hsnn_cli::experiment::Experiment;
-use hsnn_cli::reproduce::{render_table, reproduce, results_path, train_stages, ReproduceOptions};
-use hsnn_cli::training_loop::RunControl;
-use hsnn_cli::{data, CliError, CliResult};
+use hsnn_cli::progress::Progress;
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{Model, QuantizerPlacement, Trainer};
+use hsnn_train::evaluation::evaluate;
+use hsnn_train::experiment::Experiment;
+use hsnn_train::reproduce::{
+    render_table, reproduce, results_path, train_stages, ReproduceOptions,
+};
+use hsnn_train::training_loop::RunControl;
+use hsnn_train::{data, TrainError, TrainResult};
+use std::sync::Arc;
 
 /// Hybrid-spiking neural networks with quantized activations (Voelker, Rasmussen & Eliasmith
 /// 2020), applied to the Legendre Memory Unit on psMNIST.
@@ -138,7 +142,14 @@ struct RunArguments {
 }
 
 impl RunArguments {
-    fn options(&self, experiment: &Experiment, plot: bool) -> ReproduceOptions {
+    fn options(&self, experiment: &Experiment) -> ReproduceOptions {
+        let observer: Arc<dyn hsnn_train::training_loop::Observer> = if self.quiet {
+            Arc::new(hsnn_train::training_loop::Silent)
+        } else {
+            Arc::new(Progress::new(std::io::IsTerminal::is_terminal(
+                &std::io::stderr(),
+            )))
+        };
         ReproduceOptions {
             data_directory: self.data.clone(),
             out_directory: self
@@ -147,24 +158,24 @@ impl RunArguments {
                 .unwrap_or_else(|| PathBuf::from("runs").join(&experiment.name)),
             resume: self.resume,
             control: RunControl {
-                progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                observer,
                 stop_after_epochs: self
                     .stop_after_epochs
                     .map(|epochs| usize::try_from(epochs).unwrap_or(usize::MAX)),
-                verbose: !self.quiet,
                 ..RunControl::default()
             },
-            plot,
         }
     }
 }
 
-fn run(arguments: Arguments) -> CliResult<()> {
+fn run(arguments: Arguments) -> TrainResult<()> {
     if let Some(threads) = arguments.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(usize::try_from(threads).unwrap_or(usize::MAX))
             .build_global()
-            .map_err(|error| CliError::Usage(format!("cannot start {threads} threads: {error}")))?;
+            .map_err(|error| {
+                TrainError::Usage(format!("cannot start {threads} threads: {error}"))
+            })?;
     }
     match arguments.backend {
         BackendChoice::Optimized => run_command(&OptimizedBackend, arguments.command),
@@ -172,12 +183,19 @@ fn run(arguments: Arguments) -> CliResult<()> {
     }
 }
 
-fn run_command<T: Trainer>(backend: &T, command: Command) -> CliResult<()> {
+fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
     match command {
         Command::Reproduce { run, no_plot } => {
             let experiment = Experiment::load(run.config.as_deref())?;
-            let options = run.options(&experiment, !no_plot);
+            let options = run.options(&experiment);
             let results = reproduce(backend, &experiment, &options)?;
+            if !no_plot {
+                hsnn_cli::plot::draw(
+                    &options.out_directory.join("accuracy_bits_vs_dt.png"),
+                    &format!("{}: psMNIST, {}", experiment.name, results.data),
+                    &results.sweep,
+                )?;
+            }
             println!("{}", render_table(&results));
             println!(
                 "wrote {} (and model files{}) in {:.1} s",
@@ -192,7 +210,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> CliResult<()> {
         }
         Command::Train { run } => {
             let experiment = Experiment::load(run.config.as_deref())?;
-            let options = run.options(&experiment, false);
+            let options = run.options(&experiment);
             let loaded = data::load(options.data_directory.as_deref(), &experiment.data)?;
             let (reports, _) = train_stages(backend, &experiment, &loaded, &options)?;
             for report in reports {
@@ -234,7 +252,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> CliResult<()> {
             model.validate()?;
             let lmu = &model.config.lmu;
             if lmu.input_size != 1 || model.config.output_size != 10 {
-                return Err(CliError::Usage(format!(
+                return Err(TrainError::Usage(format!(
                     "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
                     lmu.input_size, model.config.output_size
                 )));
@@ -258,7 +276,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> CliResult<()> {
                 model.config.quantizer.dt
             );
             let report = serde_json::to_string_pretty(&evaluation.metrics)
-                .map_err(|error| CliError::Usage(error.to_string()))?;
+                .map_err(|error| TrainError::Usage(error.to_string()))?;
             println!("bit metrics and event counts (SPEC.md section B):\n{report}");
         }
         Command::Vectors { out } => {
@@ -273,7 +291,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> CliResult<()> {
 fn main() -> ExitCode {
     match run(Arguments::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error @ CliError::Interrupted { .. }) => {
+        Err(error @ TrainError::Interrupted { .. }) => {
             eprintln!("{error}");
             ExitCode::from(3)
         }

@@ -8,14 +8,14 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::error::{CliError, CliResult};
-use crate::reproduce::SweepPoint;
+use hsnn_train::reproduce::SweepPoint;
+use hsnn_train::{TrainError, TrainResult};
 
 /// DejaVu Sans (Bitstream Vera licence, `cli/assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-fn plot_error(error: impl std::fmt::Display) -> CliError {
-    CliError::Usage(format!("cannot draw the plot: {error}"))
+fn plot_error(error: impl std::fmt::Display) -> TrainError {
+    TrainError::Usage(format!("cannot draw the plot: {error}"))
 }
 
 /// A chart with a logarithmic dt axis.
@@ -28,7 +28,7 @@ fn draw_line(
     color: RGBColor,
     label: &str,
     radius: i32,
-) -> CliResult<()> {
+) -> TrainResult<()> {
     chart
         .draw_series(LineSeries::new(points.to_vec(), color.stroke_width(2)))
         .map_err(plot_error)?
@@ -45,10 +45,10 @@ fn draw_line(
 }
 
 /// Picks one bit metric out of a site summary.
-type BitsOf = fn(&crate::reproduce::SiteSummary) -> f64;
+type BitsOf = fn(&hsnn_train::reproduce::SiteSummary) -> f64;
 
 /// Draws accuracy (left) and activity / significant bits (right) against dt on a log axis.
-pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> CliResult<()> {
+pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
     if sweep.is_empty() {
         return Ok(());
     }

@@ -8,7 +8,7 @@ use hsnn_spec::{Backend, BitMetrics, ForwardOptions, Model, TraceLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{batch, predicted_class};
-use crate::error::{CliError, CliResult};
+use crate::error::{TrainError, TrainResult};
 
 /// Sequences handed to the backend's forward pass at a time (each backend parallelizes
 /// inside). Results do not depend on it: per-sequence values are summed in sequence order and
@@ -33,9 +33,9 @@ pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Model,
     dataset: &Dataset,
-) -> CliResult<Evaluation> {
+) -> TrainResult<Evaluation> {
     if dataset.is_empty() {
-        return Err(CliError::Usage(
+        return Err(TrainError::Usage(
             "nothing to evaluate: the split has no sequences".into(),
         ));
     }
@@ -45,7 +45,7 @@ pub fn evaluate<B: Backend>(
         .iter()
         .find(|&&label| usize::from(label) >= classes)
     {
-        return Err(CliError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "the data has label {label} but the model has only {classes} outputs"
         )));
     }
@@ -58,7 +58,7 @@ pub fn evaluate<B: Backend>(
             TraceLevel::None
         },
     };
-    let chunks = indices.chunks(CHUNK).map(|chunk| -> CliResult<_> {
+    let chunks = indices.chunks(CHUNK).map(|chunk| -> TrainResult<_> {
         let ids = chunk.iter().map(|&index| index as u64).collect();
         let (sequences, labels) = batch(dataset, chunk, ids)?;
         let output = backend.forward(model, &sequences, &options)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split};
 use hsnn_spec::SequenceBatch;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{TrainError, TrainResult};
 use crate::experiment::DataConfig;
 
 /// Where the data came from, for reports.
@@ -19,7 +19,7 @@ pub struct LoadedData {
 
 /// Loads the splits from `directory` (the four MNIST IDX files), or the embedded subset when
 /// `directory` is `None`.
-pub fn load(directory: Option<&Path>, config: &DataConfig) -> CliResult<LoadedData> {
+pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
     let options = LoadOptions {
         validation_size: config.validation_size,
         pixel_order: PixelOrder::Permuted {
@@ -34,7 +34,7 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> CliResult<LoadedDa
         ),
         None => (
             hsnn_data::load_embedded(&options).map_err(|error| match error {
-                hsnn_data::DataError::ValidationTooLarge { .. } => CliError::Usage(format!(
+                hsnn_data::DataError::ValidationTooLarge { .. } => TrainError::Usage(format!(
                     "{error}. The embedded subset holds 3,000 training images; for the full \
                      data run `bash data/fetch.sh` and pass --data data/full"
                 )),
@@ -59,7 +59,7 @@ pub fn batch(
     dataset: &Dataset,
     indices: &[usize],
     sample_ids: Vec<u64>,
-) -> CliResult<(SequenceBatch, Vec<usize>)> {
+) -> TrainResult<(SequenceBatch, Vec<usize>)> {
     let batch = dataset.batch(indices)?;
     let labels = batch
         .labels

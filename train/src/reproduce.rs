@@ -12,7 +12,7 @@ use hsnn_spec::{
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, LoadedData};
-use crate::error::CliResult;
+use crate::error::TrainResult;
 use crate::evaluation::{evaluate, Evaluation};
 use crate::experiment::Experiment;
 use crate::training_loop::{check_stage, run_stage, Checkpoint, EpochSummary, RunControl};
@@ -161,15 +161,13 @@ pub struct ReproduceOptions {
     pub resume: bool,
     /// Progress and interruption control.
     pub control: RunControl,
-    /// Whether to draw the PNG.
-    pub plot: bool,
 }
 
 fn measure<T: Trainer>(
     trainer: &T,
     model: &Model,
     data: &LoadedData,
-) -> CliResult<(Measurement, f64)> {
+) -> TrainResult<(Measurement, f64)> {
     let test = evaluate(trainer, model, &data.split.test)?;
     let validation = evaluate(trainer, model, &data.split.validation)?;
     Ok((Measurement::new(model, &test), validation.accuracy))
@@ -190,11 +188,13 @@ pub fn train_stages<T: Trainer>(
     experiment: &Experiment,
     data: &LoadedData,
     options: &ReproduceOptions,
-) -> CliResult<(Vec<StageReport>, Vec<Model>)> {
+) -> TrainResult<(Vec<StageReport>, Vec<Model>)> {
     let out = &options.out_directory;
+    let mut stage_minibatches = Vec::new();
     for index in 0..experiment.stages.len() {
-        check_stage(experiment, index, &data.split)?;
+        stage_minibatches.push(check_stage(experiment, index, &data.split)?.total);
     }
+    options.control.observer.run_started(&stage_minibatches);
     let mut model = Model::new(
         experiment.network.clone(),
         initial_weights(&experiment.network, experiment.seed),
@@ -230,18 +230,19 @@ pub fn train_stages<T: Trainer>(
     Ok((stage_reports, kept_models))
 }
 
-/// Runs the experiment and writes `results.json`, one model file per stage, and
-/// `accuracy_bits_vs_dt.png` into the out folder.
+/// Runs the experiment and writes `results.json` and one model file per stage into the out
+/// folder (the command line draws the plot from the results).
 pub fn reproduce<T: Trainer>(
     trainer: &T,
     experiment: &Experiment,
     options: &ReproduceOptions,
-) -> CliResult<Results> {
+) -> TrainResult<Results> {
     let started = Instant::now();
     let data = data::load(options.data_directory.as_deref(), &experiment.data)?;
-    if options.control.verbose {
-        eprintln!("data: {}", data.description);
-    }
+    options
+        .control
+        .observer
+        .message(&format!("data: {}", data.description));
     let (stage_reports, kept_models) = train_stages(trainer, experiment, &data, options)?;
 
     let first_stage = &experiment.stages[0];
@@ -317,13 +318,6 @@ pub fn reproduce<T: Trainer>(
     })?;
     let out = &options.out_directory;
     write_atomically(&results_path(out), json.as_bytes())?;
-    if options.plot {
-        crate::plot::draw(
-            &out.join("accuracy_bits_vs_dt.png"),
-            &format!("{}: psMNIST, {}", experiment.name, data.description),
-            &results.sweep,
-        )?;
-    }
     Ok(results)
 }
 

@@ -18,11 +18,11 @@ use hsnn_spec::{
     model::{parse_versioned, write_atomically},
     AdamState, HsnnError, Model, Trainer, Weights,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::data::{batch, predicted_class};
-use crate::error::{CliError, CliResult};
+use crate::error::{TrainError, TrainResult};
 use crate::evaluation::evaluate;
 use crate::experiment::{Experiment, StageConfig};
 
@@ -101,7 +101,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads a checkpoint and checks that it belongs to `experiment` and `stage` (use
     /// [`Checkpoint::load_for`] to check its fingerprint too).
-    pub fn load(path: &Path, experiment: &str, stage: &str) -> CliResult<Self> {
+    pub fn load(path: &Path, experiment: &str, stage: &str) -> TrainResult<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| HsnnError::Io {
             action: "cannot read checkpoint".into(),
             path: path.display().to_string(),
@@ -111,7 +111,7 @@ impl Checkpoint {
         let checkpoint: Checkpoint =
             parse_versioned(&text, &what, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)?;
         if checkpoint.experiment != experiment || checkpoint.stage != stage {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",
                 checkpoint.experiment, checkpoint.stage
             )));
@@ -127,7 +127,7 @@ impl Checkpoint {
             moments
                 .validate(&checkpoint.model.config)
                 .map_err(|error| {
-                    CliError::Usage(format!("{what}: Adam's {which} moments: {error}"))
+                    TrainError::Usage(format!("{what}: Adam's {which} moments: {error}"))
                 })?;
         }
         Ok(checkpoint)
@@ -141,10 +141,10 @@ impl Checkpoint {
         stage: &str,
         fingerprint: &str,
         backend: &str,
-    ) -> CliResult<Self> {
+    ) -> TrainResult<Self> {
         let checkpoint = Self::load(path, experiment, stage)?;
         if checkpoint.backend != backend {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "checkpoint {} was written by the {} backend; resume it with --backend {} (backends \
                  agree only to their conformance level, so switching would not continue the same run)",
                 path.display(),
@@ -153,7 +153,7 @@ impl Checkpoint {
             )));
         }
         if checkpoint.fingerprint != fingerprint {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "checkpoint {} was written for other settings of stage {stage:?} (data, network, batch size, \
                  optimizer, schedule or the previous stage's model changed); resuming it would not give the \
                  run you asked for: use another --out folder or drop --resume",
@@ -164,7 +164,7 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint atomically.
-    pub fn save(&self, path: &Path) -> CliResult<()> {
+    pub fn save(&self, path: &Path) -> TrainResult<()> {
         let text = serde_json::to_string(self).map_err(|error| HsnnError::Parse {
             what: "checkpoint".into(),
             reason: error.to_string(),
@@ -173,32 +173,88 @@ impl Checkpoint {
     }
 }
 
+/// Where a running stage is, handed to an [`Observer`] after every minibatch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinibatchProgress<'a> {
+    /// The stage's name.
+    pub stage: &'a str,
+    /// The current epoch, from 1.
+    pub epoch: usize,
+    /// Epochs of the stage.
+    pub epochs: usize,
+    /// Minibatches done in this epoch.
+    pub in_epoch: u64,
+    /// Minibatches per epoch.
+    pub per_epoch: u64,
+    /// Minibatches done in the stage.
+    pub completed: u64,
+    /// Minibatches of the stage.
+    pub total: u64,
+    /// Running mean training loss of the epoch.
+    pub loss: f64,
+    /// Running training accuracy of the epoch.
+    pub accuracy: f64,
+    /// The dt of the minibatch just done.
+    pub dt: f64,
+}
+
+/// Receives what a running stage does, for progress displays: the engine computes, an observer
+/// (the command line's progress bars, a log) shows. Every method does nothing by default.
+pub trait Observer: Send + Sync {
+    /// A run of several stages starts; they have these many minibatches each.
+    fn run_started(&self, _stage_minibatches: &[u64]) {}
+    /// A stage starts, or resumes with `completed` of `total` minibatches done.
+    fn stage_started(&self, _stage: &str, _completed: u64, _total: u64) {}
+    /// A minibatch finished.
+    fn minibatch_finished(&self, _progress: &MinibatchProgress<'_>) {}
+    /// An epoch finished (after its validation).
+    fn epoch_finished(&self, _stage: &str, _epochs: usize, _summary: &EpochSummary) {}
+    /// The stage stopped: finished, interrupted or failed.
+    fn stage_stopped(&self, _stage: &str) {}
+    /// A line of information (data loaded, a stage resumed).
+    fn message(&self, _text: &str) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
 /// How a run is driven.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunControl {
-    /// Show progress bars (off in tests and when stderr is not a terminal).
-    pub progress: bool,
-    /// Stop with [`CliError::Interrupted`] after this many epochs of a stage in this run, right
+    /// Who is told about progress.
+    pub observer: Arc<dyn Observer>,
+    /// Stop with [`TrainError::Interrupted`] after this many epochs of a stage in this run, right
     /// after their checkpoint (simulates a killed run; used by the resume test).
     pub stop_after_epochs: Option<usize>,
-    /// Stop with [`CliError::Interrupted`] after this many minibatches of a stage in this run,
+    /// Stop with [`TrainError::Interrupted`] after this many minibatches of a stage in this run,
     /// right after a mid-epoch checkpoint (counted per stage; ignored when that minibatch ends
     /// an epoch; used by the mid-epoch resume test).
     pub stop_after_minibatches: Option<u64>,
     /// Also checkpoint mid-epoch when this many seconds passed since the last checkpoint.
     pub checkpoint_seconds: f64,
-    /// Print one line per epoch to stderr.
-    pub verbose: bool,
+}
+
+impl std::fmt::Debug for RunControl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RunControl")
+            .field("stop_after_epochs", &self.stop_after_epochs)
+            .field("stop_after_minibatches", &self.stop_after_minibatches)
+            .field("checkpoint_seconds", &self.checkpoint_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RunControl {
     fn default() -> Self {
         RunControl {
-            progress: false,
+            observer: Arc::new(Silent),
             stop_after_epochs: None,
             stop_after_minibatches: None,
             checkpoint_seconds: 120.0,
-            verbose: false,
         }
     }
 }
@@ -255,7 +311,7 @@ fn minibatch_gradients<T: Trainer>(
     split: &Split,
     indices: &[usize],
     epoch: usize,
-) -> CliResult<(f64, Weights, u64)> {
+) -> TrainResult<(f64, Weights, u64)> {
     // Training sample ids differ per epoch so spiking runs see fresh initial states.
     let ids = indices
         .iter()
@@ -291,11 +347,11 @@ pub fn check_stage(
     experiment: &Experiment,
     stage_index: usize,
     split: &Split,
-) -> CliResult<StageLength> {
+) -> TrainResult<StageLength> {
     let stage: &StageConfig = &experiment.stages[stage_index];
     let samples = split.train.len();
     if samples == 0 || split.validation.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "stage {}: the training split has {} and the validation split {} sequences; both need at least one \
              (validation picks the kept model, clause T7)",
             stage.name,
@@ -307,7 +363,7 @@ pub fn check_stage(
     let total = per_epoch.saturating_mul(stage.epochs as u64);
     let ramp = stage.schedule.ramp_minibatches();
     if ramp > total {
-        return Err(CliError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "stage {}: the dt schedule ramps over {ramp} minibatches but the stage has only {total} \
              ({} epochs of {per_epoch}); lengthen the stage or shorten the ramp",
             stage.name, stage.epochs
@@ -332,7 +388,7 @@ pub fn run_stage<T: Trainer>(
     checkpoint_path: &Path,
     resume: bool,
     control: &RunControl,
-) -> CliResult<Checkpoint> {
+) -> TrainResult<Checkpoint> {
     let stage: &StageConfig = &experiment.stages[stage_index];
     let StageLength {
         samples,
@@ -372,10 +428,13 @@ pub fn run_stage<T: Trainer>(
         }
     };
     if checkpoint.complete {
+        // Tell the observer anyway, so its account of the stages left stays right.
+        control.observer.stage_started(&stage.name, total, total);
+        control.observer.stage_stopped(&stage.name);
         return Ok(checkpoint);
     }
     if checkpoint.minibatches_completed > total {
-        return Err(CliError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "checkpoint {} is past the end of stage {} ({} of {total} minibatches)",
             checkpoint_path.display(),
             stage.name,
@@ -385,18 +444,18 @@ pub fn run_stage<T: Trainer>(
     let mut epochs_this_run = 0;
     let mut minibatches_this_run = 0u64;
     let mut last_save = Instant::now();
-    let bar = if control.progress {
-        let bar = ProgressBar::new(per_epoch);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let observer = &control.observer;
+    if checkpoint.minibatches_completed > 0 {
+        observer.message(&format!(
+            "resuming stage {} at minibatch {} of {total} (epoch {}, minibatch {} of {per_epoch}) from {}",
+            stage.name,
+            checkpoint.minibatches_completed,
+            checkpoint.minibatches_completed / per_epoch + 1,
+            checkpoint.minibatches_completed % per_epoch,
+            checkpoint_path.display()
+        ));
+    }
+    observer.stage_started(&stage.name, checkpoint.minibatches_completed, total);
     let mut order_epoch = usize::MAX;
     let mut order = Vec::new();
     while checkpoint.minibatches_completed < total {
@@ -405,13 +464,6 @@ pub fn run_stage<T: Trainer>(
         if order_epoch != epoch {
             order = epoch_order(samples, experiment.seed, stage_index, epoch);
             order_epoch = epoch;
-            bar.set_prefix(format!(
-                "{} epoch {}/{}",
-                stage.name,
-                epoch + 1,
-                stage.epochs
-            ));
-            bar.set_position(position as u64);
         }
         let start_index = position * experiment.batch_size;
         let indices = &order[start_index..(start_index + experiment.batch_size).min(samples)];
@@ -440,13 +492,18 @@ pub fn run_stage<T: Trainer>(
         checkpoint.epoch_loss_sum += loss * indices.len() as f64;
         checkpoint.epoch_correct += correct;
         checkpoint.epoch_seen += indices.len() as u64;
-        bar.inc(1);
-        bar.set_message(format!(
-            "loss {:.4} acc {:.1}% dt {:.3}",
-            checkpoint.epoch_loss_sum / checkpoint.epoch_seen as f64,
-            100.0 * checkpoint.epoch_correct as f64 / checkpoint.epoch_seen as f64,
-            dt
-        ));
+        observer.minibatch_finished(&MinibatchProgress {
+            stage: &stage.name,
+            epoch: epoch + 1,
+            epochs: stage.epochs,
+            in_epoch: position as u64 + 1,
+            per_epoch,
+            completed: checkpoint.minibatches_completed,
+            total,
+            loss: checkpoint.epoch_loss_sum / checkpoint.epoch_seen as f64,
+            accuracy: checkpoint.epoch_correct as f64 / checkpoint.epoch_seen as f64,
+            dt,
+        });
 
         if position as u64 + 1 == per_epoch {
             // Validate at the dt the next minibatch would use: the schedule's end once it is
@@ -462,21 +519,7 @@ pub fn run_stage<T: Trainer>(
                 validation_loss: validation.loss,
                 validation_accuracy: validation.accuracy,
             };
-            if control.verbose {
-                bar.suspend(|| {
-                    eprintln!(
-                        "{} epoch {}/{}: dt {:.4}, train loss {:.4} acc {:.2}%, validation loss {:.4} acc {:.2}%",
-                        stage.name,
-                        summary.epoch,
-                        stage.epochs,
-                        summary.dt,
-                        summary.train_loss,
-                        100.0 * summary.train_accuracy,
-                        summary.validation_loss,
-                        100.0 * summary.validation_accuracy
-                    )
-                });
-            }
+            observer.epoch_finished(&stage.name, stage.epochs, &summary);
             // Keep the best validation loss among epochs that ended at the final dt (T7).
             if !validation.loss.is_finite() {
                 return Err(HsnnError::Numerical {
@@ -520,16 +563,16 @@ pub fn run_stage<T: Trainer>(
             checkpoint.save(checkpoint_path)?;
             last_save = Instant::now();
             if !checkpoint.complete && control.stop_after_epochs == Some(epochs_this_run) {
-                bar.finish_and_clear();
-                return Err(CliError::Interrupted {
+                observer.stage_stopped(&stage.name);
+                return Err(TrainError::Interrupted {
                     stage: stage.name.clone(),
                     minibatches: checkpoint.minibatches_completed,
                 });
             }
         } else if control.stop_after_minibatches == Some(minibatches_this_run) {
             checkpoint.save(checkpoint_path)?;
-            bar.finish_and_clear();
-            return Err(CliError::Interrupted {
+            observer.stage_stopped(&stage.name);
+            return Err(TrainError::Interrupted {
                 stage: stage.name.clone(),
                 minibatches: checkpoint.minibatches_completed,
             });
@@ -538,6 +581,6 @@ pub fn run_stage<T: Trainer>(
             last_save = Instant::now();
         }
     }
-    bar.finish_and_clear();
+    observer.stage_stopped(&stage.name);
     Ok(checkpoint)
 }

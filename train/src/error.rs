@@ -4,7 +4,7 @@ use thiserror::Error;
 
 /// What can go wrong in a command.
 #[derive(Debug, Error)]
-pub enum CliError {
+pub enum TrainError {
     /// A specification-level error (bad model, bad configuration, numerical failure).
     #[error(transparent)]
     Spec(#[from] hsnn_spec::HsnnError),
@@ -25,4 +25,4 @@ pub enum CliError {
 }
 
 /// Result with the command line's error.
-pub type CliResult<T> = Result<T, CliError>;
+pub type TrainResult<T> = Result<T, TrainError>;

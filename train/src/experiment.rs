@@ -7,7 +7,7 @@ use hsnn_spec::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CliError, CliResult};
+use crate::error::{TrainError, TrainResult};
 
 /// The `format` tag of an experiment file.
 pub const EXPERIMENT_FORMAT: &str = "hsnn-experiment";
@@ -73,7 +73,7 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../configs/embedded-quick.js
 
 impl Experiment {
     /// Parses and validates an experiment; `origin` names the source in messages.
-    pub fn from_json(text: &str, origin: &str) -> CliResult<Self> {
+    pub fn from_json(text: &str, origin: &str) -> TrainResult<Self> {
         let experiment: Experiment = parse_versioned(
             text,
             &format!("experiment file {origin}"),
@@ -85,7 +85,7 @@ impl Experiment {
     }
 
     /// Reads an experiment file, or the embedded default when `path` is `None`.
-    pub fn load(path: Option<&std::path::Path>) -> CliResult<Self> {
+    pub fn load(path: Option<&std::path::Path>) -> TrainResult<Self> {
         match path {
             None => Self::from_json(EMBEDDED_DEFAULT, "embedded-quick (built in)"),
             Some(path) => {
@@ -100,7 +100,7 @@ impl Experiment {
     }
 
     /// Checks every field (clause E1).
-    pub fn validate(&self, origin: &str) -> CliResult<()> {
+    pub fn validate(&self, origin: &str) -> TrainResult<()> {
         check_format(
             &format!("experiment file {origin}"),
             &self.format,
@@ -114,25 +114,25 @@ impl Experiment {
             return Err(HsnnError::invalid("batch_size", "must be at least 1, got 0").into());
         }
         if self.network.lmu.input_size != 1 || self.network.output_size != 10 {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "experiment {origin}: psMNIST needs network.lmu.input_size 1 and output_size 10, got {} and {}",
                 self.network.lmu.input_size, self.network.output_size
             )));
         }
         if !is_plain_name(&self.name) {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "experiment {origin}: name {:?} must be letters, digits, '-' or '_' (it names the output folder)",
                 self.name
             )));
         }
         if self.stages.is_empty() {
-            return Err(CliError::Usage(format!(
+            return Err(TrainError::Usage(format!(
                 "experiment {origin}: no stages to run"
             )));
         }
         for (index, stage) in self.stages.iter().enumerate() {
             if !is_plain_name(&stage.name) {
-                return Err(CliError::Usage(format!(
+                return Err(TrainError::Usage(format!(
                     "experiment {origin}: stage {index} name {:?} must be letters, digits, '-' or '_'",
                     stage.name
                 )));
@@ -141,7 +141,7 @@ impl Experiment {
                 .iter()
                 .any(|other| other.name == stage.name)
             {
-                return Err(CliError::Usage(format!(
+                return Err(TrainError::Usage(format!(
                     "experiment {origin}: two stages are named {:?}",
                     stage.name
                 )));

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use hsnn_cli::experiment::Experiment;
-use hsnn_cli::reproduce::{render_table, reproduce, ReproduceOptions, Results};
-use hsnn_cli::training_loop::{Checkpoint, RunControl};
-use hsnn_cli::{CliError, CliResult};
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{DtSchedule, Model};
+use hsnn_train::experiment::Experiment;
+use hsnn_train::reproduce::{render_table, reproduce, ReproduceOptions, Results};
+use hsnn_train::training_loop::{Checkpoint, RunControl};
+use hsnn_train::{TrainError, TrainResult};
 
 /// A tiny version of the embedded default: 100 sequences per split, 8 hidden units, order 8,
 /// three non-spiking epochs, two epochs annealing dt from 10 to 1 over the first one.
@@ -47,7 +47,6 @@ fn options(out: PathBuf, resume: bool, stop_after_epochs: Option<usize>) -> Repr
             stop_after_epochs,
             ..RunControl::default()
         },
-        plot: false,
     }
 }
 
@@ -61,9 +60,9 @@ fn final_model(out: &std::path::Path) -> Model {
     Model::load(&out.join("model-spiking.json")).expect("final model written")
 }
 
-fn assert_interrupted(result: CliResult<Results>, stage: &str, minibatches: u64) {
+fn assert_interrupted(result: TrainResult<Results>, stage: &str, minibatches: u64) {
     match result {
-        Err(CliError::Interrupted {
+        Err(TrainError::Interrupted {
             stage: stopped,
             minibatches: done,
         }) => assert_eq!((stopped.as_str(), done), (stage, minibatches)),
@@ -144,7 +143,7 @@ fn t8_resume_after_interruption_matches_uninterrupted_run() {
         &options(interrupted.clone(), false, Some(1)),
     );
     assert!(
-        matches!(stopped, Err(CliError::Interrupted { minibatches: 5, .. })),
+        matches!(stopped, Err(TrainError::Interrupted { minibatches: 5, .. })),
         "{stopped:?}"
     );
     let checkpoint = Checkpoint::load(
@@ -209,7 +208,7 @@ fn assert_resume_refused(name: &str, change: impl Fn(&mut Experiment), fragments
         &options(out.clone(), false, Some(1)),
     );
     assert!(
-        matches!(stopped, Err(CliError::Interrupted { .. })),
+        matches!(stopped, Err(TrainError::Interrupted { .. })),
         "{stopped:?}"
     );
     change(&mut experiment);
@@ -338,5 +337,87 @@ fn t7_bad_later_stage_is_refused_up_front() {
         !out.join("checkpoint-non_spiking.json").exists(),
         "nothing trained"
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// T8 for the optimized backend: 1 and 2 threads give the same final model, and a run stopped
+/// mid-epoch and resumed ends with exactly the weights and table of the uninterrupted run.
+#[test]
+fn t8_optimized_training_is_deterministic_and_resumes_exactly() {
+    use hsnn_optimized::OptimizedBackend;
+    let experiment = tiny_experiment();
+    let mut straight_results = Vec::new();
+    let mut models = Vec::new();
+    for threads in [1, 2] {
+        let out = scratch(&format!("optimized-threads-{threads}"));
+        let results = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
+            .install(|| {
+                reproduce(
+                    &OptimizedBackend,
+                    &experiment,
+                    &options(out.clone(), false, None),
+                )
+            })
+            .expect("tiny run");
+        models.push(final_model(&out));
+        straight_results.push(results);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert_eq!(models[0], models[1]);
+    let interrupted = scratch("optimized-interrupted");
+    for (resume, minibatches, stage, completed) in [
+        (false, 3, "non_spiking", 3),
+        (true, 4, "non_spiking", 7),
+        (true, 3, "spiking", 3),
+    ] {
+        let stopped = reproduce(
+            &OptimizedBackend,
+            &experiment,
+            &stopping_mid_epoch(interrupted.clone(), resume, minibatches),
+        );
+        assert_interrupted(stopped, stage, completed);
+    }
+    let resumed = reproduce(
+        &OptimizedBackend,
+        &experiment,
+        &options(interrupted.clone(), true, None),
+    )
+    .expect("resumed run");
+    assert_eq!(final_model(&interrupted), models[0]);
+    assert_eq!(resumed.rows, straight_results[0].rows);
+    assert_eq!(resumed.sweep, straight_results[0].sweep);
+    assert_eq!(resumed.backend, "optimized");
+    let _ = std::fs::remove_dir_all(&interrupted);
+}
+
+/// T8: a checkpoint written by one backend is refused by another, with the backend to use
+/// named, and nothing on disk changes.
+#[test]
+fn t8_resume_refuses_another_backend() {
+    use hsnn_optimized::OptimizedBackend;
+    let experiment = tiny_experiment();
+    let out = scratch("other-backend");
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, Some(1)),
+    );
+    assert!(
+        matches!(stopped, Err(TrainError::Interrupted { .. })),
+        "{stopped:?}"
+    );
+    let path = out.join("checkpoint-non_spiking.json");
+    let before = std::fs::read(&path).expect("checkpoint");
+    let error = reproduce(
+        &OptimizedBackend,
+        &experiment,
+        &options(out.clone(), true, None),
+    )
+    .expect_err("another backend");
+    assert!(error.to_string().contains("--backend reference"), "{error}");
+    assert_eq!(std::fs::read(&path).expect("checkpoint"), before);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,0 +1,22 @@
+//! # hsnn-train: the training engine
+//!
+//! Experiment files, minibatch training with dt schedules, atomic checkpoints and exact resume,
+//! evaluation, and the paper reproduction's report, written against the
+//! [`hsnn_spec::Trainer`] and [`hsnn_spec::Backend`] traits so any backend can run them
+//! (SPEC.md section T). The command line (`hsnn-cli`) adds arguments, progress bars, printing
+//! and plots; progress reaches it through [`training_loop::Observer`].
+//!
+//! - [`experiment`]: experiment files (network, data, stages)
+//! - [`data`]: from the psMNIST splits to backend batches
+//! - [`evaluation`]: accuracy, loss and bit metrics of a model on a split
+//! - [`training_loop`]: minibatch training with dt schedules, checkpoints and resume
+//! - [`reproduce`]: the main job: stages, evaluation sweep, table, results JSON
+
+pub mod data;
+pub mod error;
+pub mod evaluation;
+pub mod experiment;
+pub mod reproduce;
+pub mod training_loop;
+
+pub use error::{TrainError, TrainResult};
