@@ -17,6 +17,7 @@ fn sources() -> Vec<PathBuf> {
         "optimized",
         "conformance",
         "data",
+        "train",
         "cli",
     ]
     .iter()
