@@ -2,8 +2,10 @@
 //!
 //! Arguments, progress bars, printing and plots around the training engine of `hsnn-train`.
 //!
+//! - [`bench`]: `hsnn bench`, the timing of training steps and inference batches
 //! - [`plot`]: the accuracy and bits against dt figure
 //! - [`progress`]: progress bars and per-epoch lines, an [`hsnn_train::training_loop::Observer`]
 
+pub mod bench;
 pub mod plot;
 pub mod progress;

@@ -108,6 +108,19 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Time training steps and inference batches of an experiment's network on the chosen
+    /// backend (batch size from the experiment, inputs from the embedded subset).
+    Bench {
+        /// Experiment file (default: the built-in embedded-quick experiment).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Timed repetitions of each measurement, after one untimed warm-up.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..1000))]
+        steps: u64,
+        /// Print the figures as one JSON object (format hsnn-bench) on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v1.json`
     /// from the repository root.
     Vectors {
@@ -278,6 +291,22 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             let report = serde_json::to_string_pretty(&evaluation.metrics)
                 .map_err(|error| TrainError::Usage(error.to_string()))?;
             println!("bit metrics and event counts (SPEC.md section B):\n{report}");
+        }
+        Command::Bench {
+            config,
+            steps,
+            json,
+        } => {
+            let experiment = Experiment::load(config.as_deref())?;
+            let repetitions = usize::try_from(steps).unwrap_or(1000);
+            let report = hsnn_cli::bench::bench(backend, &experiment, repetitions)?;
+            if json {
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|error| TrainError::Usage(error.to_string()))?;
+                println!("{text}");
+            } else {
+                println!("{}", hsnn_cli::bench::render(&report));
+            }
         }
         Command::Vectors { out } => {
             let text = hsnn_conformance::golden::generate_json()?;
