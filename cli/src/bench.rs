@@ -56,7 +56,7 @@ pub struct BenchReport {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
@@ -131,7 +131,11 @@ pub fn bench<T: Trainer>(
         train_step_samples_s,
         inference_samples_per_s: inference,
         spiking_inference_samples_per_s: spiking_inference,
-        spiking_setting: format!("placement {}, dt {}", last.placement.name(), last.schedule.end()),
+        spiking_setting: format!(
+            "placement {}, dt {}",
+            last.placement.name(),
+            last.schedule.end()
+        ),
     })
 }
 
@@ -150,7 +154,11 @@ pub fn render(report: &BenchReport) -> String {
         report.steps,
         report.repetitions,
         report.train_step_s,
-        report.train_step_samples_s.iter().copied().fold(f64::INFINITY, f64::min),
+        report
+            .train_step_samples_s
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min),
         report.inference_samples_per_s,
         report.spiking_setting,
         report.spiking_inference_samples_per_s

@@ -15,10 +15,15 @@ use hsnn_spec::{Activation, HsnnError, Result};
 
 use crate::kernels;
 
-/// Integrator magnitude (2^23) from which a step is refused: f32 has no fractional bits left
-/// there, so the carried error, and later counts, would be silently wrong. The f32 counterpart
-/// of the reference's 2^52 (clause Q2).
-pub const MAX_INTEGRATOR_MAGNITUDE: f32 = 8_388_608.0;
+/// Integrator magnitude (2^22) from which a step is refused: f32 keeps at most one fractional
+/// bit there (none from 2^23), so the carried error, and later counts, would be silently wrong.
+/// The f32 counterpart of the reference's 2^52 (clause Q2); below it the rounding of the loop
+/// below is exact.
+pub const MAX_INTEGRATOR_MAGNITUDE: f32 = 4_194_304.0;
+
+/// 1.5 * 2^23: adding it to an f32 of magnitude below 2^22 rounds to the nearest integer,
+/// which then sits in the low mantissa bits of the sum.
+const ROUNDING: f32 = 12_582_912.0;
 
 /// `f(x)` in f32 (clause Q5).
 #[inline(always)]
@@ -84,53 +89,104 @@ impl Quantizer {
         integrators: &mut [f32],
         rates: &mut [f32],
     ) -> Result<()> {
-        let (dt, amplitude) = (self.dt, self.amplitude);
-        let mut largest = 0.0f32;
-        for (((((&x, v), a), n), u_out), r_out) in inputs
-            .iter()
-            .zip(states.iter_mut())
-            .zip(outputs.iter_mut())
-            .zip(counts.iter_mut())
-            .zip(integrators.iter_mut())
-            .zip(rates.iter_mut())
-        {
-            let rate = activate(self.activation, x);
-            let product = dt * rate;
-            let u = *v + product;
-            // NaN compares false with everything; `max` of a NaN keeps the other operand, so
-            // track non-finite values through the magnitude instead: NaN.abs() is NaN, and
-            // `largest < NaN` is false, so fold with a select that keeps any NaN.
-            let magnitude = u.abs();
-            largest = if magnitude.is_nan() || magnitude > largest {
-                magnitude
-            } else {
-                largest
-            };
-            let floor = u.floor();
-            let mut state = u - floor;
-            let mut count = floor;
-            if state >= 1.0 {
-                count += 1.0;
-                state = 0.0;
-            }
-            *v = state;
-            *n = count as i32;
-            *a = (amplitude * count) / dt;
-            *u_out = u;
-            *r_out = rate;
-        }
-        if largest.is_nan() || largest >= MAX_INTEGRATOR_MAGNITUDE {
+        let row = Row {
+            inputs,
+            states,
+            outputs,
+            counts,
+            integrators: &mut *integrators,
+            rates,
+        };
+        // One loop per activation, so that none has a branch on the activation inside.
+        let out_of_range = match self.activation {
+            Activation::Identity => self.integrate(row, |x| x),
+            Activation::Relu => self.integrate(row, |x| x.max(0.0)),
+            Activation::Tanh => self.integrate(row, kernels::tanh),
+        };
+        if out_of_range {
+            let largest = integrators.iter().map(|u| u.abs()).fold(0.0f32, |acc, m| {
+                if m.is_nan() || m > acc {
+                    m
+                } else {
+                    acc
+                }
+            });
             return Err(HsnnError::Numerical {
                 operation: "quantizer (f32)".into(),
                 reason: format!(
-                    "an integrator value reached {largest} (dt {dt}): at 2^23 and beyond f32 \
+                    "an integrator value reached {largest} (dt {}): at 2^22 and beyond f32 \
                      can no longer carry the quantization error, so spike counts would be wrong; \
-                     use a smaller dt, smaller inputs, or the reference backend"
+                     use a smaller dt, smaller inputs, or the reference backend",
+                    self.dt
                 ),
             });
         }
         Ok(())
     }
+
+    /// The loop of [`Self::step_row`] for base activation `f`; returns whether any `u` was
+    /// NaN or reached [`MAX_INTEGRATOR_MAGNITUDE`].
+    #[inline(always)]
+    fn integrate(&self, row: Row<'_>, f: impl Fn(f32) -> f32) -> bool {
+        let Row {
+            inputs,
+            states,
+            outputs,
+            counts,
+            integrators,
+            rates,
+        } = row;
+        let length = inputs.len();
+        assert!(
+            states.len() == length
+                && outputs.len() == length
+                && counts.len() == length
+                && integrators.len() == length
+                && rates.len() == length,
+            "quantizer row slices differ in length"
+        );
+        let (dt, amplitude) = (self.dt, self.amplitude);
+        // An integer OR over the row (NaN fails `<`): a reduction the compiler vectorizes,
+        // unlike a NaN-aware maximum.
+        let mut out_of_range = 0u32;
+        for index in 0..length {
+            let rate = f(inputs[index]);
+            let product = dt * rate;
+            let u = states[index] + product;
+            let magnitude = u.abs();
+            out_of_range |= u32::from(magnitude.is_nan() || magnitude >= MAX_INTEGRATOR_MAGNITUDE);
+            // floor(u) and the count as an integer without library calls or saturating casts,
+            // so the loop vectorizes: round to nearest through ROUNDING (exact for |u| < 2^22;
+            // larger values are refused), read the integer from the sum's mantissa bits, and
+            // step down by one where rounding went up.
+            let shifted = u + ROUNDING;
+            let rounded = shifted - ROUNDING;
+            let down = i32::from(rounded > u);
+            let mut count = (shifted.to_bits() as i32 - ROUNDING.to_bits() as i32) - down;
+            let floor = rounded - down as f32;
+            let mut state = u - floor;
+            if state >= 1.0 {
+                count += 1;
+                state = 0.0;
+            }
+            states[index] = state;
+            counts[index] = count;
+            outputs[index] = (amplitude * count as f32) / dt;
+            integrators[index] = u;
+            rates[index] = rate;
+        }
+        out_of_range != 0
+    }
+}
+
+/// The slices of one quantizer row.
+struct Row<'a> {
+    inputs: &'a [f32],
+    states: &'a mut [f32],
+    outputs: &'a mut [f32],
+    counts: &'a mut [i32],
+    integrators: &'a mut [f32],
+    rates: &'a mut [f32],
 }
 
 #[cfg(test)]
@@ -180,7 +236,7 @@ mod tests {
     }
 
     /// Q2: the carry rule in f32: u = -1e-9 rounds `u - floor(u)` to 1.0, which becomes count
-    /// 0 and state 0; and a NaN or an integrator at 2^23 is an error, not a count.
+    /// 0 and state 0; and a NaN or an integrator at 2^22 is an error, not a count.
     #[test]
     fn q2_carry_and_range_in_f32() {
         let identity = Quantizer {
@@ -190,11 +246,11 @@ mod tests {
         };
         assert_eq!(run(identity, &[-1e-9], 0.0), (vec![0], vec![0.0], 0.0));
         let (mut a, mut n, mut u, mut r) = ([0.0; 2], [0; 2], [0.0; 2], [0.0; 2]);
-        for bad in [f32::NAN, 8_388_608.0, -9e6] {
+        for bad in [f32::NAN, 4_194_304.0, -5e6] {
             let error = identity
                 .step_row(&[0.5, bad], &mut [0.0, 0.0], &mut a, &mut n, &mut u, &mut r)
                 .expect_err("out of range");
-            assert!(error.to_string().contains("2^23"), "{error}");
+            assert!(error.to_string().contains("2^22"), "{error}");
         }
     }
 
