@@ -20,7 +20,11 @@ fn best_of(repeats: usize, work: impl Fn(usize) + Sync) -> f64 {
 }
 
 fn main() {
-    let filled = |len: usize| (0..len).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect::<Vec<f32>>();
+    let filled = |len: usize| {
+        (0..len)
+            .map(|i| ((i % 17) as f32 - 8.0) / 8.0)
+            .collect::<Vec<f32>>()
+    };
     // Weight gradient of W_m over one shard: (T*S x 256)^T (T*S x 212), T*S = 784 * 50.
     let rows = 784 * 50;
     let (memory, adjoint) = (filled(rows * 256), filled(rows * 212));
@@ -34,7 +38,10 @@ fn main() {
         );
     });
     let flops = 2.0 * 2.0 * rows as f64 * 256.0 * 212.0;
-    println!("weight gradient 256x39200 times 39200x212, one per core: {:.0} GFLOP/s", flops / seconds / 1e9);
+    println!(
+        "weight gradient 256x39200 times 39200x212, one per core: {:.0} GFLOP/s",
+        flops / seconds / 1e9
+    );
     // Per-step products of a shard of 50, chained over 784 steps: 50x256 times 256x256
     // (the memory update) and 50x256 times 256x212 (the projection of m).
     for (k, n) in [(256, 256), (256, 212), (212, 212)] {
@@ -42,10 +49,18 @@ fn main() {
         let seconds = best_of(3, |_| {
             let mut out = vec![0.0f32; 50 * n];
             for _ in 0..784 {
-                matmul(&mut out, View::row_major(&a, 50, k), View::row_major(&b, k, n), true);
+                matmul(
+                    &mut out,
+                    View::row_major(&a, 50, k),
+                    View::row_major(&b, k, n),
+                    true,
+                );
             }
         });
         let flops = 2.0 * 2.0 * 784.0 * 50.0 * k as f64 * n as f64;
-        println!("784 x (50x{k} times {k}x{n}), one chain per core: {:.0} GFLOP/s", flops / seconds / 1e9);
+        println!(
+            "784 x (50x{k} times {k}x{n}), one chain per core: {:.0} GFLOP/s",
+            flops / seconds / 1e9
+        );
     }
 }

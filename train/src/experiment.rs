@@ -61,6 +61,12 @@ pub struct Experiment {
     pub batch_size: usize,
     /// The optimizer.
     pub optimizer: AdamConfig,
+    /// A model file the first stage starts from instead of the seeded initialization (clause
+    /// T6), e.g. a trained non-spiking model, so several spiking schedules can start from the
+    /// same weights. Relative paths are taken from the current folder. Its network must be the
+    /// experiment's (the quantizer aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_model: Option<std::path::PathBuf>,
     /// The stages, run in order, each starting from the previous stage's kept weights.
     pub stages: Vec<StageConfig>,
     /// dt values at which the final model is evaluated for the accuracy and bits sweep.

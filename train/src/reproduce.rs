@@ -12,7 +12,7 @@ use hsnn_spec::{
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, LoadedData};
-use crate::error::TrainResult;
+use crate::error::{TrainError, TrainResult};
 use crate::evaluation::{evaluate, Evaluation};
 use crate::experiment::Experiment;
 use crate::training_loop::{check_stage, run_stage, Checkpoint, EpochSummary, RunControl};
@@ -180,6 +180,31 @@ fn with_quantizer(model: &Model, placement: QuantizerPlacement, dt: f64) -> Mode
     model
 }
 
+/// The model the first stage starts from: the experiment's `start_model`, checked against its
+/// network, or the seeded initialization (clause T6).
+pub fn start_model(experiment: &Experiment) -> TrainResult<Model> {
+    let Some(path) = &experiment.start_model else {
+        return Ok(Model::new(
+            experiment.network.clone(),
+            initial_weights(&experiment.network, experiment.seed),
+        )?);
+    };
+    let mut model = Model::load(path)?;
+    if model.config.lmu != experiment.network.lmu
+        || model.config.output_size != experiment.network.output_size
+    {
+        return Err(TrainError::Usage(format!(
+            "start_model {} has another network than experiment {} (lmu or output_size differ); \
+             train it with this experiment's network or drop start_model",
+            path.display(),
+            experiment.name
+        )));
+    }
+    model.config.quantizer.initial_state = experiment.network.quantizer.initial_state;
+    model.config.quantizer.amplitude = experiment.network.quantizer.amplitude;
+    Ok(model)
+}
+
 /// Runs every stage of the experiment in order, each from the previous stage's kept model
 /// (the first from the seeded initialization, clause T6), resuming from checkpoints when
 /// asked; writes `model-<stage>.json` for each stage and returns the reports and kept models.
@@ -195,10 +220,7 @@ pub fn train_stages<T: Trainer>(
         stage_minibatches.push(check_stage(experiment, index, &data.split)?.total);
     }
     options.control.observer.run_started(&stage_minibatches);
-    let mut model = Model::new(
-        experiment.network.clone(),
-        initial_weights(&experiment.network, experiment.seed),
-    )?;
+    let mut model = start_model(experiment)?;
     let mut kept_models: Vec<Model> = Vec::new();
     let mut stage_reports = Vec::new();
     for (index, stage) in experiment.stages.iter().enumerate() {
@@ -263,15 +285,28 @@ pub fn reproduce<T: Trainer>(
             validation_accuracy,
         });
     }
-    let converts = first_stage.placement == QuantizerPlacement::None
-        && last_stage.placement != QuantizerPlacement::None;
-    if converts {
-        let converted = with_quantizer(&kept_models[0], last_stage.placement, last_dt);
+    // The non-spiking weights that are also shown converted to spikes without spiking-aware
+    // training: the first stage's, or the start model's when the first stage already spikes.
+    let non_spiking_base = if first_stage.placement == QuantizerPlacement::None {
+        Some((kept_models[0].clone(), first_stage.name.clone()))
+    } else {
+        match &experiment.start_model {
+            Some(path) => {
+                let start = start_model(experiment)?;
+                (start.config.quantizer.placement == QuantizerPlacement::None)
+                    .then(|| (start, format!("start model {}", path.display())))
+            }
+            None => None,
+        }
+    };
+    let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
+    if let (true, Some((base, base_name))) = (converts, &non_spiking_base) {
+        let converted = with_quantizer(base, last_stage.placement, last_dt);
         let (measurement, validation_accuracy) = measure(trainer, &converted, &data)?;
         rows.insert(
             1,
             ResultRow {
-                label: format!("{} weights converted to spikes", first_stage.name),
+                label: format!("{base_name} weights converted to spikes"),
                 measurement,
                 validation_accuracy,
             },
@@ -287,8 +322,8 @@ pub fn reproduce<T: Trainer>(
             &with_quantizer(final_model, placement, dt),
             &data.split.test,
         )?;
-        let converted = if converts {
-            let model = with_quantizer(&kept_models[0], placement, dt);
+        let converted = if let (true, Some((base, _))) = (converts, &non_spiking_base) {
+            let model = with_quantizer(base, placement, dt);
             let evaluation = evaluate(trainer, &model, &data.split.test)?;
             Some(Measurement::new(&model, &evaluation))
         } else {

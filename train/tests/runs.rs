@@ -421,3 +421,52 @@ fn t8_resume_refuses_another_backend() {
     assert_eq!(std::fs::read(&path).expect("checkpoint"), before);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// T7: an experiment can start from a model file (`start_model`): a spiking-only experiment
+/// started from a run's non-spiking model shows those weights converted to spikes exactly as
+/// that run does, and a model of another network is refused with the field named.
+#[test]
+fn t7_start_model_is_used_and_checked() {
+    let experiment = tiny_experiment();
+    let straight = scratch("start-straight");
+    let expected = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(straight.clone(), false, None),
+    )
+    .expect("two-stage run");
+    let mut spiking_only = experiment.clone();
+    spiking_only.name = "tiny-start".into();
+    spiking_only.stages.remove(0);
+    spiking_only.start_model = Some(straight.join("model-non_spiking.json"));
+    let out = scratch("start-from-model");
+    let results = reproduce(
+        &ReferenceBackend,
+        &spiking_only,
+        &options(out.clone(), false, None),
+    )
+    .expect("run from the start model");
+    let converted = |results: &Results| {
+        results
+            .rows
+            .iter()
+            .find(|row| row.label.contains("converted"))
+            .expect("a converted row")
+            .measurement
+            .clone()
+    };
+    assert_eq!(converted(&results), converted(&expected));
+    assert!(results.rows[1].label.contains("start model"));
+
+    let mut other = spiking_only.clone();
+    other.network.lmu.hidden_size = 9;
+    let error = reproduce(
+        &ReferenceBackend,
+        &other,
+        &options(scratch("start-other"), false, None),
+    )
+    .expect_err("another network");
+    assert!(error.to_string().contains("start_model"), "{error}");
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&out);
+}
