@@ -183,6 +183,15 @@ impl RunArguments {
 
 fn run(arguments: Arguments) -> TrainResult<()> {
     if let Some(threads) = arguments.threads {
+        // Results do not depend on the thread count (SPEC.md T8), so more threads than cores
+        // only add overhead; a huge count used to start thousands of threads and hang.
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        if threads > cores as u64 {
+            return Err(TrainError::Usage(format!(
+                "--threads {threads}: this machine has {cores} cores; results do not depend on \
+                 the thread count, so use at most {cores} (or leave --threads out)"
+            )));
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(usize::try_from(threads).unwrap_or(usize::MAX))
             .build_global()
@@ -257,6 +266,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 };
             }
             if let Some(dt) = dt {
+                hsnn_spec::config::validate_dt_as("--dt", dt)?;
                 model.config.quantizer.dt = dt;
                 if model.config.quantizer.placement == QuantizerPlacement::None {
                     eprintln!("warning: --dt has no effect: nothing spikes (placement none); add --placement hidden");
@@ -325,10 +335,15 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            let message = error.to_string();
+            eprintln!("error: {message}");
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                // Transparent wrappers repeat their cause's text: print only what is new.
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE

@@ -76,7 +76,12 @@ fn e1_bad_dt_override_is_rejected() {
         "hidden",
         "--dt=0",
     ]);
-    assert!(text.contains("quantizer.dt"), "{text}");
+    // Named as the user wrote it, with no cause line repeating the message.
+    assert!(
+        text.contains("`--dt`") && !text.contains("quantizer.dt"),
+        "{text}"
+    );
+    assert!(!text.contains("caused by"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -145,4 +150,14 @@ fn vectors_command_writes_the_committed_file() {
     let written = std::fs::read_to_string(&path).expect("written");
     assert_eq!(written, hsnn_conformance::golden::GOLDEN_JSON);
     let _ = std::fs::remove_file(&path);
+}
+
+/// E1: more threads than cores is refused at once with the machine's core count.
+#[test]
+fn e1_threads_beyond_cores_are_refused() {
+    let text = failing(&["--threads", "100000", "reproduce", "--quiet"]);
+    assert!(
+        text.contains("--threads 100000") && text.contains("cores"),
+        "{text}"
+    );
 }

@@ -242,11 +242,16 @@ impl QuantizerConfig {
 
 /// Checks a quantizer time step: finite and greater than zero (SPEC.md clause E1).
 pub fn validate_dt(dt: f64) -> Result<()> {
+    validate_dt_as("quantizer.dt", dt)
+}
+
+/// [`validate_dt`] for a time step the user wrote as `field` (`evaluation_dts[0]`, `--dt`).
+pub fn validate_dt_as(field: &str, dt: f64) -> Result<()> {
     if dt.is_finite() && dt > 0.0 {
         Ok(())
     } else {
         Err(HsnnError::invalid(
-            "quantizer.dt",
+            field,
             format!("must be a finite number greater than 0, got {dt}"),
         ))
     }

@@ -128,10 +128,16 @@ pub enum DtSchedule {
 }
 
 impl DtSchedule {
-    /// Checks that every dt is finite and positive and ramps have a length (clause E1).
+    /// Checks that every dt is finite and positive and ramps have a length (clause E1). Errors
+    /// name the field as written in an experiment file's schedule (`schedule.start`, ...).
     pub fn validate(&self) -> Result<()> {
-        let (values, minibatches) = match *self {
-            DtSchedule::Constant { dt } => (vec![dt], 1),
+        self.validate_as("schedule")
+    }
+
+    /// [`Self::validate`], naming fields under `prefix` (e.g. `stages[1].schedule`).
+    pub fn validate_as(&self, prefix: &str) -> Result<()> {
+        let (values, minibatches): (Vec<(&str, f64)>, u64) = match *self {
+            DtSchedule::Constant { dt } => (vec![("dt", dt)], 1),
             DtSchedule::Exponential {
                 start,
                 end,
@@ -141,14 +147,14 @@ impl DtSchedule {
                 start,
                 end,
                 minibatches,
-            } => (vec![start, end], minibatches),
+            } => (vec![("start", start), ("end", end)], minibatches),
         };
-        for value in values {
-            crate::config::validate_dt(value)?;
+        for (name, value) in values {
+            crate::config::validate_dt_as(&format!("{prefix}.{name}"), value)?;
         }
         if minibatches == 0 {
             return Err(HsnnError::invalid(
-                "schedule.minibatches",
+                format!("{prefix}.minibatches"),
                 "must be at least 1, got 0",
             ));
         }
@@ -285,7 +291,7 @@ mod tests {
             .validate()
             .expect_err("dt 0")
             .to_string()
-            .contains("dt"));
+            .contains("`schedule.end`"));
         let empty = DtSchedule::Exponential {
             start: 1.0,
             end: 2.0,

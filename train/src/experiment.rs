@@ -159,10 +159,12 @@ impl Experiment {
                 )
                 .into());
             }
-            stage.schedule.validate()?;
+            stage
+                .schedule
+                .validate_as(&format!("stages[{index}].schedule"))?;
         }
-        for &dt in &self.evaluation_dts {
-            hsnn_spec::config::validate_dt(dt)?;
+        for (index, &dt) in self.evaluation_dts.iter().enumerate() {
+            hsnn_spec::config::validate_dt_as(&format!("evaluation_dts[{index}]"), dt)?;
         }
         Ok(())
     }
@@ -208,6 +210,21 @@ mod tests {
             .expect_err("batch 0")
             .to_string()
             .contains("batch_size"));
+        let mut experiment = Experiment::load(None).expect("embedded default");
+        experiment.evaluation_dts[2] = 0.0;
+        let error = experiment.validate("test").expect_err("dt 0");
+        assert!(error.to_string().contains("`evaluation_dts[2]`"), "{error}");
+        let mut experiment = Experiment::load(None).expect("embedded default");
+        experiment.stages[1].schedule = DtSchedule::Exponential {
+            start: 100.0,
+            end: 0.0,
+            minibatches: 3,
+        };
+        let error = experiment.validate("test").expect_err("end 0");
+        assert!(
+            error.to_string().contains("`stages[1].schedule.end`"),
+            "{error}"
+        );
         let error = Experiment::from_json("{\"format\": 3", "cut.json").expect_err("truncated");
         assert!(error.to_string().contains("cut.json"), "{error}");
     }
