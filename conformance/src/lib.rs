@@ -51,6 +51,7 @@ macro_rules! with_backend_checks {
             quantizer::q1_cumulative_error_bounded_by_amplitude,
             quantizer::q1_one_bit_spikes_when_dt_times_max_rate_at_most_one,
             quantizer::q2_hand_derived_sequences,
+            quantizer::q2_no_fused_multiply_add_in_the_integrator,
             quantizer::q4_converges_to_rate_as_dt_grows,
             quantizer::q5_relu_never_spikes_negative,
             lmu::l1_continuous_matrices_match_hand_derivation,
@@ -89,7 +90,8 @@ macro_rules! with_trainer_checks {
             trainer::t1_uniform_logits_give_log_classes,
             trainer::t2_surrogate_gradient_tends_to_rate_gradient,
             trainer::t2_surrogate_gradient_carries_the_amplitude,
-            trainer::t3_gradients_match_finite_differences
+            trainer::t3_gradients_match_finite_differences,
+            trainer::t8_batch_gradient_is_the_mean_over_its_sequences
         }
     };
 }

@@ -244,6 +244,35 @@ pub fn q4_converges_to_rate_as_dt_grows(backend: &impl Backend, level: Level) {
     }
 }
 
+/// Q2: the integrator is two roundings, `p = dt * r` then `u = v + p`, never one fused
+/// multiply-add, and in that order. Derived by hand with `p` bits of precision (53 for the
+/// exact level, 24 for the f32 levels) and `e = 2^-(p-2)`, the spacing of numbers in [2, 4):
+/// `r = 1 - 2^-p`, `dt = 3`, so `dt * r = 3 - 0.75 e` exactly and rounds to `3 - e`;
+/// `v_0 = 0.375 e`. Two roundings: `u = fl(3 - 0.625 e) = 3 - e`, so `n = 2`, `v = 1 - e`.
+/// A fused multiply-add rounds `3 - 0.375 e` to 3 once (n = 3, v = 0), and `(v/dt + r) dt`
+/// gives 3 as well: either changes the count.
+pub fn q2_no_fused_multiply_add_in_the_integrator(backend: &impl Backend, level: Level) {
+    let precision = match level {
+        Level::Exact => 53,
+        Level::Explained { .. } => 24,
+        // A fixed-point backend has its own arithmetic (section H); nothing to check here.
+        Level::Bounded { .. } => return,
+    };
+    let spacing = 2f64.powi(-(precision - 2));
+    let rate = 1.0 - 2f64.powi(-precision);
+    let inputs = Tensor2::from_row_major(1, 1, vec![rate]).expect("1 x 1");
+    let run = backend
+        .quantize(Activation::Identity, 3.0, 1.0, &inputs, &[0.375 * spacing])
+        .expect("valid quantizer input");
+    assert_eq!(
+        run.integrator,
+        vec![3.0 - spacing],
+        "u must be fl(v + fl(dt * r)), rounded twice"
+    );
+    assert_eq!(run.counts, vec![2], "a fused multiply-add would count 3");
+    assert_eq!(run.final_state, vec![1.0 - spacing]);
+}
+
 /// Q2: sequences derived by hand, where every intermediate value is exact in binary floating
 /// point, so every backend must produce them exactly.
 pub fn q2_hand_derived_sequences(backend: &impl Backend, level: Level) {

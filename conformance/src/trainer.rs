@@ -356,6 +356,92 @@ pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, level
     }
 }
 
+/// T8, T1: the loss and gradients of a batch are the means over its sequences, whatever way
+/// the backend cuts the batch: batch sizes 1, 7 (the reference's chunks of 5 plus 2), 12, 51
+/// and 101 (the optimized backend's shards of 50 plus 1), each against the mean of the
+/// sequences' own one-sequence results, and the logits row by row.
+pub fn t8_batch_gradient_is_the_mean_over_its_sequences(trainer: &impl Trainer, level: Level) {
+    let bound = match level {
+        Level::Exact => 1e-12,
+        other => gradient_bound(other),
+    };
+    let config = NetworkConfig {
+        lmu: LmuConfig {
+            input_size: 2,
+            hidden_size: 3,
+            memory_size: 2,
+            order: 3,
+            theta: 5.0,
+            discretizer: Discretizer::ZeroOrderHold,
+            hidden_activation: Activation::Tanh,
+            connections: RecurrentConnections::all(),
+        },
+        output_size: 3,
+        quantizer: QuantizerConfig::non_spiking(),
+    };
+    let mut weights = Weights::zeros(&config);
+    for (index, (_, tensor)) in weights.named_mut().into_iter().enumerate() {
+        tensor.data = values(40 + index as u64, tensor.data.len(), 0.5);
+    }
+    let model = Model::new(config, weights).expect("valid model");
+    let steps = 4;
+    for size in [1usize, 7, 12, 51, 101] {
+        let data = values(size as u64, size * steps * 2, 1.0);
+        let batch = SequenceBatch::new(size, steps, 2, data.clone()).expect("batch");
+        let labels: Vec<usize> = (0..size).map(|sample| (sample * 7 + 1) % 3).collect();
+        let whole = trainer
+            .gradients(&model, &batch, &labels)
+            .expect("gradients of the batch");
+        let mut loss = 0.0;
+        let mut mean = Weights::zeros(&model.config);
+        for sample in 0..size {
+            let single = SequenceBatch::with_ids(
+                1,
+                steps,
+                2,
+                data[sample * steps * 2..(sample + 1) * steps * 2].to_vec(),
+                vec![sample as u64],
+            )
+            .expect("one sequence");
+            let output = trainer
+                .gradients(&model, &single, &labels[sample..=sample])
+                .expect("gradients of one sequence");
+            loss += output.loss / size as f64;
+            for ((_, total), (_, part)) in
+                mean.named_mut().into_iter().zip(output.gradients.named())
+            {
+                for (total, value) in total.data.iter_mut().zip(&part.data) {
+                    *total += value / size as f64;
+                }
+            }
+            for (got, wanted) in whole.logits.row(sample).iter().zip(output.logits.row(0)) {
+                assert!(
+                    (got - wanted).abs() <= bound * wanted.abs().max(1.0),
+                    "batch {size}, sequence {sample}: logit {got} alone {wanted}"
+                );
+            }
+        }
+        assert!(
+            (whole.loss - loss).abs() <= bound * loss.max(1.0),
+            "batch {size}: loss {} but the mean over sequences is {loss}",
+            whole.loss
+        );
+        let scale = mean
+            .named()
+            .iter()
+            .flat_map(|(_, tensor)| tensor.data.iter())
+            .fold(1e-3f64, |acc, value| acc.max(value.abs()));
+        for ((name, got), (_, wanted)) in whole.gradients.named().into_iter().zip(mean.named()) {
+            for (index, (got, wanted)) in got.data.iter().zip(&wanted.data).enumerate() {
+                assert!(
+                    (got - wanted).abs() <= bound * scale,
+                    "batch {size}, {name}[{index}]: {got} but the mean over sequences is {wanted}"
+                );
+            }
+        }
+    }
+}
+
 /// T1: the loss of a network whose logits are all equal is `ln(classes)`, and its gradient
 /// with respect to the readout bias is `1/classes - onehot`, averaged over the batch.
 pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) {

@@ -254,6 +254,15 @@ mod tests {
         }
     }
 
+    /// Q5: the backward derivative from the rate, relu's at 0 included (0, as SPEC.md decides).
+    #[test]
+    fn q5_derivative_from_rate_relu_at_zero_is_zero() {
+        assert_eq!(derivative_from_rate(Activation::Relu, 0.0), 0.0);
+        assert_eq!(derivative_from_rate(Activation::Relu, 1e-30), 1.0);
+        assert_eq!(derivative_from_rate(Activation::Identity, -3.0), 1.0);
+        assert_eq!(derivative_from_rate(Activation::Tanh, 0.5), 0.75);
+    }
+
     /// Q3: an f64 draw just below 1 stays below 1 in f32.
     #[test]
     fn q3_initial_state_stays_below_one() {

@@ -142,3 +142,86 @@ fn t4_adam_refuses_a_mismatched_state() {
     assert!(error.to_string().contains("kernel_hidden"), "{error}");
     assert_eq!(weights, before);
 }
+
+/// T4: Keras's Adam defaults (lr 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-7), pinned: a
+/// changed default would silently change every training run.
+#[test]
+fn t4_adam_defaults_are_keras() {
+    let defaults = AdamConfig::default();
+    assert_eq!(
+        (
+            defaults.learning_rate,
+            defaults.beta1,
+            defaults.beta2,
+            defaults.epsilon
+        ),
+        (1e-3, 0.9, 0.999, 1e-7)
+    );
+}
+
+/// T4: three Adam steps with a changing gradient (1, -0.5, 2), lr 0.1: momentum and both
+/// bias corrections are visible (a constant gradient would cancel beta1). Expected weights
+/// from an independent computation in plain Python floats:
+/// `m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v)+eps)`
+/// gives -0.09999968377323398, -0.12663331237784586, -0.19244438155592397.
+#[test]
+fn t4_adam_with_a_changing_gradient_matches_an_independent_computation() {
+    let mut config = NetworkConfig::psmnist();
+    config.lmu.hidden_size = 1;
+    config.lmu.order = 1;
+    let adam = AdamConfig {
+        learning_rate: 0.1,
+        ..AdamConfig::default()
+    };
+    let mut weights = Weights::zeros(&config);
+    let mut state = adam_state(&config);
+    for (gradient, expected) in [
+        (1.0, -0.099_999_683_773_233_98),
+        (-0.5, -0.126_633_312_377_845_86),
+        (2.0, -0.192_444_381_555_923_97),
+    ] {
+        let mut gradients = Weights::zeros(&config);
+        gradients.kernel_hidden.data[0] = gradient;
+        adam_update(&adam, &mut state, &mut weights, &gradients).expect("consistent shapes");
+        let got = weights.kernel_hidden.data[0];
+        assert!(
+            (got - expected).abs() < 1e-15,
+            "step {}: {got} vs {expected}",
+            state.step
+        );
+    }
+}
+
+/// T6: the readout's Glorot-uniform draw has the uniform's statistics for its limit
+/// `l = sqrt(6 / (fan_in + fan_out))`: mean 0, variance `l^2 / 3`, and draws reaching close to
+/// `l` (a limit of `sqrt(3 / n)` would give half the variance).
+#[test]
+fn t6_glorot_uniform_has_the_uniform_statistics() {
+    let mut config = NetworkConfig::psmnist();
+    config.lmu.hidden_size = 2_000;
+    config.lmu.order = 4;
+    let weights = initial_weights(&config, 11);
+    let values = &weights.readout_kernel.data;
+    let limit = (6.0 / (2_000.0 + 10.0f64)).sqrt();
+    let count = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / count;
+    let variance = values
+        .iter()
+        .map(|value| (value - mean).powi(2))
+        .sum::<f64>()
+        / count;
+    // 20,000 draws: the variance's relative standard error is sqrt(0.8 / n) = 0.6 %.
+    assert!(
+        (variance / (limit * limit / 3.0) - 1.0).abs() < 0.04,
+        "variance {variance}, expected {}",
+        limit * limit / 3.0
+    );
+    assert!(mean.abs() < 0.02 * limit, "mean {mean}");
+    let largest = values
+        .iter()
+        .fold(0.0f64, |acc, value| acc.max(value.abs()));
+    assert!(
+        largest <= limit && largest > 0.999 * limit,
+        "largest {largest}, limit {limit}"
+    );
+}

@@ -469,3 +469,107 @@ fn t7_start_model_is_used_and_checked() {
     let _ = std::fs::remove_dir_all(&straight);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A trainer that records the sample ids of every minibatch it is handed.
+struct Recording {
+    ids: std::sync::Mutex<Vec<Vec<u64>>>,
+}
+
+impl hsnn_spec::Backend for Recording {
+    fn name(&self) -> &str {
+        "reference"
+    }
+    fn lmu_matrices(
+        &self,
+        config: &hsnn_spec::LmuConfig,
+    ) -> hsnn_spec::Result<hsnn_spec::LmuMatrices> {
+        ReferenceBackend.lmu_matrices(config)
+    }
+    fn quantize(
+        &self,
+        activation: hsnn_spec::Activation,
+        dt: f64,
+        amplitude: f64,
+        inputs: &hsnn_spec::Tensor2,
+        initial_state: &[f64],
+    ) -> hsnn_spec::Result<hsnn_spec::QuantizerRun> {
+        ReferenceBackend.quantize(activation, dt, amplitude, inputs, initial_state)
+    }
+    fn forward(
+        &self,
+        model: &Model,
+        batch: &hsnn_spec::SequenceBatch,
+        options: &hsnn_spec::ForwardOptions,
+    ) -> hsnn_spec::Result<hsnn_spec::ForwardOutput> {
+        ReferenceBackend.forward(model, batch, options)
+    }
+}
+
+impl hsnn_spec::Trainer for Recording {
+    fn gradients(
+        &self,
+        model: &Model,
+        batch: &hsnn_spec::SequenceBatch,
+        labels: &[usize],
+    ) -> hsnn_spec::Result<hsnn_spec::GradientOutput> {
+        self.ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(batch.sample_ids.clone());
+        ReferenceBackend.gradients(model, batch, labels)
+    }
+}
+
+/// T8: every epoch trains on a fresh order of the whole training split, handed to the trainer
+/// in whole minibatches, and its sample ids carry the epoch in their high 32 bits (so spiking
+/// runs draw fresh initial states every epoch).
+#[test]
+fn t8_each_epoch_sees_a_fresh_order_and_fresh_sample_ids() {
+    let experiment = tiny_experiment();
+    let recording = Recording {
+        ids: std::sync::Mutex::new(Vec::new()),
+    };
+    reproduce(
+        &recording,
+        &experiment,
+        &options(scratch("recording"), false, None),
+    )
+    .expect("tiny run");
+    let minibatches = recording
+        .ids
+        .into_inner()
+        .expect("no panic while recording");
+    // Stage one: 3 epochs, stage two: 2, of 5 minibatches of 20 sequences (100 in the split).
+    assert_eq!(minibatches.len(), 25);
+    assert!(
+        minibatches.iter().all(|ids| ids.len() == 20),
+        "whole minibatches"
+    );
+    let epochs: Vec<Vec<u64>> = minibatches.chunks(5).map(|chunk| chunk.concat()).collect();
+    for (position, (stage_epoch, ids)) in [0u64, 1, 2, 0, 1].iter().zip(&epochs).enumerate() {
+        assert!(
+            ids.iter().all(|id| id >> 32 == *stage_epoch),
+            "epoch {position}: {ids:?}"
+        );
+        let mut indices: Vec<u64> = ids.iter().map(|id| id & 0xFFFF_FFFF).collect();
+        let order = indices.clone();
+        indices.sort_unstable();
+        assert_eq!(
+            indices,
+            (0..100).collect::<Vec<u64>>(),
+            "epoch {position} is a permutation"
+        );
+        assert_ne!(order, indices, "epoch {position} is shuffled");
+    }
+    let low = |ids: &[u64]| ids.iter().map(|id| id & 0xFFFF_FFFF).collect::<Vec<_>>();
+    assert_ne!(
+        low(&epochs[0]),
+        low(&epochs[1]),
+        "each epoch has its own order"
+    );
+    assert_ne!(
+        low(&epochs[0]),
+        low(&epochs[3]),
+        "each stage has its own orders"
+    );
+}
