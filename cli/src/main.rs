@@ -172,6 +172,7 @@ impl RunArguments {
             resume: self.resume,
             control: RunControl {
                 observer,
+                stop: stop_on_signal(),
                 stop_after_epochs: self
                     .stop_after_epochs
                     .map(|epochs| usize::try_from(epochs).unwrap_or(usize::MAX)),
@@ -179,6 +180,27 @@ impl RunArguments {
             },
         }
     }
+}
+
+/// A flag that the first SIGINT (Ctrl-C), SIGTERM or SIGHUP sets, so the run stops after the
+/// current minibatch with a checkpoint; a second signal ends the process at once.
+fn stop_on_signal() -> Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("second stop signal: exiting without a new checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "stop requested: finishing this minibatch and writing a checkpoint (signal again to quit at once)"
+        );
+    });
+    if let Err(error) = installed {
+        eprintln!("warning: cannot catch Ctrl-C ({error}); a stop loses the work since the last checkpoint");
+    }
+    stop
 }
 
 fn run(arguments: Arguments) -> TrainResult<()> {
@@ -332,6 +354,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ TrainError::Interrupted { .. }) => {
             eprintln!("{error}");
+            let arguments: Vec<String> = std::env::args()
+                .filter(|argument| argument != "--resume")
+                .collect();
+            eprintln!("resume with: {} --resume", arguments.join(" "));
             ExitCode::from(3)
         }
         Err(error) => {

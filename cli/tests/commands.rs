@@ -161,3 +161,75 @@ fn e1_threads_beyond_cores_are_refused() {
         "{text}"
     );
 }
+
+/// T8: SIGTERM (as Ctrl-C) stops a run after the current minibatch with a checkpoint, exit code
+/// 3 and the resume command printed; resuming ends with the model of an uninterrupted run.
+#[test]
+fn t8_a_stop_signal_checkpoints_and_resume_completes_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = std::env::temp_dir().join(format!("hsnn-signal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("folder");
+    let text = include_str!("../../configs/embedded-quick.json")
+        .replace("\"limit\": null", "\"limit\": 200")
+        .replace("\"validation_size\": null", "\"validation_size\": 100")
+        .replace("\"hidden_size\": 64", "\"hidden_size\": 6")
+        .replace("\"order\": 64", "\"order\": 6")
+        .replace("\"batch_size\": 25", "\"batch_size\": 20")
+        .replace("\"epochs\": 10", "\"epochs\": 40")
+        .replace("\"minibatches\": 300", "\"minibatches\": 10");
+    let config = dir.join("signal.json");
+    std::fs::write(&config, text).expect("config");
+    let config = config.display().to_string();
+    let interrupted = dir.join("interrupted").display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hsnn"))
+        .args(["train", "--config", &config, "--out", &interrupted])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("hsnn starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    // The handler is installed before training starts; the first epoch line proves it runs.
+    for line in lines.by_ref() {
+        if line.expect("utf-8").contains("epoch 1/40") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("hsnn ends");
+    let rest = rest.join("\n");
+    assert_eq!(status.code(), Some(3), "{rest}");
+    assert!(
+        rest.contains("resume with:") && rest.contains("--resume"),
+        "{rest}"
+    );
+    assert!(std::path::Path::new(&interrupted)
+        .join("checkpoint-non_spiking.json")
+        .exists());
+    let (ok, text) = hsnn(&[
+        "train",
+        "--config",
+        &config,
+        "--out",
+        &interrupted,
+        "--resume",
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    let straight = dir.join("straight").display().to_string();
+    let (ok, text) = hsnn(&["train", "--config", &config, "--out", &straight, "--quiet"]);
+    assert!(ok, "{text}");
+    let model = |folder: &str| {
+        std::fs::read_to_string(std::path::Path::new(folder).join("model-spiking.json"))
+            .expect("final model")
+    };
+    assert_eq!(model(&interrupted), model(&straight));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -229,8 +229,9 @@ impl Model {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary sibling file and a rename, so that readers see
-/// either the old file or the complete new one.
+/// Writes `bytes` to `path` through a temporary sibling file (`<path>.<process id>.tmp`) and a
+/// rename, so that readers see either the old file or the complete new one; the temporary file
+/// is removed when anything fails, and a folder at `path` is refused before anything is written.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let io_error = |action: &str, source| HsnnError::Io {
@@ -245,15 +246,32 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         std::fs::create_dir_all(parent)
             .map_err(|source| io_error("cannot create folder for", source))?;
     }
+    if path.is_dir() {
+        return Err(HsnnError::Io {
+            action: "cannot write a file over the folder".into(),
+            path: path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder"),
+        });
+    }
+    // A per-process temporary name, so two processes writing the same file never share one,
+    // removed again on every failure path.
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
+    temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = std::path::PathBuf::from(temporary);
-    let mut file =
-        std::fs::File::create(&temporary).map_err(|source| io_error("cannot create", source))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|source| io_error("cannot write", source))?;
-    std::fs::rename(&temporary, path).map_err(|source| io_error("cannot replace", source))
+    let written = std::fs::File::create(&temporary)
+        .map_err(|source| io_error("cannot create", source))
+        .and_then(|mut file| {
+            file.write_all(bytes)
+                .and_then(|()| file.sync_all())
+                .map_err(|source| io_error("cannot write", source))
+        })
+        .and_then(|()| {
+            std::fs::rename(&temporary, path).map_err(|source| io_error("cannot replace", source))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// Parses a versioned JSON file (clause E2): the `format` tag and `format_version` are checked
@@ -304,5 +322,31 @@ pub fn check_format(
             expected_format: expected_format.into(),
             expected_version,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E2: an atomic write over a folder is refused up front and leaves no temporary file; a
+    /// write into a missing folder creates it; nothing named `.tmp` is left behind.
+    #[test]
+    fn e2_atomic_writes_leave_nothing_behind() {
+        let folder = std::env::temp_dir().join(format!("hsnn-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        let target = folder.join("nested").join("file.json");
+        write_atomically(&target, b"{}").expect("write into a new folder");
+        assert_eq!(std::fs::read(&target).expect("written"), b"{}");
+        let error = write_atomically(&folder, b"{}").expect_err("a folder");
+        assert!(error.to_string().contains("folder"), "{error}");
+        let leftovers: Vec<_> = std::fs::read_dir(&folder)
+            .expect("folder")
+            .chain(std::fs::read_dir(folder.join("nested")).expect("nested"))
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let _ = std::fs::remove_dir_all(&folder);
     }
 }

@@ -235,6 +235,9 @@ pub struct RunControl {
     pub stop_after_minibatches: Option<u64>,
     /// Also checkpoint mid-epoch when this many seconds passed since the last checkpoint.
     pub checkpoint_seconds: f64,
+    /// Set from outside (a signal handler) to stop after the current minibatch, with a
+    /// checkpoint, as [`TrainError::Interrupted`].
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RunControl {
@@ -255,6 +258,7 @@ impl Default for RunControl {
             stop_after_epochs: None,
             stop_after_minibatches: None,
             checkpoint_seconds: 120.0,
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }
@@ -579,6 +583,16 @@ pub fn run_stage<T: Trainer>(
         } else if last_save.elapsed().as_secs_f64() >= control.checkpoint_seconds {
             checkpoint.save(checkpoint_path)?;
             last_save = Instant::now();
+        }
+        // A stop asked for from outside (Ctrl-C, SIGTERM): the minibatch is done, so save
+        // where the stage is and stop; `--resume` continues from exactly here.
+        if !checkpoint.complete && control.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            checkpoint.save(checkpoint_path)?;
+            observer.stage_stopped(&stage.name);
+            return Err(TrainError::Interrupted {
+                stage: stage.name.clone(),
+                minibatches: checkpoint.minibatches_completed,
+            });
         }
     }
     observer.stage_stopped(&stage.name);
