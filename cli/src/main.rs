@@ -146,6 +146,10 @@ struct RunArguments {
     /// Continue from the checkpoints in the output folder.
     #[arg(long)]
     resume: bool,
+    /// Start over in an output folder that holds another run (its checkpoints, models and
+    /// results are deleted first).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
     /// Stop after N epochs of the current stage (after their checkpoint), as if killed.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     stop_after_epochs: Option<u64>,
@@ -170,6 +174,7 @@ impl RunArguments {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("runs").join(&experiment.name)),
             resume: self.resume,
+            force: self.force,
             control: RunControl {
                 observer,
                 stop: stop_on_signal(),

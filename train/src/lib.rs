@@ -11,12 +11,14 @@
 //! - [`evaluation`]: accuracy, loss and bit metrics of a model on a split
 //! - [`training_loop`]: minibatch training with dt schedules, checkpoints and resume
 //! - [`reproduce`]: the main job: stages, evaluation sweep, table, results JSON
+//! - [`run_folder`]: the output folder: checked up front, refused when taken, locked
 
 pub mod data;
 pub mod error;
 pub mod evaluation;
 pub mod experiment;
 pub mod reproduce;
+pub mod run_folder;
 pub mod training_loop;
 
 pub use error::{TrainError, TrainResult};

@@ -159,6 +159,8 @@ pub struct ReproduceOptions {
     pub out_directory: PathBuf,
     /// Continue from the checkpoints in `out_directory`.
     pub resume: bool,
+    /// Start over in an `out_directory` that holds another run, deleting its files.
+    pub force: bool,
     /// Progress and interruption control.
     pub control: RunControl,
 }
@@ -214,6 +216,17 @@ pub fn train_stages<T: Trainer>(
     data: &LoadedData,
     options: &ReproduceOptions,
 ) -> TrainResult<(Vec<StageReport>, Vec<Model>)> {
+    let _lock = crate::run_folder::prepare(&options.out_directory, options.resume, options.force)?;
+    run_stages(trainer, experiment, data, options)
+}
+
+/// [`train_stages`] in a folder already prepared and locked.
+fn run_stages<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    data: &LoadedData,
+    options: &ReproduceOptions,
+) -> TrainResult<(Vec<StageReport>, Vec<Model>)> {
     let out = &options.out_directory;
     let mut stage_minibatches = Vec::new();
     for index in 0..experiment.stages.len() {
@@ -260,12 +273,13 @@ pub fn reproduce<T: Trainer>(
     options: &ReproduceOptions,
 ) -> TrainResult<Results> {
     let started = Instant::now();
+    let _lock = crate::run_folder::prepare(&options.out_directory, options.resume, options.force)?;
     let data = data::load(options.data_directory.as_deref(), &experiment.data)?;
     options
         .control
         .observer
         .message(&format!("data: {}", data.description));
-    let (stage_reports, kept_models) = train_stages(trainer, experiment, &data, options)?;
+    let (stage_reports, kept_models) = run_stages(trainer, experiment, &data, options)?;
 
     let first_stage = &experiment.stages[0];
     let last_stage = &experiment.stages[experiment.stages.len() - 1];

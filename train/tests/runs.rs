@@ -43,6 +43,7 @@ fn options(out: PathBuf, resume: bool, stop_after_epochs: Option<usize>) -> Repr
         data_directory: None,
         out_directory: out,
         resume,
+        force: false,
         control: RunControl {
             stop_after_epochs,
             ..RunControl::default()
@@ -572,4 +573,78 @@ fn t8_each_epoch_sees_a_fresh_order_and_fresh_sample_ids() {
         low(&epochs[3]),
         "each stage has its own orders"
     );
+}
+
+/// T8: a folder that already holds a run is refused without `--resume` or `--force`, before
+/// anything trains and without touching its files; `--force` starts over; a file as the out
+/// folder is refused; a folder locked by a live process is refused with its process id.
+#[test]
+fn t8_run_folders_are_checked_before_training() {
+    let experiment = tiny_experiment();
+    let out = scratch("taken");
+    let stopped = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, Some(1)),
+    );
+    assert!(
+        matches!(stopped, Err(TrainError::Interrupted { .. })),
+        "{stopped:?}"
+    );
+    let checkpoint = out.join("checkpoint-non_spiking.json");
+    let before = std::fs::read(&checkpoint).expect("checkpoint");
+    let started = std::time::Instant::now();
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, None),
+    )
+    .expect_err("the folder holds a run");
+    assert!(
+        error.to_string().contains("--resume") && error.to_string().contains("--force"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed().as_secs_f64() < 1.0,
+        "refused before training"
+    );
+    assert_eq!(std::fs::read(&checkpoint).expect("checkpoint"), before);
+    let mut forced = options(out.clone(), false, Some(1));
+    forced.force = true;
+    let again = reproduce(&ReferenceBackend, &experiment, &forced);
+    assert!(
+        matches!(again, Err(TrainError::Interrupted { .. })),
+        "{again:?}"
+    );
+
+    let file = scratch("a-file");
+    std::fs::write(&file, b"not a folder").expect("file");
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(file.clone(), false, None),
+    )
+    .expect_err("a file");
+    assert!(error.to_string().contains("is a file"), "{error}");
+    assert_eq!(std::fs::read(&file).expect("file"), b"not a folder");
+
+    let locked = scratch("locked");
+    std::fs::create_dir_all(&locked).expect("folder");
+    // Process 1 (init) is alive on every Linux system.
+    std::fs::write(locked.join(hsnn_train::run_folder::LOCK_FILE), b"1\n").expect("lock");
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(locked.clone(), false, None),
+    )
+    .expect_err("locked");
+    assert!(error.to_string().contains("process 1"), "{error}");
+    assert!(
+        !out.join(hsnn_train::run_folder::LOCK_FILE).exists(),
+        "lock released"
+    );
+    for path in [&out, &locked] {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    let _ = std::fs::remove_file(&file);
 }
