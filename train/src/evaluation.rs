@@ -71,7 +71,30 @@ pub fn evaluate<B: Backend>(
         let (output, labels) = chunk?;
         for (sample, &label) in labels.iter().enumerate() {
             let logits = output.logits.row(sample);
-            loss += softmax_cross_entropy(logits, label).0;
+            // An infinite or NaN logit makes accuracy and loss meaningless: say so, never
+            // report a plain number for it.
+            if let Some(value) = logits.iter().find(|value| !value.is_finite()) {
+                return Err(hsnn_spec::HsnnError::Numerical {
+                    operation: "evaluation".into(),
+                    reason: format!(
+                        "the model's logits are not finite ({value}) for a sequence of the split; \
+                         its weights or dt drive the network out of range"
+                    ),
+                }
+                .into());
+            }
+            let sample_loss = softmax_cross_entropy(logits, label).0;
+            if !sample_loss.is_finite() {
+                return Err(hsnn_spec::HsnnError::Numerical {
+                    operation: "evaluation".into(),
+                        reason: format!(
+                        "the loss of a sequence is not finite ({sample_loss}): its logits differ by \
+                         more than f64 can hold; the model is out of range"
+                    ),
+                }
+                .into());
+            }
+            loss += sample_loss;
             correct += usize::from(predicted_class(logits) == label);
         }
         for (position, site) in output.trace.sites.iter().enumerate() {
@@ -82,6 +105,15 @@ pub fn evaluate<B: Backend>(
         }
     }
     let samples = dataset.len();
+    if !loss.is_finite() {
+        return Err(hsnn_spec::HsnnError::Numerical {
+            operation: "evaluation".into(),
+            reason: format!(
+                "the summed loss overflows ({loss}): the model's logits are far out of range"
+            ),
+        }
+        .into());
+    }
     Ok(Evaluation {
         samples: dataset.len(),
         loss: loss / samples as f64,

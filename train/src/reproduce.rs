@@ -19,6 +19,15 @@ use crate::training_loop::{check_stage, run_stage, Checkpoint, EpochSummary, Run
 
 /// The `format` tag of a results file.
 pub const RESULTS_FORMAT: &str = "hsnn-results";
+/// The results file version (version 1 had no version, configuration, threads or times).
+pub const RESULTS_FORMAT_VERSION: u32 = 2;
+
+/// Seconds since the Unix epoch, now.
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
 
 /// The bit metrics of one site, per inference where it says so (SPEC.md section B).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,8 +141,20 @@ pub struct StageReport {
 pub struct Results {
     /// Always [`RESULTS_FORMAT`].
     pub format: String,
+    /// Always [`RESULTS_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// What wrote the file: hsnn's version and the command.
+    pub generator: String,
     /// The experiment's name.
     pub experiment: String,
+    /// The whole experiment as it ran (network, data settings, seed, optimizer, stages).
+    pub configuration: Experiment,
+    /// Worker threads of the run (results do not depend on it, clause T8).
+    pub threads: usize,
+    /// When this run (this invocation, for a resumed run) started, seconds since 1970 (UTC).
+    pub started_unix_s: u64,
+    /// When it ended.
+    pub ended_unix_s: u64,
     /// The data used.
     pub data: String,
     /// The backend that trained and evaluated.
@@ -273,6 +294,7 @@ pub fn reproduce<T: Trainer>(
     options: &ReproduceOptions,
 ) -> TrainResult<Results> {
     let started = Instant::now();
+    let started_unix_s = unix_seconds();
     let _lock = crate::run_folder::prepare(&options.out_directory, options.resume, options.force)?;
     let data = data::load(options.data_directory.as_deref(), &experiment.data)?;
     options
@@ -352,7 +374,13 @@ pub fn reproduce<T: Trainer>(
 
     let results = Results {
         format: RESULTS_FORMAT.into(),
+        format_version: RESULTS_FORMAT_VERSION,
+        generator: format!("hsnn-train {} (hsnn reproduce)", env!("CARGO_PKG_VERSION")),
         experiment: experiment.name.clone(),
+        configuration: experiment.clone(),
+        threads: rayon::current_num_threads(),
+        started_unix_s,
+        ended_unix_s: unix_seconds(),
         data: data.description.clone(),
         backend: trainer.name().into(),
         trainable_parameters: experiment.network.trainable_parameter_count(),

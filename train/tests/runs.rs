@@ -648,3 +648,89 @@ fn t8_run_folders_are_checked_before_training() {
     }
     let _ = std::fs::remove_file(&file);
 }
+
+/// E1: a model whose logits overflow to infinity is an evaluation error, not "accuracy 20 %,
+/// loss inf".
+#[test]
+fn e1_non_finite_logits_are_an_evaluation_error() {
+    let experiment = tiny_experiment();
+    let data = hsnn_train::data::load(None, &experiment.data).expect("embedded data");
+    let mut weights = hsnn_spec::Weights::zeros(&experiment.network);
+    weights.readout_bias.data[0] = 1e308;
+    weights.readout_kernel.data.fill(1e308);
+    weights.kernel_memory.data.fill(1.0);
+    let model = Model::new(experiment.network.clone(), weights).expect("finite weights");
+    let error = hsnn_train::evaluation::evaluate(&ReferenceBackend, &model, &data.split.test)
+        .expect_err("infinite logits");
+    assert!(
+        error.to_string().contains("not finite") || error.to_string().contains("overflows"),
+        "{error}"
+    );
+    let mut weights = hsnn_spec::Weights::zeros(&experiment.network);
+    weights.readout_kernel.data.fill(f64::MAX);
+    weights.kernel_memory.data.fill(1.0);
+    weights.encoder_input.data.fill(1.0);
+    let model = Model::new(experiment.network.clone(), weights).expect("finite weights");
+    let error = hsnn_train::evaluation::evaluate(&ReferenceBackend, &model, &data.split.test)
+        .expect_err("overflowing logits");
+    assert!(
+        error.to_string().contains("not finite") || error.to_string().contains("overflows"),
+        "{error}"
+    );
+}
+
+/// E2: every JSON file a run writes names its format and version, as docs/FILES.md lists them,
+/// and results.json carries the configuration, backend, threads and times.
+#[test]
+fn files_written_by_a_run_name_their_format_and_version() {
+    let experiment = tiny_experiment();
+    let out = scratch("formats");
+    reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), false, None),
+    )
+    .expect("tiny run");
+    let expected = [
+        ("model-", "hsnn-model", 1),
+        ("checkpoint-", "hsnn-checkpoint", 3),
+        ("results", "hsnn-results", 2),
+    ];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&out).expect("run folder").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.path()).expect("readable"))
+                .expect("JSON");
+        let (_, format, version) = expected
+            .iter()
+            .find(|(prefix, _, _)| name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{name} is not in docs/FILES.md"));
+        assert_eq!(value["format"], *format, "{name}");
+        assert_eq!(value["format_version"], *version, "{name}");
+        seen += 1;
+        if name == "results.json" {
+            assert_eq!(value["backend"], "reference");
+            assert_eq!(value["configuration"]["name"], "tiny");
+            assert!(value["threads"]
+                .as_u64()
+                .is_some_and(|threads| threads >= 1));
+            let (started, ended) = (
+                value["started_unix_s"].as_u64(),
+                value["ended_unix_s"].as_u64(),
+            );
+            assert!(
+                started.is_some_and(|s| s > 1_700_000_000) && ended >= started,
+                "{value}"
+            );
+            assert!(value["generator"]
+                .as_str()
+                .is_some_and(|text| text.contains("hsnn")));
+        }
+    }
+    assert_eq!(seen, 5, "two models, two checkpoints, the results");
+    let _ = std::fs::remove_dir_all(&out);
+}
