@@ -107,6 +107,10 @@ enum Command {
         /// Evaluate only the first N sequences.
         #[arg(long)]
         limit: Option<usize>,
+        /// Print the results as one JSON object (format hsnn-eval) on stdout, the human lines
+        /// on stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Time training steps and inference batches of an experiment's network on the chosen
     /// backend (batch size from the experiment, inputs from the embedded subset).
@@ -282,8 +286,10 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             placement,
             dt,
             limit,
+            json,
         } => {
-            let mut model = Model::load(&model)?;
+            let model_path = model;
+            let mut model = Model::load(&model_path)?;
             if let Some(placement) = placement {
                 model.config.quantizer.placement = match placement {
                     PlacementChoice::None => QuantizerPlacement::None,
@@ -308,7 +314,10 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 )));
             }
             let mut data_config = Experiment::load(config.as_deref())?.data;
-            data_config.limit = limit;
+            // The experiment's own limit holds unless --limit overrides it.
+            if limit.is_some() {
+                data_config.limit = limit;
+            }
             let loaded = data::load(data_directory.as_deref(), &data_config)?;
             let dataset = match split {
                 SplitChoice::Train => &loaded.split.train,
@@ -316,18 +325,41 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 SplitChoice::Test => &loaded.split.test,
             };
             let evaluation = evaluate(backend, &model, dataset)?;
-            println!("data: {}", loaded.description);
-            println!(
-                "{} sequences: accuracy {:.2}%, loss {:.4}, placement {}, dt {}",
+            let summary = format!(
+                "data: {}\n{} sequences: accuracy {:.2}%, loss {:.4}, placement {}, dt {}",
+                loaded.description,
                 evaluation.samples,
                 100.0 * evaluation.accuracy,
                 evaluation.loss,
                 model.config.quantizer.placement.name(),
                 model.config.quantizer.dt
             );
-            let report = serde_json::to_string_pretty(&evaluation.metrics)
-                .map_err(|error| TrainError::Usage(error.to_string()))?;
-            println!("bit metrics and event counts (SPEC.md section B):\n{report}");
+            if json {
+                eprintln!("{summary}");
+                let report = serde_json::json!({
+                    "format": "hsnn-eval",
+                    "format_version": 1,
+                    "generator": format!("hsnn {} (hsnn eval)", env!("CARGO_PKG_VERSION")),
+                    "model": model_path.display().to_string(),
+                    "data": loaded.description,
+                    "split": format!("{split:?}").to_lowercase(),
+                    "backend": backend.name(),
+                    "placement": model.config.quantizer.placement,
+                    "dt": model.config.quantizer.dt,
+                    "samples": evaluation.samples,
+                    "accuracy": evaluation.accuracy,
+                    "loss": evaluation.loss,
+                    "metrics": evaluation.metrics,
+                });
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|error| TrainError::Usage(error.to_string()))?;
+                println!("{text}");
+            } else {
+                println!("{summary}");
+                let report = serde_json::to_string_pretty(&evaluation.metrics)
+                    .map_err(|error| TrainError::Usage(error.to_string()))?;
+                println!("bit metrics and event counts (SPEC.md section B):\n{report}");
+            }
         }
         Command::Bench {
             config,

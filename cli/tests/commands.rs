@@ -233,3 +233,67 @@ fn t8_a_stop_signal_checkpoints_and_resume_completes_the_run() {
     assert_eq!(model(&interrupted), model(&straight));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hsnn eval --json` prints one JSON object (format hsnn-eval) on stdout and the human lines
+/// on stderr; an experiment's own `data.limit` is honoured without `--limit`.
+#[test]
+fn eval_json_is_machine_readable_and_honours_the_experiment_limit() {
+    let dir = std::env::temp_dir().join(format!("hsnn-eval-json-{}", std::process::id()));
+    let mut config = hsnn_spec::NetworkConfig::psmnist();
+    config.lmu.hidden_size = 4;
+    config.lmu.order = 4;
+    let model =
+        hsnn_spec::Model::new(config.clone(), hsnn_spec::Weights::zeros(&config)).expect("model");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let path = dir.join("model.json");
+    model.save(&path).expect("save");
+    let experiment = include_str!("../../configs/embedded-quick.json")
+        .replace("\"limit\": null", "\"limit\": 24")
+        .replace("\"validation_size\": null", "\"validation_size\": 24");
+    let experiment_path = dir.join("experiment.json");
+    std::fs::write(&experiment_path, experiment).expect("experiment");
+    let output = Command::new(env!("CARGO_BIN_EXE_hsnn"))
+        .args([
+            "eval",
+            "--model",
+            path.to_str().expect("utf-8"),
+            "--config",
+            experiment_path.to_str().expect("utf-8"),
+            "--json",
+        ])
+        .output()
+        .expect("hsnn runs");
+    assert!(output.status.success());
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(report["format"], "hsnn-eval");
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["samples"], 24, "the experiment's limit");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("24 sequences: accuracy"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// E2: `hsnn vectors --out` naming a folder fails before writing and leaves no temporary file.
+#[test]
+fn vectors_out_naming_a_folder_leaves_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("hsnn-vectors-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let text = failing(&["vectors", "--out", dir.to_str().expect("utf-8")]);
+    assert!(text.contains("folder"), "{text}");
+    let parent = dir.parent().expect("temp dir");
+    let name = dir
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .expect("temp dir")
+        .flatten()
+        .filter(|entry| {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            file.starts_with(&name) && file.ends_with(".tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
