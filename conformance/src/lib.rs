@@ -90,6 +90,7 @@ macro_rules! with_trainer_checks {
             trainer::t1_uniform_logits_give_log_classes,
             trainer::t2_surrogate_gradient_tends_to_rate_gradient,
             trainer::t2_surrogate_gradient_carries_the_amplitude,
+            trainer::t2_spiking_gradients_match_differences_of_the_restated_network,
             trainer::t3_gradients_match_finite_differences,
             trainer::t8_batch_gradient_is_the_mean_over_its_sequences
         }

@@ -356,6 +356,111 @@ pub fn t2_surrogate_gradient_carries_the_amplitude(trainer: &impl Trainer, level
     }
 }
 
+/// Softmax cross-entropy of one row (clause T1), written here independently.
+fn cross_entropy(logits: &[f64], label: usize) -> f64 {
+    let maximum = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = logits.iter().map(|value| (value - maximum).exp()).sum();
+    total.ln() + maximum - logits[label]
+}
+
+/// T2, T3: the spiking-aware gradient at realistic dt (1, 2, 10) and amplitudes other than 1
+/// (0.7, 1.5), for spiking hidden units, memory input or both, equals central differences
+/// (step 1e-5) of the spiking network restated as a smooth function whose value is the spiking
+/// loss and whose derivative at every quantized site is `alpha f'(x)`
+/// ([`crate::independent::restated_lmu_logits`], written from SPEC.md, not from a backend):
+/// relative error below 1e-6 plus 1e-9. At a bounded level, the reference's gradient is the
+/// yardstick instead (C3), at dt 2 and alpha 1.5.
+pub fn t2_spiking_gradients_match_differences_of_the_restated_network(
+    trainer: &impl Trainer,
+    level: Level,
+) {
+    let mut runner = crate::deterministic_runner(24);
+    let settings = (
+        spiking_placements(),
+        prop_oneof![Just(1.0), Just(2.0), Just(10.0)],
+        prop_oneof![Just(0.7), Just(1.5)],
+    );
+    let result = runner.run(
+        &(gradient_problems(), settings),
+        |(mut problem, (placement, dt, amplitude))| {
+            problem.model.config.quantizer = QuantizerConfig {
+                placement,
+                dt,
+                amplitude,
+                initial_state: InitialStateConfig::Uniform { seed: 9 },
+            };
+            if level != Level::Exact {
+                problem.model.config.quantizer.dt = 2.0;
+                problem.model.config.quantizer.amplitude = 1.5;
+                return check_against_reference(trainer, &problem, gradient_bound(level)).map(|_| ());
+            }
+            let fail = |error: hsnn_spec::HsnnError| TestCaseError::fail(error.to_string());
+            let matrices = trainer.lmu_matrices(&problem.model.config.lmu).map_err(fail)?;
+            let batch = &problem.batch;
+            let length = batch.steps * batch.features;
+            let sequence = |sample: usize| &batch.data[sample * length..(sample + 1) * length];
+            let anchors: Vec<_> = (0..batch.batch)
+                .map(|sample| {
+                    crate::independent::restated_lmu_logits(
+                        &problem.model,
+                        &matrices,
+                        sequence(sample),
+                        batch.steps,
+                        batch.sample_ids[sample],
+                        None,
+                    )
+                })
+                .collect();
+            let restated_loss = |model: &Model| -> f64 {
+                (0..batch.batch)
+                    .map(|sample| {
+                        let (logits, _) = crate::independent::restated_lmu_logits(
+                            model,
+                            &matrices,
+                            sequence(sample),
+                            batch.steps,
+                            batch.sample_ids[sample],
+                            Some(&anchors[sample].1),
+                        );
+                        cross_entropy(&logits, problem.labels[sample])
+                    })
+                    .sum::<f64>()
+                    / batch.batch as f64
+            };
+            let analytic = trainer
+                .gradients(&problem.model, batch, &problem.labels)
+                .map_err(fail)?;
+            // The restated network spikes as the backend does: same loss at the anchor.
+            let spiking_loss = restated_loss(&problem.model);
+            prop_assert!(
+                (analytic.loss - spiking_loss).abs() <= 1e-12 * spiking_loss.max(1.0),
+                "loss {} but the restated network's is {spiking_loss}",
+                analytic.loss
+            );
+            let step = 1e-5;
+            for (tensor_index, (name, gradient)) in analytic.gradients.named().into_iter().enumerate() {
+                for element in 0..gradient.data.len() {
+                    let mut plus = problem.model.clone();
+                    let mut minus = problem.model.clone();
+                    plus.weights.named_mut()[tensor_index].1.data[element] += step;
+                    minus.weights.named_mut()[tensor_index].1.data[element] -= step;
+                    let numeric = (restated_loss(&plus) - restated_loss(&minus)) / (2.0 * step);
+                    let exact = gradient.data[element];
+                    prop_assert!(
+                        (exact - numeric).abs() <= 1e-6 * exact.abs().max(numeric.abs()) + 1e-9,
+                        "{placement:?} dt {dt} alpha {amplitude}, {name}[{element}]: analytic {exact:e}, \
+                         restated central difference {numeric:e}"
+                    );
+                }
+            }
+            Ok(())
+        },
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
 /// T8, T1: the loss and gradients of a batch are the means over its sequences, whatever way
 /// the backend cuts the batch: batch sizes 1, 7 (the reference's chunks of 5 plus 2), 12, 51
 /// and 101 (the optimized backend's shards of 50 plus 1), each against the mean of the
