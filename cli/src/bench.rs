@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
-use hsnn_reference::training::{adam_state, adam_update, initial_weights};
 use hsnn_spec::{ForwardOptions, Model, QuantizerPlacement, TraceLevel, Trainer};
 use hsnn_train::data;
 use hsnn_train::experiment::Experiment;
+use hsnn_train::initialization::initial_weights;
+use hsnn_train::optimizer::{adam_state, adam_update};
 use hsnn_train::TrainResult;
 use serde::Serialize;
 

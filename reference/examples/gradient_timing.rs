@@ -1,8 +1,8 @@
 //! Times one reference gradient evaluation on psMNIST-length sequences:
 //! `cargo run --release -p hsnn-reference --example gradient_timing -- HIDDEN ORDER BATCH`.
 
-use hsnn_reference::training::{initial_weights, loss_and_gradients};
-use hsnn_spec::{Model, NetworkConfig, SequenceBatch};
+use hsnn_reference::training::loss_and_gradients;
+use hsnn_spec::{Model, NetworkConfig, SequenceBatch, Weights};
 
 fn main() {
     let arguments: Vec<usize> = std::env::args()
@@ -16,7 +16,16 @@ fn main() {
     let mut config = NetworkConfig::psmnist();
     config.lmu.hidden_size = hidden;
     config.lmu.order = order;
-    let model = match Model::new(config.clone(), initial_weights(&config, 1)) {
+    // Weights of training's scale from a counter (the timing does not depend on their values).
+    let mut weights = Weights::zeros(&config);
+    for (tensor_index, (_, tensor)) in weights.named_mut().into_iter().enumerate() {
+        for (index, value) in tensor.data.iter_mut().enumerate() {
+            let bits =
+                hsnn_spec::initial_state::splitmix64(((tensor_index as u64) << 32) | index as u64);
+            *value = ((bits >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1;
+        }
+    }
+    let model = match Model::new(config.clone(), weights) {
         Ok(model) => model,
         Err(error) => return eprintln!("error: {error}"),
     };

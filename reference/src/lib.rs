@@ -9,7 +9,7 @@
 //! - [`legendre`]: the Legendre memory and its discretizations (clauses L1-L3)
 //! - [`network`]: the hybrid LMU network's forward pass (clauses L4, N1-N3)
 //! - [`metrics`]: bit and event metrics from a trace (section B)
-//! - [`training`]: loss, backpropagation through time, Adam, initialization (section T)
+//! - [`training`]: loss and backpropagation through time (section T)
 
 pub mod activation;
 pub mod legendre;

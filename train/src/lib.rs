@@ -9,6 +9,8 @@
 //! - [`experiment`]: experiment files (network, data, stages)
 //! - [`data`]: from the psMNIST splits to backend batches
 //! - [`evaluation`]: accuracy, loss and bit metrics of a model on a split
+//! - [`optimizer`]: Adam in the Keras form (clause T4)
+//! - [`initialization`]: the original LMU's initialization and the seeded stream (T6, T8)
 //! - [`training_loop`]: minibatch training with dt schedules, checkpoints and resume
 //! - [`reproduce`]: the main job: stages, evaluation sweep, table, results JSON
 //! - [`run_folder`]: the output folder: checked up front, refused when taken, locked
@@ -17,6 +19,8 @@ pub mod data;
 pub mod error;
 pub mod evaluation;
 pub mod experiment;
+pub mod initialization;
+pub mod optimizer;
 pub mod reproduce;
 pub mod run_folder;
 pub mod training_loop;

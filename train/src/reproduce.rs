@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hsnn_reference::training::initial_weights;
+use crate::initialization::initial_weights;
 use hsnn_spec::{
     model::write_atomically, HsnnError, Model, QuantizerPlacement, SiteMetrics, Trainer,
 };

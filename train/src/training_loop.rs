@@ -11,8 +11,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::initialization::SeededStream;
+use crate::optimizer::{adam_state, adam_update};
 use hsnn_data::Split;
-use hsnn_reference::training::{adam_state, adam_update, SeededStream};
 use hsnn_spec::{
     initial_state::splitmix64,
     model::{parse_versioned, write_atomically},

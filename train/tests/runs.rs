@@ -117,7 +117,7 @@ fn t8_same_seed_same_weights_whatever_the_thread_count() {
     }
     assert_eq!(models[0], models[1]);
     assert_eq!(models[0], models[2]);
-    let initial = hsnn_reference::training::initial_weights(&experiment.network, experiment.seed);
+    let initial = hsnn_train::initialization::initial_weights(&experiment.network, experiment.seed);
     assert_ne!(
         models[0].weights, initial,
         "training must change the weights"

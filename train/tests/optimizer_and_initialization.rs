@@ -1,7 +1,8 @@
 //! Adam and initialization (SPEC.md clauses T4, T6) against values derived by hand.
 
-use hsnn_reference::training::{adam_state, adam_update, initial_weights, SeededStream};
 use hsnn_spec::{AdamConfig, NetworkConfig, Weights};
+use hsnn_train::initialization::{initial_weights, SeededStream};
+use hsnn_train::optimizer::{adam_state, adam_update};
 
 /// T4: Adam's first step moves every weight by `lr * g / (|g| + eps / sqrt(1 - b2))`:
 /// `m = (1-b1) g`, `v = (1-b2) g^2`, step size `lr sqrt(1-b2) / (1-b1)`, so the update is
