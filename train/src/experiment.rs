@@ -190,6 +190,23 @@ mod tests {
         let paper = include_str!("../../configs/psmnist-paper.json");
         let experiment = Experiment::from_json(paper, "psmnist-paper.json").expect("paper config");
         assert_eq!(experiment.network.trainable_parameter_count(), 102_027);
+        for (name, text) in [
+            (
+                "psmnist-feedforward-memory.json",
+                include_str!("../../configs/psmnist-feedforward-memory.json"),
+            ),
+            (
+                "psmnist-paper-spiking-dt4.json",
+                include_str!("../../configs/psmnist-paper-spiking-dt4.json"),
+            ),
+            (
+                "psmnist-paper-spiking-dt2.json",
+                include_str!("../../configs/psmnist-paper-spiking-dt2.json"),
+            ),
+        ] {
+            let other = Experiment::from_json(text, name).expect("shipped config");
+            assert_eq!(other.network.lmu.hidden_size, 212, "{name}");
+        }
     }
 
     /// E1: a bad experiment names what is wrong.
