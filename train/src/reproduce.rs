@@ -249,6 +249,11 @@ fn run_stages<T: Trainer>(
     options: &ReproduceOptions,
 ) -> TrainResult<(Vec<StageReport>, Vec<Model>)> {
     let out = &options.out_directory;
+    crate::run_folder::check_memory(
+        &experiment.network,
+        experiment.batch_size.min(data.split.train.len()),
+        hsnn_data::SEQUENCE_LENGTH,
+    )?;
     let mut stage_minibatches = Vec::new();
     for index in 0..experiment.stages.len() {
         stage_minibatches.push(check_stage(experiment, index, &data.split)?.total);

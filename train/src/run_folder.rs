@@ -123,3 +123,67 @@ pub fn prepare(out: &Path, resume: bool, force: bool) -> TrainResult<RunLock> {
     }
     Ok(guard)
 }
+
+/// Memory one training step of `network` at `batch` sequences of `steps` steps needs, in bytes:
+/// an upper bound for both backends, every step's memory, hidden state, pre-activation, rate
+/// and memory input kept in f64 (the reference keeps f64 records, the optimized backend f32
+/// ones plus their adjoints), plus the model, its gradients and Adam's two moments.
+pub fn estimated_training_bytes(
+    network: &hsnn_spec::NetworkConfig,
+    batch: usize,
+    steps: usize,
+) -> u128 {
+    let lmu = &network.lmu;
+    let per_step = lmu.input_size + lmu.memory_length() + 4 * lmu.hidden_size + 2 * lmu.memory_size;
+    let records = batch as u128 * steps as u128 * per_step as u128 * 8;
+    let parameters = network.trainable_parameter_count() as u128 * 8 * 5;
+    records + parameters
+}
+
+/// Memory the machine has available now, in bytes (`MemAvailable` of `/proc/meminfo`), when
+/// the platform says.
+fn available_bytes() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("MemAvailable:"))?;
+    let kibibytes: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kibibytes * 1024)
+}
+
+/// Refuses a run whose training step would need more memory than the machine has, before
+/// anything is allocated, with the estimate in the message.
+pub fn check_memory(
+    network: &hsnn_spec::NetworkConfig,
+    batch: usize,
+    steps: usize,
+) -> TrainResult<()> {
+    let needed = estimated_training_bytes(network, batch, steps);
+    match available_bytes() {
+        Some(available) if needed > available => Err(TrainError::Usage(format!(
+            "a training step of this network at batch_size {batch} ({steps} steps) needs about {:.1} GiB, \
+             and this machine has {:.1} GiB available; lower batch_size or the network's sizes",
+            needed as f64 / (1u64 << 30) as f64,
+            available as f64 / (1u64 << 30) as f64
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The estimate of the paper's network at batch 100 (about 0.7 GiB) fits this machine, and
+    /// one a thousand times larger is refused with the estimate in the message.
+    #[test]
+    fn e1_memory_estimate_refuses_what_does_not_fit() {
+        let paper = hsnn_spec::NetworkConfig::psmnist();
+        let bytes = estimated_training_bytes(&paper, 100, 784);
+        assert!((600_000_000..800_000_000).contains(&bytes), "{bytes}");
+        if available_bytes().is_some() {
+            let error = check_memory(&paper, 100_000_000, 784).expect_err("far too large");
+            assert!(error.to_string().contains("GiB"), "{error}");
+        }
+    }
+}
