@@ -49,6 +49,14 @@ pub struct Network {
     memory_quantizer: Option<Quantizer>,
 }
 
+/// A sequence's adjoint rows are rescaled once their largest magnitude passes 2^64 (clause
+/// T3 in f32: see `backward_shard`), by 2^-64, an exact power of two.
+const ADJOINT_RESCALE_AT: f32 = 18_446_744_073_709_551_616.0;
+/// The factor of a rescaling, 2^-64.
+const ADJOINT_RESCALE_BY: f32 = 1.0 / 18_446_744_073_709_551_616.0;
+/// Its exponent, 64.
+const ADJOINT_RESCALE_EXPONENT: i32 = 64;
+
 fn to_f32(values: &[f64]) -> Vec<f32> {
     values.iter().map(|&value| value as f32).collect()
 }
@@ -512,7 +520,12 @@ impl Network {
         let mut preactivation_adjoints = vec![0.0f32; steps * hidden_block];
         let mut memory_input_adjoints = vec![0.0f32; steps * s * memory_size];
 
+        // Per sequence, the power of two its stored adjoints are scaled down by (see the
+        // rescaling at the end of each step), and that exponent at every step.
+        let mut exponents = vec![0i32; s];
+        let mut step_exponents = vec![0i32; steps * s];
         for step in (0..steps).rev() {
+            step_exponents[step * s..(step + 1) * s].copy_from_slice(&exponents);
             // dZ_t = dH_t * f'(Z_t) * (alpha if the hidden units spike)
             let dz = &mut preactivation_adjoints[step * hidden_block..][..hidden_block];
             let step_rates = &rates[step * hidden_block..][..hidden_block];
@@ -573,9 +586,32 @@ impl Network {
                     true,
                 );
             }
+            // The adjoint of a sequence can grow by orders of magnitude per step through an
+            // unsaturated hidden recurrence (early steps of a trained network, where h is
+            // near 0). Its true weight-gradient terms stay moderate, because the activations
+            // it meets there are 0 or tiny, but in f32 it would overflow to infinity and
+            // infinity times 0 is NaN. Each sequence's adjoint rows are linear in themselves,
+            // so a row is rescaled by 2^-64 (exact) when it passes 2^64, and its exponent is
+            // carried to the activations it multiplies in the weight gradients below.
+            for sample in 0..s {
+                let hidden_row = &mut next_hidden_adjoint[sample * hidden..(sample + 1) * hidden];
+                let memory_rows =
+                    &mut next_memory_adjoint[sample * memory_length..(sample + 1) * memory_length];
+                let largest = hidden_row
+                    .iter()
+                    .chain(memory_rows.iter())
+                    .fold(0.0f32, |acc, value| acc.max(value.abs()));
+                if largest > ADJOINT_RESCALE_AT {
+                    for value in hidden_row.iter_mut().chain(memory_rows.iter_mut()) {
+                        *value *= ADJOINT_RESCALE_BY;
+                    }
+                    exponents[sample] += ADJOINT_RESCALE_EXPONENT;
+                }
+            }
             std::mem::swap(&mut hidden_adjoint, &mut next_hidden_adjoint);
             std::mem::swap(&mut memory_adjoint, &mut next_memory_adjoint);
         }
+        let rescaled = step_exponents.iter().any(|&exponent| exponent != 0);
 
         // The weight gradients: one product each over all steps (rows t * S + sample).
         let rows = steps * s;
@@ -588,10 +624,46 @@ impl Network {
             earlier,
             memory_size,
         );
-        let inputs = View::row_major(&history.inputs, rows, input);
-        let memory_all = View::row_major(&history.memory, rows, memory_length);
-        let memory_earlier = View::row_major(&history.memory, earlier, memory_length);
-        let hidden_earlier = View::row_major(&history.hidden, earlier, hidden);
+        // Activations scaled by their step's adjoint exponent, only when some adjoint was
+        // rescaled (otherwise the history itself: the common case costs nothing). Row r of
+        // `shift` steps earlier pairs with adjoint row r + shift * S.
+        let scaled = |values: &[f32], width: usize, shift: usize| -> Vec<f32> {
+            let mut out = values[..(steps - shift) * s * width].to_vec();
+            for (row, chunk) in out.chunks_mut(width).enumerate() {
+                let exponent = step_exponents[row + shift * s];
+                if exponent != 0 {
+                    let factor = 2f64.powi(exponent);
+                    for value in chunk {
+                        *value = (f64::from(*value) * factor) as f32;
+                    }
+                }
+            }
+            out
+        };
+        let (inputs_scaled, memory_scaled, memory_earlier_scaled, hidden_earlier_scaled);
+        let (inputs_data, memory_data, memory_earlier_data, hidden_earlier_data) = if rescaled {
+            inputs_scaled = scaled(&history.inputs, input, 0);
+            memory_scaled = scaled(&history.memory, memory_length, 0);
+            memory_earlier_scaled = scaled(&history.memory, memory_length, 1);
+            hidden_earlier_scaled = scaled(&history.hidden, hidden, 1);
+            (
+                &inputs_scaled[..],
+                &memory_scaled[..],
+                &memory_earlier_scaled[..],
+                &hidden_earlier_scaled[..],
+            )
+        } else {
+            (
+                &history.inputs[..],
+                &history.memory[..],
+                &history.memory[..],
+                &history.hidden[..],
+            )
+        };
+        let inputs = View::row_major(inputs_data, rows, input);
+        let memory_all = View::row_major(memory_data, rows, memory_length);
+        let memory_earlier = View::row_major(memory_earlier_data, earlier, memory_length);
+        let hidden_earlier = View::row_major(hidden_earlier_data, earlier, hidden);
         let product = |a: View<'_, f32>, b: View<'_, f32>| {
             let mut out = vec![0.0f32; a.cols() * b.cols()];
             matmul(&mut out, a.t(), b, false);

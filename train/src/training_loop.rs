@@ -486,6 +486,28 @@ pub fn run_stage<T: Trainer>(
             }
             .into());
         }
+        // A non-finite gradient would put NaN into the weights through Adam and only surface
+        // as an invalid model later: stop here, before the update, with where it happened.
+        if let Some((name, index)) = gradients.named().iter().find_map(|(name, tensor)| {
+            tensor
+                .data
+                .iter()
+                .position(|value| !value.is_finite())
+                .map(|index| (*name, index))
+        }) {
+            return Err(HsnnError::Numerical {
+                operation: format!("training stage {}", stage.name),
+                reason: format!(
+                    "the gradient of weights.{name}[{index}] became non-finite at minibatch {} \
+                     (epoch {}, minibatch {} of it); the weights were not updated and the last \
+                     checkpoint is intact",
+                    checkpoint.minibatches_completed,
+                    epoch + 1,
+                    position
+                ),
+            }
+            .into());
+        }
         adam_update(
             &experiment.optimizer,
             &mut checkpoint.optimizer,
