@@ -23,9 +23,9 @@ pub mod network;
 pub mod quantizer;
 
 use hsnn_spec::{
-    config::validate_dt, Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput,
-    HsnnError, LmuConfig, LmuMatrices, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch,
-    SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
+    Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, HsnnError, LmuConfig,
+    LmuMatrices, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2,
+    Trace, TraceLevel, Trainer, Weights,
 };
 use rayon::prelude::*;
 
@@ -40,27 +40,6 @@ pub const SHARD_SEQUENCES: usize = 50;
 /// The optimized backend: f32, SIMD products, one thread per shard of sequences.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OptimizedBackend;
-
-/// Fan-out of one event at `site` (clause B6): `(every step but the last, the last step)`.
-fn fan_outs(model: &Model, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
-    let lmu = &model.config.lmu;
-    match site {
-        QuantizedSite::Hidden => {
-            let mut recurrent = lmu.hidden_size as u64;
-            if lmu.connections.hidden_to_memory {
-                recurrent += lmu.memory_size as u64;
-            }
-            (
-                vec![recurrent; lmu.hidden_size],
-                vec![model.config.output_size as u64; lmu.hidden_size],
-            )
-        }
-        QuantizedSite::MemoryInput => {
-            let targets = vec![lmu.order as u64; lmu.memory_size];
-            (targets.clone(), targets)
-        }
-    }
-}
 
 /// Runs `work` on every shard of `batch` in parallel and returns the results in shard order.
 fn per_shard<T: Send>(
@@ -102,30 +81,7 @@ impl Backend for OptimizedBackend {
         inputs: &Tensor2,
         initial_state: &[f64],
     ) -> Result<QuantizerRun> {
-        validate_dt(dt)?;
-        if !(amplitude.is_finite() && amplitude > 0.0) {
-            return Err(HsnnError::invalid(
-                "quantizer.amplitude",
-                format!("must be a finite number greater than 0, got {amplitude}"),
-            ));
-        }
-        inputs.validate("quantizer inputs")?;
-        if initial_state.len() != inputs.cols {
-            return Err(HsnnError::ShapeMismatch {
-                name: "quantizer initial state".into(),
-                expected: format!("{} values (one per neuron)", inputs.cols),
-                found: format!("{} values", initial_state.len()),
-            });
-        }
-        if let Some(index) = initial_state
-            .iter()
-            .position(|value| !(0.0..1.0).contains(value))
-        {
-            return Err(HsnnError::invalid(
-                format!("quantizer initial state [{index}]"),
-                format!("must lie in [0, 1), got {}", initial_state[index]),
-            ));
-        }
+        hsnn_spec::backend::check_quantize_arguments(dt, amplitude, inputs, initial_state)?;
         let quantizer = Quantizer {
             activation,
             dt: dt as f32,
@@ -207,7 +163,7 @@ impl Backend for OptimizedBackend {
             if !(recording && quantized) {
                 continue;
             }
-            let (fan_out, fan_out_last_step) = fan_outs(model, site);
+            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
             let mut trace = SiteTrace {
                 site,
                 activation,

@@ -229,34 +229,6 @@ pub fn check_batch(model: &Model, batch: &SequenceBatch) -> Result<()> {
     Ok(())
 }
 
-/// Fan-out of one event at each quantized site (clause B6): `(every step but the last, the
-/// last step)`, per neuron.
-pub fn fan_outs(model: &Model, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
-    let config = &model.config;
-    let lmu = &config.lmu;
-    match site {
-        QuantizedSite::Hidden => {
-            // A hidden event reaches W_h and, when present, e_h; at the last step only the
-            // readout reads h_T.
-            let recurrent = lmu.hidden_size
-                + if lmu.connections.hidden_to_memory {
-                    lmu.memory_size
-                } else {
-                    0
-                };
-            (
-                vec![recurrent as u64; lmu.hidden_size],
-                vec![config.output_size as u64; lmu.hidden_size],
-            )
-        }
-        QuantizedSite::MemoryInput => {
-            // A memory-input event enters its own memory through Bbar: `order` targets.
-            let targets = vec![lmu.order as u64; lmu.memory_size];
-            (targets.clone(), targets)
-        }
-    }
-}
-
 /// The forward pass over a batch (clauses N1-N3).
 pub fn forward(
     model: &Model,
@@ -271,7 +243,7 @@ pub fn forward(
     let mut logits = Tensor2::zeros(batch.batch, config.output_size);
     let mut sites = Vec::new();
     let site_template = |site: QuantizedSite, activation: Activation, neurons: usize| {
-        let (fan_out, fan_out_last_step) = fan_outs(model, site);
+        let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
         SiteTrace {
             site,
             activation,

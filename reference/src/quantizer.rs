@@ -12,7 +12,7 @@
 //! a_t = (alpha * n_t) / dt        the output activity
 //! ```
 
-use hsnn_spec::{config::validate_dt, Activation, HsnnError, QuantizerRun, Result, Tensor2};
+use hsnn_spec::{Activation, HsnnError, QuantizerRun, Result, Tensor2};
 
 use crate::activation;
 
@@ -76,30 +76,7 @@ pub fn run(
     inputs: &Tensor2,
     initial_state: &[f64],
 ) -> Result<QuantizerRun> {
-    validate_dt(dt)?;
-    if !(amplitude.is_finite() && amplitude > 0.0) {
-        return Err(HsnnError::invalid(
-            "quantizer.amplitude",
-            format!("must be a finite number greater than 0, got {amplitude}"),
-        ));
-    }
-    inputs.validate("quantizer inputs")?;
-    if initial_state.len() != inputs.cols {
-        return Err(HsnnError::ShapeMismatch {
-            name: "quantizer initial state".into(),
-            expected: format!("{} values (one per neuron)", inputs.cols),
-            found: format!("{} values", initial_state.len()),
-        });
-    }
-    if let Some(index) = initial_state
-        .iter()
-        .position(|value| !(0.0..1.0).contains(value))
-    {
-        return Err(HsnnError::invalid(
-            format!("quantizer initial state [{index}]"),
-            format!("must lie in [0, 1), got {}", initial_state[index]),
-        ));
-    }
+    hsnn_spec::backend::check_quantize_arguments(dt, amplitude, inputs, initial_state)?;
     let cells = inputs.rows * inputs.cols;
     let mut result = QuantizerRun {
         counts: Vec::with_capacity(cells),

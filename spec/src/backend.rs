@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, LmuConfig};
-use crate::error::Result;
+use crate::error::{HsnnError, Result};
 use crate::model::Model;
 use crate::tensor::{SequenceBatch, Tensor2};
 use crate::trace::{Trace, TraceLevel};
@@ -89,4 +89,40 @@ pub trait Backend: Send + Sync {
         batch: &SequenceBatch,
         options: &ForwardOptions,
     ) -> Result<ForwardOutput>;
+}
+
+/// Checks the arguments of [`Backend::quantize`] (clauses Q1-Q4, E1): `dt` and `amplitude`
+/// finite and positive, finite inputs, one initial state per neuron, each in `[0, 1)`. Every
+/// backend refuses the same inputs with the same messages.
+pub fn check_quantize_arguments(
+    dt: f64,
+    amplitude: f64,
+    inputs: &Tensor2,
+    initial_state: &[f64],
+) -> Result<()> {
+    crate::config::validate_dt(dt)?;
+    if !(amplitude.is_finite() && amplitude > 0.0) {
+        return Err(HsnnError::invalid(
+            "quantizer.amplitude",
+            format!("must be a finite number greater than 0, got {amplitude}"),
+        ));
+    }
+    inputs.validate("quantizer inputs")?;
+    if initial_state.len() != inputs.cols {
+        return Err(HsnnError::ShapeMismatch {
+            name: "quantizer initial state".into(),
+            expected: format!("{} values (one per neuron)", inputs.cols),
+            found: format!("{} values", initial_state.len()),
+        });
+    }
+    if let Some(index) = initial_state
+        .iter()
+        .position(|value| !(0.0..1.0).contains(value))
+    {
+        return Err(HsnnError::invalid(
+            format!("quantizer initial state [{index}]"),
+            format!("must lie in [0, 1), got {}", initial_state[index]),
+        ));
+    }
+    Ok(())
 }

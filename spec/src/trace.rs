@@ -96,3 +96,27 @@ impl Trace {
         self.sites.iter().find(|record| record.site == site)
     }
 }
+
+/// Fan-out of one event of each neuron at `site` (SPEC.md clause B6), structural: `(every step
+/// but the last, the last step)`. A hidden event reaches W_h and, when present, e_h; at the last
+/// step only the readout reads h_T. A memory-input event enters its memory through Bbar: `order`
+/// targets at every step. Part of the contract, so every backend records the same fan-outs.
+pub fn fan_outs(config: &crate::NetworkConfig, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
+    let lmu = &config.lmu;
+    match site {
+        QuantizedSite::Hidden => {
+            let mut recurrent = lmu.hidden_size as u64;
+            if lmu.connections.hidden_to_memory {
+                recurrent += lmu.memory_size as u64;
+            }
+            (
+                vec![recurrent; lmu.hidden_size],
+                vec![config.output_size as u64; lmu.hidden_size],
+            )
+        }
+        QuantizedSite::MemoryInput => {
+            let targets = vec![lmu.order as u64; lmu.memory_size];
+            (targets.clone(), targets)
+        }
+    }
+}

@@ -198,20 +198,27 @@ fn t8_resume_mid_epoch_matches_uninterrupted_run() {
     assert_resume_matches(&experiment, interrupted, straight, &expected);
 }
 
-/// Stops a tiny run after one epoch, applies `change` to the experiment, and checks that
-/// resuming is refused with a message containing every fragment.
-fn assert_resume_refused(name: &str, change: impl Fn(&mut Experiment), fragments: &[&str]) {
-    let mut experiment = tiny_experiment();
+/// Runs the tiny experiment into a fresh folder `name` and stops it after its first epoch (as
+/// if killed); returns the folder.
+fn stopped_after_one_epoch(experiment: &Experiment, name: &str) -> PathBuf {
     let out = scratch(name);
     let stopped = reproduce(
         &ReferenceBackend,
-        &experiment,
+        experiment,
         &options(out.clone(), false, Some(1)),
     );
     assert!(
         matches!(stopped, Err(TrainError::Interrupted { .. })),
         "{stopped:?}"
     );
+    out
+}
+
+/// Stops a tiny run after one epoch, applies `change` to the experiment, and checks that
+/// resuming is refused with a message containing every fragment.
+fn assert_resume_refused(name: &str, change: impl Fn(&mut Experiment), fragments: &[&str]) {
+    let mut experiment = tiny_experiment();
+    let out = stopped_after_one_epoch(&experiment, name);
     change(&mut experiment);
     let error = reproduce(
         &ReferenceBackend,
@@ -432,16 +439,7 @@ fn t8_optimized_training_is_deterministic_and_resumes_exactly() {
 fn t8_resume_refuses_another_backend() {
     use hsnn_optimized::OptimizedBackend;
     let experiment = tiny_experiment();
-    let out = scratch("other-backend");
-    let stopped = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(out.clone(), false, Some(1)),
-    );
-    assert!(
-        matches!(stopped, Err(TrainError::Interrupted { .. })),
-        "{stopped:?}"
-    );
+    let out = stopped_after_one_epoch(&experiment, "other-backend");
     let path = out.join("checkpoint-non_spiking.json");
     let before = std::fs::read(&path).expect("checkpoint");
     let error = reproduce(
@@ -614,16 +612,7 @@ fn t8_each_epoch_sees_a_fresh_order_and_fresh_sample_ids() {
 #[test]
 fn t8_run_folders_are_checked_before_training() {
     let experiment = tiny_experiment();
-    let out = scratch("taken");
-    let stopped = reproduce(
-        &ReferenceBackend,
-        &experiment,
-        &options(out.clone(), false, Some(1)),
-    );
-    assert!(
-        matches!(stopped, Err(TrainError::Interrupted { .. })),
-        "{stopped:?}"
-    );
+    let out = stopped_after_one_epoch(&experiment, "taken");
     let checkpoint = out.join("checkpoint-non_spiking.json");
     let before = std::fs::read(&checkpoint).expect("checkpoint");
     let started = std::time::Instant::now();
