@@ -241,7 +241,7 @@ impl Trainer for OptimizedBackend {
                 dlogits.extend(gradient.iter().map(|&value| (value * scale) as f32));
                 logits.extend(row);
             }
-            let gradients = network.backward_shard(&forward, &dlogits);
+            let gradients = network.backward_shard(&forward, &dlogits)?;
             Ok((loss, logits, gradients))
         })?;
         let mut gradients = Weights::zeros(&model.config);

@@ -20,6 +20,8 @@ use hsnn_spec::{
     Result, SequenceBatch, TraceLevel,
 };
 
+mod input_driven;
+
 use crate::kernels::{matmul, tanh_in_place, View};
 use crate::legendre;
 use crate::quantizer::{activate, derivative_from_rate, initial_state_f32, Quantizer};
@@ -47,6 +49,10 @@ pub struct Network {
     readout_bias: Vec<f32>,
     hidden_quantizer: Option<Quantizer>,
     memory_quantizer: Option<Quantizer>,
+    /// The memory depends on the input alone (no e_h, no e_m): it runs through its impulse
+    /// response ([`input_driven`]).
+    input_driven: bool,
+    matrices: std::sync::Arc<hsnn_spec::LmuMatrices>,
 }
 
 /// A sequence's adjoint rows are rescaled once their largest magnitude passes 2^64 (clause
@@ -100,6 +106,9 @@ struct History {
     hidden: Vec<f32>,
     /// `f(Z_t)` where the hidden units spike (otherwise it equals `hidden`).
     rates: Vec<f32>,
+    /// The fed memory inputs `u~_t`, time-major, when the memory is input-driven (then
+    /// `memory` is empty).
+    fed: Vec<f32>,
 }
 
 /// The result of one shard's forward pass.
@@ -173,6 +182,8 @@ impl Network {
             memory_quantizer: placement
                 .quantizes_memory_input()
                 .then(|| make(Activation::Identity)),
+            input_driven: !lmu.connections.hidden_to_memory && !lmu.connections.memory_to_memory,
+            matrices: matrices.clone(),
             config,
         })
     }
@@ -235,7 +246,15 @@ impl Network {
         let slot = |step: usize| if keep_history { step } else { step % 2 };
         let memory_block = s * memory_length;
         let hidden_block = s * hidden;
-        let mut memory = vec![0.0f32; slots * memory_block];
+        // The input-driven memory is never materialized.
+        let mut memory = vec![
+            0.0f32;
+            if self.input_driven {
+                0
+            } else {
+                slots * memory_block
+            }
+        ];
         let mut hidden_states = vec![0.0f32; slots * hidden_block];
         let spiking_hidden = self.hidden_quantizer.is_some();
         let mut rates = vec![
@@ -274,97 +293,145 @@ impl Network {
             Vec::new()
         };
 
+        // Input-driven memory: every u~_t first (the memory-input quantizer too), then the
+        // projection of the memory into the hidden layer for all steps by FFT.
+        let mut fed_all = Vec::new();
+        let projected = if self.input_driven {
+            fed_all = vec![0.0f32; steps * s * memory_size];
+            for step in 0..steps {
+                let x = &time_major[step * s * input..(step + 1) * s * input];
+                matmul(
+                    &mut memory_input,
+                    View::row_major(x, s, input),
+                    View::row_major(&self.encoder_input, input, memory_size),
+                    false,
+                );
+                let fed = &mut fed_all[step * s * memory_size..(step + 1) * s * memory_size];
+                if let Some(quantizer) = &self.memory_quantizer {
+                    quantizer.step_row(
+                        &memory_input,
+                        &mut memory_v,
+                        fed,
+                        &mut memory_counts,
+                        &mut memory_integrator,
+                        &mut memory_rates,
+                    )?;
+                    if let Some(record) = &mut memory_site {
+                        store_site(
+                            record,
+                            &memory_counts,
+                            &memory_integrator,
+                            s,
+                            steps,
+                            step,
+                            memory_size,
+                        );
+                    }
+                } else {
+                    fed.copy_from_slice(&memory_input);
+                }
+            }
+            let transforms = input_driven::Transforms::new(steps);
+            let response = input_driven::impulse_response(&self.matrices, steps);
+            let kernels = self.kernels(&response, steps);
+            Some(self.convolved_memory(&transforms, &kernels, &fed_all, s, steps)?)
+        } else {
+            None
+        };
         for step in 0..steps {
             let x = &time_major[step * s * input..(step + 1) * s * input];
             let (current, previous) = (slot(step), slot(step.saturating_sub(1)));
-
-            // U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m
-            matmul(
-                &mut memory_input,
-                View::row_major(x, s, input),
-                View::row_major(&self.encoder_input, input, memory_size),
-                false,
-            );
-            if step > 0 {
-                let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
-                if let Some(encoder) = &self.encoder_hidden {
-                    matmul(
-                        &mut memory_input,
-                        View::row_major(previous_hidden, s, hidden),
-                        View::row_major(encoder, hidden, memory_size),
-                        true,
-                    );
-                }
-                if let Some(encoder) = &self.encoder_memory {
-                    let previous_memory = &memory[previous * memory_block..][..memory_block];
-                    matmul(
-                        &mut memory_input,
-                        View::row_major(previous_memory, s, memory_length),
-                        View::row_major(encoder, memory_length, memory_size),
-                        true,
-                    );
-                }
-            }
-            let fed_memory_input = if let Some(quantizer) = &self.memory_quantizer {
-                quantizer.step_row(
-                    &memory_input,
-                    &mut memory_v,
-                    &mut memory_input_quantized,
-                    &mut memory_counts,
-                    &mut memory_integrator,
-                    &mut memory_rates,
-                )?;
-                if let Some(record) = &mut memory_site {
-                    store_site(
-                        record,
-                        &memory_counts,
-                        &memory_integrator,
-                        s,
-                        steps,
-                        step,
-                        memory_size,
-                    );
-                }
-                &memory_input_quantized
+            if let Some(projected) = &projected {
+                preactivation.copy_from_slice(&projected[step * hidden_block..][..hidden_block]);
             } else {
-                &memory_input
-            };
-
-            // M_t = M_{t-1} Abar^T + U_t Bbar^T, each row one memory dimension of one sequence.
-            {
-                let current_memory = if step > 0 {
-                    let (previous_memory, current_memory) =
-                        two_slots(&mut memory, memory_block, previous, current);
-                    matmul(
-                        current_memory,
-                        View::row_major(previous_memory, s * memory_size, order),
-                        View::row_major(&self.a_bar, order, order).t(),
-                        false,
-                    );
-                    current_memory
-                } else {
-                    let current_memory = &mut memory[current * memory_block..][..memory_block];
-                    current_memory.fill(0.0);
-                    current_memory
-                };
-                for (row, &u) in fed_memory_input.iter().enumerate() {
-                    for (value, &b) in current_memory[row * order..(row + 1) * order]
-                        .iter_mut()
-                        .zip(&self.b_bar)
-                    {
-                        *value += u * b;
+                // U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m
+                matmul(
+                    &mut memory_input,
+                    View::row_major(x, s, input),
+                    View::row_major(&self.encoder_input, input, memory_size),
+                    false,
+                );
+                if step > 0 {
+                    let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
+                    if let Some(encoder) = &self.encoder_hidden {
+                        matmul(
+                            &mut memory_input,
+                            View::row_major(previous_hidden, s, hidden),
+                            View::row_major(encoder, hidden, memory_size),
+                            true,
+                        );
+                    }
+                    if let Some(encoder) = &self.encoder_memory {
+                        let previous_memory = &memory[previous * memory_block..][..memory_block];
+                        matmul(
+                            &mut memory_input,
+                            View::row_major(previous_memory, s, memory_length),
+                            View::row_major(encoder, memory_length, memory_size),
+                            true,
+                        );
                     }
                 }
-            }
+                let fed_memory_input = if let Some(quantizer) = &self.memory_quantizer {
+                    quantizer.step_row(
+                        &memory_input,
+                        &mut memory_v,
+                        &mut memory_input_quantized,
+                        &mut memory_counts,
+                        &mut memory_integrator,
+                        &mut memory_rates,
+                    )?;
+                    if let Some(record) = &mut memory_site {
+                        store_site(
+                            record,
+                            &memory_counts,
+                            &memory_integrator,
+                            s,
+                            steps,
+                            step,
+                            memory_size,
+                        );
+                    }
+                    &memory_input_quantized
+                } else {
+                    &memory_input
+                };
 
-            // Z_t = M_t W_m + H_{t-1} W_h + X_t W_x
-            let current_memory = &memory[current * memory_block..][..memory_block];
-            matmul(
-                &mut preactivation,
-                View::row_major(current_memory, s, memory_length),
-                View::row_major(&self.kernel_memory, memory_length, hidden),
-                false,
-            );
+                // M_t = M_{t-1} Abar^T + U_t Bbar^T, each row one memory dimension of one sequence.
+                {
+                    let current_memory = if step > 0 {
+                        let (previous_memory, current_memory) =
+                            two_slots(&mut memory, memory_block, previous, current);
+                        matmul(
+                            current_memory,
+                            View::row_major(previous_memory, s * memory_size, order),
+                            View::row_major(&self.a_bar, order, order).t(),
+                            false,
+                        );
+                        current_memory
+                    } else {
+                        let current_memory = &mut memory[current * memory_block..][..memory_block];
+                        current_memory.fill(0.0);
+                        current_memory
+                    };
+                    for (row, &u) in fed_memory_input.iter().enumerate() {
+                        for (value, &b) in current_memory[row * order..(row + 1) * order]
+                            .iter_mut()
+                            .zip(&self.b_bar)
+                        {
+                            *value += u * b;
+                        }
+                    }
+                }
+
+                // Z_t = M_t W_m + H_{t-1} W_h + X_t W_x
+                let current_memory = &memory[current * memory_block..][..memory_block];
+                matmul(
+                    &mut preactivation,
+                    View::row_major(current_memory, s, memory_length),
+                    View::row_major(&self.kernel_memory, memory_length, hidden),
+                    false,
+                );
+            }
             if step > 0 {
                 let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
                 matmul(
@@ -445,6 +512,7 @@ impl Network {
             memory,
             rates: if spiking_hidden { rates } else { Vec::new() },
             hidden: hidden_states,
+            fed: fed_all,
         });
         Ok(ShardOutput {
             logits,
@@ -458,11 +526,65 @@ impl Network {
     /// Backpropagation through time for one shard (clauses T2, T3) from `dlogits`
     /// (`S x outputs`, already divided by the whole batch's size), using the history its
     /// forward pass kept.
-    pub fn backward_shard(&self, output: &ShardOutput, dlogits: &[f32]) -> ShardGradients {
+    pub fn backward_shard(&self, output: &ShardOutput, dlogits: &[f32]) -> Result<ShardGradients> {
         let history = output
             .history
             .as_ref()
             .expect("backward_shard needs a forward pass with keep_history");
+        match self.backward_with(history, dlogits, self.input_driven)? {
+            Some(gradients) => Ok(gradients),
+            None => {
+                // An adjoint needed rescaling, which the correlations cannot carry: run the
+                // step-by-step pass on the memory recomputed from the fed inputs.
+                let mut history = history.clone();
+                history.memory = self.memory_from_fed(&history.fed, dlogits.len() / self.outputs);
+                Ok(self
+                    .backward_with(&history, dlogits, false)?
+                    .expect("the step-by-step pass always finishes"))
+            }
+        }
+    }
+
+    /// `m_t = m_{t-1} Abar^T + u~_t Bbar^T` for every step, time-major, from the fed inputs.
+    fn memory_from_fed(&self, fed: &[f32], s: usize) -> Vec<f32> {
+        let (memory_size, order) = (self.memory_size, self.order);
+        let block = s * self.memory_length;
+        let steps = fed.len() / (s * memory_size);
+        let mut memory = vec![0.0f32; steps * block];
+        for step in 0..steps {
+            if step > 0 {
+                let (previous, current) = two_slots(&mut memory, block, step - 1, step);
+                matmul(
+                    current,
+                    View::row_major(previous, s * memory_size, order),
+                    View::row_major(&self.a_bar, order, order).t(),
+                    false,
+                );
+            }
+            let current = &mut memory[step * block..(step + 1) * block];
+            for (row, &u) in fed[step * s * memory_size..(step + 1) * s * memory_size]
+                .iter()
+                .enumerate()
+            {
+                for (value, &b) in current[row * order..(row + 1) * order]
+                    .iter_mut()
+                    .zip(&self.b_bar)
+                {
+                    *value += u * b;
+                }
+            }
+        }
+        memory
+    }
+
+    /// The backward pass; with `by_correlation` (input-driven memory) the memory's part goes
+    /// through FFT correlations, and `None` says an adjoint needed rescaling first.
+    fn backward_with(
+        &self,
+        history: &History,
+        dlogits: &[f32],
+        by_correlation: bool,
+    ) -> Result<Option<ShardGradients>> {
         let (input, hidden, memory_size, order, memory_length, outputs) = (
             self.input,
             self.hidden,
@@ -533,24 +655,26 @@ impl Network {
                 *dz = dh * derivative_from_rate(activation, rate) * hidden_gain;
             }
             let dz = &preactivation_adjoints[step * hidden_block..][..hidden_block];
-            // dM_t += dZ_t W_m^T
-            matmul(
-                &mut memory_adjoint,
-                View::row_major(dz, s, hidden),
-                View::row_major(&self.kernel_memory, memory_length, hidden).t(),
-                true,
-            );
-            // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
-            let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
-            for (row, du) in du.iter_mut().enumerate() {
-                let mut total = 0.0f32;
-                for (&adjoint, &b) in memory_adjoint[row * order..(row + 1) * order]
-                    .iter()
-                    .zip(&self.b_bar)
-                {
-                    total += adjoint * b;
+            if !by_correlation {
+                // dM_t += dZ_t W_m^T
+                matmul(
+                    &mut memory_adjoint,
+                    View::row_major(dz, s, hidden),
+                    View::row_major(&self.kernel_memory, memory_length, hidden).t(),
+                    true,
+                );
+                // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
+                let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
+                for (row, du) in du.iter_mut().enumerate() {
+                    let mut total = 0.0f32;
+                    for (&adjoint, &b) in memory_adjoint[row * order..(row + 1) * order]
+                        .iter()
+                        .zip(&self.b_bar)
+                    {
+                        total += adjoint * b;
+                    }
+                    *du = total * memory_gain;
                 }
-                *du = total * memory_gain;
             }
             if step == 0 {
                 break;
@@ -572,19 +696,21 @@ impl Network {
                 );
             }
             // dM_{t-1} = dM_t Abar + dU_t e_m^T
-            matmul(
-                &mut next_memory_adjoint,
-                View::row_major(&memory_adjoint, s * memory_size, order),
-                View::row_major(&self.a_bar, order, order),
-                false,
-            );
-            if let Some(encoder) = &self.encoder_memory {
+            if !by_correlation {
                 matmul(
                     &mut next_memory_adjoint,
-                    View::row_major(du, s, memory_size),
-                    View::row_major(encoder, memory_length, memory_size).t(),
-                    true,
+                    View::row_major(&memory_adjoint, s * memory_size, order),
+                    View::row_major(&self.a_bar, order, order),
+                    false,
                 );
+                if let Some(encoder) = &self.encoder_memory {
+                    matmul(
+                        &mut next_memory_adjoint,
+                        View::row_major(du, s, memory_size),
+                        View::row_major(encoder, memory_length, memory_size).t(),
+                        true,
+                    );
+                }
             }
             // The adjoint of a sequence can grow by orders of magnitude per step through an
             // unsaturated hidden recurrence (early steps of a trained network, where h is
@@ -612,6 +738,28 @@ impl Network {
             std::mem::swap(&mut memory_adjoint, &mut next_memory_adjoint);
         }
         let rescaled = step_exponents.iter().any(|&exponent| exponent != 0);
+        let correlated = if by_correlation {
+            if rescaled {
+                return Ok(None);
+            }
+            let transforms = input_driven::Transforms::new(steps);
+            let response = input_driven::impulse_response(&self.matrices, steps);
+            let kernels = self.kernels(&response, steps);
+            let (du, kernel_memory) = self.correlated_memory_gradients(
+                &transforms,
+                &response,
+                &kernels,
+                &history.fed,
+                &preactivation_adjoints,
+                s,
+                steps,
+                memory_gain,
+            )?;
+            memory_input_adjoints = du;
+            Some(kernel_memory)
+        } else {
+            None
+        };
 
         // The weight gradients: one product each over all steps (rows t * S + sample).
         let rows = steps * s;
@@ -661,8 +809,11 @@ impl Network {
             )
         };
         let inputs = View::row_major(inputs_data, rows, input);
-        let memory_all = View::row_major(memory_data, rows, memory_length);
-        let memory_earlier = View::row_major(memory_earlier_data, earlier, memory_length);
+        // The input-driven memory has no history (its gradient came from the correlations).
+        let memory_rows = |count: usize| if by_correlation { 0 } else { count };
+        let memory_all = View::row_major(memory_data, memory_rows(rows), memory_length);
+        let memory_earlier =
+            View::row_major(memory_earlier_data, memory_rows(earlier), memory_length);
         let hidden_earlier = View::row_major(hidden_earlier_data, earlier, hidden);
         let product = |a: View<'_, f32>, b: View<'_, f32>| {
             let mut out = vec![0.0f32; a.cols() * b.cols()];
@@ -680,10 +831,16 @@ impl Network {
             tensors.push(("kernel_input", product(inputs, dz_all)));
         }
         tensors.push(("kernel_hidden", product(hidden_earlier, dz_later)));
-        tensors.push(("kernel_memory", product(memory_all, dz_all)));
+        tensors.push((
+            "kernel_memory",
+            match correlated {
+                Some(kernel_memory) => kernel_memory,
+                None => product(memory_all, dz_all),
+            },
+        ));
         tensors.push(("readout_kernel", readout_kernel));
         tensors.push(("readout_bias", readout_bias));
-        ShardGradients { tensors }
+        Ok(Some(ShardGradients { tensors }))
     }
 }
 
