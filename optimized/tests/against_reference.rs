@@ -7,7 +7,7 @@ use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{
     Backend, ForwardOptions, GradientOutput, Model, NetworkConfig, QuantizerPlacement,
-    SequenceBatch, TraceLevel, Trainer, Weights,
+    RecurrentConnections, SequenceBatch, TraceLevel, Trainer, Weights,
 };
 
 /// The embedded default's network (32 tanh units, order 32, theta 784, all connections) with
@@ -151,26 +151,7 @@ fn t8_optimized_results_do_not_depend_on_the_thread_count() {
 /// (which stopped the paper's run at minibatch 3918).
 #[test]
 fn t3_exploding_adjoints_stay_finite_in_f32() {
-    let mut config = NetworkConfig::psmnist();
-    config.lmu.hidden_size = 4;
-    config.lmu.order = 4;
-    let mut weights = Weights::zeros(&config);
-    weights.encoder_input.data.fill(1.0);
-    for neuron in 0..4 {
-        weights.kernel_hidden.data[neuron * 4 + neuron] = 4.0;
-    }
-    weights.kernel_memory.data = values(5, weights.kernel_memory.data.len(), 0.5);
-    weights.readout_kernel.data = values(6, weights.readout_kernel.data.len(), 0.5);
-    let model = Model::new(config, weights).expect("valid model");
-    let steps = 120;
-    let mut inputs = vec![0.0; 2 * steps];
-    // Input only at the last step, so the adjoint is not damped by saturated units on its
-    // way back through the 119 steps where h = 0 (growth 4^119 = 1e71 > f32's 3e38).
-    for sample in 0..2 {
-        inputs[sample * steps + steps - 1] = 0.3 + 0.2 * sample as f64;
-    }
-    let batch = SequenceBatch::new(2, steps, 1, inputs).expect("batch");
-    let labels = [3, 7];
+    let (model, batch, labels) = exploding_adjoint_problem(RecurrentConnections::all());
     let expected = ReferenceBackend
         .gradients(&model, &batch, &labels)
         .expect("reference gradients");
@@ -188,6 +169,34 @@ fn t3_exploding_adjoints_stay_finite_in_f32() {
     assert!(fraction <= 1.0, "gradient error {fraction} of the C3 bound");
 }
 
+/// A problem whose adjoint passes f32's range: 4 tanh units with W_h = 4 I, 120 steps with
+/// input only at the last one, so the adjoint is not damped by saturated units on its way back
+/// through the 119 steps where h = 0 (growth 4^119 = 1e71 > f32's 3e38), while the gradient
+/// stays moderate (those steps' activations are exactly 0). Absent connections have no weights.
+fn exploding_adjoint_problem(
+    connections: RecurrentConnections,
+) -> (Model, SequenceBatch, Vec<usize>) {
+    let mut config = NetworkConfig::psmnist();
+    config.lmu.hidden_size = 4;
+    config.lmu.order = 4;
+    config.lmu.connections = connections;
+    let mut weights = Weights::zeros(&config);
+    weights.encoder_input.data.fill(1.0);
+    for neuron in 0..4 {
+        weights.kernel_hidden.data[neuron * 4 + neuron] = 4.0;
+    }
+    weights.kernel_memory.data = values(5, weights.kernel_memory.data.len(), 0.5);
+    weights.readout_kernel.data = values(6, weights.readout_kernel.data.len(), 0.5);
+    let model = Model::new(config, weights).expect("valid model");
+    let steps = 120;
+    let mut inputs = vec![0.0; 2 * steps];
+    for sample in 0..2 {
+        inputs[sample * steps + steps - 1] = 0.3 + 0.2 * sample as f64;
+    }
+    let batch = SequenceBatch::new(2, steps, 1, inputs).expect("batch");
+    (model, batch, vec![3, 7])
+}
+
 /// C2, C3 for the input-driven memory (no e_h, no e_m), which the optimized backend runs
 /// through its impulse response by FFT: on 784-step sequences of the embedded-sized network
 /// the logits agree with the reference at C2 and the gradients within the C3 bound; and with
@@ -196,7 +205,7 @@ fn t3_exploding_adjoints_stay_finite_in_f32() {
 #[test]
 fn c2_input_driven_memory_by_fft_matches_the_reference() {
     let (mut model, batch, labels) = psmnist_sized(2, 13);
-    model.config.lmu.connections = hsnn_spec::RecurrentConnections::feedforward_memory();
+    model.config.lmu.connections = RecurrentConnections::feedforward_memory();
     model.weights.encoder_hidden = None;
     model.weights.encoder_memory = None;
     let model = Model::new(model.config, model.weights).expect("input-driven model");
@@ -225,24 +234,7 @@ fn c2_input_driven_memory_by_fft_matches_the_reference() {
     eprintln!("input-driven: largest gradient error {fraction:.4} of the C3 bound");
     assert!(fraction <= 1.0, "gradient error {fraction} of the bound");
 
-    let mut config = NetworkConfig::psmnist();
-    config.lmu.hidden_size = 4;
-    config.lmu.order = 4;
-    config.lmu.connections = hsnn_spec::RecurrentConnections::feedforward_memory();
-    let mut weights = Weights::zeros(&config);
-    weights.encoder_input.data.fill(1.0);
-    for neuron in 0..4 {
-        weights.kernel_hidden.data[neuron * 4 + neuron] = 4.0;
-    }
-    weights.kernel_memory.data = values(5, weights.kernel_memory.data.len(), 0.5);
-    weights.readout_kernel.data = values(6, weights.readout_kernel.data.len(), 0.5);
-    let model = Model::new(config, weights).expect("valid model");
-    let steps = 120;
-    let mut inputs = vec![0.0; 2 * steps];
-    for sample in 0..2 {
-        inputs[sample * steps + steps - 1] = 0.3 + 0.2 * sample as f64;
-    }
-    let batch = SequenceBatch::new(2, steps, 1, inputs).expect("batch");
+    let (model, batch, _) = exploding_adjoint_problem(RecurrentConnections::feedforward_memory());
     let expected = ReferenceBackend
         .gradients(&model, &batch, &[3, 7])
         .expect("reference");
