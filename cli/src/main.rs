@@ -91,10 +91,15 @@ enum Command {
         /// Folder of the MNIST IDX files (default: the embedded subset).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Experiment file whose `data` section (validation size, permutation seed) built the
-        /// splits the model was trained on (default: the built-in embedded-quick experiment).
+        /// Experiment file whose `data` section (validation size, permutation seed, limit)
+        /// builds the splits. Default: the data settings the model file records (format 2),
+        /// else the built-in embedded-quick experiment's.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Use --config's data settings even where they contradict the model file's record of
+        /// its training data.
+        #[arg(long, requires = "config")]
+        override_provenance: bool,
         /// Which split.
         #[arg(long, value_enum, default_value = "test")]
         split: SplitChoice,
@@ -287,6 +292,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             dt,
             limit,
             json,
+            override_provenance,
         } => {
             let model_path = model;
             let mut model = Model::load(&model_path)?;
@@ -313,8 +319,13 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                     lmu.input_size, model.config.output_size
                 )));
             }
-            let mut data_config = Experiment::load(config.as_deref())?.data;
-            // The experiment's own limit holds unless --limit overrides it.
+            let mut data_config = eval_data_config(
+                &model,
+                config.as_deref(),
+                data_directory.is_some(),
+                override_provenance,
+            )?;
+            // The training data's limit holds unless --limit overrides it.
             if limit.is_some() {
                 data_config.limit = limit;
             }
@@ -341,6 +352,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                     "format_version": 1,
                     "generator": format!("hsnn {} (hsnn eval)", env!("CARGO_PKG_VERSION")),
                     "model": model_path.display().to_string(),
+                    "model_provenance": model.provenance,
                     "data": loaded.description,
                     "split": format!("{split:?}").to_lowercase(),
                     "backend": backend.name(),
@@ -384,6 +396,75 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
         }
     }
     Ok(())
+}
+
+/// The data settings `eval` builds its splits with (SPEC.md clause E2): the model file's record
+/// of its training data unless `--config` is given; a `--config` that contradicts that record
+/// is refused unless `override_provenance`, since a model evaluated under another permutation
+/// scores near chance without any other sign.
+fn eval_data_config(
+    model: &Model,
+    config: Option<&std::path::Path>,
+    from_files: bool,
+    override_provenance: bool,
+) -> TrainResult<hsnn_train::experiment::DataConfig> {
+    let Some(provenance) = &model.provenance else {
+        return Ok(Experiment::load(config)?.data);
+    };
+    let recorded = &provenance.data;
+    let same_source = (recorded.source == hsnn_spec::DataSource::MnistFiles) == from_files;
+    if !same_source {
+        eprintln!(
+            "note: the model was trained on {}; evaluating on {} with its permutation seed {}",
+            if from_files {
+                "the embedded subset"
+            } else {
+                "the MNIST files"
+            },
+            if from_files {
+                "the MNIST files"
+            } else {
+                "the embedded subset (the first 1,000 test images of the MNIST test file)"
+            },
+            recorded.permutation_seed
+        );
+    }
+    let Some(config) = config else {
+        return Ok(hsnn_train::experiment::DataConfig {
+            // A validation size belongs to its source: 10,000 of the full data do not fit the
+            // embedded 3,000.
+            validation_size: if same_source {
+                recorded.validation_size
+            } else {
+                None
+            },
+            limit: recorded.limit,
+            permutation_seed: recorded.permutation_seed,
+        });
+    };
+    let given = Experiment::load(Some(config))?.data;
+    let mut contradictions = Vec::new();
+    if given.permutation_seed != recorded.permutation_seed {
+        contradictions.push(format!(
+            "permutation_seed {} (the model was trained with {})",
+            given.permutation_seed, recorded.permutation_seed
+        ));
+    }
+    if same_source && given.validation_size != recorded.validation_size {
+        contradictions.push(format!(
+            "validation_size {:?} (trained with {:?})",
+            given.validation_size, recorded.validation_size
+        ));
+    }
+    if !contradictions.is_empty() && !override_provenance {
+        return Err(TrainError::Usage(format!(
+            "--config {} contradicts the model file's training data: {}; leave --config out to use \
+             the model's own settings, or add --override-provenance",
+            config.display(),
+            contradictions.join(", ")
+        )));
+    }
+    Ok(given)
 }
 
 fn main() -> ExitCode {

@@ -297,3 +297,75 @@ fn vectors_out_naming_a_folder_leaves_nothing_behind() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// E2: `eval` builds its splits from the model file's record of its training data (here
+/// permutation seed 7 and a limit of 30), refuses a `--config` that contradicts it, and takes
+/// the `--config` with `--override-provenance`.
+#[test]
+fn e2_eval_uses_the_model_files_record_of_its_training_data() {
+    let dir = std::env::temp_dir().join(format!("hsnn-eval-provenance-{}", std::process::id()));
+    let mut config = hsnn_spec::NetworkConfig::psmnist();
+    config.lmu.hidden_size = 4;
+    config.lmu.order = 4;
+    let model = hsnn_spec::Model::new(config.clone(), hsnn_spec::Weights::zeros(&config))
+        .expect("model")
+        .with_provenance(hsnn_spec::Provenance {
+            generator: "test".into(),
+            experiment: "seven".into(),
+            stage: "non_spiking".into(),
+            epoch: 1,
+            backend: "reference".into(),
+            data: hsnn_spec::DataProvenance {
+                source: hsnn_spec::DataSource::Embedded,
+                permutation_seed: 7,
+                validation_size: Some(100),
+                limit: Some(30),
+                train_samples: 30,
+                validation_samples: 30,
+                test_samples: 30,
+            },
+        });
+    std::fs::create_dir_all(&dir).expect("folder");
+    let path = dir.join("model.json");
+    model.save(&path).expect("save");
+    let model_argument = path.to_str().expect("utf-8");
+    let eval_json = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_hsnn"))
+            .args(["eval", "--model", model_argument, "--json"])
+            .args(extra)
+            .output()
+            .expect("hsnn runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+        report
+    };
+    let report = eval_json(&[]);
+    assert_eq!(report["samples"], 30, "the recorded limit");
+    assert!(
+        report["data"]
+            .as_str()
+            .is_some_and(|data| data.contains("permutation seed 7")),
+        "{report}"
+    );
+    assert_eq!(report["model_provenance"]["experiment"], "seven");
+
+    let quick = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/embedded-quick.json"
+    );
+    let refused = failing(&["eval", "--model", model_argument, "--config", quick]);
+    assert!(
+        refused.contains("permutation_seed 0") && refused.contains("--override-provenance"),
+        "{refused}"
+    );
+    let overridden = eval_json(&["--config", quick, "--override-provenance"]);
+    assert!(
+        overridden["data"]
+            .as_str()
+            .is_some_and(|data| data.contains("permutation seed 0")),
+        "{overridden}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

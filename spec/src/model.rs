@@ -9,8 +9,12 @@ use crate::tensor::Tensor2;
 
 /// The `format` tag of a model file.
 pub const MODEL_FORMAT: &str = "hsnn-model";
-/// The model file format version this build writes and reads (SPEC.md clause E2).
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The model file format version this build writes for a model with provenance (SPEC.md
+/// clause E2). A model without provenance is written as version 1, which it exactly fits, so
+/// readers of version 1 (ports, the golden vectors) keep reading it.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// The model file format versions this build reads (SPEC.md clause E2).
+pub const MODEL_FORMAT_VERSIONS_READ: [u32; 2] = [1, 2];
 
 /// The trainable weights of the hybrid network, row-vector convention (SPEC.md clause N4):
 /// every matrix maps a row vector of its rows' space to its columns' space. Optional tensors
@@ -150,18 +154,75 @@ impl Weights {
     }
 }
 
-/// A model file: format tag and version, configuration and weights (SPEC.md clause E2).
+/// Where the data a model was trained on came from (SPEC.md clause E2, version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// The MNIST subset embedded in hsnn-data (clause D5).
+    Embedded,
+    /// The four MNIST IDX files (clause D1).
+    MnistFiles,
+}
+
+/// The data settings a model was trained with: what `eval` needs to rebuild the same splits
+/// (SPEC.md clause E2, version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataProvenance {
+    /// Embedded subset or MNIST files.
+    pub source: DataSource,
+    /// Seed of the pixel permutation (clause D3).
+    pub permutation_seed: u32,
+    /// The validation size as configured (`null`: the source's default).
+    pub validation_size: Option<usize>,
+    /// The per-split limit as configured (`null`: none).
+    pub limit: Option<usize>,
+    /// Sequences in the training split as loaded.
+    pub train_samples: usize,
+    /// Sequences in the validation split as loaded.
+    pub validation_samples: usize,
+    /// Sequences in the test split as loaded.
+    pub test_samples: usize,
+}
+
+/// How a model file was made (SPEC.md clause E2, version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The program and command that wrote it, e.g. `hsnn-train 0.1.0 (hsnn reproduce)`.
+    pub generator: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The training stage that produced it.
+    pub stage: String,
+    /// The epoch of that stage whose weights these are.
+    pub epoch: usize,
+    /// The backend that trained it (`reference`, `optimized`).
+    pub backend: String,
+    /// The data it was trained on.
+    pub data: DataProvenance,
+}
+
+/// A model file: format tag and version, configuration and weights, and from version 2 its
+/// provenance and a checksum of its weights (SPEC.md clause E2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     /// Always [`MODEL_FORMAT`].
     pub format: String,
-    /// Always [`MODEL_FORMAT_VERSION`] when written by this build.
+    /// 1 without provenance, [`MODEL_FORMAT_VERSION`] with it, as written by this build.
     pub format_version: u32,
     /// The network.
     pub config: NetworkConfig,
     /// Its weights.
     pub weights: Weights,
+    /// How it was made (version 2; absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+    /// SHA-256 of the weights' compact JSON (version 2, written with the provenance): a file
+    /// whose weights were edited afterwards is refused on reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 impl Model {
@@ -169,38 +230,85 @@ impl Model {
     pub fn new(config: NetworkConfig, weights: Weights) -> Result<Self> {
         let model = Model {
             format: MODEL_FORMAT.into(),
-            format_version: MODEL_FORMAT_VERSION,
+            format_version: 1,
             config,
             weights,
+            provenance: None,
+            weights_sha256: None,
         };
         model.validate()?;
         Ok(model)
     }
 
+    /// The same model with `provenance` attached: written as version 2, with the weights'
+    /// checksum computed when it is serialized.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = Some(provenance);
+        self.format_version = MODEL_FORMAT_VERSION;
+        self
+    }
+
+    /// SHA-256 (lowercase hex) of the weights' compact JSON, the text clause E2's checksum is
+    /// taken over.
+    pub fn weights_checksum(&self) -> String {
+        sha256_hex(
+            serde_json::to_string(&self.weights)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+    }
+
     /// Checks the format tag and version, the configuration and the weight shapes.
     pub fn validate(&self) -> Result<()> {
-        check_format(
-            "model file",
-            &self.format,
-            self.format_version,
-            MODEL_FORMAT,
-            MODEL_FORMAT_VERSION,
-        )?;
+        if self.format != MODEL_FORMAT || !MODEL_FORMAT_VERSIONS_READ.contains(&self.format_version)
+        {
+            return Err(HsnnError::FormatVersion {
+                what: "model file".into(),
+                found_format: self.format.clone(),
+                found_version: self.format_version,
+                expected_format: MODEL_FORMAT.into(),
+                expected_version: MODEL_FORMAT_VERSION,
+            });
+        }
+        if self.format_version == 1 && (self.provenance.is_some() || self.weights_sha256.is_some())
+        {
+            return Err(HsnnError::Parse {
+                what: "model file".into(),
+                reason: "format_version 1 has no provenance or weights_sha256 (they came with version 2)".into(),
+            });
+        }
         self.config.validate()?;
         self.weights.validate(&self.config)
+    }
+
+    /// Checks the stored checksum, when there is one, against the weights: a mismatch means
+    /// the weights were changed after hsnn wrote the file.
+    fn verify_checksum(&self, origin: &str) -> Result<()> {
+        match &self.weights_sha256 {
+            Some(stored) if *stored != self.weights_checksum() => Err(HsnnError::Parse {
+                what: format!("model file {origin}"),
+                reason: format!(
+                    "the weights do not match their weights_sha256 {stored} (changed after hsnn \
+                     wrote the file?); to use edited weights on purpose, delete the \
+                     weights_sha256 field"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Reads and validates a model from JSON text. `origin` names the source in error
     /// messages (a path, or `<stdin>`). The format tag and version are checked before the rest
     /// is parsed, so a file of another version says so instead of failing on a missing field.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
-        let model: Model = parse_versioned(
+        let model: Model = parse_versioned_among(
             text,
             &format!("model file {origin}"),
             MODEL_FORMAT,
-            MODEL_FORMAT_VERSION,
+            &MODEL_FORMAT_VERSIONS_READ,
         )?;
         model.validate()?;
+        model.verify_checksum(origin)?;
         Ok(model)
     }
 
@@ -214,11 +322,21 @@ impl Model {
         Self::from_json(&text, &path.display().to_string())
     }
 
-    /// The model as pretty JSON.
+    /// The model as pretty JSON; a model with provenance gets the checksum of its current
+    /// weights.
     pub fn to_json(&self) -> String {
+        let sealed;
+        let model = if self.provenance.is_some() {
+            let mut copy = self.clone();
+            copy.weights_sha256 = Some(self.weights_checksum());
+            sealed = copy;
+            &sealed
+        } else {
+            self
+        };
         // Serializing plain structs of numbers and strings cannot fail; non-finite floats are
         // rejected by `validate` before a model exists.
-        serde_json::to_string_pretty(self)
+        serde_json::to_string_pretty(model)
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
     }
 
@@ -274,6 +392,15 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     written
 }
 
+/// SHA-256 of `bytes` as lowercase hex (the checksums of clause E2).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// Parses a versioned JSON file (clause E2): the `format` tag and `format_version` are checked
 /// before the rest, so a file of another kind or version says so instead of failing on its
 /// schema. `what` names the file in messages.
@@ -282,6 +409,17 @@ pub fn parse_versioned<T: serde::de::DeserializeOwned>(
     what: &str,
     expected_format: &str,
     expected_version: u32,
+) -> Result<T> {
+    parse_versioned_among(text, what, expected_format, &[expected_version])
+}
+
+/// [`parse_versioned`] for a reader of several versions (`versions`, oldest first; a
+/// mismatch names the newest).
+pub fn parse_versioned_among<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+    expected_format: &str,
+    versions: &[u32],
 ) -> Result<T> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|error| HsnnError::Parse {
@@ -297,6 +435,11 @@ pub fn parse_versioned<T: serde::de::DeserializeOwned>(
         .and_then(|version| version.as_u64())
         .and_then(|version| u32::try_from(version).ok())
         .unwrap_or(0);
+    let expected_version = if versions.contains(&version) {
+        version
+    } else {
+        versions.last().copied().unwrap_or(0)
+    };
     check_format(what, format, version, expected_format, expected_version)?;
     serde_json::from_value(value).map_err(|error| HsnnError::Parse {
         what: what.into(),
@@ -328,6 +471,96 @@ pub fn check_format(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// E2: SHA-256 as published (FIPS 180-2 example "abc").
+    #[test]
+    fn e2_sha256_matches_the_published_example() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    fn small_model() -> Model {
+        let mut config = NetworkConfig::psmnist();
+        config.lmu.hidden_size = 3;
+        config.lmu.order = 2;
+        let mut weights = Weights::zeros(&config);
+        weights.kernel_hidden.data[4] = 0.125;
+        Model::new(config, weights).expect("model")
+    }
+
+    fn provenance() -> Provenance {
+        Provenance {
+            generator: "test".into(),
+            experiment: "x".into(),
+            stage: "s".into(),
+            epoch: 2,
+            backend: "reference".into(),
+            data: DataProvenance {
+                source: DataSource::Embedded,
+                permutation_seed: 7,
+                validation_size: Some(24),
+                limit: Some(30),
+                train_samples: 30,
+                validation_samples: 24,
+                test_samples: 30,
+            },
+        }
+    }
+
+    /// E2: a model without provenance is written as version 1 (readers of version 1 keep
+    /// reading it); with provenance as version 2 with the checksum of its weights, which
+    /// reads back to the same model; a version-1 file carrying provenance is refused.
+    #[test]
+    fn e2_provenance_makes_version_2_and_round_trips() {
+        let plain = small_model();
+        assert!(plain.to_json().contains("\"format_version\": 1"));
+        assert!(!plain.to_json().contains("provenance"));
+        let traced = plain.clone().with_provenance(provenance());
+        let text = traced.to_json();
+        assert!(text.contains("\"format_version\": 2"), "{text}");
+        let read = Model::from_json(&text, "traced").expect("reads back");
+        assert_eq!(read.provenance, Some(provenance()));
+        assert_eq!(read.weights, plain.weights);
+        assert_eq!(read.weights_sha256, Some(plain.weights_checksum()));
+        let compact = serde_json::to_string(&plain.weights).expect("json");
+        assert_eq!(plain.weights_checksum(), sha256_hex(compact.as_bytes()));
+
+        let downgraded = text.replacen("\"format_version\": 2", "\"format_version\": 1", 1);
+        let error = Model::from_json(&downgraded, "v1").expect_err("version 1 has no provenance");
+        assert!(error.to_string().contains("version 2"), "{error}");
+        let future = text.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
+        let error = Model::from_json(&future, "v3").expect_err("version 3");
+        assert!(matches!(
+            error,
+            HsnnError::FormatVersion {
+                expected_version: 2,
+                ..
+            }
+        ));
+    }
+
+    /// E2: a weight edited after hsnn wrote the file is refused, naming the checksum; deleting
+    /// the checksum is the stated way to use edited weights on purpose.
+    #[test]
+    fn e2_edited_weights_are_refused_by_their_checksum() {
+        let text = small_model().with_provenance(provenance()).to_json();
+        assert!(text.contains("0.125"));
+        let edited = text.replacen("0.125", "0.25", 1);
+        let error = Model::from_json(&edited, "edited.json").expect_err("edited");
+        let message = error.to_string();
+        assert!(
+            message.contains("weights_sha256") && message.contains("edited.json"),
+            "{message}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&edited).expect("json");
+        let mut object = value.as_object().expect("object").clone();
+        object.remove("weights_sha256");
+        let unchecked = serde_json::Value::Object(object).to_string();
+        let read = Model::from_json(&unchecked, "unchecked").expect("no checksum, accepted");
+        assert_eq!(read.weights.kernel_hidden.data[4], 0.25);
+    }
 
     /// E2: an atomic write over a folder is refused up front and leaves no temporary file; a
     /// write into a missing folder creates it; nothing named `.tmp` is left behind.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split};
-use hsnn_spec::SequenceBatch;
+use hsnn_spec::{DataProvenance, DataSource, SequenceBatch};
 
 use crate::error::{TrainError, TrainResult};
 use crate::experiment::DataConfig;
@@ -15,6 +15,8 @@ pub struct LoadedData {
     pub split: Split,
     /// A one-line description, e.g. `embedded subset (2500/500/1000)`.
     pub description: String,
+    /// The settings and sizes, as model files record them (SPEC.md clause E2).
+    pub provenance: DataProvenance,
 }
 
 /// Loads the splits from `directory` (the four MNIST IDX files), or the embedded subset when
@@ -27,10 +29,11 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
         },
         limit: config.limit,
     };
-    let (split, source) = match directory {
+    let (split, source, source_kind) = match directory {
         Some(directory) => (
             hsnn_data::load_psmnist(directory, &options)?,
             format!("MNIST files in {}", directory.display()),
+            DataSource::MnistFiles,
         ),
         None => (
             hsnn_data::load_embedded(&options).map_err(|error| match error {
@@ -41,6 +44,7 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
                 other => other.into(),
             })?,
             "embedded MNIST subset".to_string(),
+            DataSource::Embedded,
         ),
     };
     let description = format!(
@@ -50,7 +54,20 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
         split.validation.len(),
         split.test.len()
     );
-    Ok(LoadedData { split, description })
+    let provenance = DataProvenance {
+        source: source_kind,
+        permutation_seed: config.permutation_seed,
+        validation_size: config.validation_size,
+        limit: config.limit,
+        train_samples: split.train.len(),
+        validation_samples: split.validation.len(),
+        test_samples: split.test.len(),
+    };
+    Ok(LoadedData {
+        split,
+        description,
+        provenance,
+    })
 }
 
 /// The sequences `indices` of `dataset` as a backend batch with the given sample ids, and

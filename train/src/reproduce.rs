@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::initialization::initial_weights;
 use hsnn_spec::{
-    model::write_atomically, HsnnError, Model, QuantizerPlacement, SiteMetrics, Trainer,
+    model::write_atomically, HsnnError, Model, Provenance, QuantizerPlacement, SiteMetrics, Trainer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +225,9 @@ pub fn start_model(experiment: &Experiment) -> TrainResult<Model> {
     }
     model.config.quantizer.initial_state = experiment.network.quantizer.initial_state;
     model.config.quantizer.amplitude = experiment.network.quantizer.amplitude;
-    Ok(model)
+    // The weights are what training starts from; the file's provenance is not, so the stage
+    // fingerprints (clause T8) do not depend on it.
+    Ok(Model::new(model.config, model.weights)?)
 }
 
 /// Runs every stage of the experiment in order, each from the previous stage's kept model
@@ -279,6 +281,15 @@ fn run_stages<T: Trainer>(
             reason: "finished without a kept model".into(),
         })?;
         kept.model
+            .clone()
+            .with_provenance(Provenance {
+                generator: format!("hsnn-train {} (train_stages)", env!("CARGO_PKG_VERSION")),
+                experiment: experiment.name.clone(),
+                stage: stage.name.clone(),
+                epoch: kept.epoch,
+                backend: trainer.name().to_string(),
+                data: data.provenance.clone(),
+            })
             .save(&out.join(format!("model-{}.json", stage.name)))?;
         stage_reports.push(StageReport {
             name: stage.name.clone(),

@@ -16,7 +16,7 @@ use crate::optimizer::{adam_state, adam_update};
 use hsnn_data::Split;
 use hsnn_spec::{
     initial_state::splitmix64,
-    model::{parse_versioned, write_atomically},
+    model::{parse_versioned_among, sha256_hex, write_atomically},
     AdamState, HsnnError, Model, Trainer, Weights,
 };
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,11 @@ use crate::experiment::{Experiment, StageConfig};
 
 /// The `format` tag of a checkpoint file.
 pub const CHECKPOINT_FORMAT: &str = "hsnn-checkpoint";
-/// The checkpoint format version.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 3;
+/// The checkpoint format version this build writes (4 adds `content_sha256`).
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 4;
+/// The checkpoint format versions this build reads: a run checkpointed by the previous
+/// version (no checksum) can still be resumed.
+pub const CHECKPOINT_FORMAT_VERSIONS_READ: [u32; 2] = [3, 4];
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +100,11 @@ pub struct Checkpoint {
     pub epoch_seen: u64,
     /// Whether the stage has finished.
     pub complete: bool,
+    /// SHA-256 of the checkpoint's compact JSON with this field empty (version 4): a
+    /// checkpoint changed after it was written (weights edited by hand, a damaged copy) is
+    /// refused instead of resumed.
+    #[serde(default)]
+    pub content_sha256: String,
 }
 
 impl Checkpoint {
@@ -109,8 +117,22 @@ impl Checkpoint {
             source,
         })?;
         let what = format!("checkpoint {}", path.display());
-        let checkpoint: Checkpoint =
-            parse_versioned(&text, &what, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)?;
+        let checkpoint: Checkpoint = parse_versioned_among(
+            &text,
+            &what,
+            CHECKPOINT_FORMAT,
+            &CHECKPOINT_FORMAT_VERSIONS_READ,
+        )?;
+        if checkpoint.format_version >= 4 {
+            let recomputed = checkpoint.checksum()?;
+            if checkpoint.content_sha256 != recomputed {
+                return Err(TrainError::Usage(format!(
+                    "{what} does not match its content_sha256 (changed after it was written, or \
+                     damaged); resuming it would not continue the run that wrote it: drop \
+                     --resume, or use --force to start over"
+                )));
+            }
+        }
         if checkpoint.experiment != experiment || checkpoint.stage != stage {
             return Err(TrainError::Usage(format!(
                 "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",
@@ -164,9 +186,25 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
-    /// Writes the checkpoint atomically.
+    /// The checksum `content_sha256` holds: SHA-256 of the compact JSON with that field
+    /// empty. Reals round-trip exactly (SPEC C4), so a parsed checkpoint serializes to the same
+    /// text it was read from.
+    fn checksum(&self) -> TrainResult<String> {
+        let mut unsealed = self.clone();
+        unsealed.content_sha256 = String::new();
+        let text = serde_json::to_string(&unsealed).map_err(|error| HsnnError::Parse {
+            what: "checkpoint".into(),
+            reason: error.to_string(),
+        })?;
+        Ok(sha256_hex(text.as_bytes()))
+    }
+
+    /// Writes the checkpoint atomically, as the current version with its checksum.
     pub fn save(&self, path: &Path) -> TrainResult<()> {
-        let text = serde_json::to_string(self).map_err(|error| HsnnError::Parse {
+        let mut sealed = self.clone();
+        sealed.format_version = CHECKPOINT_FORMAT_VERSION;
+        sealed.content_sha256 = sealed.checksum()?;
+        let text = serde_json::to_string(&sealed).map_err(|error| HsnnError::Parse {
             what: "checkpoint".into(),
             reason: error.to_string(),
         })?;
@@ -430,6 +468,7 @@ pub fn run_stage<T: Trainer>(
             epoch_correct: 0,
             epoch_seen: 0,
             complete: false,
+            content_sha256: String::new(),
         }
     };
     if checkpoint.complete {

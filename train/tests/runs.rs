@@ -257,6 +257,37 @@ fn t7_resume_refuses_a_foreign_checkpoint() {
     );
 }
 
+/// E2: a checkpoint changed after it was written (one weight edited by hand) is refused on
+/// resume by its checksum, not resumed into a run nobody made; the unedited one resumes.
+#[test]
+fn t8_resume_refuses_an_edited_checkpoint() {
+    let experiment = tiny_experiment();
+    let out = stopped_after_one_epoch(&experiment, "edited");
+    let path = out.join("checkpoint-non_spiking.json");
+    let text = std::fs::read_to_string(&path).expect("checkpoint");
+    let marker = "\"kernel_hidden\":{\"rows\":8,\"cols\":8,\"data\":[";
+    let start = text.find(marker).expect("kernel_hidden in the checkpoint") + marker.len();
+    let end = start + text[start..].find(',').expect("a first value");
+    let first: f64 = text[start..end].parse().expect("a number");
+    let edited = format!("{}{}{}", &text[..start], first + 0.25, &text[end..]);
+    std::fs::write(&path, &edited).expect("edit");
+    let error = reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), true, None),
+    )
+    .expect_err("an edited checkpoint is refused");
+    assert!(error.to_string().contains("content_sha256"), "{error}");
+    std::fs::write(&path, &text).expect("restore");
+    reproduce(
+        &ReferenceBackend,
+        &experiment,
+        &options(out.clone(), true, None),
+    )
+    .expect("the checkpoint as written resumes");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// A small experiment that learns: 16 hidden units, order 16, 400 sequences per split, four
 /// non-spiking epochs at learning rate 0.01, two spiking epochs annealing dt from 10 to 2.
 fn learning_experiment() -> Experiment {
@@ -714,8 +745,8 @@ fn files_written_by_a_run_name_their_format_and_version() {
     )
     .expect("tiny run");
     let expected = [
-        ("model-", "hsnn-model", 1),
-        ("checkpoint-", "hsnn-checkpoint", 3),
+        ("model-", "hsnn-model", 2),
+        ("checkpoint-", "hsnn-checkpoint", 4),
         ("results", "hsnn-results", 2),
     ];
     let mut seen = 0;
@@ -734,6 +765,19 @@ fn files_written_by_a_run_name_their_format_and_version() {
         assert_eq!(value["format"], *format, "{name}");
         assert_eq!(value["format_version"], *version, "{name}");
         seen += 1;
+        if name.starts_with("model-") {
+            let provenance = &value["provenance"];
+            assert_eq!(provenance["experiment"], "tiny", "{name}");
+            assert_eq!(provenance["backend"], "reference", "{name}");
+            assert_eq!(provenance["data"]["source"], "embedded", "{name}");
+            assert_eq!(provenance["data"]["limit"], 100, "{name}");
+            assert_eq!(provenance["data"]["test_samples"], 100, "{name}");
+            assert!(name.contains(provenance["stage"].as_str().unwrap_or("?")));
+            assert_eq!(value["weights_sha256"].as_str().map(str::len), Some(64));
+        }
+        if name.starts_with("checkpoint-") {
+            assert_eq!(value["content_sha256"].as_str().map(str::len), Some(64));
+        }
         if name == "results.json" {
             assert_eq!(value["backend"], "reference");
             assert_eq!(value["configuration"]["name"], "tiny");
