@@ -76,6 +76,11 @@ enum Command {
         /// Skip the PNG plot.
         #[arg(long)]
         no_plot: bool,
+        /// Train nothing: evaluate the shipped paper models (models/psmnist-paper) through the
+        /// same report, on the embedded test images (or --data's test file), into --out
+        /// (default runs/pretrained).
+        #[arg(long, conflicts_with_all = ["config", "resume", "stop_after_epochs"])]
+        pretrained: bool,
     },
     /// Train the experiment's stages only, writing a checkpoint every epoch and a model file
     /// per stage.
@@ -243,10 +248,34 @@ fn run(arguments: Arguments) -> TrainResult<()> {
 
 fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
     match command {
-        Command::Reproduce { run, no_plot } => {
-            let experiment = Experiment::load(run.config.as_deref())?;
-            let options = run.options(&experiment);
-            let results = reproduce(backend, &experiment, &options)?;
+        Command::Reproduce {
+            run,
+            no_plot,
+            pretrained,
+        } => {
+            let (experiment, options) = if pretrained {
+                let experiment = hsnn_train::pretrained::paper_experiment()?;
+                let mut options = run.options(&experiment);
+                if run.out.is_none() {
+                    options.out_directory = PathBuf::from("runs").join("pretrained");
+                }
+                (experiment, options)
+            } else {
+                let experiment = Experiment::load(run.config.as_deref())?;
+                let options = run.options(&experiment);
+                (experiment, options)
+            };
+            let results = if pretrained {
+                hsnn_train::pretrained::reproduce_pretrained(
+                    backend,
+                    options.data_directory.as_deref(),
+                    &options.out_directory,
+                    options.force,
+                    options.control.observer.as_ref(),
+                )?
+            } else {
+                reproduce(backend, &experiment, &options)?
+            };
             if !no_plot {
                 hsnn_cli::plot::draw(
                     &options.out_directory.join("accuracy_bits_vs_dt.png"),
@@ -255,9 +284,20 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 )?;
             }
             println!("{}", render_table(&results));
+            if results.experiment == "psmnist-paper" {
+                println!(
+                    "{}",
+                    hsnn_train::reproduce::render_paper_comparison(&results)
+                );
+            }
             println!(
-                "wrote {} (and model files{}) in {:.1} s",
+                "wrote {} ({}{}) in {:.1} s",
                 results_path(&options.out_directory).display(),
+                if pretrained {
+                    "evaluation only"
+                } else {
+                    "and model files"
+                },
                 if no_plot {
                     ""
                 } else {

@@ -369,3 +369,23 @@ fn e2_eval_uses_the_model_files_record_of_its_training_data() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// T7: `reproduce --pretrained` will not write its report into a folder that holds a training
+/// run's checkpoints or models (they would sit beside a report of other models), and says how
+/// to proceed; it cannot be combined with training options.
+#[test]
+fn t7_pretrained_refuses_a_training_run_folder() {
+    let dir = std::env::temp_dir().join(format!("hsnn-pretrained-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    std::fs::write(dir.join("checkpoint-non_spiking.json"), "{}").expect("a run's file");
+    let folder = dir.to_str().expect("utf-8");
+    let refused = failing(&["reproduce", "--pretrained", "--out", folder]);
+    assert!(
+        refused.contains("holds a training run") && refused.contains("checkpoint-non_spiking.json"),
+        "{refused}"
+    );
+    assert!(!dir.join("results.json").exists());
+    let conflict = failing(&["reproduce", "--pretrained", "--resume"]);
+    assert!(conflict.contains("--resume"), "{conflict}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -15,12 +15,15 @@ use crate::data::{self, LoadedData};
 use crate::error::{TrainError, TrainResult};
 use crate::evaluation::{evaluate, Evaluation};
 use crate::experiment::Experiment;
-use crate::training_loop::{check_stage, run_stage, Checkpoint, EpochSummary, RunControl};
+use crate::training_loop::{
+    check_stage, run_stage, Checkpoint, EpochSummary, Observer, RunControl,
+};
 
 /// The `format` tag of a results file.
 pub const RESULTS_FORMAT: &str = "hsnn-results";
-/// The results file version (version 1 had no version, configuration, threads or times).
-pub const RESULTS_FORMAT_VERSION: u32 = 2;
+/// The results file version (version 1 had no version, configuration, threads or times;
+/// version 2 had no null validation accuracies).
+pub const RESULTS_FORMAT_VERSION: u32 = 3;
 
 /// Seconds since the Unix epoch, now.
 fn unix_seconds() -> u64 {
@@ -109,8 +112,9 @@ pub struct ResultRow {
     pub label: String,
     /// The measurement.
     pub measurement: Measurement,
-    /// Validation accuracy of the same model and setting.
-    pub validation_accuracy: f64,
+    /// Validation accuracy of the same model and setting; `null` when the validation split
+    /// was part of the model's training data (the shipped models on the embedded subset).
+    pub validation_accuracy: Option<f64>,
 }
 
 /// One point of the dt sweep.
@@ -184,16 +188,6 @@ pub struct ReproduceOptions {
     pub force: bool,
     /// Progress and interruption control.
     pub control: RunControl,
-}
-
-fn measure<T: Trainer>(
-    trainer: &T,
-    model: &Model,
-    data: &LoadedData,
-) -> TrainResult<(Measurement, f64)> {
-    let test = evaluate(trainer, model, &data.split.test)?;
-    let validation = evaluate(trainer, model, &data.split.validation)?;
-    Ok((Measurement::new(model, &test), validation.accuracy))
 }
 
 fn with_quantizer(model: &Model, placement: QuantizerPlacement, dt: f64) -> Model {
@@ -318,14 +312,95 @@ pub fn reproduce<T: Trainer>(
         .observer
         .message(&format!("data: {}", data.description));
     let (stage_reports, kept_models) = run_stages(trainer, experiment, &data, options)?;
+    let mut results = report(
+        trainer,
+        experiment,
+        &data,
+        &kept_models,
+        stage_reports,
+        "hsnn reproduce",
+        ReportSettings {
+            validation: true,
+            observer: options.control.observer.as_ref(),
+        },
+    )?;
+    results.started_unix_s = started_unix_s;
+    results.seconds = started.elapsed().as_secs_f64();
+    write_results(&results, &options.out_directory)?;
+    Ok(results)
+}
+
+/// Writes `results` as `results.json` in `out`, atomically.
+pub fn write_results(results: &Results, out: &Path) -> TrainResult<()> {
+    let json = serde_json::to_string_pretty(results).map_err(|error| HsnnError::Parse {
+        what: "results".into(),
+        reason: error.to_string(),
+    })?;
+    write_atomically(&results_path(out), json.as_bytes())?;
+    Ok(())
+}
+
+/// How [`report`] runs: whether the validation split is measured too, and where progress goes.
+#[derive(Clone, Copy)]
+pub struct ReportSettings<'a> {
+    /// Measure each row on the validation split as well (false when the validation split was
+    /// part of the models' training data, as for the shipped models on the embedded subset).
+    pub validation: bool,
+    /// Receives a line before each evaluation.
+    pub observer: &'a dyn Observer,
+}
+
+/// The report of a run whose stages produced `kept_models` (one per stage of `experiment`):
+/// a row per stage (and for the first stage's non-spiking weights converted to spikes), and
+/// the sweep over the experiment's evaluation dts, all on the test split (clause T7).
+/// `command` names what produced it in the generator field.
+pub fn report<T: Trainer>(
+    trainer: &T,
+    experiment: &Experiment,
+    data: &LoadedData,
+    kept_models: &[Model],
+    stage_reports: Vec<StageReport>,
+    command: &str,
+    settings: ReportSettings<'_>,
+) -> TrainResult<Results> {
+    let started = Instant::now();
+    let started_unix_s_now = unix_seconds();
+    let evaluations = experiment.stages.len() + 1 + 2 * experiment.evaluation_dts.len();
+    let done = std::cell::Cell::new(0usize);
+    let announce = |what: &str| {
+        done.set(done.get() + 1);
+        settings.observer.message(&format!(
+            "evaluating ({}/{evaluations}, test split {} sequences): {what}",
+            done.get(),
+            data.split.test.len()
+        ));
+    };
+    let measure = |model: &Model, what: &str| -> TrainResult<(Measurement, Option<f64>)> {
+        announce(what);
+        let test = evaluate(trainer, model, &data.split.test)?;
+        let validation = if settings.validation {
+            Some(evaluate(trainer, model, &data.split.validation)?.accuracy)
+        } else {
+            None
+        };
+        Ok((Measurement::new(model, &test), validation))
+    };
+    if kept_models.len() != experiment.stages.len() || kept_models.is_empty() {
+        return Err(TrainError::Usage(format!(
+            "{} models for the {} stages of experiment {}",
+            kept_models.len(),
+            experiment.stages.len(),
+            experiment.name
+        )));
+    }
 
     let first_stage = &experiment.stages[0];
     let last_stage = &experiment.stages[experiment.stages.len() - 1];
     // The converted weights are compared at the dt the final model was kept at.
     let last_dt = kept_models[kept_models.len() - 1].config.quantizer.dt;
     let mut rows = Vec::new();
-    for (stage, kept) in experiment.stages.iter().zip(&kept_models) {
-        let (measurement, validation_accuracy) = measure(trainer, kept, &data)?;
+    for (stage, kept) in experiment.stages.iter().zip(kept_models) {
+        let (measurement, validation_accuracy) = measure(kept, &format!("stage {}", stage.name))?;
         let kind = if stage.placement == QuantizerPlacement::None {
             "non-spiking"
         } else {
@@ -354,7 +429,10 @@ pub fn reproduce<T: Trainer>(
     let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
     if let (true, Some((base, base_name))) = (converts, &non_spiking_base) {
         let converted = with_quantizer(base, last_stage.placement, last_dt);
-        let (measurement, validation_accuracy) = measure(trainer, &converted, &data)?;
+        let (measurement, validation_accuracy) = measure(
+            &converted,
+            &format!("{base_name} converted at dt {last_dt}"),
+        )?;
         rows.insert(
             1,
             ResultRow {
@@ -369,6 +447,7 @@ pub fn reproduce<T: Trainer>(
     let final_model = &kept_models[kept_models.len() - 1];
     for &dt in &experiment.evaluation_dts {
         let placement = last_stage.placement;
+        announce(&format!("sweep dt {dt}, final model"));
         let trained = evaluate(
             trainer,
             &with_quantizer(final_model, placement, dt),
@@ -376,6 +455,7 @@ pub fn reproduce<T: Trainer>(
         )?;
         let converted = if let (true, Some((base, _))) = (converts, &non_spiking_base) {
             let model = with_quantizer(base, placement, dt);
+            announce(&format!("sweep dt {dt}, converted weights"));
             let evaluation = evaluate(trainer, &model, &data.split.test)?;
             Some(Measurement::new(&model, &evaluation))
         } else {
@@ -391,11 +471,11 @@ pub fn reproduce<T: Trainer>(
     let results = Results {
         format: RESULTS_FORMAT.into(),
         format_version: RESULTS_FORMAT_VERSION,
-        generator: format!("hsnn-train {} (hsnn reproduce)", env!("CARGO_PKG_VERSION")),
+        generator: format!("hsnn-train {} ({command})", env!("CARGO_PKG_VERSION")),
         experiment: experiment.name.clone(),
         configuration: experiment.clone(),
         threads: rayon::current_num_threads(),
-        started_unix_s,
+        started_unix_s: started_unix_s_now,
         ended_unix_s: unix_seconds(),
         data: data.description.clone(),
         backend: trainer.name().into(),
@@ -405,12 +485,6 @@ pub fn reproduce<T: Trainer>(
         sweep,
         seconds: started.elapsed().as_secs_f64(),
     };
-    let json = serde_json::to_string_pretty(&results).map_err(|error| HsnnError::Parse {
-        what: "results".into(),
-        reason: error.to_string(),
-    })?;
-    let out = &options.out_directory;
-    write_atomically(&results_path(out), json.as_bytes())?;
     Ok(results)
 }
 
@@ -483,4 +557,186 @@ pub fn render_table(results: &Results) -> String {
 /// The path of the results file in an out folder.
 pub fn results_path(out: &Path) -> PathBuf {
     out.join("results.json")
+}
+
+/// The paper's bit budgets for its hybrid-spiking LMU (PAPER.md section 1): activity bits on
+/// average over the hidden units (compared here with the sign bit included, the stricter
+/// reading for tanh's signed counts) and significant bits per event.
+pub const PAPER_BUDGETS: (f64, f64) = (3.74, 1.26);
+
+fn bits_text(measurement: &Measurement) -> String {
+    measurement.sites.first().map_or("-".to_string(), |site| {
+        format!(
+            "dt {}: {:.2} activity bits ({:.2} with sign), {:.2} significant bits per event",
+            measurement.dt,
+            site.activity_bits,
+            site.activity_bits_signed,
+            site.mean_significant_bits
+        )
+    })
+}
+
+/// The paper's comparison (PAPER.md section 6) next to these results: the recurrent baselines
+/// as the paper reports them; the paper's non-spiking LMU beside this run's non-spiking row;
+/// its hybrid-spiking LMU beside this run's final spiking-aware model as kept, and beside the
+/// best point of the sweep within the paper's bit budgets ([`PAPER_BUDGETS`]).
+pub fn render_paper_comparison(results: &Results) -> String {
+    let non_spiking = results
+        .rows
+        .iter()
+        .find(|row| row.measurement.placement == QuantizerPlacement::None);
+    let spiking = results
+        .rows
+        .iter()
+        .rev()
+        .find(|row| row.measurement.placement != QuantizerPlacement::None);
+    let accuracy = |measurement: &Measurement| format!("{:.2}", 100.0 * measurement.test_accuracy);
+    let within_budgets = results
+        .sweep
+        .iter()
+        .map(|point| &point.trained)
+        .filter(|measurement| {
+            measurement.sites.first().is_some_and(|site| {
+                site.activity_bits_signed <= PAPER_BUDGETS.0
+                    && site.mean_significant_bits <= PAPER_BUDGETS.1
+            })
+        })
+        .fold(None::<&Measurement>, |best, candidate| match best {
+            Some(best) if best.test_accuracy >= candidate.test_accuracy => Some(best),
+            _ => Some(candidate),
+        });
+    let test_images = results
+        .data
+        .rsplit_once("/ ")
+        .map_or("", |(_, test)| test)
+        .replace(" test", " test images");
+    let mut text = format!(
+        "Paper comparison (psMNIST test accuracy %; hsnn on {test_images}):\n\n\
+         | model | paper | hsnn | hsnn's bits |\n|---|---:|---:|---|\n\
+         | LSTM | 89.86 | - | |\n| GRU | 92.39 | - | |\n| NRU | 95.38 | - | |\n"
+    );
+    if let Some(row) = non_spiking {
+        text.push_str(&format!(
+            "| LMU, non-spiking | 97.15 | {} | |\n",
+            accuracy(&row.measurement)
+        ));
+    }
+    if let Some(row) = spiking {
+        text.push_str(&format!(
+            "| hybrid-spiking LMU, as trained | above 95.38 | {} | {} |\n",
+            accuracy(&row.measurement),
+            bits_text(&row.measurement)
+        ));
+    }
+    match within_budgets {
+        Some(measurement) => text.push_str(&format!(
+            "| hybrid-spiking LMU within <= {} activity bits, <= {} significant bits | above 95.38 | {} | {} |\n",
+            PAPER_BUDGETS.0,
+            PAPER_BUDGETS.1,
+            accuracy(measurement),
+            bits_text(measurement)
+        )),
+        None => text.push_str("| hybrid-spiking LMU within the paper's bit budgets | above 95.38 | no point of the sweep is within them | |\n"),
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spiking(dt: f64, accuracy: f64, signed_bits: f64, significant_bits: f64) -> Measurement {
+        Measurement {
+            placement: QuantizerPlacement::Hidden,
+            dt,
+            test_accuracy: accuracy,
+            test_loss: 0.1,
+            sites: vec![SiteSummary {
+                site: "hidden".into(),
+                activity_bits: signed_bits - 1.0,
+                activity_bits_signed: signed_bits,
+                max_abs_count: 1,
+                mean_significant_bits: significant_bits,
+                mean_popcount: significant_bits,
+                nonzero_fraction: 0.5,
+                synaptic_events_per_inference: 1.0,
+                synaptic_additions_per_inference: 1.0,
+            }],
+        }
+    }
+
+    fn results(sweep: &[Measurement]) -> Results {
+        let experiment = Experiment::load(None).expect("built-in experiment");
+        let non_spiking = Measurement {
+            placement: QuantizerPlacement::None,
+            dt: 1.0,
+            test_accuracy: 0.9647,
+            test_loss: 0.1,
+            sites: Vec::new(),
+        };
+        Results {
+            format: RESULTS_FORMAT.into(),
+            format_version: RESULTS_FORMAT_VERSION,
+            generator: "test".into(),
+            experiment: "psmnist-paper".into(),
+            configuration: experiment,
+            threads: 1,
+            started_unix_s: 0,
+            ended_unix_s: 0,
+            data: "MNIST files, permutation seed 0: 50000 train / 10000 validation / 10000 test"
+                .into(),
+            backend: "reference".into(),
+            trainable_parameters: 1,
+            stages: Vec::new(),
+            rows: vec![
+                ResultRow {
+                    label: "non_spiking".into(),
+                    measurement: non_spiking,
+                    validation_accuracy: None,
+                },
+                ResultRow {
+                    label: "spiking".into(),
+                    measurement: spiking(10.0, 0.9725, 5.0, 2.59),
+                    validation_accuracy: None,
+                },
+            ],
+            sweep: sweep
+                .iter()
+                .map(|measurement| SweepPoint {
+                    dt: measurement.dt,
+                    trained: measurement.clone(),
+                    converted: None,
+                })
+                .collect(),
+            seconds: 0.0,
+        }
+    }
+
+    /// T7: the comparison picks, among the sweep's points, the most accurate one whose signed
+    /// activity bits and significant bits are both within the paper's budgets (here dt 2:
+    /// dt 4 is more accurate but has 1.27 significant bits and 4 signed activity bits; dt 1 is
+    /// within them but less accurate), and says so when none is.
+    #[test]
+    fn t7_paper_comparison_takes_the_best_point_within_the_bit_budgets() {
+        let text = render_paper_comparison(&results(&[
+            spiking(4.0, 0.9730, 4.0, 1.27),
+            spiking(2.0, 0.9715, 3.0, 1.0),
+            spiking(1.0, 0.9674, 2.0, 1.0),
+        ]));
+        assert!(
+            text.contains("| LMU, non-spiking | 97.15 | 96.47 |"),
+            "{text}"
+        );
+        assert!(text.contains("| above 95.38 | 97.25 | dt 10:"), "{text}");
+        assert!(
+            text.contains("significant bits | above 95.38 | 97.15 | dt 2: 2.00 activity bits (3.00 with sign), 1.00 significant"),
+            "{text}"
+        );
+        assert!(text.contains("10000 test images"), "{text}");
+        let none = render_paper_comparison(&results(&[spiking(4.0, 0.9730, 4.0, 1.27)]));
+        assert!(
+            none.contains("no point of the sweep is within them"),
+            "{none}"
+        );
+    }
 }
