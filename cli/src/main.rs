@@ -135,6 +135,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw the plot of a results file again (accuracy and bits against dt, accuracy against
+    /// bits), e.g. after a change to the figure.
+    Plot {
+        /// The results.json of a reproduce run.
+        #[arg(long)]
+        results: PathBuf,
+        /// The PNG to write (default: accuracy_bits_vs_dt.png beside the results).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v1.json`
     /// from the repository root.
     Vectors {
@@ -428,6 +438,16 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             } else {
                 println!("{}", hsnn_cli::bench::render(&report));
             }
+        }
+        Command::Plot { results, out } => {
+            let loaded = hsnn_train::reproduce::Results::load(&results)?;
+            let out = out.unwrap_or_else(|| results.with_file_name("accuracy_bits_vs_dt.png"));
+            hsnn_cli::plot::draw(
+                &out,
+                &format!("{}: psMNIST, {}", loaded.experiment, loaded.data),
+                &loaded.sweep,
+            )?;
+            println!("wrote {}", out.display());
         }
         Command::Vectors { out } => {
             let text = hsnn_conformance::golden::generate_json()?;

@@ -18,12 +18,12 @@ fn plot_error(error: impl std::fmt::Display) -> TrainError {
     TrainError::Usage(format!("cannot draw the plot: {error}"))
 }
 
-/// A chart with a logarithmic dt axis.
-type DtChart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+/// A chart with a real y axis and an x axis `X` (logarithmic dt, or linear bits).
+type Chart<'a, X> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, RangedCoordf64>>;
 
 /// Draws `points` as a labelled line with round markers of `radius` pixels.
-fn draw_line(
-    chart: &mut DtChart,
+fn draw_line<X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    chart: &mut Chart<'_, X>,
     points: &[(f64, f64)],
     color: RGBColor,
     label: &str,
@@ -47,17 +47,20 @@ fn draw_line(
 /// Picks one bit metric out of a site summary.
 type BitsOf = fn(&hsnn_train::reproduce::SiteSummary) -> f64;
 
-/// Draws accuracy (left) and activity / significant bits (right) against dt on a log axis.
+/// Draws accuracy (left) and activity / significant bits (middle) against dt on a log axis, and
+/// accuracy against activity bits (right), for the spiking-aware model and the converted
+/// non-spiking weights.
 pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
     if sweep.is_empty() {
         return Ok(());
     }
     // Registering twice (several plots in one process) is harmless.
     let _ = register_font("sans-serif", FontStyle::Normal, FONT);
-    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(plot_error)?;
-    let (left, right) = root.split_horizontally(600);
+    let (left, rest) = root.split_horizontally(600);
+    let (right, trade) = rest.split_horizontally(600);
     let dts: Vec<f64> = sweep.iter().map(|point| point.dt).collect();
     let low = dts.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
     let high = dts.iter().copied().fold(0.0, f64::max) * 1.5;
@@ -157,6 +160,74 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
     }
     bits.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+
+    // The trade itself: accuracy against the activity bits each model needed at each dt.
+    let against_bits = |measurement: &hsnn_train::reproduce::Measurement| {
+        measurement
+            .sites
+            .first()
+            .map(|site| (site.activity_bits_signed, 100.0 * measurement.test_accuracy))
+    };
+    let trained_bits: Vec<(f64, f64)> = sweep
+        .iter()
+        .filter_map(|p| against_bits(&p.trained))
+        .collect();
+    let converted_bits: Vec<(f64, f64)> = sweep
+        .iter()
+        .filter_map(|p| p.converted.as_ref().and_then(against_bits))
+        .collect();
+    let bits_axis_high = trained_bits
+        .iter()
+        .chain(&converted_bits)
+        .map(|&(bits, _)| bits)
+        .fold(1.0, f64::max)
+        + 1.0;
+    let mut trade_chart = ChartBuilder::on(&trade)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .caption("accuracy against activity bits", ("sans-serif", 18))
+        .build_cartesian_2d(0.0..bits_axis_high, accuracy_low..accuracy_high)
+        .map_err(plot_error)?;
+    trade_chart
+        .configure_mesh()
+        .x_desc("activity bits with sign (B1), one point per dt")
+        .y_desc("accuracy (%)")
+        .draw()
+        .map_err(plot_error)?;
+    // The paper's activity budget for its hybrid-spiking LMU (PAPER.md section 1).
+    let budget = hsnn_train::reproduce::PAPER_BUDGETS.0;
+    trade_chart
+        .draw_series(LineSeries::new(
+            vec![(budget, accuracy_low), (budget, accuracy_high)],
+            BLACK.mix(0.6).stroke_width(1),
+        ))
+        .map_err(plot_error)?
+        .label(format!("paper's budget: {budget} activity bits"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
+    draw_line(
+        &mut trade_chart,
+        &trained_bits,
+        BLUE,
+        "spiking-aware training",
+        4,
+    )?;
+    if !converted_bits.is_empty() {
+        draw_line(
+            &mut trade_chart,
+            &converted_bits,
+            RED,
+            "non-spiking weights, converted",
+            4,
+        )?;
+    }
+    trade_chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

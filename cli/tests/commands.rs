@@ -389,3 +389,43 @@ fn t7_pretrained_refuses_a_training_run_folder() {
     assert!(conflict.contains("--resume"), "{conflict}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hsnn plot` redraws the figure of a results file (here a hand-written one with two sweep
+/// points) and names a missing one.
+#[test]
+fn plot_redraws_a_results_file() {
+    let dir = std::env::temp_dir().join(format!("hsnn-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let measurement = |dt: f64, accuracy: f64, bits: f64| {
+        serde_json::json!({
+            "placement": "hidden", "dt": dt, "test_accuracy": accuracy, "test_loss": 0.1,
+            "sites": [{
+                "site": "hidden", "activity_bits": bits - 1.0, "activity_bits_signed": bits,
+                "max_abs_count": 1, "mean_significant_bits": 1.0, "mean_popcount": 1.0,
+                "nonzero_fraction": 0.5, "synaptic_events_per_inference": 1.0,
+                "synaptic_additions_per_inference": 1.0
+            }]
+        })
+    };
+    let configuration: serde_json::Value =
+        serde_json::from_str(include_str!("../../configs/embedded-quick.json")).expect("json");
+    let results = serde_json::json!({
+        "format": "hsnn-results", "format_version": 3, "generator": "test",
+        "experiment": "handmade", "configuration": configuration, "threads": 1,
+        "started_unix_s": 0, "ended_unix_s": 0, "data": "none", "backend": "reference",
+        "trainable_parameters": 1, "stages": [], "rows": [], "seconds": 0.0,
+        "sweep": [
+            {"dt": 1.0, "trained": measurement(1.0, 0.7, 2.0), "converted": measurement(1.0, 0.6, 2.0)},
+            {"dt": 4.0, "trained": measurement(4.0, 0.8, 4.0), "converted": null}
+        ]
+    });
+    let path = dir.join("results.json");
+    std::fs::write(&path, results.to_string()).expect("results");
+    let (ok, text) = hsnn(&["plot", "--results", path.to_str().expect("utf-8")]);
+    assert!(ok, "{text}");
+    let png = std::fs::read(dir.join("accuracy_bits_vs_dt.png")).expect("the figure");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG file");
+    let missing = failing(&["plot", "--results", "/nonexistent/results.json"]);
+    assert!(missing.contains("/nonexistent/results.json"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -330,6 +330,24 @@ pub fn reproduce<T: Trainer>(
     Ok(results)
 }
 
+impl Results {
+    /// Reads a results file of this version or the previous one (version 2's validation
+    /// accuracies are all numbers, which version 3 reads).
+    pub fn load(path: &Path) -> TrainResult<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| HsnnError::Io {
+            action: "cannot read results file".into(),
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(hsnn_spec::model::parse_versioned_among(
+            &text,
+            &format!("results file {}", path.display()),
+            RESULTS_FORMAT,
+            &[2, RESULTS_FORMAT_VERSION],
+        )?)
+    }
+}
+
 /// Writes `results` as `results.json` in `out`, atomically.
 pub fn write_results(results: &Results, out: &Path) -> TrainResult<()> {
     let json = serde_json::to_string_pretty(results).map_err(|error| HsnnError::Parse {
