@@ -219,10 +219,11 @@ pub struct Model {
     /// How it was made (version 2; absent in version 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
-    /// SHA-256 of the weights' compact JSON (version 2, written with the provenance): a file
-    /// whose weights were edited afterwards is refused on reading.
+    /// SHA-256 of the model's compact JSON without this field (version 2, written with the
+    /// provenance): a file whose configuration, weights or provenance changed afterwards is
+    /// refused on reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights_sha256: Option<String>,
+    pub content_sha256: Option<String>,
 }
 
 impl Model {
@@ -234,7 +235,7 @@ impl Model {
             config,
             weights,
             provenance: None,
-            weights_sha256: None,
+            content_sha256: None,
         };
         model.validate()?;
         Ok(model)
@@ -248,11 +249,13 @@ impl Model {
         self
     }
 
-    /// SHA-256 (lowercase hex) of the weights' compact JSON, the text clause E2's checksum is
-    /// taken over.
-    pub fn weights_checksum(&self) -> String {
+    /// SHA-256 (lowercase hex) of the model's compact JSON without `content_sha256`, the text
+    /// clause E2's checksum is taken over.
+    pub fn content_checksum(&self) -> String {
+        let mut unsealed = self.clone();
+        unsealed.content_sha256 = None;
         sha256_hex(
-            serde_json::to_string(&self.weights)
+            serde_json::to_string(&unsealed)
                 .unwrap_or_default()
                 .as_bytes(),
         )
@@ -270,11 +273,11 @@ impl Model {
                 expected_version: MODEL_FORMAT_VERSION,
             });
         }
-        if self.format_version == 1 && (self.provenance.is_some() || self.weights_sha256.is_some())
+        if self.format_version == 1 && (self.provenance.is_some() || self.content_sha256.is_some())
         {
             return Err(HsnnError::Parse {
                 what: "model file".into(),
-                reason: "format_version 1 has no provenance or weights_sha256 (they came with version 2)".into(),
+                reason: "format_version 1 has no provenance or content_sha256 (they came with version 2)".into(),
             });
         }
         self.config.validate()?;
@@ -284,13 +287,13 @@ impl Model {
     /// Checks the stored checksum, when there is one, against the weights: a mismatch means
     /// the weights were changed after hsnn wrote the file.
     fn verify_checksum(&self, origin: &str) -> Result<()> {
-        match &self.weights_sha256 {
-            Some(stored) if *stored != self.weights_checksum() => Err(HsnnError::Parse {
+        match &self.content_sha256 {
+            Some(stored) if *stored != self.content_checksum() => Err(HsnnError::Parse {
                 what: format!("model file {origin}"),
                 reason: format!(
-                    "the weights do not match their weights_sha256 {stored} (changed after hsnn \
-                     wrote the file?); to use edited weights on purpose, delete the \
-                     weights_sha256 field"
+                    "the contents do not match their content_sha256 {stored} (changed after hsnn \
+                     wrote the file?); to use an edited model on purpose, delete the \
+                     content_sha256 field"
                 ),
             }),
             _ => Ok(()),
@@ -328,7 +331,7 @@ impl Model {
         let sealed;
         let model = if self.provenance.is_some() {
             let mut copy = self.clone();
-            copy.weights_sha256 = Some(self.weights_checksum());
+            copy.content_sha256 = Some(self.content_checksum());
             sealed = copy;
             &sealed
         } else {
@@ -523,9 +526,10 @@ mod tests {
         let read = Model::from_json(&text, "traced").expect("reads back");
         assert_eq!(read.provenance, Some(provenance()));
         assert_eq!(read.weights, plain.weights);
-        assert_eq!(read.weights_sha256, Some(plain.weights_checksum()));
-        let compact = serde_json::to_string(&plain.weights).expect("json");
-        assert_eq!(plain.weights_checksum(), sha256_hex(compact.as_bytes()));
+        let mut unsealed = read.clone();
+        unsealed.content_sha256 = None;
+        let compact = serde_json::to_string(&unsealed).expect("json");
+        assert_eq!(read.content_sha256, Some(sha256_hex(compact.as_bytes())));
 
         let downgraded = text.replacen("\"format_version\": 2", "\"format_version\": 1", 1);
         let error = Model::from_json(&downgraded, "v1").expect_err("version 1 has no provenance");
@@ -541,23 +545,28 @@ mod tests {
         ));
     }
 
-    /// E2: a weight edited after hsnn wrote the file is refused, naming the checksum; deleting
-    /// the checksum is the stated way to use edited weights on purpose.
+    /// E2: a weight, or the configuration's dt, edited after hsnn wrote the file is refused,
+    /// naming the checksum; deleting the checksum is the stated way to use an edited model on
+    /// purpose.
     #[test]
-    fn e2_edited_weights_are_refused_by_their_checksum() {
+    fn e2_edited_contents_are_refused_by_their_checksum() {
         let text = small_model().with_provenance(provenance()).to_json();
         assert!(text.contains("0.125"));
         let edited = text.replacen("0.125", "0.25", 1);
         let error = Model::from_json(&edited, "edited.json").expect_err("edited");
         let message = error.to_string();
         assert!(
-            message.contains("weights_sha256") && message.contains("edited.json"),
+            message.contains("content_sha256") && message.contains("edited.json"),
             "{message}"
         );
         let value: serde_json::Value = serde_json::from_str(&edited).expect("json");
         let mut object = value.as_object().expect("object").clone();
-        object.remove("weights_sha256");
+        object.remove("content_sha256");
         let unchecked = serde_json::Value::Object(object).to_string();
+        let dt_edited = text.replacen("\"dt\": 1.0", "\"dt\": 2.0", 1);
+        assert_ne!(dt_edited, text);
+        let error = Model::from_json(&dt_edited, "dt.json").expect_err("config edited");
+        assert!(error.to_string().contains("content_sha256"), "{error}");
         let read = Model::from_json(&unchecked, "unchecked").expect("no checksum, accepted");
         assert_eq!(read.weights.kernel_hidden.data[4], 0.25);
     }

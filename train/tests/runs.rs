@@ -773,7 +773,7 @@ fn files_written_by_a_run_name_their_format_and_version() {
             assert_eq!(provenance["data"]["limit"], 100, "{name}");
             assert_eq!(provenance["data"]["test_samples"], 100, "{name}");
             assert!(name.contains(provenance["stage"].as_str().unwrap_or("?")));
-            assert_eq!(value["weights_sha256"].as_str().map(str::len), Some(64));
+            assert_eq!(value["content_sha256"].as_str().map(str::len), Some(64));
         }
         if name.starts_with("checkpoint-") {
             assert_eq!(value["content_sha256"].as_str().map(str::len), Some(64));

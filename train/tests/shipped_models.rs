@@ -129,3 +129,19 @@ fn t7_shipped_models_on_the_embedded_test_images_reference() {
     }
     insta::assert_json_snapshot!("shipped_models_reference_200", summaries);
 }
+
+/// E2: the shipped files are the ones `models/psmnist-paper/SHA256SUMS` lists (what a user
+/// checks with `sha256sum -c`).
+#[test]
+fn e2_shipped_model_files_match_their_sha256sums() {
+    let sums = include_str!("../../models/psmnist-paper/SHA256SUMS");
+    for (path, bytes) in hsnn_train::pretrained::SHIPPED_MODELS {
+        let name = path.rsplit('/').next().expect("a file name");
+        let listed = sums
+            .lines()
+            .find_map(|line| line.split_once("  ").filter(|(_, file)| *file == name))
+            .map(|(sum, _)| sum)
+            .unwrap_or_else(|| panic!("{name} is not in SHA256SUMS"));
+        assert_eq!(hsnn_spec::model::sha256_hex(bytes), listed, "{name}");
+    }
+}
