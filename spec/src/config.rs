@@ -119,6 +119,17 @@ impl LmuConfig {
         positive_size("lmu.hidden_size", self.hidden_size)?;
         positive_size("lmu.memory_size", self.memory_size)?;
         positive_size("lmu.order", self.order)?;
+        if self.order > MAX_ORDER {
+            return Err(HsnnError::invalid(
+                "lmu.order",
+                format!(
+                    "{} is above the largest order hsnn discretizes, {MAX_ORDER}: the matrix \
+                     exponential costs order^3 (about 2 minutes at 1024 on 2 cores, so hours \
+                     at 4096 and days at 10,000)",
+                    self.order
+                ),
+            ));
+        }
         if !(self.theta.is_finite() && self.theta > 0.0) {
             return Err(HsnnError::invalid(
                 "lmu.theta",
@@ -356,6 +367,13 @@ impl NetworkConfig {
     }
 }
 
+/// Largest Legendre memory order a configuration may ask for (SPEC.md clause E1). The
+/// discretization (clause L2) is a matrix exponential of an (order + 1)-square matrix, whose
+/// cost grows as order^3: measured 1.8 s at 256, 15 s at 512, 124 s at 1024 (`cargo run
+/// --release -p hsnn-reference --example discretization_timing`, 2 busy cores), so about 2.2
+/// hours at 4096. A larger order in a file is far more likely a typo than a wish to wait days.
+pub const MAX_ORDER: usize = 4096;
+
 /// Largest number of values (weights plus the order x order Legendre matrices) a configuration
 /// may imply: 2^28, 2 GiB of f64, over 2,500 times the psMNIST network. Beyond it a size in a
 /// file is almost surely a mistake, and allocating it would abort the process.
@@ -382,5 +400,21 @@ mod tests {
         let error = config.validate().expect_err("overflowing sizes");
         assert!(error.to_string().contains("lmu"), "{error}");
         assert!(NetworkConfig::psmnist().validate().is_ok());
+    }
+
+    /// E1: an order above [`MAX_ORDER`] (10,000 used to allocate for minutes and then abort or
+    /// discretize for a day) is refused up front naming `lmu.order`; the cap itself is accepted.
+    #[test]
+    fn e1_order_above_the_cap_is_refused() {
+        let mut config = NetworkConfig::psmnist();
+        config.lmu.order = 10_000;
+        let error = config.validate().expect_err("order 10,000");
+        let message = error.to_string();
+        assert!(
+            message.contains("lmu.order") && message.contains("4096"),
+            "{message}"
+        );
+        config.lmu.order = MAX_ORDER;
+        assert!(config.validate().is_ok());
     }
 }
