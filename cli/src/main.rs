@@ -263,34 +263,30 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             no_plot,
             pretrained,
         } => {
-            let (experiment, options) = if pretrained {
+            let (options, results) = if pretrained {
                 let experiment = hsnn_train::pretrained::paper_experiment()?;
                 let mut options = run.options(&experiment);
                 if run.out.is_none() {
                     options.out_directory = PathBuf::from("runs").join("pretrained");
                 }
-                (experiment, options)
-            } else {
-                let experiment = Experiment::load(run.config.as_deref())?;
-                let options = run.options(&experiment);
-                (experiment, options)
-            };
-            let results = if pretrained {
-                hsnn_train::pretrained::reproduce_pretrained(
+                let results = hsnn_train::pretrained::reproduce_pretrained(
                     backend,
                     options.data_directory.as_deref(),
                     &options.out_directory,
                     options.force,
                     options.control.observer.as_ref(),
-                )?
+                )?;
+                (options, results)
             } else {
-                reproduce(backend, &experiment, &options)?
+                let experiment = Experiment::load(run.config.as_deref())?;
+                let options = run.options(&experiment);
+                let results = reproduce(backend, &experiment, &options)?;
+                (options, results)
             };
             if !no_plot {
                 hsnn_cli::plot::draw(
                     &options.out_directory.join("accuracy_bits_vs_dt.png"),
-                    &format!("{}: psMNIST, {}", experiment.name, results.data),
-                    &results.sweep,
+                    &results,
                 )?;
             }
             println!("{}", render_table(&results));
@@ -442,11 +438,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
         Command::Plot { results, out } => {
             let loaded = hsnn_train::reproduce::Results::load(&results)?;
             let out = out.unwrap_or_else(|| results.with_file_name("accuracy_bits_vs_dt.png"));
-            hsnn_cli::plot::draw(
-                &out,
-                &format!("{}: psMNIST, {}", loaded.experiment, loaded.data),
-                &loaded.sweep,
-            )?;
+            hsnn_cli::plot::draw(&out, &loaded)?;
             println!("wrote {}", out.display());
         }
         Command::Vectors { out } => {

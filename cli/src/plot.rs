@@ -8,7 +8,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use hsnn_train::reproduce::SweepPoint;
+use hsnn_train::reproduce::Results;
 use hsnn_train::{TrainError, TrainResult};
 
 /// DejaVu Sans (Bitstream Vera licence, `cli/assets/DejaVuSans-LICENSE.txt`).
@@ -47,10 +47,33 @@ fn draw_line<X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
 /// Picks one bit metric out of a site summary.
 type BitsOf = fn(&hsnn_train::reproduce::SiteSummary) -> f64;
 
-/// Draws accuracy (left) and activity / significant bits (middle) against dt on a log axis, and
-/// accuracy against activity bits (right), for the spiking-aware model and the converted
-/// non-spiking weights.
-pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
+/// Draws the trained model's and the converted weights' points as two labelled lines, with the
+/// legend in the lower right (the two accuracy charts).
+fn draw_models<X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    chart: &mut Chart<'_, X>,
+    trained: &[(f64, f64)],
+    converted: &[(f64, f64)],
+) -> TrainResult<()> {
+    draw_line(chart, trained, BLUE, "spiking-aware training", 4)?;
+    if !converted.is_empty() {
+        draw_line(chart, converted, RED, "non-spiking weights, converted", 4)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+    Ok(())
+}
+
+/// Draws the sweep of `results`: accuracy (left) and activity / significant bits (middle)
+/// against dt on a log axis, and accuracy against activity bits (right), for the spiking-aware
+/// model and the converted non-spiking weights; the title names the experiment and its data.
+pub fn draw(path: &Path, results: &Results) -> TrainResult<()> {
+    let sweep = &results.sweep;
+    let title = format!("{}: psMNIST, {}", results.experiment, results.data);
     if sweep.is_empty() {
         return Ok(());
     }
@@ -58,7 +81,9 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
     let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     let root = BitMapBackend::new(path, (1800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
-    let root = root.titled(title, ("sans-serif", 22)).map_err(plot_error)?;
+    let root = root
+        .titled(&title, ("sans-serif", 22))
+        .map_err(plot_error)?;
     let (left, rest) = root.split_horizontally(600);
     let (right, trade) = rest.split_horizontally(600);
     let dts: Vec<f64> = sweep.iter().map(|point| point.dt).collect();
@@ -99,7 +124,6 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
         .iter()
         .map(|p| (p.dt, 100.0 * p.trained.test_accuracy))
         .collect();
-    draw_line(&mut accuracy, &trained, BLUE, "spiking-aware training", 4)?;
     let converted: Vec<(f64, f64)> = sweep
         .iter()
         .filter_map(|p| {
@@ -108,22 +132,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
                 .map(|c| (p.dt, 100.0 * c.test_accuracy))
         })
         .collect();
-    if !converted.is_empty() {
-        draw_line(
-            &mut accuracy,
-            &converted,
-            RED,
-            "non-spiking weights, converted",
-            4,
-        )?;
-    }
-    accuracy
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_error)?;
+    draw_models(&mut accuracy, &trained, &converted)?;
 
     let bits_high = sweep
         .iter()
@@ -209,29 +218,7 @@ pub fn draw(path: &Path, title: &str, sweep: &[SweepPoint]) -> TrainResult<()> {
         .map_err(plot_error)?
         .label(format!("paper's budget: {budget} activity bits"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
-    draw_line(
-        &mut trade_chart,
-        &trained_bits,
-        BLUE,
-        "spiking-aware training",
-        4,
-    )?;
-    if !converted_bits.is_empty() {
-        draw_line(
-            &mut trade_chart,
-            &converted_bits,
-            RED,
-            "non-spiking weights, converted",
-            4,
-        )?;
-    }
-    trade_chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_error)?;
+    draw_models(&mut trade_chart, &trained_bits, &converted_bits)?;
     root.present().map_err(plot_error)?;
     Ok(())
 }

@@ -204,7 +204,7 @@ pub struct Provenance {
 }
 
 /// A model file: format tag and version, configuration and weights, and from version 2 its
-/// provenance and a checksum of its weights (SPEC.md clause E2).
+/// provenance and a checksum of its contents (SPEC.md clause E2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
@@ -241,8 +241,8 @@ impl Model {
         Ok(model)
     }
 
-    /// The same model with `provenance` attached: written as version 2, with the weights'
-    /// checksum computed when it is serialized.
+    /// The same model with `provenance` attached: written as version 2, with the checksum of
+    /// its contents computed when it is serialized.
     pub fn with_provenance(mut self, provenance: Provenance) -> Self {
         self.provenance = Some(provenance);
         self.format_version = MODEL_FORMAT_VERSION;
@@ -263,16 +263,13 @@ impl Model {
 
     /// Checks the format tag and version, the configuration and the weight shapes.
     pub fn validate(&self) -> Result<()> {
-        if self.format != MODEL_FORMAT || !MODEL_FORMAT_VERSIONS_READ.contains(&self.format_version)
-        {
-            return Err(HsnnError::FormatVersion {
-                what: "model file".into(),
-                found_format: self.format.clone(),
-                found_version: self.format_version,
-                expected_format: MODEL_FORMAT.into(),
-                expected_version: MODEL_FORMAT_VERSION,
-            });
-        }
+        check_format_among(
+            "model file",
+            &self.format,
+            self.format_version,
+            MODEL_FORMAT,
+            &MODEL_FORMAT_VERSIONS_READ,
+        )?;
         if self.format_version == 1 && (self.provenance.is_some() || self.content_sha256.is_some())
         {
             return Err(HsnnError::Parse {
@@ -284,8 +281,8 @@ impl Model {
         self.weights.validate(&self.config)
     }
 
-    /// Checks the stored checksum, when there is one, against the weights: a mismatch means
-    /// the weights were changed after hsnn wrote the file.
+    /// Checks the stored checksum, when there is one, against the contents: a mismatch means
+    /// the file was changed after hsnn wrote it.
     fn verify_checksum(&self, origin: &str) -> Result<()> {
         match &self.content_sha256 {
             Some(stored) if *stored != self.content_checksum() => Err(HsnnError::Parse {
@@ -326,20 +323,16 @@ impl Model {
     }
 
     /// The model as pretty JSON; a model with provenance gets the checksum of its current
-    /// weights.
+    /// contents.
     pub fn to_json(&self) -> String {
-        let sealed;
-        let model = if self.provenance.is_some() {
-            let mut copy = self.clone();
-            copy.content_sha256 = Some(self.content_checksum());
-            sealed = copy;
-            &sealed
-        } else {
-            self
-        };
+        let sealed = self.provenance.is_some().then(|| {
+            let mut sealed = self.clone();
+            sealed.content_sha256 = Some(self.content_checksum());
+            sealed
+        });
         // Serializing plain structs of numbers and strings cannot fail; non-finite floats are
         // rejected by `validate` before a model exists.
-        serde_json::to_string_pretty(model)
+        serde_json::to_string_pretty(sealed.as_ref().unwrap_or(self))
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
     }
 
@@ -438,16 +431,34 @@ pub fn parse_versioned_among<T: serde::de::DeserializeOwned>(
         .and_then(|version| version.as_u64())
         .and_then(|version| u32::try_from(version).ok())
         .unwrap_or(0);
-    let expected_version = if versions.contains(&version) {
-        version
-    } else {
-        versions.last().copied().unwrap_or(0)
-    };
-    check_format(what, format, version, expected_format, expected_version)?;
+    check_format_among(what, format, version, expected_format, versions)?;
     serde_json::from_value(value).map_err(|error| HsnnError::Parse {
         what: what.into(),
         reason: error.to_string(),
     })
+}
+
+/// [`check_format`] for a reader of several versions (oldest first): a mismatch names the
+/// newest as the one this build reads.
+pub fn check_format_among(
+    what: &str,
+    found_format: &str,
+    found_version: u32,
+    expected_format: &str,
+    versions: &[u32],
+) -> Result<()> {
+    let expected_version = if versions.contains(&found_version) {
+        found_version
+    } else {
+        versions.last().copied().unwrap_or(0)
+    };
+    check_format(
+        what,
+        found_format,
+        found_version,
+        expected_format,
+        expected_version,
+    )
 }
 
 /// Checks a file's format tag and version against what this build reads.

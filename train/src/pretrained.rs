@@ -10,7 +10,7 @@ use hsnn_spec::{Model, Trainer};
 use crate::data;
 use crate::error::{TrainError, TrainResult};
 use crate::experiment::Experiment;
-use crate::reproduce::{report, write_results, ReportSettings, Results, StageReport};
+use crate::reproduce::{report, write_results, ReportSettings, Results, RunStart, StageReport};
 use crate::training_loop::Observer;
 
 /// The experiment the shipped models were trained with (`configs/psmnist-paper.json`).
@@ -80,7 +80,7 @@ pub fn reproduce_pretrained<T: Trainer>(
     force: bool,
     observer: &dyn Observer,
 ) -> TrainResult<Results> {
-    let started = std::time::Instant::now();
+    let started = RunStart::now();
     let experiment = paper_experiment()?;
     let models = shipped_models()?;
     let training_files: Vec<String> = std::fs::read_dir(out)
@@ -120,7 +120,7 @@ pub fn reproduce_pretrained<T: Trainer>(
             history: Vec::new(),
         })
         .collect();
-    let mut results = report(
+    let results = report(
         trainer,
         &experiment,
         &loaded,
@@ -130,9 +130,9 @@ pub fn reproduce_pretrained<T: Trainer>(
         ReportSettings {
             validation: from_files,
             observer,
+            started,
         },
     )?;
-    results.seconds = started.elapsed().as_secs_f64();
     write_results(&results, out)?;
     Ok(results)
 }

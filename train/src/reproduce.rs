@@ -313,8 +313,7 @@ pub fn reproduce<T: Trainer>(
     experiment: &Experiment,
     options: &ReproduceOptions,
 ) -> TrainResult<Results> {
-    let started = Instant::now();
-    let started_unix_s = unix_seconds();
+    let started = RunStart::now();
     let _lock = crate::run_folder::prepare(&options.out_directory, options.resume, options.force)?;
     let data = data::load(options.data_directory.as_deref(), &experiment.data)?;
     options
@@ -322,7 +321,7 @@ pub fn reproduce<T: Trainer>(
         .observer
         .message(&format!("data: {}", data.description));
     let (stage_reports, kept_models) = run_stages(trainer, experiment, &data, options)?;
-    let mut results = report(
+    let results = report(
         trainer,
         experiment,
         &data,
@@ -332,10 +331,9 @@ pub fn reproduce<T: Trainer>(
         ReportSettings {
             validation: true,
             observer: options.control.observer.as_ref(),
+            started,
         },
     )?;
-    results.started_unix_s = started_unix_s;
-    results.seconds = started.elapsed().as_secs_f64();
     write_results(&results, &options.out_directory)?;
     Ok(results)
 }
@@ -368,7 +366,27 @@ pub fn write_results(results: &Results, out: &Path) -> TrainResult<()> {
     Ok(())
 }
 
-/// How [`report`] runs: whether the validation split is measured too, and where progress goes.
+/// When a command started, for the times a results file records.
+#[derive(Debug, Clone, Copy)]
+pub struct RunStart {
+    /// For the wall-clock duration.
+    pub instant: Instant,
+    /// Seconds since the Unix epoch.
+    pub unix_s: u64,
+}
+
+impl RunStart {
+    /// Now.
+    pub fn now() -> Self {
+        RunStart {
+            instant: Instant::now(),
+            unix_s: unix_seconds(),
+        }
+    }
+}
+
+/// How [`report`] runs: whether the validation split is measured too, where progress goes,
+/// and when the command started (the results' times and duration count from it).
 #[derive(Clone, Copy)]
 pub struct ReportSettings<'a> {
     /// Measure each row on the validation split as well (false when the validation split was
@@ -376,6 +394,8 @@ pub struct ReportSettings<'a> {
     pub validation: bool,
     /// Receives a line before each evaluation.
     pub observer: &'a dyn Observer,
+    /// When the command started.
+    pub started: RunStart,
 }
 
 /// The report of a run whose stages produced `kept_models` (one per stage of `experiment`):
@@ -391,9 +411,36 @@ pub fn report<T: Trainer>(
     command: &str,
     settings: ReportSettings<'_>,
 ) -> TrainResult<Results> {
-    let started = Instant::now();
-    let started_unix_s_now = unix_seconds();
-    let evaluations = experiment.stages.len() + 1 + 2 * experiment.evaluation_dts.len();
+    if kept_models.len() != experiment.stages.len() || kept_models.is_empty() {
+        return Err(TrainError::Usage(format!(
+            "{} models for the {} stages of experiment {}",
+            kept_models.len(),
+            experiment.stages.len(),
+            experiment.name
+        )));
+    }
+    let first_stage = &experiment.stages[0];
+    let last_stage = &experiment.stages[experiment.stages.len() - 1];
+    // The non-spiking weights that are also shown converted to spikes without spiking-aware
+    // training: the first stage's, or the start model's when the first stage already spikes.
+    let non_spiking_base = if first_stage.placement == QuantizerPlacement::None {
+        Some((kept_models[0].clone(), first_stage.name.clone()))
+    } else {
+        match &experiment.start_model {
+            Some(path) => {
+                let start = start_model(experiment)?;
+                (start.config.quantizer.placement == QuantizerPlacement::None)
+                    .then(|| (start, format!("start model {}", path.display())))
+            }
+            None => None,
+        }
+    };
+    let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
+    // A row per stage, then (when converting) a row and a sweep point per dt for the
+    // converted weights.
+    let evaluations = experiment.stages.len()
+        + experiment.evaluation_dts.len()
+        + usize::from(converts) * (1 + experiment.evaluation_dts.len());
     let done = std::cell::Cell::new(0usize);
     let announce = |what: &str| {
         done.set(done.get() + 1);
@@ -413,17 +460,6 @@ pub fn report<T: Trainer>(
         };
         Ok((Measurement::new(model, &test), validation))
     };
-    if kept_models.len() != experiment.stages.len() || kept_models.is_empty() {
-        return Err(TrainError::Usage(format!(
-            "{} models for the {} stages of experiment {}",
-            kept_models.len(),
-            experiment.stages.len(),
-            experiment.name
-        )));
-    }
-
-    let first_stage = &experiment.stages[0];
-    let last_stage = &experiment.stages[experiment.stages.len() - 1];
     // The converted weights are compared at the dt the final model was kept at.
     let last_dt = kept_models[kept_models.len() - 1].config.quantizer.dt;
     let mut rows = Vec::new();
@@ -440,21 +476,6 @@ pub fn report<T: Trainer>(
             validation_accuracy,
         });
     }
-    // The non-spiking weights that are also shown converted to spikes without spiking-aware
-    // training: the first stage's, or the start model's when the first stage already spikes.
-    let non_spiking_base = if first_stage.placement == QuantizerPlacement::None {
-        Some((kept_models[0].clone(), first_stage.name.clone()))
-    } else {
-        match &experiment.start_model {
-            Some(path) => {
-                let start = start_model(experiment)?;
-                (start.config.quantizer.placement == QuantizerPlacement::None)
-                    .then(|| (start, format!("start model {}", path.display())))
-            }
-            None => None,
-        }
-    };
-    let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
     if let (true, Some((base, base_name))) = (converts, &non_spiking_base) {
         let converted = with_quantizer(base, last_stage.placement, last_dt);
         let (measurement, validation_accuracy) = measure(
@@ -503,7 +524,7 @@ pub fn report<T: Trainer>(
         experiment: experiment.name.clone(),
         configuration: experiment.clone(),
         threads: rayon::current_num_threads(),
-        started_unix_s: started_unix_s_now,
+        started_unix_s: settings.started.unix_s,
         ended_unix_s: unix_seconds(),
         data: data.description.clone(),
         backend: trainer.name().into(),
@@ -511,7 +532,7 @@ pub fn report<T: Trainer>(
         stages: stage_reports,
         rows,
         sweep,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: settings.started.instant.elapsed().as_secs_f64(),
     };
     Ok(results)
 }

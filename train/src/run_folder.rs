@@ -9,12 +9,14 @@ use crate::error::{TrainError, TrainResult};
 /// The name of the lock file in a run folder.
 pub const LOCK_FILE: &str = ".hsnn-lock";
 
+/// Files only training writes: checkpoints and model files.
+pub fn is_training_file(name: &str) -> bool {
+    (name.starts_with("checkpoint-") || name.starts_with("model-")) && name.ends_with(".json")
+}
+
 /// Files a run writes into its folder; their presence means the folder holds a run.
 fn is_run_file(name: &str) -> bool {
-    name == "results.json"
-        || name == "accuracy_bits_vs_dt.png"
-        || ((name.starts_with("checkpoint-") || name.starts_with("model-"))
-            && name.ends_with(".json"))
+    name == "results.json" || name == "accuracy_bits_vs_dt.png" || is_training_file(name)
 }
 
 /// Holds a run folder's lock; dropping it removes the lock file.

@@ -117,14 +117,14 @@ impl Checkpoint {
             source,
         })?;
         let what = format!("checkpoint {}", path.display());
-        let checkpoint: Checkpoint = parse_versioned_among(
+        let mut checkpoint: Checkpoint = parse_versioned_among(
             &text,
             &what,
             CHECKPOINT_FORMAT,
             &CHECKPOINT_FORMAT_VERSIONS_READ,
         )?;
         if checkpoint.format_version >= 4 {
-            let recomputed = checkpoint.checksum()?;
+            let recomputed = checkpoint.content_digest()?;
             if checkpoint.content_sha256 != recomputed {
                 return Err(TrainError::Usage(format!(
                     "{what} does not match its content_sha256 (changed after it was written, or \
@@ -187,12 +187,13 @@ impl Checkpoint {
     }
 
     /// The checksum `content_sha256` holds: SHA-256 of the compact JSON with that field
-    /// empty. Reals round-trip exactly (SPEC C4), so a parsed checkpoint serializes to the same
-    /// text it was read from.
-    fn checksum(&self) -> TrainResult<String> {
-        let mut unsealed = self.clone();
-        unsealed.content_sha256 = String::new();
-        let text = serde_json::to_string(&unsealed).map_err(|error| HsnnError::Parse {
+    /// empty (the field is restored afterwards). Reals round-trip exactly (SPEC C4), so a
+    /// parsed checkpoint serializes to the same text it was read from.
+    fn content_digest(&mut self) -> TrainResult<String> {
+        let stored = std::mem::take(&mut self.content_sha256);
+        let text = serde_json::to_string(self);
+        self.content_sha256 = stored;
+        let text = text.map_err(|error| HsnnError::Parse {
             what: "checkpoint".into(),
             reason: error.to_string(),
         })?;
@@ -203,7 +204,7 @@ impl Checkpoint {
     pub fn save(&self, path: &Path) -> TrainResult<()> {
         let mut sealed = self.clone();
         sealed.format_version = CHECKPOINT_FORMAT_VERSION;
-        sealed.content_sha256 = sealed.checksum()?;
+        sealed.content_sha256 = sealed.content_digest()?;
         let text = serde_json::to_string(&sealed).map_err(|error| HsnnError::Parse {
             what: "checkpoint".into(),
             reason: error.to_string(),
