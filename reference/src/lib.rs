@@ -12,6 +12,7 @@
 //! - [`training`]: loss and backpropagation through time (section T)
 
 pub mod activation;
+pub mod fixed;
 pub mod legendre;
 pub mod metrics;
 pub mod network;

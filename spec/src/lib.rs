@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod fixed;
 pub mod initial_state;
 pub mod metrics;
 pub mod model;
