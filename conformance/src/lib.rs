@@ -16,6 +16,7 @@
 //!   as an independent computation
 
 pub mod errors;
+pub mod fixed_point;
 pub mod golden;
 pub mod independent;
 pub mod levels;

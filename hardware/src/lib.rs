@@ -3,10 +3,22 @@
 //! The fixed-point network of SPEC.md section H run the way a chip would run it: per step,
 //! only neurons with a non-zero count send an event, each event adds `n * w` to its targets
 //! by shift-and-add, and the dense parts are multiply-accumulates. The chip counts what it
-//! does (clause H10) and [`energy`] prices the counts per device (clause H11).
+//! does (clause H10) and [`energy`] prices the counts per device (clause H11). It depends on
+//! hsnn-spec only: model files reach it through a [`hsnn_spec::fixed::FixedPointConversion`]
+//! (the reference's), or as fixed model files.
 //!
+//! - [`arithmetic`]: the chip's integer rules, written independently of the reference (H1)
+//! - [`chip`]: one sequence as a stream of steps, event-driven (H7, H8)
+//! - [`backend`]: batches, threads and the [`hsnn_spec::Backend`] interface (H8, H12)
 //! - [`counters`]: what the chip counts (H10)
 //! - [`energy`]: device profiles and the pricing rule (H11)
 
+pub mod arithmetic;
+pub mod backend;
+pub mod chip;
 pub mod counters;
 pub mod energy;
+
+pub use backend::{run_batch, HardwareBackend};
+pub use chip::{Chip, ChipState, Event, StepOutput};
+pub use counters::HardwareCounters;

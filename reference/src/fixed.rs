@@ -12,10 +12,9 @@
 //! ```
 
 use hsnn_spec::fixed::{
-    symmetric_limit, ConversionOptions, CountRange, FixedActivation, FixedActivations,
-    FixedCounts, FixedFormats, FixedModel, FixedPointConversion, FixedRun, FixedSource,
-    FixedSums, FixedTensor, FixedTensors, Format, Sum, SumTerm,
-    FIXED_MODEL_FORMAT, FIXED_MODEL_FORMAT_VERSION,
+    symmetric_limit, ConversionOptions, CountRange, FixedActivation, FixedActivations, FixedCounts,
+    FixedFormats, FixedModel, FixedPointConversion, FixedRun, FixedSource, FixedSums, FixedTensor,
+    FixedTensors, Format, Sum, SumTerm, FIXED_MODEL_FORMAT, FIXED_MODEL_FORMAT_VERSION,
 };
 use hsnn_spec::initial_state::initial_state;
 use hsnn_spec::{
@@ -88,7 +87,9 @@ pub fn fixed_tensor(
     cap: i32,
     folded: bool,
 ) -> FixedTensor {
-    let max_abs = values.iter().fold(0.0f64, |max, value| max.max(value.abs()));
+    let max_abs = values
+        .iter()
+        .fold(0.0f64, |max, value| max.max(value.abs()));
     let exponent = tensor_exponent(max_abs, bits, cap);
     let scale = 2f64.powi(exponent);
     FixedTensor {
@@ -132,12 +133,7 @@ impl FixedPointConversion for ReferenceConversion {
         hsnn_spec::config::validate_dt(dt)?;
         options.validate()?;
         let formats = formats(options);
-        let rule = spiking_rule(
-            activation,
-            dt,
-            options,
-            formats.preactivation.fraction_bits,
-        );
+        let rule = spiking_rule(activation, dt, options, formats.preactivation.fraction_bits);
         let range = count_range(&rule, activation, formats.preactivation, options);
         Ok((rule, range))
     }
@@ -331,9 +327,9 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             formats.memory_input.fraction_bits,
         )
     });
-    let memory_input_counts = memory_input_rule.as_ref().map(|rule| {
-        count_range(rule, Activation::Identity, formats.memory_input, options)
-    });
+    let memory_input_counts = memory_input_rule
+        .as_ref()
+        .map(|rule| count_range(rule, Activation::Identity, formats.memory_input, options));
 
     let hidden_operand = match (&hidden_counts, formats.hidden) {
         (Some(range), _) => Operand {
@@ -399,7 +395,11 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     let fraction_m = formats.memory.fraction_bits;
     let fraction_z = formats.preactivation.fraction_bits;
 
-    let encoder_input = weight(&weights.encoder_input, false, cap(fraction_u, input_operand));
+    let encoder_input = weight(
+        &weights.encoder_input,
+        false,
+        cap(fraction_u, input_operand),
+    );
     let encoder_hidden = weights
         .encoder_hidden
         .as_ref()
@@ -471,7 +471,12 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
         "memory",
         Some(fraction_m),
         &[
-            (Some(&a_bar), "a_bar", memory_operand("previous_memory"), true),
+            (
+                Some(&a_bar),
+                "a_bar",
+                memory_operand("previous_memory"),
+                true,
+            ),
             (Some(&b_bar), "b_bar", memory_input_operand, true),
         ],
         None,
@@ -617,7 +622,12 @@ fn check_memory_is_stable(
             }
         }
         (0..order)
-            .map(|i| power[i * order..(i + 1) * order].iter().map(|v| v.abs()).sum())
+            .map(|i| {
+                power[i * order..(i + 1) * order]
+                    .iter()
+                    .map(|v| v.abs())
+                    .sum()
+            })
             .fold(0.0, f64::max)
     };
     let quantized = power_norm((0..order * order).map(|i| a_bar.value(i)).collect());
@@ -736,7 +746,12 @@ pub fn initial_integrators(
     let scale = 2f64.powi(model.formats.integrator_fraction_bits as i32);
     (0..neurons)
         .map(|neuron| {
-            let v0 = initial_state(&model.config.quantizer.initial_state, sample_id, site, neuron);
+            let v0 = initial_state(
+                &model.config.quantizer.initial_state,
+                sample_id,
+                site,
+                neuron,
+            );
             (v0 * scale).floor() as i64
         })
         .collect()
@@ -818,7 +833,14 @@ pub fn run(model: &FixedModel, batch: &SequenceBatch, full: bool) -> Result<Fixe
     let sequence_length = batch.steps * batch.features;
     for sample in 0..batch.batch {
         let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
-        run_sequence(model, inputs, batch.steps, batch.sample_ids[sample], full, &mut record);
+        run_sequence(
+            model,
+            inputs,
+            batch.steps,
+            batch.sample_ids[sample],
+            full,
+            &mut record,
+        );
     }
     Ok(record)
 }
@@ -883,8 +905,12 @@ fn run_sequence(
         // 3. the memory input's quantizer, when it spikes
         let memory_operand = match &model.activations.memory_input {
             Some(rule) => {
-                let (counts, integrators) =
-                    quantize_step(rule, fraction_v, &mut state.memory_input_state, &memory_input);
+                let (counts, integrators) = quantize_step(
+                    rule,
+                    fraction_v,
+                    &mut state.memory_input_state,
+                    &memory_input,
+                );
                 record.memory_input_counts.extend(&counts);
                 record.memory_input_integrator.extend(&integrators);
                 counts
@@ -1034,7 +1060,11 @@ mod tests {
     #[test]
     fn h1_nearest_is_exact_near_half_integers() {
         assert_eq!(nearest(0.49999999999999994), 0);
-        assert_eq!((0.49999999999999994f64 + 0.5).floor(), 1.0, "the shortcut fails");
+        assert_eq!(
+            (0.49999999999999994f64 + 0.5).floor(),
+            1.0,
+            "the shortcut fails"
+        );
         assert_eq!(nearest(-0.49999999999999994), 0);
         assert_eq!(nearest(2.5), 3);
         assert_eq!(nearest(-2.5), -2);

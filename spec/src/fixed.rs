@@ -126,7 +126,10 @@ impl ConversionOptions {
         if !(1..=30).contains(&self.integrator_fraction_bits) {
             return Err(HsnnError::invalid(
                 "options.integrator_fraction_bits",
-                format!("must be from 1 to 30, got {}", self.integrator_fraction_bits),
+                format!(
+                    "must be from 1 to 30, got {}",
+                    self.integrator_fraction_bits
+                ),
             ));
         }
         if !(16..=63).contains(&self.accumulator_bits) {
@@ -476,11 +479,7 @@ impl FixedModel {
     pub fn content_checksum(&self) -> String {
         let mut blank = self.clone();
         blank.content_sha256 = String::new();
-        sha256_hex(
-            serde_json::to_string(&blank)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
+        sha256_hex(serde_json::to_string(&blank).unwrap_or_default().as_bytes())
     }
 
     /// Sets `content_sha256` to the checksum of the rest.
@@ -496,12 +495,8 @@ impl FixedModel {
     /// Parses and validates a fixed model file (clause H9); `origin` names it in messages.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
         let what = format!("fixed model file {origin}");
-        let model: FixedModel = parse_versioned(
-            text,
-            &what,
-            FIXED_MODEL_FORMAT,
-            FIXED_MODEL_FORMAT_VERSION,
-        )?;
+        let model: FixedModel =
+            parse_versioned(text, &what, FIXED_MODEL_FORMAT, FIXED_MODEL_FORMAT_VERSION)?;
         if model.content_sha256 != model.content_checksum() {
             return Err(HsnnError::Parse {
                 what,
@@ -660,7 +655,10 @@ impl FixedModel {
                 HsnnError::invalid(&field, format!("names an absent tensor `{}`", term.tensor))
             })?;
             let fraction = self.operand_fraction_bits(&term.operand).ok_or_else(|| {
-                HsnnError::invalid(&field, format!("names an unknown operand `{}`", term.operand))
+                HsnnError::invalid(
+                    &field,
+                    format!("names an unknown operand `{}`", term.operand),
+                )
             })?;
             let term_exponent = fraction + tensor.exponent;
             if i64::from(sum.exponent) - i64::from(term_exponent) != i64::from(term.shift) {
@@ -805,11 +803,15 @@ mod tests {
     #[test]
     fn h9_options_are_validated_with_their_field() {
         assert!(ConversionOptions::default().validate().is_ok());
-        let cases: [(fn(&mut ConversionOptions), &str); 5] = [
+        type Change = fn(&mut ConversionOptions);
+        let cases: [(Change, &str); 5] = [
             (|o| o.weight_bits = 1, "options.weight_bits"),
             (|o| o.accumulator_bits = 64, "options.accumulator_bits"),
             (|o| o.table_range = 6, "options.table_range"),
-            (|o| o.memory_integer_bits = 24, "options.memory_integer_bits"),
+            (
+                |o| o.memory_integer_bits = 24,
+                "options.memory_integer_bits",
+            ),
             (|o| o.input_range = f64::NAN, "options.input_range"),
         ];
         for (change, field) in cases {

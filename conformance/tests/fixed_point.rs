@@ -1,0 +1,291 @@
+//! SPEC.md section H: the hardware backend's chip against the reference's dense fixed-point
+//! mode, bit for bit (C1 as H12 states it), and the chip's counters against SPEC B6 derived
+//! from the reference's own counts.
+
+use hsnn_conformance::fixed_point::{
+    h8_tiny_network_matches_hand_derivation, options_with, random_model, tiny_spiking_model,
+};
+use hsnn_hardware::chip::Chip;
+use hsnn_hardware::counters::HardwareCounters;
+use hsnn_hardware::run_batch;
+use hsnn_reference::fixed::{convert, run as reference_run};
+use hsnn_reference::metrics::SiteMetricsAccumulator;
+use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
+use hsnn_spec::{Activation, QuantizedSite, QuantizerPlacement, Result, SequenceBatch, SiteTrace};
+use proptest::prelude::*;
+
+fn chip_run(model: &FixedModel, batch: &SequenceBatch, full: bool) -> Result<FixedRun> {
+    let chip = Chip::new(model.clone())?;
+    run_batch(&chip, batch, full, 2).map(|(run, _)| run)
+}
+
+fn tiny() -> FixedModel {
+    convert(&tiny_spiking_model(), &ConversionOptions::default()).expect("conversion")
+}
+
+/// H8 on the reference's dense loops.
+#[test]
+fn h8_tiny_network_matches_hand_derivation_reference() {
+    h8_tiny_network_matches_hand_derivation(&tiny(), reference_run);
+}
+
+/// H8 on the event-driven chip.
+#[test]
+fn h8_tiny_network_matches_hand_derivation_hardware() {
+    h8_tiny_network_matches_hand_derivation(&tiny(), chip_run);
+}
+
+const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Identity, Activation::Relu];
+const PLACEMENTS: [QuantizerPlacement; 4] = [
+    QuantizerPlacement::None,
+    QuantizerPlacement::Hidden,
+    QuantizerPlacement::MemoryInput,
+    QuantizerPlacement::Both,
+];
+
+/// One random case: model, options, batch.
+fn case(
+    seed: u64,
+    activation: usize,
+    placement: usize,
+    connections: u8,
+    dt: f64,
+    amplitude: f64,
+    scale: f64,
+) -> (hsnn_spec::Model, SequenceBatch) {
+    let model = random_model(
+        seed,
+        ACTIVATIONS[activation],
+        PLACEMENTS[placement],
+        connections,
+        dt,
+        amplitude,
+        scale,
+    );
+    let batch = hsnn_conformance::network::small_batch(&model, seed + 1000, 3, 12);
+    (model, batch)
+}
+
+fn deterministic(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(5),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
+/// H12 (C1): on random small models (every connection flag, the four placements, tanh,
+/// identity and relu, weight widths 4 to 16, memory widths 16 and 24, dt from 0.5 to 10,
+/// amplitudes other than 1) the chip's integers equal the reference's dense fixed-point
+/// mode's: counts, integrators, `U`, `M`, `Z`, `H`, the logits' integers and the saturation
+/// counters. The two add the same integers in different orders (events vs dense loops,
+/// i64 wrapping vs i128).
+#[test]
+fn h12_hardware_equals_fixed_reference_bit_for_bit() {
+    let widths = [4u32, 6, 8, 12, 16];
+    let compared = std::cell::Cell::new(0);
+    let saturated = std::cell::Cell::new(0u64);
+    proptest!(deterministic(160), |(
+        seed in 0u64..1000,
+        activation in 0usize..3,
+        placement in 0usize..4,
+        connections in 0u8..8,
+        dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
+        amplitude in prop::sample::select(vec![1.0, 0.5, 2.0]),
+        width in 0usize..5,
+        memory_bits in prop::sample::select(vec![16u32, 24]),
+        scale in prop::sample::select(vec![0.7, 8.0]),
+    )| {
+        let (model, batch) = case(seed, activation, placement, connections, dt, amplitude, scale);
+        let fixed = convert(&model, &options_with(widths[width], memory_bits))
+            .expect("conversion of a small model");
+        let reference = reference_run(&fixed, &batch, true).expect("reference run");
+        let chip = chip_run(&fixed, &batch, true).expect("chip run");
+        prop_assert_eq!(&reference, &chip);
+        compared.set(compared.get() + 1);
+        saturated.set(saturated.get() + u64::from(reference.saturations.total() > 0));
+    });
+    assert_eq!(compared.get(), 160);
+    assert!(
+        saturated.get() >= 10,
+        "cases with saturation: {}",
+        saturated.get()
+    );
+}
+
+/// The chip's counters and the reference's counts for one random case.
+fn counted(
+    seed: u64,
+    activation: usize,
+    placement: usize,
+    connections: u8,
+    dt: f64,
+) -> (hsnn_spec::Model, FixedRun, HardwareCounters) {
+    let (model, batch) = case(seed, activation, placement, connections, dt, 1.0, 0.7);
+    let fixed = convert(&model, &ConversionOptions::default()).expect("conversion");
+    let reference = reference_run(&fixed, &batch, false).expect("reference run");
+    let chip = Chip::new(fixed).expect("chip");
+    let (_, counters) = run_batch(&chip, &batch, false, 1).expect("chip run");
+    (model, reference, counters)
+}
+
+/// H10 (C1 on bit counts): for every spiking site the chip's own counters equal SPEC B6
+/// computed by the reference's metrics from the reference's counts (neuron updates, events,
+/// synaptic events, synaptic additions = bit-serial steps), and its additions and unit
+/// spikes equal `sum fan_out * popcount(n)` and `sum fan_out * |n|` recomputed here.
+#[test]
+fn h10_chip_counters_equal_b6_from_reference_counts() {
+    let sites_checked = std::cell::Cell::new(0);
+    proptest!(deterministic(60), |(
+        seed in 0u64..1000,
+        activation in 0usize..3,
+        placement in 1usize..4,
+        connections in 0u8..8,
+        dt in prop::sample::select(vec![0.5, 1.0, 3.0, 10.0]),
+    )| {
+        let (model, reference, counters) = counted(seed, activation, placement, connections, dt);
+        let config = &model.config;
+        for (site, counts, neurons, site_activation) in [
+            (QuantizedSite::Hidden, &reference.hidden_counts, config.lmu.hidden_size, config.lmu.hidden_activation),
+            (QuantizedSite::MemoryInput, &reference.memory_input_counts, config.lmu.memory_size, Activation::Identity),
+        ] {
+            let Some(chip_site) = counters.site(site) else {
+                prop_assert!(counts.is_empty());
+                continue;
+            };
+            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
+            let trace = SiteTrace {
+                site,
+                activation: site_activation,
+                batch: reference.batch,
+                steps: reference.steps,
+                neurons,
+                fan_out: fan_out.clone(),
+                fan_out_last_step: fan_out_last_step.clone(),
+                counts: counts.clone(),
+                integrator: Vec::new(),
+            };
+            let mut accumulator = SiteMetricsAccumulator::new(&trace);
+            accumulator.add(&trace).expect("consistent trace");
+            let b6 = accumulator.finish().events;
+            prop_assert_eq!(chip_site.neuron_updates, b6.neuron_updates);
+            prop_assert_eq!(chip_site.events, b6.events);
+            prop_assert_eq!(chip_site.total(|t| t.synaptic_events), b6.synaptic_events);
+            prop_assert_eq!(chip_site.total(|t| t.bit_serial_steps), b6.synaptic_additions);
+            let (mut additions, mut unit_spikes) = (0u64, 0u64);
+            for (index, &n) in counts.iter().enumerate() {
+                let step = (index / neurons) % reference.steps;
+                let fan = if step + 1 == reference.steps { &fan_out_last_step } else { &fan_out };
+                let fan = fan[index % neurons];
+                additions += fan * u64::from(n.unsigned_abs().count_ones());
+                unit_spikes += fan * n.unsigned_abs();
+            }
+            prop_assert_eq!(chip_site.total(|t| t.additions), additions);
+            prop_assert_eq!(chip_site.total(|t| t.spike_synops), unit_spikes);
+            sites_checked.set(sites_checked.get() + 1);
+        }
+    });
+    assert!(sites_checked.get() >= 60, "{}", sites_checked.get());
+}
+
+/// H10: the dense multiply-accumulates are structural, hand-computed for the random model's
+/// shapes (input 2, hidden 4, memory 2 x order 3, outputs 3) over 3 sequences of 12 steps,
+/// all connections, hidden units spiking: per step `Abar M` 2*3*3, `x e_x` 2*2, `M e_m` 6*2,
+/// `x W_x` 2*4, `M W_m` 6*4, `Bbar U` 2*3; none for the hidden and readout (events).
+#[test]
+fn h10_dense_mac_counts_are_structural() {
+    let (_, _, counters) = counted(4, 0, 1, 7, 1.0);
+    let per_sequence = |tensor: &str| {
+        counters
+            .dense
+            .iter()
+            .find(|counter| counter.tensor == tensor)
+            .map(|counter| counter.macs / 3 / 12)
+    };
+    assert_eq!(per_sequence("a_bar"), Some(18));
+    assert_eq!(per_sequence("encoder_input"), Some(4));
+    assert_eq!(per_sequence("encoder_memory"), Some(12));
+    assert_eq!(per_sequence("kernel_input"), Some(8));
+    assert_eq!(per_sequence("kernel_memory"), Some(24));
+    assert_eq!(per_sequence("b_bar"), Some(6));
+    assert_eq!(
+        per_sequence("kernel_hidden"),
+        None,
+        "hidden spikes: events, no MACs"
+    );
+    assert_eq!(counters.dense.len(), 6);
+    // The same network without spikes: every hidden update is one MAC per target.
+    let hidden = counters.site(QuantizedSite::Hidden).expect("hidden spikes");
+    let dense_equivalent: Vec<u64> = hidden
+        .targets
+        .iter()
+        .map(|target| target.dense_equivalent_macs / 3)
+        .collect();
+    // W_h: 11 deliveries of 4 x 4; e_h: 11 of 4 x 2; W_o: 1 of 4 x 3.
+    assert_eq!(dense_equivalent, vec![176, 88, 12]);
+}
+
+/// H8: the chip as a stream (one input step in, that step's events out, state kept between
+/// calls) emits exactly the reference's non-zero counts, in neuron order, and its readout
+/// equals the reference's logits.
+#[test]
+fn h8_stream_equals_batch_forward() {
+    for (placement, activation) in [(3usize, 0usize), (1, 1), (2, 2)] {
+        let (model, batch) = case(9, activation, placement, 7, 2.0, 1.0, 0.7);
+        let fixed = convert(&model, &ConversionOptions::default()).expect("conversion");
+        let reference = reference_run(&fixed, &batch, false).expect("reference run");
+        let chip = Chip::new(fixed).expect("chip");
+        let (hidden, memory_size) = (model.config.lmu.hidden_size, model.config.lmu.memory_size);
+        for sample in 0..batch.batch {
+            let mut state = chip.start(batch.sample_ids[sample], false);
+            for step in 0..batch.steps {
+                let at = (sample * batch.steps + step) * batch.features;
+                let output = chip
+                    .step(&mut state, &batch.data[at..at + batch.features])
+                    .expect("step");
+                let mut expected = Vec::new();
+                let row = sample * batch.steps + step;
+                if !reference.memory_input_counts.is_empty() {
+                    for neuron in 0..memory_size {
+                        let n = reference.memory_input_counts[row * memory_size + neuron];
+                        if n != 0 {
+                            expected.push((QuantizedSite::MemoryInput, neuron, n));
+                        }
+                    }
+                }
+                if !reference.hidden_counts.is_empty() {
+                    for neuron in 0..hidden {
+                        let n = reference.hidden_counts[row * hidden + neuron];
+                        if n != 0 {
+                            expected.push((QuantizedSite::Hidden, neuron, n));
+                        }
+                    }
+                }
+                let got: Vec<_> = output
+                    .events
+                    .iter()
+                    .map(|event| (event.site, event.neuron, event.count))
+                    .collect();
+                assert_eq!(got, expected, "sample {sample} step {step}");
+            }
+            let outputs = model.config.output_size;
+            assert_eq!(
+                chip.finish(&mut state),
+                reference.logits[sample * outputs..(sample + 1) * outputs].to_vec()
+            );
+        }
+    }
+}
+
+/// H12: the chip's results do not depend on the thread count (same integers and counters on
+/// 1 and 3 threads).
+#[test]
+fn h12_chip_is_independent_of_threads() {
+    let (model, batch) = case(21, 0, 3, 7, 2.0, 1.0, 8.0);
+    let chip = Chip::new(convert(&model, &ConversionOptions::default()).expect("conversion"))
+        .expect("chip");
+    let one = run_batch(&chip, &batch, true, 1).expect("one thread");
+    let three = run_batch(&chip, &batch, true, 3).expect("three threads");
+    assert_eq!(one, three);
+}

@@ -1,0 +1,332 @@
+//! The hardware backend (SPEC.md section H behind the [`Backend`] interface): a model file is
+//! converted at the boundary by the conversion it is given (the reference's, in the CLI and
+//! the conformance suite), run on the chip, and its integers reported as reals.
+
+use std::sync::{Arc, Mutex};
+
+use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedPointConversion, FixedRun};
+use hsnn_spec::{
+    Activation, Backend, ForwardOptions, ForwardOutput, HsnnError, LmuConfig, LmuMatrices, Model,
+    QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
+};
+
+use crate::arithmetic::{exponent_for, nearest, saturate};
+use crate::chip::{apply_rule, Chip};
+use crate::counters::HardwareCounters;
+
+/// Runs `chip` over a batch (clause H8), sequences split across `threads` and reassembled in
+/// order, so the integers and counters do not depend on the thread count.
+pub fn run_batch(
+    chip: &Chip,
+    batch: &SequenceBatch,
+    full: bool,
+    threads: usize,
+) -> Result<(FixedRun, HardwareCounters)> {
+    batch.validate()?;
+    let lmu = &chip.model().config.lmu;
+    if batch.features != lmu.input_size {
+        return Err(HsnnError::ShapeMismatch {
+            name: "input batch features".into(),
+            expected: format!("{} (the model's lmu.input_size)", lmu.input_size),
+            found: batch.features.to_string(),
+        });
+    }
+    let length = batch.steps * batch.features;
+    let run_one = |sample: usize| -> Result<(FixedRun, HardwareCounters)> {
+        let mut state = chip.start(batch.sample_ids[sample], full);
+        let sequence = &batch.data[sample * length..(sample + 1) * length];
+        for step in sequence.chunks(batch.features) {
+            chip.step(&mut state, step)?;
+        }
+        chip.finish(&mut state);
+        Ok((state.record, state.counters))
+    };
+    let threads = threads.clamp(1, batch.batch.max(1));
+    let per_thread = batch.batch.div_ceil(threads);
+    let results: Vec<Result<(FixedRun, HardwareCounters)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let run_one = &run_one;
+                scope.spawn(move || {
+                    let start = (thread * per_thread).min(batch.batch);
+                    let end = ((thread + 1) * per_thread).min(batch.batch);
+                    (start..end).map(run_one).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("a chip thread does not panic"))
+            .collect()
+    });
+    let mut record = FixedRun {
+        batch: batch.batch,
+        steps: batch.steps,
+        logit_exponent: chip.model().sums.logits.exponent,
+        ..FixedRun::default()
+    };
+    let mut counters = HardwareCounters::default();
+    for result in results {
+        let (run, sequence_counters) = result?;
+        record.logits.extend(run.logits);
+        record.hidden_counts.extend(run.hidden_counts);
+        record.hidden_integrator.extend(run.hidden_integrator);
+        record.memory_input_counts.extend(run.memory_input_counts);
+        record
+            .memory_input_integrator
+            .extend(run.memory_input_integrator);
+        record.memory_input.extend(run.memory_input);
+        record.memory.extend(run.memory);
+        record.preactivation.extend(run.preactivation);
+        record.hidden_output.extend(run.hidden_output);
+        counters.add(&sequence_counters);
+    }
+    record.saturations = counters.saturations.clone();
+    Ok((record, counters))
+}
+
+/// The modeled chip as a [`Backend`] (clauses H8-H12). Model files are converted with
+/// `options` by `conversion`; the last conversion is cached by the model's checksum.
+pub struct HardwareBackend {
+    conversion: Arc<dyn FixedPointConversion>,
+    options: ConversionOptions,
+    threads: usize,
+    cache: Mutex<Option<(String, Arc<Chip>)>>,
+    counters: Mutex<HardwareCounters>,
+}
+
+impl HardwareBackend {
+    /// A backend converting with `conversion` at `options`, running on `threads` threads.
+    pub fn new(
+        conversion: Arc<dyn FixedPointConversion>,
+        options: ConversionOptions,
+        threads: usize,
+    ) -> Self {
+        HardwareBackend {
+            conversion,
+            options,
+            threads: threads.max(1),
+            cache: Mutex::new(None),
+            counters: Mutex::new(HardwareCounters::default()),
+        }
+    }
+
+    /// The conversion options.
+    pub fn options(&self) -> &ConversionOptions {
+        &self.options
+    }
+
+    /// The chip for `model`: converted once, then reused while the model is the same.
+    pub fn chip(&self, model: &Model) -> Result<Arc<Chip>> {
+        let key = model.content_checksum();
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some((cached, chip)) = cache.as_ref() {
+            if *cached == key {
+                return Ok(Arc::clone(chip));
+            }
+        }
+        let chip = Arc::new(Chip::new(self.conversion.convert(model, &self.options)?)?);
+        *cache = Some((key, Arc::clone(&chip)));
+        Ok(chip)
+    }
+
+    /// Runs a fixed model directly (clause H8): its integers and the chip's counters.
+    pub fn run_fixed(
+        &self,
+        model: &FixedModel,
+        batch: &SequenceBatch,
+        full: bool,
+    ) -> Result<(FixedRun, HardwareCounters)> {
+        run_batch(&Chip::new(model.clone())?, batch, full, self.threads)
+    }
+
+    /// The counters of every forward pass since the last call, then reset (clause H10).
+    pub fn take_counters(&self) -> HardwareCounters {
+        std::mem::take(
+            &mut *self
+                .counters
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
+    }
+}
+
+/// The reals a fixed run stands for (clause H12): logits `L 2^-E_L`; for a full trace the
+/// integrators `U_v 2^-F_v` and the hidden output (`alpha n / dt` or `H 2^-F_h`).
+pub fn forward_output(chip: &Chip, run: &FixedRun, level: TraceLevel) -> ForwardOutput {
+    let model = chip.model();
+    let config = &model.config;
+    let lmu = &config.lmu;
+    let quantizer = &config.quantizer;
+    let logit_scale = 2f64.powi(-run.logit_exponent);
+    let v_scale = 2f64.powi(-(model.formats.integrator_fraction_bits as i32));
+    let mut sites = Vec::new();
+    let site_trace =
+        |site: QuantizedSite, activation, neurons, counts: &[i64], integrators: &[i64]| {
+            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
+            SiteTrace {
+                site,
+                activation,
+                batch: run.batch,
+                steps: run.steps,
+                neurons,
+                fan_out,
+                fan_out_last_step,
+                counts: counts.to_vec(),
+                integrator: if level == TraceLevel::Full {
+                    integrators.iter().map(|&u| u as f64 * v_scale).collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        };
+    if level != TraceLevel::None {
+        if quantizer.placement.quantizes_hidden() {
+            sites.push(site_trace(
+                QuantizedSite::Hidden,
+                lmu.hidden_activation,
+                lmu.hidden_size,
+                &run.hidden_counts,
+                &run.hidden_integrator,
+            ));
+        }
+        if quantizer.placement.quantizes_memory_input() {
+            sites.push(site_trace(
+                QuantizedSite::MemoryInput,
+                Activation::Identity,
+                lmu.memory_size,
+                &run.memory_input_counts,
+                &run.memory_input_integrator,
+            ));
+        }
+    }
+    let hidden = if level != TraceLevel::Full {
+        Vec::new()
+    } else if quantizer.placement.quantizes_hidden() {
+        run.hidden_counts
+            .iter()
+            .map(|&n| (quantizer.amplitude * n as f64) / quantizer.dt)
+            .collect()
+    } else {
+        let scale = 2f64.powi(
+            -model
+                .formats
+                .hidden
+                .map_or(0, |format| format.fraction_bits),
+        );
+        run.hidden_output
+            .iter()
+            .map(|&h| h as f64 * scale)
+            .collect()
+    };
+    ForwardOutput {
+        logits: Tensor2 {
+            rows: run.batch,
+            cols: config.output_size,
+            data: run.logits.iter().map(|&l| l as f64 * logit_scale).collect(),
+        },
+        trace: Trace {
+            dt: quantizer.dt,
+            sites,
+            hidden,
+        },
+    }
+}
+
+/// `Abar`, `Bbar` as the chip stores them (H3's rounding to `bits`), dequantized.
+fn stored(tensor: &Tensor2, bits: u32) -> Tensor2 {
+    let max_abs = tensor.data.iter().fold(0.0f64, |max, v| max.max(v.abs()));
+    let exponent = exponent_for(max_abs, bits);
+    let scale = 2f64.powi(exponent);
+    Tensor2 {
+        rows: tensor.rows,
+        cols: tensor.cols,
+        data: tensor
+            .data
+            .iter()
+            .map(|&value| nearest(value * scale) as f64 / scale)
+            .collect(),
+    }
+}
+
+impl Backend for HardwareBackend {
+    fn name(&self) -> &str {
+        "hardware"
+    }
+
+    fn lmu_matrices(&self, config: &LmuConfig) -> Result<LmuMatrices> {
+        let exact = self.conversion.legendre(config)?;
+        let bits = self.options.memory_matrix_bits;
+        Ok(LmuMatrices {
+            a_bar: stored(&exact.a_bar, bits),
+            b_bar: stored(&exact.b_bar, bits),
+            ..exact
+        })
+    }
+
+    fn quantize(
+        &self,
+        activation: Activation,
+        dt: f64,
+        amplitude: f64,
+        inputs: &Tensor2,
+        initial_state: &[f64],
+    ) -> Result<QuantizerRun> {
+        hsnn_spec::backend::check_quantize_arguments(dt, amplitude, inputs, initial_state)?;
+        let (rule, _) = self
+            .conversion
+            .site_activation(activation, dt, &self.options)?;
+        let fraction_z = self.options.preactivation_fraction_bits as i32;
+        let fraction_v = self.options.integrator_fraction_bits;
+        let v_scale = 2f64.powi(-(fraction_v as i32));
+        let mut states: Vec<i64> = initial_state
+            .iter()
+            .map(|&v0| (v0 * 2f64.powi(fraction_v as i32)).floor() as i64)
+            .collect();
+        let mut run = QuantizerRun {
+            counts: Vec::with_capacity(inputs.data.len()),
+            outputs: Vec::with_capacity(inputs.data.len()),
+            integrator: Vec::with_capacity(inputs.data.len()),
+            final_state: Vec::new(),
+        };
+        for row in inputs.data.chunks(inputs.cols.max(1)) {
+            for (state, &x) in states.iter_mut().zip(row) {
+                let (z, _) = saturate(
+                    nearest(x * 2f64.powi(fraction_z)),
+                    self.options.preactivation_bits,
+                );
+                let integrator = *state + apply_rule(&rule, z);
+                let count = integrator >> fraction_v;
+                *state = integrator - (count << fraction_v);
+                run.counts.push(count);
+                run.outputs.push((amplitude * count as f64) / dt);
+                run.integrator.push(integrator as f64 * v_scale);
+            }
+        }
+        run.final_state = states.iter().map(|&v| v as f64 * v_scale).collect();
+        Ok(run)
+    }
+
+    fn forward(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        options: &ForwardOptions,
+    ) -> Result<ForwardOutput> {
+        let chip = self.chip(model)?;
+        let (run, counters) = run_batch(
+            &chip,
+            batch,
+            options.trace == TraceLevel::Full,
+            self.threads,
+        )?;
+        self.counters
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .add(&counters);
+        Ok(forward_output(&chip, &run, options.trace))
+    }
+}
