@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hsnn_cli::progress::Progress;
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
-use hsnn_spec::{Model, QuantizerPlacement, Trainer};
+use hsnn_spec::{Backend, Model, QuantizerPlacement, Trainer};
 use hsnn_train::evaluation::evaluate;
 use hsnn_train::experiment::Experiment;
 use hsnn_train::reproduce::{
@@ -40,6 +40,9 @@ enum BackendChoice {
     Optimized,
     /// f64, readable, slow (`hsnn-reference`).
     Reference,
+    /// Fixed point on the modeled event-driven chip (`hsnn-hardware`, SPEC.md section H);
+    /// inference only: eval and energy.
+    Hardware,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,39 +91,42 @@ enum Command {
         #[command(flatten)]
         run: RunArguments,
     },
-    /// Evaluate a model file: accuracy, loss, every bit metric and event count.
-    Eval {
-        /// The model file (written by train or reproduce).
+    /// Evaluate a model file: accuracy, loss, every bit metric and event count. With
+    /// `--backend hardware` the model is converted to fixed point (SPEC.md section H) and run
+    /// on the modeled chip (a fixed model file from `hsnn convert` is run as it is).
+    Eval(EvalArguments),
+    /// What a model costs on spiking hardware (SPEC.md clauses H10, H11): runs the modeled chip
+    /// (the hardware backend, whatever --backend says) on the test split and prints, per site
+    /// and per inference, events, additions, multiply-accumulates and the energy on each
+    /// device, for the hybrid network and for the same network without spikes.
+    Energy {
+        #[command(flatten)]
+        eval: EvalArguments,
+        /// Devices to price (repeatable; default: every known device).
+        #[arg(long = "device")]
+        devices: Vec<String>,
+        /// More device profiles (format hsnn-devices 1; repeatable); a device of the same name
+        /// as a shipped one replaces it.
+        #[arg(long = "devices-file")]
+        device_files: Vec<PathBuf>,
+    },
+    /// Convert a model file into a fixed model (SPEC.md clause H9): integers of stated widths
+    /// that a chip, an RTL simulation or a port runs with integer arithmetic alone.
+    Convert {
+        /// The model file.
         #[arg(long)]
         model: PathBuf,
-        /// Folder of the MNIST IDX files (default: the embedded subset).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Experiment file whose `data` section (validation size, permutation seed, limit)
-        /// builds the splits. Default: the data settings the model file records (format 2),
-        /// else the built-in embedded-quick experiment's.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Use --config's data settings even where they contradict the model file's record of
-        /// its training data.
-        #[arg(long, requires = "config")]
-        override_provenance: bool,
-        /// Which split.
-        #[arg(long, value_enum, default_value = "test")]
-        split: SplitChoice,
-        /// Override where the quantizer sits.
+        /// Override where the quantizer sits before converting.
         #[arg(long, value_enum)]
         placement: Option<PlacementChoice>,
-        /// Override dt.
+        /// Override dt before converting (a fixed model is made for one dt).
         #[arg(long)]
         dt: Option<f64>,
-        /// Evaluate only the first N sequences.
+        #[command(flatten)]
+        conversion: ConversionArguments,
+        /// The fixed model file to write.
         #[arg(long)]
-        limit: Option<usize>,
-        /// Print the results as one JSON object (format hsnn-eval) on stdout, the human lines
-        /// on stderr.
-        #[arg(long)]
-        json: bool,
+        out: PathBuf,
     },
     /// Time training steps and inference batches of an experiment's network on the chosen
     /// backend (batch size from the experiment, inputs from the embedded subset).
@@ -152,6 +158,82 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// What `eval` and `energy` evaluate, and on which data.
+#[derive(Debug, clap::Args)]
+struct EvalArguments {
+    /// The model file (written by train or reproduce).
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of the MNIST IDX files (default: the embedded subset).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Experiment file whose `data` section (validation size, permutation seed, limit)
+    /// builds the splits. Default: the data settings the model file records (format 2),
+    /// else the built-in embedded-quick experiment's.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Use --config's data settings even where they contradict the model file's record of
+    /// its training data.
+    #[arg(long, requires = "config")]
+    override_provenance: bool,
+    /// Which split.
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitChoice,
+    /// Override where the quantizer sits.
+    #[arg(long, value_enum)]
+    placement: Option<PlacementChoice>,
+    /// Override dt.
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Evaluate only the first N sequences.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print the results as one JSON object (format hsnn-eval) on stdout, the human lines
+    /// on stderr.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    conversion: ConversionArguments,
+}
+
+/// How `--backend hardware`, `energy` and `convert` turn a model file into fixed point
+/// (SPEC.md clause H9).
+#[derive(Debug, Clone, clap::Args)]
+struct ConversionArguments {
+    /// Conversion options (a JSON object of SPEC H9's fields; those left out keep their
+    /// defaults).
+    #[arg(long = "conversion")]
+    conversion_file: Option<PathBuf>,
+    /// Width of the weights, encoders and readout (default 8; overrides --conversion's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=32))]
+    weight_bits: Option<u32>,
+}
+
+impl ConversionArguments {
+    fn options(&self) -> TrainResult<hsnn_spec::fixed::ConversionOptions> {
+        let mut options = match &self.conversion_file {
+            None => hsnn_spec::fixed::ConversionOptions::default(),
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| hsnn_spec::HsnnError::Io {
+                        action: "cannot read conversion options".into(),
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                serde_json::from_str(&text).map_err(|error| hsnn_spec::HsnnError::Parse {
+                    what: format!("conversion options {}", path.display()),
+                    reason: error.to_string(),
+                })?
+            }
+        };
+        if let Some(bits) = self.weight_bits {
+            options.weight_bits = bits;
+        }
+        options.validate()?;
+        Ok(options)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -253,6 +335,7 @@ fn run(arguments: Arguments) -> TrainResult<()> {
     match arguments.backend {
         BackendChoice::Optimized => run_command(&OptimizedBackend, arguments.command),
         BackendChoice::Reference => run_command(&ReferenceBackend, arguments.command),
+        BackendChoice::Hardware => run_hardware_command(arguments.command),
     }
 }
 
@@ -329,95 +412,12 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 );
             }
         }
-        Command::Eval {
-            model,
-            data: data_directory,
-            config,
-            split,
-            placement,
-            dt,
-            limit,
-            json,
-            override_provenance,
-        } => {
-            let model_path = model;
-            let mut model = Model::load(&model_path)?;
-            if let Some(placement) = placement {
-                model.config.quantizer.placement = match placement {
-                    PlacementChoice::None => QuantizerPlacement::None,
-                    PlacementChoice::Hidden => QuantizerPlacement::Hidden,
-                    PlacementChoice::MemoryInput => QuantizerPlacement::MemoryInput,
-                    PlacementChoice::Both => QuantizerPlacement::Both,
-                };
-            }
-            if let Some(dt) = dt {
-                hsnn_spec::config::validate_dt_as("--dt", dt)?;
-                model.config.quantizer.dt = dt;
-                if model.config.quantizer.placement == QuantizerPlacement::None {
-                    eprintln!("warning: --dt has no effect: nothing spikes (placement none); add --placement hidden");
-                }
-            }
-            model.validate()?;
-            let lmu = &model.config.lmu;
-            if lmu.input_size != 1 || model.config.output_size != 10 {
-                return Err(TrainError::Usage(format!(
-                    "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
-                    lmu.input_size, model.config.output_size
-                )));
-            }
-            let mut data_config = eval_data_config(
-                &model,
-                config.as_deref(),
-                data_directory.is_some(),
-                override_provenance,
-            )?;
-            // The training data's limit holds unless --limit overrides it.
-            if limit.is_some() {
-                data_config.limit = limit;
-            }
-            let loaded = data::load(data_directory.as_deref(), &data_config)?;
-            let dataset = match split {
-                SplitChoice::Train => &loaded.split.train,
-                SplitChoice::Validation => &loaded.split.validation,
-                SplitChoice::Test => &loaded.split.test,
-            };
-            let evaluation = evaluate(backend, &model, dataset)?;
-            let summary = format!(
-                "data: {}\n{} sequences: accuracy {:.2}%, loss {:.4}, placement {}, dt {}",
-                loaded.description,
-                evaluation.samples,
-                100.0 * evaluation.accuracy,
-                evaluation.loss,
-                model.config.quantizer.placement.name(),
-                model.config.quantizer.dt
-            );
-            if json {
-                eprintln!("{summary}");
-                let report = serde_json::json!({
-                    "format": "hsnn-eval",
-                    "format_version": 1,
-                    "generator": format!("hsnn {} (hsnn eval)", env!("CARGO_PKG_VERSION")),
-                    "model": model_path.display().to_string(),
-                    "model_provenance": model.provenance,
-                    "data": loaded.description,
-                    "split": format!("{split:?}").to_lowercase(),
-                    "backend": backend.name(),
-                    "placement": model.config.quantizer.placement,
-                    "dt": model.config.quantizer.dt,
-                    "samples": evaluation.samples,
-                    "accuracy": evaluation.accuracy,
-                    "loss": evaluation.loss,
-                    "metrics": evaluation.metrics,
-                });
-                let text = serde_json::to_string_pretty(&report)
-                    .map_err(|error| TrainError::Usage(error.to_string()))?;
-                println!("{text}");
-            } else {
-                println!("{summary}");
-                let report = serde_json::to_string_pretty(&evaluation.metrics)
-                    .map_err(|error| TrainError::Usage(error.to_string()))?;
-                println!("bit metrics and event counts (SPEC.md section B):\n{report}");
-            }
+        Command::Eval(arguments) => {
+            let (model, _) = eval_model(&arguments)?;
+            eval_command(backend, &model, &arguments, None)?;
+        }
+        Command::Energy { .. } | Command::Convert { .. } => {
+            return run_hardware_command(command);
         }
         Command::Bench {
             config,
@@ -448,6 +448,290 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
         }
     }
     Ok(())
+}
+
+/// A model read for `eval` or `energy`, with the overrides of `--placement` and `--dt`
+/// applied: a model file, or a fixed model file (SPEC.md H9) with the chip it loads into.
+enum EvalModel {
+    /// A model file (SPEC.md E2), converted on the fly.
+    File,
+    /// A fixed model file, run as it is.
+    Fixed(Box<hsnn_spec::fixed::FixedModel>),
+}
+
+fn placement_of(choice: PlacementChoice) -> QuantizerPlacement {
+    match choice {
+        PlacementChoice::None => QuantizerPlacement::None,
+        PlacementChoice::Hidden => QuantizerPlacement::Hidden,
+        PlacementChoice::MemoryInput => QuantizerPlacement::MemoryInput,
+        PlacementChoice::Both => QuantizerPlacement::Both,
+    }
+}
+
+/// Applies `--placement` and `--dt` to a model file's configuration.
+fn apply_overrides(
+    model: &mut Model,
+    placement: Option<PlacementChoice>,
+    dt: Option<f64>,
+) -> TrainResult<()> {
+    if let Some(placement) = placement {
+        model.config.quantizer.placement = placement_of(placement);
+    }
+    if let Some(dt) = dt {
+        hsnn_spec::config::validate_dt_as("--dt", dt)?;
+        model.config.quantizer.dt = dt;
+        if model.config.quantizer.placement == QuantizerPlacement::None {
+            eprintln!("warning: --dt has no effect: nothing spikes (placement none); add --placement hidden");
+        }
+    }
+    model.validate()?;
+    Ok(())
+}
+
+/// Reads `--model` for `eval` and `energy`: the model (a stand-in with the fixed model's
+/// configuration for a fixed model file) and, for a fixed model file, the fixed model.
+fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
+    let path = &arguments.model;
+    let text = std::fs::read_to_string(path).map_err(|source| hsnn_spec::HsnnError::Io {
+        action: "cannot read model file".into(),
+        path: path.display().to_string(),
+        source,
+    })?;
+    let is_fixed = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("format")
+                .and_then(|f| f.as_str())
+                .map(str::to_string)
+        })
+        .is_some_and(|format| format == hsnn_spec::fixed::FIXED_MODEL_FORMAT);
+    let (model, loaded) = if is_fixed {
+        if arguments.placement.is_some() || arguments.dt.is_some() {
+            return Err(TrainError::Usage(format!(
+                "{} is a fixed model, made for one placement and dt (SPEC.md H9); convert the \
+                 model file again with `hsnn convert --dt ... --placement ...` instead",
+                path.display()
+            )));
+        }
+        let fixed = hsnn_spec::fixed::FixedModel::from_json(&text, &path.display().to_string())?;
+        let mut stand_in = Model::new(
+            fixed.config.clone(),
+            hsnn_spec::Weights::zeros(&fixed.config),
+        )?;
+        stand_in.provenance = fixed.provenance.clone();
+        (stand_in, EvalModel::Fixed(Box::new(fixed)))
+    } else {
+        let mut model = Model::from_json(&text, &path.display().to_string())?;
+        apply_overrides(&mut model, arguments.placement, arguments.dt)?;
+        (model, EvalModel::File)
+    };
+    let lmu = &model.config.lmu;
+    if lmu.input_size != 1 || model.config.output_size != 10 {
+        return Err(TrainError::Usage(format!(
+            "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
+            lmu.input_size, model.config.output_size
+        )));
+    }
+    Ok((model, loaded))
+}
+
+/// The split `eval` and `energy` run on, built with the model's recorded data settings.
+fn eval_data(
+    model: &Model,
+    arguments: &EvalArguments,
+) -> TrainResult<(hsnn_train::data::LoadedData, hsnn_data::Dataset)> {
+    let mut data_config = eval_data_config(
+        model,
+        arguments.config.as_deref(),
+        arguments.data.is_some(),
+        arguments.override_provenance,
+    )?;
+    // The training data's limit holds unless --limit overrides it.
+    if arguments.limit.is_some() {
+        data_config.limit = arguments.limit;
+    }
+    let loaded = data::load(arguments.data.as_deref(), &data_config)?;
+    let dataset = match arguments.split {
+        SplitChoice::Train => loaded.split.train.clone(),
+        SplitChoice::Validation => loaded.split.validation.clone(),
+        SplitChoice::Test => loaded.split.test.clone(),
+    };
+    Ok((loaded, dataset))
+}
+
+/// `hsnn eval` on `backend`; `hardware` adds the chip's conversion and saturation counters.
+fn eval_command<B: Backend>(
+    backend: &B,
+    model: &Model,
+    arguments: &EvalArguments,
+    hardware: Option<&hsnn_hardware::HardwareBackend>,
+) -> TrainResult<()> {
+    let (loaded, dataset) = eval_data(model, arguments)?;
+    let evaluation = evaluate(backend, model, &dataset)?;
+    let mut summary = format!(
+        "data: {}\n{} sequences: accuracy {:.2}%, loss {:.4}, placement {}, dt {}",
+        loaded.description,
+        evaluation.samples,
+        100.0 * evaluation.accuracy,
+        evaluation.loss,
+        model.config.quantizer.placement.name(),
+        model.config.quantizer.dt
+    );
+    let hardware_report = hardware.map(|hardware| {
+        let counters = hardware.take_counters();
+        summary.push_str(&format!(
+            "\nfixed point (SPEC.md H): weights {} bits; saturated values: {} inputs, {} memory \
+             inputs, {} memory words, {} pre-activations",
+            hardware.options().weight_bits,
+            counters.saturations.input,
+            counters.saturations.memory_input,
+            counters.saturations.memory,
+            counters.saturations.preactivation
+        ));
+        serde_json::json!({
+            "conversion": hardware.options(),
+            "saturations": counters.saturations,
+        })
+    });
+    if arguments.json {
+        eprintln!("{summary}");
+        let report = serde_json::json!({
+            "format": "hsnn-eval",
+            "format_version": 1,
+            "generator": format!("hsnn {} (hsnn eval)", env!("CARGO_PKG_VERSION")),
+            "model": arguments.model.display().to_string(),
+            "model_provenance": model.provenance,
+            "data": loaded.description,
+            "split": format!("{:?}", arguments.split).to_lowercase(),
+            "backend": backend.name(),
+            "placement": model.config.quantizer.placement,
+            "dt": model.config.quantizer.dt,
+            "samples": evaluation.samples,
+            "accuracy": evaluation.accuracy,
+            "loss": evaluation.loss,
+            "metrics": evaluation.metrics,
+            "fixed_point": hardware_report,
+        });
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|error| TrainError::Usage(error.to_string()))?;
+        println!("{text}");
+    } else {
+        println!("{summary}");
+        let report = serde_json::to_string_pretty(&evaluation.metrics)
+            .map_err(|error| TrainError::Usage(error.to_string()))?;
+        println!("bit metrics and event counts (SPEC.md section B):\n{report}");
+    }
+    Ok(())
+}
+
+/// The hardware backend for `arguments`: the reference's conversion at the given options, or
+/// the fixed model as it is.
+fn hardware_backend(
+    loaded: &EvalModel,
+    conversion: &ConversionArguments,
+) -> TrainResult<hsnn_hardware::HardwareBackend> {
+    let threads = rayon::current_num_threads();
+    let conversion_options = match loaded {
+        EvalModel::Fixed(fixed) => fixed.options.clone(),
+        EvalModel::File => conversion.options()?,
+    };
+    let backend = hsnn_hardware::HardwareBackend::new(
+        Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        conversion_options,
+        threads,
+    );
+    if let EvalModel::Fixed(fixed) = loaded {
+        backend.pin(hsnn_hardware::Chip::new((**fixed).clone())?);
+    }
+    Ok(backend)
+}
+
+/// The commands that run on the modeled chip whatever `--backend` says: `eval --backend
+/// hardware`, `energy`, `convert`.
+fn run_hardware_command(command: Command) -> TrainResult<()> {
+    match command {
+        Command::Eval(arguments) => {
+            let (model, loaded) = eval_model(&arguments)?;
+            let backend = hardware_backend(&loaded, &arguments.conversion)?;
+            eval_command(&backend, &model, &arguments, Some(&backend))
+        }
+        Command::Energy {
+            eval: arguments,
+            devices,
+            device_files,
+        } => {
+            let (model, loaded) = eval_model(&arguments)?;
+            let backend = hardware_backend(&loaded, &arguments.conversion)?;
+            let known = hsnn_hardware::energy::devices_with(
+                &device_files
+                    .iter()
+                    .map(PathBuf::as_path)
+                    .collect::<Vec<_>>(),
+            )?;
+            let chosen: Vec<hsnn_hardware::energy::Device> = if devices.is_empty() {
+                known.clone()
+            } else {
+                devices
+                    .iter()
+                    .map(|name| hsnn_hardware::energy::find_device(&known, name).cloned())
+                    .collect::<hsnn_spec::Result<_>>()?
+            };
+            let (data, dataset) = eval_data(&model, &arguments)?;
+            let evaluation = evaluate(&backend, &model, &dataset)?;
+            let counters = backend.take_counters();
+            let report = hsnn_cli::energy::EnergyReport::new(
+                &model,
+                backend.options(),
+                &data.description,
+                &evaluation,
+                counters,
+                &chosen,
+            )?;
+            if arguments.json {
+                eprintln!("{}", report.summary());
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|error| TrainError::Usage(error.to_string()))?;
+                println!("{text}");
+            } else {
+                println!("{}", report.render());
+            }
+            Ok(())
+        }
+        Command::Convert {
+            model,
+            placement,
+            dt,
+            conversion,
+            out,
+        } => {
+            let mut loaded = Model::load(&model)?;
+            apply_overrides(&mut loaded, placement, dt)?;
+            let options = conversion.options()?;
+            let fixed = hsnn_reference::fixed::convert(&loaded, &options)?;
+            fixed.save(&out)?;
+            let sums = &fixed.sums;
+            println!(
+                "wrote {} (hsnn-fixed-model 1): weights {} bits, Abar/Bbar {} bits; sums need \
+                 {} (memory input), {} (memory), {} (pre-activation), {} (logits) of {} \
+                 accumulator bits",
+                out.display(),
+                options.weight_bits,
+                options.memory_matrix_bits,
+                sums.memory_input.bound_bits,
+                sums.memory.bound_bits,
+                sums.preactivation.bound_bits,
+                sums.logits.bound_bits,
+                options.accumulator_bits
+            );
+            Ok(())
+        }
+        _ => Err(TrainError::Usage(
+            "the hardware backend runs inference only: use it with eval or energy (train and \
+             reproduce need a backend that computes gradients: optimized or reference)"
+                .into(),
+        )),
+    }
 }
 
 /// The data settings `eval` builds its splits with (SPEC.md clause E2): the model file's record

@@ -289,3 +289,182 @@ fn h12_chip_is_independent_of_threads() {
     let three = run_batch(&chip, &batch, true, 3).expect("three threads");
     assert_eq!(one, three);
 }
+
+fn small_fixed() -> FixedModel {
+    let (model, _) = case(3, 0, 3, 7, 2.0, 0.5, 0.7);
+    convert(&model, &ConversionOptions::default()).expect("conversion")
+}
+
+/// H9: the conversion is deterministic: two conversions give byte-identical files, and a
+/// written file reads back equal.
+#[test]
+fn h9_conversion_is_deterministic() {
+    let (model, _) = case(3, 0, 3, 7, 2.0, 0.5, 0.7);
+    let first = convert(&model, &ConversionOptions::default()).expect("conversion");
+    let second = convert(&model, &ConversionOptions::default()).expect("conversion");
+    assert_eq!(first.to_json(), second.to_json());
+    let read = FixedModel::from_json(&first.to_json(), "test").expect("round trip");
+    assert_eq!(read, first);
+    assert_eq!(first.source.content_sha256, model.content_checksum());
+}
+
+/// H9: a fixed model file of another format or version, truncated, or with a misspelt field
+/// is refused, naming what is wrong.
+#[test]
+fn h9_fixed_model_round_trip_and_version() {
+    let text = small_fixed().to_json();
+    let refused = |text: &str| {
+        FixedModel::from_json(text, "f")
+            .map(drop)
+            .map_err(|error| error.to_string())
+            .expect_err("refused")
+    };
+    let message = refused(&text.replacen("\"format_version\":1", "\"format_version\":99", 1));
+    assert!(message.contains("99"), "{message}");
+    let message = refused(&text.replacen("hsnn-fixed-model", "hsnn-model", 1));
+    assert!(message.contains("hsnn-model"), "{message}");
+    let message = refused(&text[..text.len() / 2]);
+    assert!(message.contains("not valid JSON"), "{message}");
+    let message = refused(&text.replacen("\"generator\"", "\"generater\"", 1));
+    assert!(message.contains("generater"), "{message}");
+}
+
+/// H9: an integer outside its stated width is refused, naming the tensor (the checksum is
+/// resealed, so it is the width check that refuses).
+#[test]
+fn h9_fixed_model_rejects_integers_outside_their_width() {
+    let mut fixed = small_fixed();
+    fixed.tensors.kernel_hidden.data[0] = 128;
+    fixed.seal();
+    let message = FixedModel::from_json(&fixed.to_json(), "f")
+        .map(drop)
+        .map_err(|error| error.to_string())
+        .expect_err("refused");
+    assert!(message.contains("tensors.kernel_hidden"), "{message}");
+}
+
+/// H9: an edited fixed model is refused by its checksum.
+#[test]
+fn h9_fixed_model_checksum_detects_edits() {
+    let fixed = small_fixed();
+    let original = fixed.tensors.readout_kernel.data[0];
+    let edited = fixed.to_json().replacen(
+        &format!("\"readout_kernel\":{{\"rows\":4,\"cols\":3,\"bits\":8,\"exponent\":{},\"folded\":true,\"data\":[{original},", fixed.tensors.readout_kernel.exponent),
+        &format!("\"readout_kernel\":{{\"rows\":4,\"cols\":3,\"bits\":8,\"exponent\":{},\"folded\":true,\"data\":[{},", fixed.tensors.readout_kernel.exponent, original + 1),
+        1,
+    );
+    assert_ne!(edited, fixed.to_json(), "the edit applied");
+    let message = FixedModel::from_json(&edited, "f")
+        .map(drop)
+        .map_err(|error| error.to_string())
+        .expect_err("refused");
+    assert!(message.contains("content_sha256"), "{message}");
+}
+
+/// H9: a sum whose shifts disagree with the tensors' exponents is refused.
+#[test]
+fn h9_sums_in_the_file_are_checked_against_the_tensors() {
+    let mut fixed = small_fixed();
+    fixed.sums.preactivation.terms[0].shift += 1;
+    fixed.seal();
+    let message = FixedModel::from_json(&fixed.to_json(), "f")
+        .map(drop)
+        .map_err(|error| error.to_string())
+        .expect_err("refused");
+    assert!(message.contains("sums.preactivation"), "{message}");
+    let mut fixed = small_fixed();
+    fixed.sums.memory.target_shift -= 1;
+    fixed.seal();
+    assert!(FixedModel::from_json(&fixed.to_json(), "f").is_err());
+}
+
+/// H5: a model whose sum cannot fit the accumulator is refused with the sum and the option
+/// named (32-bit accumulator against the memory sum of 24-bit state and 16-bit matrices).
+#[test]
+fn h5_model_whose_sum_exceeds_the_accumulator_is_refused() {
+    let (model, _) = case(3, 0, 1, 7, 2.0, 1.0, 0.7);
+    let options = ConversionOptions {
+        accumulator_bits: 32,
+        ..ConversionOptions::default()
+    };
+    let message = convert(&model, &options)
+        .map(drop)
+        .map_err(|error| error.to_string())
+        .expect_err("refused");
+    assert!(
+        message.contains("memory") && message.contains("accumulator_bits"),
+        "{message}"
+    );
+}
+
+/// H3: Abar rounded to too few bits becomes unstable where the exact one is stable, and the
+/// conversion refuses it naming `memory_matrix_bits` (order 24: unstable at 4 bits, stable
+/// from 5).
+#[test]
+fn h3_unstable_quantized_memory_is_refused() {
+    let (mut model, _) = case(2, 0, 1, 7, 2.0, 1.0, 0.7);
+    model.config.lmu.order = 24;
+    model.config.lmu.theta = 24.0;
+    model.weights = hsnn_spec::Weights::zeros(&model.config);
+    let options = ConversionOptions {
+        memory_matrix_bits: 4,
+        ..ConversionOptions::default()
+    };
+    let message = convert(&model, &options)
+        .map(drop)
+        .map_err(|error| error.to_string())
+        .expect_err("refused");
+    assert!(message.contains("memory_matrix_bits"), "{message}");
+    let five_bits = ConversionOptions {
+        memory_matrix_bits: 5,
+        ..ConversionOptions::default()
+    };
+    assert!(
+        convert(&model, &five_bits).is_ok(),
+        "stable again at 5 bits"
+    );
+}
+
+/// H2: with the hidden units spiking, the tensors that read counts hold `alpha * w / dt`
+/// rounded; with the memory input spiking, `Bbar` does; the others are unfolded.
+#[test]
+fn h2_alpha_over_dt_is_folded_into_the_tensors_that_read_spikes() {
+    let (model, _) = case(3, 0, 3, 7, 4.0, 0.5, 0.7);
+    let fixed = convert(&model, &ConversionOptions::default()).expect("conversion");
+    let folded: Vec<(&str, bool)> = [
+        "encoder_input",
+        "encoder_hidden",
+        "encoder_memory",
+        "kernel_input",
+        "kernel_hidden",
+        "kernel_memory",
+        "readout_kernel",
+        "b_bar",
+    ]
+    .iter()
+    .map(|name| (*name, fixed.tensors.named(name).expect("present").folded))
+    .collect();
+    assert_eq!(
+        folded,
+        vec![
+            ("encoder_input", false),
+            ("encoder_hidden", true),
+            ("encoder_memory", false),
+            ("kernel_input", false),
+            ("kernel_hidden", true),
+            ("kernel_memory", false),
+            ("readout_kernel", true),
+            ("b_bar", true),
+        ]
+    );
+    // The folded W_h stands for alpha w / dt = w / 8 within half a unit of its exponent.
+    let w = &model.weights.kernel_hidden.data;
+    let tensor = &fixed.tensors.kernel_hidden;
+    for (index, &original) in w.iter().enumerate() {
+        let difference = (tensor.value(index) - original * 0.5 / 4.0).abs();
+        assert!(
+            difference <= 0.5 * 2f64.powi(-tensor.exponent),
+            "{index}: {difference}"
+        );
+    }
+}

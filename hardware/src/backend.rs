@@ -92,6 +92,7 @@ pub struct HardwareBackend {
     options: ConversionOptions,
     threads: usize,
     cache: Mutex<Option<(String, Arc<Chip>)>>,
+    pinned: Mutex<Option<Arc<Chip>>>,
     counters: Mutex<HardwareCounters>,
 }
 
@@ -107,6 +108,7 @@ impl HardwareBackend {
             options,
             threads: threads.max(1),
             cache: Mutex::new(None),
+            pinned: Mutex::new(None),
             counters: Mutex::new(HardwareCounters::default()),
         }
     }
@@ -116,8 +118,32 @@ impl HardwareBackend {
         &self.options
     }
 
-    /// The chip for `model`: converted once, then reused while the model is the same.
+    /// Runs `chip` (a fixed model file, clause H9) for every model of its configuration
+    /// instead of converting: the model's weights are then ignored.
+    pub fn pin(&self, chip: Chip) {
+        *self
+            .pinned
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(Arc::new(chip));
+    }
+
+    /// The chip for `model`: the pinned one, or the model converted once and reused while the
+    /// model is the same.
     pub fn chip(&self, model: &Model) -> Result<Arc<Chip>> {
+        if let Some(pinned) = self
+            .pinned
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .as_ref()
+        {
+            if pinned.model().config != model.config {
+                return Err(HsnnError::invalid(
+                    "config",
+                    "differs from the configuration of the fixed model loaded into the chip",
+                ));
+            }
+            return Ok(Arc::clone(pinned));
+        }
         let key = model.content_checksum();
         let mut cache = self
             .cache

@@ -1,0 +1,122 @@
+//! SPEC.md section H on the shipped paper models (models/psmnist-paper): the conversion's
+//! integers against the figures of an independent numpy prototype of the clauses (the draft of
+//! section H, docs/drafts/SPEC-H-draft.md), and the fixed-point network's accuracy against f64
+//! on the embedded test images (clause H12's criterion).
+
+use std::sync::Arc;
+
+use hsnn_hardware::HardwareBackend;
+use hsnn_optimized::OptimizedBackend;
+use hsnn_reference::fixed::{convert, ReferenceConversion};
+use hsnn_spec::fixed::{ConversionOptions, FixedActivation};
+use hsnn_train::data;
+use hsnn_train::evaluation::evaluate;
+use hsnn_train::experiment::DataConfig;
+use hsnn_train::pretrained::{paper_experiment, shipped_models};
+
+/// H2, H3, H5, H6, H7: the shipped spiking model (dt 10) converted at the default options has
+/// the exponents, largest integers, table entries, sum widths and count range that the numpy
+/// prototype computed from the same file (SPEC.md H2's table, H3, H5's table, H6's paper
+/// values, H7's count range).
+#[test]
+fn h9_converted_paper_model_has_the_hand_computed_exponents() {
+    let models = shipped_models().expect("shipped models");
+    let fixed = convert(&models[1], &ConversionOptions::default()).expect("conversion");
+    let tensors = &fixed.tensors;
+    let largest = |tensor: &hsnn_spec::fixed::FixedTensor| {
+        (
+            tensor.exponent,
+            tensor.data.iter().map(|v| v.abs()).max().unwrap_or(0),
+        )
+    };
+    assert_eq!(largest(&tensors.encoder_input), (5, 99));
+    assert_eq!(tensors.encoder_hidden.as_ref().map(largest), Some((14, 82)));
+    assert_eq!(tensors.encoder_memory.as_ref().map(largest), Some((8, 81)));
+    assert_eq!(tensors.kernel_input.as_ref().map(largest), Some((7, 121)));
+    assert_eq!(largest(&tensors.kernel_hidden), (12, 121));
+    assert_eq!(largest(&tensors.kernel_memory), (7, 93));
+    assert_eq!(largest(&tensors.readout_kernel), (11, 112));
+    assert_eq!(largest(&tensors.readout_bias), (11, 435));
+    assert_eq!(largest(&tensors.a_bar), (15, 32726));
+    assert_eq!(tensors.a_bar.data[0], 32726);
+    assert_eq!((tensors.b_bar.exponent, tensors.b_bar.data[0]), (19, 669));
+    assert_eq!(tensors.b_bar.data[25], -21797);
+    let sums = &fixed.sums;
+    let widths: Vec<(i32, u32)> = [
+        &sums.memory_input,
+        &sums.memory,
+        &sums.preactivation,
+        &sums.logits,
+    ]
+    .iter()
+    .map(|sum| (sum.exponent, sum.bound_bits))
+    .collect();
+    assert_eq!(widths, vec![(28, 36), (38, 45), (27, 36), (11, 18)]);
+    let FixedActivation::Table {
+        first_index,
+        values,
+    } = &fixed.activations.hidden
+    else {
+        panic!("a spiking tanh site has a table");
+    };
+    let entry = |k: i64| values[(k - first_index) as usize];
+    assert_eq!(
+        (
+            entry(0),
+            entry(1),
+            entry(256),
+            entry(512),
+            entry(2047),
+            entry(-2048)
+        ),
+        (0, 2560, 499118, 631785, 655360, -655360)
+    );
+    let counts = fixed.counts.hidden.expect("hidden spikes");
+    assert_eq!((counts.min, counts.max, counts.payload_bits), (-10, 10, 5));
+}
+
+/// H12: on the first 200 embedded test images the shipped models run on the modeled chip at
+/// the default options (8-bit weights) classify within 2 points of their accuracy on the
+/// optimized backend (f32, itself C2 to the f64 reference; SPEC.md H12's criterion; 200 paired
+/// images make about 1 point of noise), without saturating anything, and far above chance.
+#[test]
+fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
+    let experiment = paper_experiment().expect("paper experiment");
+    let config = DataConfig {
+        validation_size: None,
+        limit: Some(200),
+        permutation_seed: experiment.data.permutation_seed,
+    };
+    let images = data::load(None, &config).expect("embedded").split.test;
+    let hardware = HardwareBackend::new(
+        Arc::new(ReferenceConversion),
+        ConversionOptions::default(),
+        rayon::current_num_threads(),
+    );
+    for model in shipped_models().expect("shipped models") {
+        let f64_accuracy = evaluate(&OptimizedBackend, &model, &images)
+            .expect("optimized")
+            .accuracy;
+        let fixed = evaluate(&hardware, &model, &images).expect("hardware");
+        let counters = hardware.take_counters();
+        eprintln!(
+            "{}: f32 {:.1} %, fixed point {:.1} %",
+            model.config.quantizer.placement.name(),
+            100.0 * f64_accuracy,
+            100.0 * fixed.accuracy
+        );
+        assert_eq!(
+            counters.saturations.total(),
+            0,
+            "{:?}",
+            counters.saturations
+        );
+        assert!(fixed.accuracy > 0.9, "{}", fixed.accuracy);
+        assert!(
+            (fixed.accuracy - f64_accuracy).abs() <= 0.02,
+            "fixed {} against {}",
+            fixed.accuracy,
+            f64_accuracy
+        );
+    }
+}
