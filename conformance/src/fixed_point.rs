@@ -155,3 +155,20 @@ pub fn options_with(weight_bits: u32, memory_bits: u32) -> ConversionOptions {
         ..ConversionOptions::default()
     }
 }
+
+/// The fixed point's inputs `X = sat(nearest(x 2^F_x))` of a batch (clause H4), for the shadow.
+pub fn fixed_inputs(model: &FixedModel, batch: &SequenceBatch) -> Vec<i64> {
+    let format = model.formats.input;
+    let scale = 2f64.powi(format.fraction_bits);
+    batch
+        .data
+        .iter()
+        .map(|&x| {
+            let (value, _) = hsnn_reference::fixed::saturate(
+                i128::from(hsnn_reference::fixed::nearest(x * scale)),
+                format.bits,
+            );
+            value
+        })
+        .collect()
+}

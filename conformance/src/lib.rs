@@ -12,6 +12,8 @@
 //! - [`levels`]: the conformance levels of section C (exact, explained, bounded)
 //! - [`golden`]: the golden vectors (clause C4): generation from the reference, checking
 //! - [`matrix`]: the clause x backend x level matrix written to `docs/CONFORMANCE.md`
+//! - [`fixed_point`]: the fixed-point checks of section H, written against a fixed runner
+//! - [`shadow`]: the shadow network of H12 and its derived bound (C3 for fixed point)
 //! - [`independent`]: a deliberately plain second implementation of the non-spiking LMU, used
 //!   as an independent computation
 
@@ -24,6 +26,7 @@ pub mod lmu;
 pub mod matrix;
 pub mod network;
 pub mod quantizer;
+pub mod shadow;
 pub mod trainer;
 
 /// A proptest runner with `cases` cases and a fixed seed, so that CI is reproducible: a

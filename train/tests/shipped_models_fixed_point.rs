@@ -120,3 +120,38 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
         );
     }
 }
+
+/// H12 (C3 against f64) on the paper's spiking model at dt 10: over the first 120 steps of 4
+/// embedded test sequences, the chip's memory stays within the derived bound of its shadow
+/// until the first count difference, and every first difference is explained by the derived
+/// integrator bound (the prototype saw every paper sequence diverge, at step 8 in the median).
+#[test]
+fn h12_first_count_differences_on_the_paper_model_are_explained() {
+    use hsnn_conformance::fixed_point::fixed_inputs;
+    use hsnn_conformance::shadow::check_against_shadow;
+    let experiment = paper_experiment().expect("paper experiment");
+    let config = DataConfig {
+        validation_size: None,
+        limit: Some(4),
+        permutation_seed: experiment.data.permutation_seed,
+    };
+    let images = data::load(None, &config).expect("embedded").split.test;
+    let indices: Vec<usize> = (0..4).collect();
+    let (full, _) = data::batch(&images, &indices, (0..4).collect()).expect("batch");
+    let steps = 120;
+    let mut truncated = Vec::new();
+    for sample in 0..4 {
+        truncated.extend_from_slice(&full.data[sample * full.steps..sample * full.steps + steps]);
+    }
+    let batch = hsnn_spec::SequenceBatch::new(4, steps, 1, truncated).expect("batch");
+    let models = shipped_models().expect("shipped models");
+    let fixed = convert(&models[1], &ConversionOptions::default()).expect("conversion");
+    let chip = hsnn_hardware::Chip::new(fixed.clone()).expect("chip");
+    let (run, _) = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
+    assert_eq!(run.saturations.total(), 0);
+    let report = check_against_shadow(&fixed, &run, &batch, &fixed_inputs(&fixed, &batch))
+        .unwrap_or_else(|violation| panic!("{violation}"));
+    eprintln!("{report:?}");
+    assert_eq!(report.sequences, 4);
+    assert!(report.explained >= report.diverged);
+}
