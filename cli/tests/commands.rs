@@ -429,3 +429,85 @@ fn plot_redraws_a_results_file() {
     assert!(missing.contains("/nonexistent/results.json"), "{missing}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// H9, H10, H11 from the command line: `convert` writes a fixed model of the shipped spiking
+/// model with the sums' widths of SPEC H5; `eval --backend hardware` runs it as it is (and
+/// refuses a `--dt`, which needs a new conversion); `energy` prices the chip's counts on the
+/// named devices, as text and as JSON of its stated format; the hardware backend refuses to
+/// train; an unknown device is named with the known ones.
+#[test]
+fn h9_convert_and_hardware_eval_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("hsnn-hardware-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let models = hsnn_train::pretrained::shipped_models().expect("shipped models");
+    let model_path = dir.join("spiking.json");
+    models[1].save(&model_path).expect("save");
+    let model = model_path.to_str().expect("utf-8");
+    let fixed_path = dir.join("spiking-fixed.json");
+    let fixed = fixed_path.to_str().expect("utf-8");
+
+    let (ok, text) = hsnn(&["convert", "--model", model, "--out", fixed]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("36 (memory input), 45 (memory), 36 (pre-activation), 18 (logits) of 48"),
+        "{text}"
+    );
+    let written = std::fs::read_to_string(&fixed_path).expect("fixed model");
+    assert!(written.starts_with("{\"format\":\"hsnn-fixed-model\",\"format_version\":1"));
+
+    let (ok, text) = hsnn(&[
+        "eval",
+        "--backend",
+        "hardware",
+        "--model",
+        fixed,
+        "--limit",
+        "12",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("12 sequences: accuracy"), "{text}");
+    assert!(text.contains("saturated values: 0 inputs"), "{text}");
+    let text = failing(&[
+        "eval",
+        "--backend",
+        "hardware",
+        "--model",
+        fixed,
+        "--dt",
+        "2",
+    ]);
+    assert!(text.contains("hsnn convert"), "{text}");
+
+    let (ok, text) = hsnn(&[
+        "energy",
+        "--model",
+        model,
+        "--limit",
+        "6",
+        "--device",
+        "loihi",
+        "--device",
+        "horowitz_45nm",
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("| loihi |") && text.contains("| horowitz_45nm |"),
+        "{text}"
+    );
+    assert!(!text.contains("| cpu |"), "only the named devices: {text}");
+    let (ok, text) = hsnn(&["energy", "--model", model, "--limit", "6", "--json"]);
+    assert!(ok, "{text}");
+    let json_start = text.find("{\n").expect("a JSON object");
+    let report: serde_json::Value = serde_json::from_str(&text[json_start..]).expect("JSON");
+    assert_eq!(report["format"], "hsnn-energy");
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["devices"].as_array().map(Vec::len), Some(7));
+
+    let text = failing(&[
+        "energy", "--model", model, "--limit", "2", "--device", "nosuch",
+    ]);
+    assert!(text.contains("nosuch") && text.contains("loihi"), "{text}");
+    let text = failing(&["train", "--backend", "hardware", "--quiet", "--out", fixed]);
+    assert!(text.contains("inference only"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -508,3 +508,76 @@ fn h12_first_count_differences_are_explained_by_the_derived_bound() {
         "some sequences keep every count and compare logits"
     );
 }
+
+/// H7: the hardware backend's standalone quantizer reproduces Q2's hand-derived sequences
+/// exactly on its integers (SPEC.md H7's table: every input and state is a multiple of 2^-8
+/// and 2^-16, dt is exact at 16 bits, and tanh's inputs 0 and -40 map to 0 and the clamped
+/// end of the table, -dt).
+#[test]
+fn h7_hand_derived_sequences() {
+    use hsnn_spec::{Backend, Tensor2};
+    let backend = hsnn_hardware::HardwareBackend::new(
+        std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        ConversionOptions::default(),
+        1,
+    );
+    /// activation, dt, alpha, v_0, inputs, counts, outputs, v_T
+    type Case = (Activation, f64, f64, f64, Vec<f64>, Vec<i64>, Vec<f64>, f64);
+    let cases: [Case; 4] = [
+        (
+            Activation::Identity,
+            1.0,
+            1.0,
+            0.0,
+            vec![-0.25; 5],
+            vec![-1, 0, 0, 0, -1],
+            vec![-1.0, 0.0, 0.0, 0.0, -1.0],
+            0.75,
+        ),
+        (
+            Activation::Identity,
+            0.5,
+            2.0,
+            0.5,
+            vec![1.5, 1.0, 0.5, 3.0],
+            vec![1, 0, 1, 1],
+            vec![4.0, 0.0, 4.0, 4.0],
+            0.5,
+        ),
+        (
+            Activation::Relu,
+            4.0,
+            1.0,
+            0.25,
+            vec![0.625, -3.0, 1.25],
+            vec![2, 0, 5],
+            vec![0.5, 0.0, 1.25],
+            0.75,
+        ),
+        (
+            Activation::Tanh,
+            8.0,
+            1.0,
+            0.0,
+            vec![0.0, -40.0],
+            vec![0, -8],
+            vec![0.0, -1.0],
+            0.0,
+        ),
+    ];
+    for (activation, dt, alpha, v0, inputs, counts, outputs, final_state) in cases {
+        let steps = inputs.len();
+        let run = backend
+            .quantize(
+                activation,
+                dt,
+                alpha,
+                &Tensor2::from_row_major(steps, 1, inputs).expect("inputs"),
+                &[v0],
+            )
+            .expect("quantize");
+        assert_eq!(run.counts, counts, "{activation:?} dt {dt}");
+        assert_eq!(run.outputs, outputs, "{activation:?} dt {dt}");
+        assert_eq!(run.final_state, vec![final_state], "{activation:?} dt {dt}");
+    }
+}

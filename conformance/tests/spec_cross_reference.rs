@@ -19,6 +19,7 @@ fn sources() -> Vec<PathBuf> {
         "data",
         "train",
         "cli",
+        "hardware",
     ]
     .iter()
     .map(|name| workspace().join(name))
@@ -57,7 +58,7 @@ fn names_in_spec(spec: &str) -> BTreeSet<String> {
         .filter(|word| {
             let bytes = word.as_bytes();
             bytes.len() > 3
-                && b"qlnbcetd".contains(&bytes[0])
+                && b"qlnbcetdh".contains(&bytes[0])
                 && bytes[1].is_ascii_digit()
                 && bytes[2] == b'_'
         })
