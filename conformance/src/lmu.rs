@@ -65,10 +65,7 @@ pub fn l1_continuous_matrices_match_hand_derivation(backend: &impl Backend, leve
 /// section 3), to 1e-9.
 pub fn l2_zero_order_hold_matches_scipy_order_4(backend: &impl Backend, level: Level) {
     let result = matrices(backend, 4, 10.0, Discretizer::ZeroOrderHold);
-    let tolerance = match level {
-        Level::Exact => 1e-9,
-        _ => 1e-6,
-    };
+    let tolerance = matrix_tolerance(level);
     let expected_row = [0.894224525, -0.0836586927, -0.0795761511, -0.039790354];
     let expected_b = [0.105775475, -0.2509760782, 0.3978807555, -0.278532478];
     for (column, expected) in expected_row.iter().enumerate() {
@@ -91,17 +88,30 @@ pub fn l2_zero_order_hold_matches_scipy_order_4(backend: &impl Backend, level: L
 /// `Abar[0][0] = 0.998724881`, `Bbar[0] = 0.001275119`, spectral radius 0.97587882.
 pub fn l2_zero_order_hold_matches_scipy_psmnist(backend: &impl Backend, level: Level) {
     let result = matrices(backend, 256, 784.0, Discretizer::ZeroOrderHold);
-    let tolerance = match level {
-        Level::Exact => 1e-9,
-        _ => 1e-6,
-    };
+    let tolerance = matrix_tolerance(level);
     assert!((result.a_bar.get(0, 0) - 0.998724881).abs() < tolerance);
     assert!((result.b_bar.get(0, 0) - 0.001275119).abs() < tolerance);
     let radius = spectral_radius(&result.a_bar);
+    if let Level::FixedPoint { .. } = level {
+        // Rounding to 16 bits moves the eigenvalues of this far-from-normal matrix (H3):
+        // only stability carries over.
+        assert!(radius < 1.0, "the stored Abar is unstable: radius {radius}");
+        return;
+    }
     assert!(
         (radius - 0.97587882).abs() < SPECTRAL_RADIUS_TOLERANCE,
         "spectral radius {radius}"
     );
+}
+
+/// The agreement with scipy's matrices a level allows: 1e-9 exact, 1e-6 for f32, half a unit
+/// of a 16-bit entry for fixed point (H3).
+fn matrix_tolerance(level: Level) -> f64 {
+    match level {
+        Level::Exact => 1e-9,
+        Level::FixedPoint { .. } => crate::levels::FIXED_POINT_MATRIX,
+        _ => 1e-6,
+    }
 }
 
 /// Agreement required of spectral radii. Abar is far from normal, so its eigenvalues are
@@ -117,10 +127,7 @@ pub const SCIPY_FIXTURES: &str = include_str!("../../spec/vectors/independent/sc
 /// check allows more than clause C1's 1e-12 between hsnn backends).
 pub fn l2_zero_order_hold_matches_scipy_fixtures(backend: &impl Backend, level: Level) {
     let fixtures: serde_json::Value = serde_json::from_str(SCIPY_FIXTURES).expect("fixture JSON");
-    let tolerance = match level {
-        Level::Exact => 1e-9,
-        _ => 1e-6,
-    };
+    let tolerance = matrix_tolerance(level);
     let cases = fixtures["cases"].as_array().expect("cases");
     assert_eq!(cases.len(), 5);
     for case in cases {
@@ -150,6 +157,10 @@ pub fn l2_zero_order_hold_matches_scipy_fixtures(backend: &impl Backend, level: 
         }
         let radius = spectral_radius(&result.a_bar);
         let expected = case["spectral_radius"].as_f64().expect("radius");
+        if let Level::FixedPoint { .. } = level {
+            assert!(radius < 1.0, "order {order}: the stored Abar is unstable");
+            continue;
+        }
         assert!(
             (radius - expected).abs() < SPECTRAL_RADIUS_TOLERANCE,
             "order {order}: spectral radius {radius}, numpy {expected}"
@@ -184,7 +195,13 @@ pub fn l3_euler_is_identity_plus_a(backend: &impl Backend, level: Level) {
 /// L3: Euler with `k` substeps converges to the zero-order hold at rate `1/k`. Since A and B
 /// scale with `1/theta`, Euler at window `k * theta` is one substep of length `1/k`; `k` of them
 /// give `Abar_k = (I + A/k)^k` and `Bbar_k = sum_{s<k} (I + A/k)^s B/k`.
-pub fn l3_euler_substeps_converge_to_zero_order_hold(backend: &impl Backend, _level: Level) {
+pub fn l3_euler_substeps_converge_to_zero_order_hold(backend: &impl Backend, level: Level) {
+    if let Level::FixedPoint { .. } = level {
+        crate::levels::not_applicable(
+            "Euler matrices at theta 10^4 rounded to 16 bits cannot converge; the conversion \
+             discretizes in f64 (L3 on the reference) and stores the result (H3)",
+        );
+    }
     let (order, theta) = (6, 10.0);
     let exact = matrices(backend, order, theta, Discretizer::ZeroOrderHold);
     let mut previous_error = f64::INFINITY;

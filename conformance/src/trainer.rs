@@ -152,7 +152,7 @@ fn gradient_bound(level: Level) -> f64 {
     match level {
         Level::Exact => crate::levels::EXACT_RELATIVE,
         Level::Bounded { absolute } => absolute,
-        Level::Explained { .. } => panic!(
+        Level::Explained { .. } | Level::FixedPoint { .. } => panic!(
             "training checks compare gradients at C1 or C3: instantiate trainer_suite! with \
              Level::Exact or a Level::Bounded such as levels::F32_GRADIENTS"
         ),

@@ -1,12 +1,14 @@
 //! C5: `docs/CONFORMANCE.md` is the matrix of every check against every backend, as the suite
 //! computes it now. `HSNN_UPDATE_DOCS=1` rewrites it.
 
-use hsnn_conformance::levels::{Level, F32_EXPLAINED, F32_GRADIENTS};
+use hsnn_conformance::levels::{Level, F32_EXPLAINED, F32_GRADIENTS, FIXED_POINT, NOT_APPLICABLE};
 use hsnn_conformance::matrix::{
     backend_checks, render, run_checks, trainer_checks, Column, Outcome,
 };
+use hsnn_hardware::HardwareBackend;
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
+use hsnn_spec::Backend;
 
 fn column<B: hsnn_spec::Trainer>(
     backend: &B,
@@ -33,6 +35,42 @@ fn column<B: hsnn_spec::Trainer>(
     }
 }
 
+/// The hardware backend's column: the forward checks at the fixed-point level, where a check
+/// may end as not applicable with its reason; the training checks do not apply (inference
+/// only).
+fn hardware_column() -> Column {
+    let backend = hsnn_hardware::HardwareBackend::new(
+        std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        hsnn_spec::fixed::ConversionOptions::default(),
+        2,
+    );
+    let mut outcomes = run_checks(&backend, FIXED_POINT, &backend_checks::<HardwareBackend>());
+    let failures: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| outcome.failure.is_some() && !outcome.is_not_applicable())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "hardware: failing checks must be fixed, not documented: {failures:?}"
+    );
+    outcomes.extend(
+        trainer_checks::<ReferenceBackend>()
+            .iter()
+            .map(|check| Outcome {
+                check: check.name,
+                failure: Some(format!(
+            "{NOT_APPLICABLE}inference only; training is f64 (T), fixed point is made from its \
+             model (H9)"
+        )),
+            }),
+    );
+    Column {
+        backend: backend.name().into(),
+        level: "fixed point, H12; C1 to the reference's fixed point".into(),
+        outcomes,
+    }
+}
+
 #[test]
 fn c5_conformance_matrix_is_up_to_date() {
     let matrix = render(&[
@@ -43,6 +81,7 @@ fn c5_conformance_matrix_is_up_to_date() {
             F32_GRADIENTS,
             "f32: forward C2, gradients C3",
         ),
+        hardware_column(),
     ]);
     let path = format!("{}/../docs/CONFORMANCE.md", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("HSNN_UPDATE_DOCS").is_some() {
