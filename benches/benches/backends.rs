@@ -1,7 +1,8 @@
 //! Criterion benchmarks of both backends: the quantizer (neuron-steps per second), inference on
 //! the paper's network (sequences per second, non-spiking and spiking at dt 4), and one
 //! training step of the paper's network (sequences per second; the optimized backend at batch
-//! 100, the reference at batch 5, one of its chunks, since a whole minibatch takes about 30 s).
+//! 100, the reference at batch 5, one of its chunks, since a whole minibatch takes about 30 s),
+//! and inference on the modeled chip (hsnn-hardware) at two dts.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hsnn_benches::{paper_model, pixel_batch};
@@ -78,5 +79,35 @@ fn training_step(criterion: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, quantizer, inference, training_step);
+/// The modeled chip (SPEC.md H8) on the paper's network at two dts: its event-driven part
+/// grows with the events (few at dt 1, many multi-bit ones at dt 16), its dense memory does
+/// not. The conversion is done once, outside the timing.
+fn hardware_inference(criterion: &mut Criterion) {
+    let mut group = criterion.benchmark_group("paper_inference_hardware");
+    group.sample_size(10);
+    let (sequences, _) = pixel_batch(2);
+    for dt in [1.0, 16.0] {
+        let model = paper_model(Some(dt));
+        let fixed = hsnn_reference::fixed::convert(&model, &Default::default())
+            .expect("the paper network converts");
+        let chip = hsnn_hardware::Chip::new(fixed).expect("chip");
+        group.throughput(Throughput::Elements(sequences.batch as u64));
+        group.bench_with_input(
+            BenchmarkId::new("hardware", format!("spiking_dt{dt}")),
+            &sequences,
+            |bencher, sequences| {
+                bencher.iter(|| hsnn_hardware::run_batch(&chip, sequences, false, 1))
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    quantizer,
+    inference,
+    training_step,
+    hardware_inference
+);
 criterion_main!(benches);
