@@ -157,6 +157,10 @@ enum Command {
         /// Output path.
         #[arg(long)]
         out: PathBuf,
+        /// Write the fixed-point golden vectors instead (SPEC.md C4, H12), e.g. `--out
+        /// spec/vectors/hsnn-golden-fixed-v1.json`.
+        #[arg(long)]
+        fixed: bool,
     },
 }
 
@@ -441,10 +445,19 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             hsnn_cli::plot::draw(&out, &loaded)?;
             println!("wrote {}", out.display());
         }
-        Command::Vectors { out } => {
-            let text = hsnn_conformance::golden::generate_json()?;
+        Command::Vectors { out, fixed } => {
+            let text = if fixed {
+                hsnn_conformance::golden_fixed::generate_json()?
+            } else {
+                hsnn_conformance::golden::generate_json()?
+            };
             hsnn_spec::model::write_atomically(&out, text.as_bytes())?;
-            println!("wrote golden vectors to {}", out.display());
+            let kind = if fixed {
+                "fixed-point golden"
+            } else {
+                "golden"
+            };
+            println!("wrote {kind} vectors to {}", out.display());
         }
     }
     Ok(())

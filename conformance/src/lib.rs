@@ -20,6 +20,7 @@
 pub mod errors;
 pub mod fixed_point;
 pub mod golden;
+pub mod golden_fixed;
 pub mod independent;
 pub mod levels;
 pub mod lmu;

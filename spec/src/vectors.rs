@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::QuantizerRun;
 use crate::config::{Activation, Discretizer};
+use crate::fixed::{FixedModel, FixedRun};
 use crate::metrics::BitMetrics;
 use crate::model::Model;
 use crate::tensor::{SequenceBatch, Tensor2};
@@ -83,5 +84,42 @@ pub struct NetworkCase {
     /// Expected trace at level `full`.
     pub trace: Trace,
     /// Expected bit metrics of the trace.
+    pub metrics: BitMetrics,
+}
+
+/// The `format` tag of the fixed-point golden-vector file (SPEC.md clauses C4, H12).
+pub const FIXED_VECTORS_FORMAT: &str = "hsnn-fixed-vectors";
+/// The fixed-point golden-vector format version.
+pub const FIXED_VECTORS_FORMAT_VERSION: u32 = 1;
+
+/// The fixed-point golden vectors (SPEC.md C4, H12): fixed models with inputs and the
+/// integers every fixed-point implementation must reproduce bit for bit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedVectors {
+    /// Always [`FIXED_VECTORS_FORMAT`].
+    pub format: String,
+    /// Always [`FIXED_VECTORS_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// What produced the file.
+    pub generator: String,
+    /// The cases.
+    pub cases: Vec<FixedNetworkCase>,
+}
+
+/// One fixed model run over a batch (SPEC.md H8): the expected integers at trace level full
+/// and the bit metrics of the counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedNetworkCase {
+    /// A unique, descriptive name.
+    pub name: String,
+    /// The fixed model (H9), the contract: run it as it is.
+    pub fixed_model: FixedModel,
+    /// The inputs (reals; the fixed point rounds them, H4).
+    pub inputs: SequenceBatch,
+    /// Expected integers (H12's C1).
+    pub expected: FixedRun,
+    /// Expected bit metrics of the counts (section B).
     pub metrics: BitMetrics,
 }
