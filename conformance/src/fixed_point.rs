@@ -6,7 +6,7 @@
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
 use hsnn_spec::{
     Activation, Discretizer, InitialStateConfig, LmuConfig, Model, NetworkConfig, QuantizerConfig,
-    QuantizerPlacement, RecurrentConnections, Result, SequenceBatch, Tensor2, Weights,
+    QuantizerPlacement, RecurrentConnections, Result, SequenceBatch, Weights,
 };
 
 use crate::network::values;
@@ -16,41 +16,13 @@ pub type FixedRunner = fn(&FixedModel, &SequenceBatch, bool) -> Result<FixedRun>
 
 /// The tiny network of N1 with a spiking identity hidden unit at dt 1, `v_0 = 0`, `W_m = 0`.
 pub fn tiny_spiking_model() -> Model {
-    let config = NetworkConfig {
-        lmu: LmuConfig {
-            input_size: 1,
-            hidden_size: 1,
-            memory_size: 1,
-            order: 1,
-            theta: 1.0,
-            discretizer: Discretizer::ZeroOrderHold,
-            hidden_activation: Activation::Identity,
-            connections: RecurrentConnections::all(),
-        },
-        output_size: 1,
-        quantizer: QuantizerConfig {
-            placement: QuantizerPlacement::Hidden,
-            dt: 1.0,
-            amplitude: 1.0,
-            initial_state: InitialStateConfig::Zero,
-        },
+    let quantizer = QuantizerConfig {
+        placement: QuantizerPlacement::Hidden,
+        dt: 1.0,
+        amplitude: 1.0,
+        initial_state: InitialStateConfig::Zero,
     };
-    let one = |value: f64| Tensor2 {
-        rows: 1,
-        cols: 1,
-        data: vec![value],
-    };
-    let weights = Weights {
-        encoder_input: one(1.0),
-        encoder_hidden: Some(one(0.5)),
-        encoder_memory: Some(one(0.25)),
-        kernel_input: Some(one(2.0)),
-        kernel_hidden: one(0.5),
-        kernel_memory: one(0.0),
-        readout_kernel: one(3.0),
-        readout_bias: one(0.25),
-    };
-    Model::new(config, weights).expect("valid model")
+    crate::network::tiny_model(Activation::Identity, quantizer, 0.0)
 }
 
 /// H8: the tiny network by hand (SPEC.md H8's worked example, default options): `W_x` has

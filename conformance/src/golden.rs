@@ -103,41 +103,45 @@ fn lmu_cases(backend: &impl Backend) -> Result<Vec<LmuCase>> {
     Ok(cases)
 }
 
+/// The network cases of C4 (name, activation, placement, dt); case `i` uses
+/// `small_model(300 + i, ...)` and `small_batch(.., 400 + i, 2, 16)`. The fixed-point golden
+/// vectors convert the same models.
+pub const NETWORK_CASES: [(&str, Activation, QuantizerPlacement, f64); 5] = [
+    (
+        "tanh_non_spiking",
+        Activation::Tanh,
+        QuantizerPlacement::None,
+        1.0,
+    ),
+    (
+        "tanh_hidden_spiking_dt_1",
+        Activation::Tanh,
+        QuantizerPlacement::Hidden,
+        1.0,
+    ),
+    (
+        "tanh_hidden_multibit_dt_6",
+        Activation::Tanh,
+        QuantizerPlacement::Hidden,
+        6.0,
+    ),
+    (
+        "relu_memory_input_spiking_dt_2",
+        Activation::Relu,
+        QuantizerPlacement::MemoryInput,
+        2.0,
+    ),
+    (
+        "tanh_both_spiking_dt_3",
+        Activation::Tanh,
+        QuantizerPlacement::Both,
+        3.0,
+    ),
+];
+
 fn network_cases(backend: &impl Backend) -> Result<Vec<NetworkCase>> {
     let mut cases = Vec::new();
-    let settings = [
-        (
-            "tanh_non_spiking",
-            Activation::Tanh,
-            QuantizerPlacement::None,
-            1.0,
-        ),
-        (
-            "tanh_hidden_spiking_dt_1",
-            Activation::Tanh,
-            QuantizerPlacement::Hidden,
-            1.0,
-        ),
-        (
-            "tanh_hidden_multibit_dt_6",
-            Activation::Tanh,
-            QuantizerPlacement::Hidden,
-            6.0,
-        ),
-        (
-            "relu_memory_input_spiking_dt_2",
-            Activation::Relu,
-            QuantizerPlacement::MemoryInput,
-            2.0,
-        ),
-        (
-            "tanh_both_spiking_dt_3",
-            Activation::Tanh,
-            QuantizerPlacement::Both,
-            3.0,
-        ),
-    ];
-    for (index, (name, activation, placement, dt)) in settings.into_iter().enumerate() {
+    for (index, (name, activation, placement, dt)) in NETWORK_CASES.into_iter().enumerate() {
         let model = small_model(300 + index as u64, activation, placement, dt);
         let inputs = small_batch(&model, 400 + index as u64, 2, 16);
         let output = backend.forward(

@@ -10,11 +10,10 @@ use hsnn_spec::model::parse_versioned;
 use hsnn_spec::vectors::{
     FixedNetworkCase, FixedVectors, FIXED_VECTORS_FORMAT, FIXED_VECTORS_FORMAT_VERSION,
 };
-use hsnn_spec::{
-    Activation, HsnnError, QuantizedSite, QuantizerPlacement, Result, SiteTrace, Trace,
-};
+use hsnn_spec::{Activation, HsnnError, QuantizedSite, Result, SiteTrace, Trace};
 
 use crate::fixed_point::{tiny_spiking_model, FixedRunner};
+use crate::golden::NETWORK_CASES;
 use crate::network::{small_batch, small_model};
 
 /// Path of the committed file, relative to the workspace root.
@@ -67,38 +66,6 @@ fn metrics_of(model: &hsnn_spec::NetworkConfig, run: &FixedRun) -> Result<hsnn_s
 /// network cases of C4 at 8-bit weights (default options) and at 4-bit weights with a coarser
 /// table (range 4 at 2^-6: 512 entries), and N1's tiny spiking network.
 pub fn generate() -> Result<FixedVectors> {
-    let settings = [
-        (
-            "tanh_non_spiking",
-            Activation::Tanh,
-            QuantizerPlacement::None,
-            1.0,
-        ),
-        (
-            "tanh_hidden_spiking_dt_1",
-            Activation::Tanh,
-            QuantizerPlacement::Hidden,
-            1.0,
-        ),
-        (
-            "tanh_hidden_multibit_dt_6",
-            Activation::Tanh,
-            QuantizerPlacement::Hidden,
-            6.0,
-        ),
-        (
-            "relu_memory_input_spiking_dt_2",
-            Activation::Relu,
-            QuantizerPlacement::MemoryInput,
-            2.0,
-        ),
-        (
-            "tanh_both_spiking_dt_3",
-            Activation::Tanh,
-            QuantizerPlacement::Both,
-            3.0,
-        ),
-    ];
     let coarse = ConversionOptions {
         weight_bits: 4,
         table_range: 4,
@@ -106,7 +73,7 @@ pub fn generate() -> Result<FixedVectors> {
         ..ConversionOptions::default()
     };
     let mut cases = Vec::new();
-    for (index, (name, activation, placement, dt)) in settings.into_iter().enumerate() {
+    for (index, (name, activation, placement, dt)) in NETWORK_CASES.into_iter().enumerate() {
         // The models and inputs of C4's network cases.
         let model = small_model(300 + index as u64, activation, placement, dt);
         let inputs = small_batch(&model, 400 + index as u64, 2, 16);

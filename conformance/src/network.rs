@@ -77,7 +77,7 @@ fn forward(
 
 /// The tiny network of the hand derivations: one input, one hidden unit, one memory of
 /// order 1 and theta 1, so `A = [-1]`, `B = [1]`, `Abar = e^-1`, `Bbar = 1 - e^-1`.
-fn tiny_model(activation: Activation, quantizer: QuantizerConfig, memory_weight: f64) -> Model {
+pub fn tiny_model(activation: Activation, quantizer: QuantizerConfig, memory_weight: f64) -> Model {
     let config = NetworkConfig {
         lmu: LmuConfig {
             input_size: 1,

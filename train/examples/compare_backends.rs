@@ -8,11 +8,9 @@
 //! model's dt). The data settings are the model file's provenance when it has one, else the
 //! paper's (permutation seed 0).
 
-use std::io::Read;
-
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
-use hsnn_spec::{Backend, ForwardOptions, Model, TraceLevel};
+use hsnn_spec::{Backend, ForwardOptions, TraceLevel};
 use hsnn_train::data::{self, batch, predicted_class};
 use hsnn_train::experiment::DataConfig;
 
@@ -24,14 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: MODEL DATA N [DT]".into()),
     };
     let count: usize = count.parse()?;
-    let mut text = String::new();
-    let bytes = std::fs::read(path)?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
-    } else {
-        text = String::from_utf8(bytes)?;
-    }
-    let mut model = Model::from_json(&text, path)?;
+    let mut model = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
     if let Some(dt) = dt {
         model.config.quantizer.dt = dt;
     }

@@ -7,13 +7,11 @@
 //! `cargo run --release -p hsnn-train --example hardware_time_vs_dt -- MODEL N DT[,DT...]`
 //! (MODEL may be gzipped; the first N embedded test images).
 
-use std::io::Read;
 use std::time::Instant;
 
 use hsnn_hardware::{run_batch, Chip};
 use hsnn_reference::fixed::convert;
 use hsnn_spec::fixed::ConversionOptions;
-use hsnn_spec::Model;
 use hsnn_train::data::{self, batch};
 use hsnn_train::experiment::DataConfig;
 
@@ -26,14 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let dts: Vec<f64> = dts.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let bytes = std::fs::read(path)?;
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
-    } else {
-        text = String::from_utf8(bytes)?;
-    }
-    let original = Model::from_json(&text, path)?;
+    let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
     let config = DataConfig {
         validation_size: None,
         limit: Some(count),

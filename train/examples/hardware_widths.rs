@@ -7,7 +7,6 @@
 //! (DATA: a folder of MNIST files or `embedded`; MODEL may be gzipped). The data settings are
 //! the model file's provenance when it has one, else the paper's (permutation seed 0).
 
-use std::io::Read;
 use std::sync::Arc;
 
 use hsnn_hardware::HardwareBackend;
@@ -74,14 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let dts: Vec<f64> = dts.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let bytes = std::fs::read(path)?;
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
-    } else {
-        text = String::from_utf8(bytes)?;
-    }
-    let original = Model::from_json(&text, path)?;
+    let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
     let config = DataConfig {
         validation_size: None,
         limit: Some(count),

@@ -29,6 +29,28 @@ pub const SHIPPED_MODELS: [(&str, &[u8]); 2] = [
     ),
 ];
 
+/// Reads a model file, gzipped (`.json.gz`, as the shipped models are) or not (clause E2).
+pub fn read_model_file(path: &std::path::Path) -> TrainResult<Model> {
+    let bytes = std::fs::read(path).map_err(|source| hsnn_spec::HsnnError::Io {
+        action: "cannot read model file".into(),
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut text = String::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .map_err(|error| {
+                TrainError::Usage(format!("{} does not unpack: {error}", path.display()))
+            })?;
+    } else {
+        text = String::from_utf8(bytes).map_err(|_| {
+            TrainError::Usage(format!("{} is neither gzip nor UTF-8 text", path.display()))
+        })?;
+    }
+    Ok(Model::from_json(&text, &path.display().to_string())?)
+}
+
 /// The paper experiment, parsed and validated.
 pub fn paper_experiment() -> TrainResult<Experiment> {
     Experiment::from_json(PAPER_EXPERIMENT, "configs/psmnist-paper.json (built in)")
