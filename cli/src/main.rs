@@ -167,7 +167,7 @@ enum Command {
 /// What `eval` and `energy` evaluate, and on which data.
 #[derive(Debug, clap::Args)]
 struct EvalArguments {
-    /// The model file (written by train or reproduce).
+    /// The model file (written by train or reproduce; gzipped files too), or a fixed model file.
     #[arg(long)]
     model: PathBuf,
     /// Folder of the MNIST IDX files (default: the embedded subset).
@@ -505,11 +505,7 @@ fn apply_overrides(
 /// configuration for a fixed model file) and, for a fixed model file, the fixed model.
 fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
     let path = &arguments.model;
-    let text = std::fs::read_to_string(path).map_err(|source| hsnn_spec::HsnnError::Io {
-        action: "cannot read model file".into(),
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = hsnn_train::pretrained::read_model_text(path)?;
     let is_fixed = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|value| {
@@ -718,7 +714,7 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             conversion,
             out,
         } => {
-            let mut loaded = Model::load(&model)?;
+            let mut loaded = hsnn_train::pretrained::read_model_file(&model)?;
             apply_overrides(&mut loaded, placement, dt)?;
             let options = conversion.options()?;
             let fixed = hsnn_reference::fixed::convert(&loaded, &options)?;

@@ -434,7 +434,7 @@ fn plot_redraws_a_results_file() {
 /// model with the sums' widths of SPEC H5; `eval --backend hardware` runs it as it is (and
 /// refuses a `--dt`, which needs a new conversion); `energy` prices the chip's counts on the
 /// named devices, as text and as JSON of its stated format; the hardware backend refuses to
-/// train; an unknown device is named with the known ones.
+/// train; an unknown device is named with the known ones; a gzipped model file is read.
 #[test]
 fn h9_convert_and_hardware_eval_from_the_command_line() {
     let dir = std::env::temp_dir().join(format!("hsnn-hardware-cli-{}", std::process::id()));
@@ -507,6 +507,21 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
         "energy", "--model", model, "--limit", "2", "--device", "nosuch",
     ]);
     assert!(text.contains("nosuch") && text.contains("loihi"), "{text}");
+    // The shipped gzipped model files are read as they are.
+    let shipped = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models/psmnist-paper/model-spiking.json.gz"
+    );
+    let (ok, text) = hsnn(&[
+        "eval",
+        "--backend",
+        "hardware",
+        "--model",
+        shipped,
+        "--limit",
+        "2",
+    ]);
+    assert!(ok && text.contains("2 sequences: accuracy"), "{text}");
     let text = failing(&["train", "--backend", "hardware", "--quiet", "--out", fixed]);
     assert!(text.contains("inference only"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -31,6 +31,12 @@ pub const SHIPPED_MODELS: [(&str, &[u8]); 2] = [
 
 /// Reads a model file, gzipped (`.json.gz`, as the shipped models are) or not (clause E2).
 pub fn read_model_file(path: &std::path::Path) -> TrainResult<Model> {
+    let text = read_model_text(path)?;
+    Ok(Model::from_json(&text, &path.display().to_string())?)
+}
+
+/// The text of a JSON file that may be gzipped (recognised by its magic bytes, not its name).
+pub fn read_model_text(path: &std::path::Path) -> TrainResult<String> {
     let bytes = std::fs::read(path).map_err(|source| hsnn_spec::HsnnError::Io {
         action: "cannot read model file".into(),
         path: path.display().to_string(),
@@ -48,7 +54,7 @@ pub fn read_model_file(path: &std::path::Path) -> TrainResult<Model> {
             TrainError::Usage(format!("{} is neither gzip nor UTF-8 text", path.display()))
         })?;
     }
-    Ok(Model::from_json(&text, &path.display().to_string())?)
+    Ok(text)
 }
 
 /// The paper experiment, parsed and validated.
