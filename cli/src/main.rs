@@ -213,6 +213,10 @@ struct ConversionArguments {
     /// Width of the weights, encoders and readout (default 8; overrides --conversion's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=32))]
     weight_bits: Option<u32>,
+    /// With the fixed point: a saturated value is an error (kind numerical, naming the
+    /// quantity) instead of a counted clamp (SPEC.md H1).
+    #[arg(long)]
+    strict: bool,
 }
 
 impl ConversionArguments {
@@ -587,8 +591,10 @@ fn eval_command<B: Backend>(
         model.config.quantizer.placement.name(),
         model.config.quantizer.dt
     );
+    let mut saturated = None;
     let hardware_report = hardware.map(|hardware| {
         let counters = hardware.take_counters();
+        saturated = Some(counters.saturations.clone());
         summary.push_str(&format!(
             "\nfixed point (SPEC.md H): weights {} bits; saturated values: {} inputs, {} memory \
              inputs, {} memory words, {} pre-activations",
@@ -603,6 +609,12 @@ fn eval_command<B: Backend>(
             "saturations": counters.saturations,
         })
     });
+    if let Some(saturations) = saturated.filter(|saturations| saturations.total() > 0) {
+        if arguments.conversion.strict {
+            eprintln!("{summary}");
+            return Err(strict_error(&saturations));
+        }
+    }
     if arguments.json {
         eprintln!("{summary}");
         let report = serde_json::json!({
@@ -632,6 +644,30 @@ fn eval_command<B: Backend>(
         println!("bit metrics and event counts (SPEC.md section B):\n{report}");
     }
     Ok(())
+}
+
+/// `--strict`'s error for a run that saturated (SPEC.md H1): which quantities, how often.
+fn strict_error(saturations: &hsnn_spec::fixed::Saturations) -> TrainError {
+    let named: Vec<String> = [
+        ("inputs", saturations.input),
+        ("memory inputs", saturations.memory_input),
+        ("memory words", saturations.memory),
+        ("pre-activations", saturations.preactivation),
+    ]
+    .iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(name, count)| format!("{count} {name}"))
+    .collect();
+    hsnn_spec::HsnnError::Numerical {
+        operation: "fixed-point evaluation (--strict)".into(),
+        reason: format!(
+            "values saturated to their format: {}; widen the formats (--conversion: \
+             memory_integer_bits, memory_input_integer_bits, preactivation_bits, input_range) \
+             or drop --strict to count them",
+            named.join(", ")
+        ),
+    }
+    .into()
 }
 
 /// The hardware backend for `arguments`: the reference's conversion at the given options, or
@@ -689,6 +725,9 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             let (data, dataset) = eval_data(&model, &arguments)?;
             let evaluation = evaluate(&backend, &model, &dataset)?;
             let counters = backend.take_counters();
+            if arguments.conversion.strict && counters.saturations.total() > 0 {
+                return Err(strict_error(&counters.saturations));
+            }
             let report = hsnn_cli::energy::EnergyReport::new(
                 &model,
                 backend.options(),

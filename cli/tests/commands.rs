@@ -507,6 +507,42 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
         "energy", "--model", model, "--limit", "2", "--device", "nosuch",
     ]);
     assert!(text.contains("nosuch") && text.contains("loihi"), "{text}");
+    // --strict turns a saturation into an error naming the quantity: a 4-bit memory with no
+    // integer bits saturates on the first nonzero pixels.
+    let options = dir.join("narrow.json");
+    std::fs::write(&options, r#"{"memory_bits": 4, "memory_integer_bits": 0}"#).expect("options");
+    let options = options.to_str().expect("utf-8");
+    let (ok, text) = hsnn(&[
+        "eval",
+        "--backend",
+        "hardware",
+        "--model",
+        model,
+        "--limit",
+        "2",
+        "--conversion",
+        options,
+    ]);
+    assert!(
+        ok && !text.contains("saturated values: 0 inputs, 0 memory inputs, 0 memory words"),
+        "{text}"
+    );
+    let text = failing(&[
+        "eval",
+        "--backend",
+        "hardware",
+        "--model",
+        model,
+        "--limit",
+        "2",
+        "--conversion",
+        options,
+        "--strict",
+    ]);
+    assert!(
+        text.contains("memory words") && text.contains("--strict"),
+        "{text}"
+    );
     // The shipped gzipped model files are read as they are.
     let shipped = concat!(
         env!("CARGO_MANIFEST_DIR"),
