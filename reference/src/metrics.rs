@@ -124,7 +124,9 @@ impl SiteMetricsAccumulator {
         let magnitude_total: u64 = self
             .max_abs_per_neuron
             .iter()
-            .map(|&maximum| u64::from(magnitude_bits(i64::try_from(maximum).unwrap_or(i64::MAX))))
+            // The bit length of the magnitude itself: |i64::MIN| = 2^63 needs 64 bits, which a
+            // conversion back to i64 would lose.
+            .map(|&maximum| u64::from(64 - maximum.leading_zeros()))
             .sum();
         let activity_bits = magnitude_total as f64 / neurons as f64;
         let sign_bit = if self.first.activation.is_signed() {
