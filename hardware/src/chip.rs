@@ -27,7 +27,7 @@ pub struct Event {
     pub count: i64,
 }
 
-/// A fixed model loaded into the chip: the model plus where each term of each sum lives.
+/// A fixed model loaded into the chip (validated once, when loaded).
 #[derive(Debug, Clone)]
 pub struct Chip {
     model: FixedModel,
@@ -289,28 +289,26 @@ impl Chip {
                     *acc = acc.wrapping_add(product.wrapping_shl(a_term.shift));
                 }
             }
-            self.count_dense(state, "a_bar", (lmu.memory_size * order * order) as u64);
+            self.count_dense_in(
+                state,
+                "a_bar",
+                "memory",
+                (lmu.memory_size * order * order) as u64,
+            );
             state.counters.memory.state_words_read += lmu.memory_length() as u64;
         }
         let b_bar = &model.tensors.b_bar;
         if let Some(rule) = &model.activations.memory_input {
-            let fraction_v = formats.integrator_fraction_bits;
             let b_shift = term(&sums.memory, "b_bar").map(|term| term.shift);
-            let mut sent = Vec::new();
-            for (dimension, &u) in memory_input.iter().enumerate() {
-                let integrator = state.memory_input_integrators[dimension] + apply_rule(rule, u);
-                let count = integrator >> fraction_v;
-                state.memory_input_integrators[dimension] = integrator - (count << fraction_v);
-                state.record.memory_input_counts.push(count);
-                state.record.memory_input_integrator.push(integrator);
-                if count != 0 {
-                    sent.push(Event {
-                        site: QuantizedSite::MemoryInput,
-                        neuron: dimension,
-                        count,
-                    });
-                }
-            }
+            let sent = quantize_site(
+                QuantizedSite::MemoryInput,
+                rule,
+                formats.integrator_fraction_bits,
+                &mut state.memory_input_integrators,
+                &memory_input,
+                &mut state.record.memory_input_counts,
+                &mut state.record.memory_input_integrator,
+            );
             let site = &mut state.counters.sites[usize::from(model.counts.hidden.is_some())];
             site.neuron_updates += lmu.memory_size as u64;
             site.events += sent.len() as u64;
@@ -346,7 +344,7 @@ impl Chip {
                     );
                 }
             }
-            self.count_dense(state, "b_bar", (lmu.memory_size * order) as u64);
+            self.count_dense_in(state, "b_bar", "memory", (lmu.memory_size * order) as u64);
             state.counters.memory.state_words_read += lmu.memory_size as u64;
         }
         state.memory = self.round_sums(
@@ -384,22 +382,15 @@ impl Chip {
         }
         state.counters.nonlinear_neuron_updates += lmu.hidden_size as u64;
         if model.counts.hidden.is_some() {
-            let fraction_v = formats.integrator_fraction_bits;
-            let mut sent = Vec::new();
-            for (neuron, &z) in preactivation.iter().enumerate() {
-                let integrator = state.hidden_integrators[neuron] + apply_rule(hidden_rule, z);
-                let count = integrator >> fraction_v;
-                state.hidden_integrators[neuron] = integrator - (count << fraction_v);
-                state.record.hidden_counts.push(count);
-                state.record.hidden_integrator.push(integrator);
-                if count != 0 {
-                    sent.push(Event {
-                        site: QuantizedSite::Hidden,
-                        neuron,
-                        count,
-                    });
-                }
-            }
+            let sent = quantize_site(
+                QuantizedSite::Hidden,
+                hidden_rule,
+                formats.integrator_fraction_bits,
+                &mut state.hidden_integrators,
+                &preactivation,
+                &mut state.record.hidden_counts,
+                &mut state.record.hidden_integrator,
+            );
             let site = &mut state.counters.sites[0];
             site.neuron_updates += lmu.hidden_size as u64;
             site.events += sent.len() as u64;
@@ -425,7 +416,6 @@ impl Chip {
         state.step += 1;
         state.record.steps = state.step;
         state.counters.steps = state.step as u64;
-        events.sort_by_key(|event| (event.site != QuantizedSite::MemoryInput, event.neuron));
         Ok(StepOutput { events })
     }
 
@@ -526,10 +516,6 @@ impl Chip {
         }
     }
 
-    fn count_dense(&self, state: &mut ChipState, tensor: &str, macs: u64) {
-        self.count_dense_in(state, tensor, "memory", macs);
-    }
-
     fn count_dense_in(&self, state: &mut ChipState, tensor: &str, sum: &str, macs: u64) {
         if let Some(counter) = state
             .counters
@@ -557,6 +543,36 @@ impl Chip {
             })
             .collect()
     }
+}
+
+/// One spiking site's quantizer step (clause H7) on its operands, recording counts and
+/// integrators; returns the events, in neuron order.
+#[allow(clippy::too_many_arguments)]
+fn quantize_site(
+    site: QuantizedSite,
+    rule: &FixedActivation,
+    fraction_v: u32,
+    integrators: &mut [i64],
+    operands: &[i64],
+    counts: &mut Vec<i64>,
+    recorded_integrators: &mut Vec<i64>,
+) -> Vec<Event> {
+    let mut sent = Vec::new();
+    for (neuron, (state, &operand)) in integrators.iter_mut().zip(operands).enumerate() {
+        let integrator = *state + apply_rule(rule, operand);
+        let count = integrator >> fraction_v;
+        *state = integrator - (count << fraction_v);
+        counts.push(count);
+        recorded_integrators.push(integrator);
+        if count != 0 {
+            sent.push(Event {
+                site,
+                neuron,
+                count,
+            });
+        }
+    }
+    sent
 }
 
 /// A site's rule on a pre-activation (clause H6).
