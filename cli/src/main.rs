@@ -824,6 +824,7 @@ fn eval_data_config(
             },
             limit: recorded.limit,
             permutation_seed: recorded.permutation_seed,
+            recipe: recorded.recipe,
         });
     };
     let given = Experiment::load(Some(config))?.data;
@@ -832,6 +833,13 @@ fn eval_data_config(
         contradictions.push(format!(
             "permutation_seed {} (the model was trained with {})",
             given.permutation_seed, recorded.permutation_seed
+        ));
+    }
+    if given.recipe != recorded.recipe {
+        contradictions.push(format!(
+            "recipe {} (the model was trained with {})",
+            given.recipe.name(),
+            recorded.recipe.name()
         ));
     }
     if same_source && given.validation_size != recorded.validation_size {

@@ -318,6 +318,7 @@ fn e2_eval_uses_the_model_files_record_of_its_training_data() {
             data: hsnn_spec::DataProvenance {
                 source: hsnn_spec::DataSource::Embedded,
                 permutation_seed: 7,
+                recipe: hsnn_spec::DataRecipe::KerasLmuExample,
                 validation_size: Some(100),
                 limit: Some(30),
                 train_samples: 30,

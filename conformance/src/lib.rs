@@ -93,6 +93,7 @@ macro_rules! with_trainer_checks {
     ($callback:ident, $arm:ident, $($arguments:tt)*) => {
         $crate::$callback! { @$arm $($arguments)*;
             trainer::t1_uniform_logits_give_log_classes,
+            trainer::t1_keras2_probability_loss_clips_and_differentiates,
             trainer::t2_surrogate_gradient_tends_to_rate_gradient,
             trainer::t2_surrogate_gradient_carries_the_amplitude,
             trainer::t2_spiking_gradients_match_differences_of_the_restated_network,

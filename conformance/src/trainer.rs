@@ -2,8 +2,8 @@
 //! [`hsnn_spec::Trainer`].
 
 use hsnn_spec::{
-    Activation, Discretizer, InitialStateConfig, LmuConfig, Model, NetworkConfig, QuantizerConfig,
-    QuantizerPlacement, RecurrentConnections, SequenceBatch, Trainer, Weights,
+    Activation, Discretizer, InitialStateConfig, LmuConfig, LossFunction, Model, NetworkConfig,
+    QuantizerConfig, QuantizerPlacement, RecurrentConnections, SequenceBatch, Trainer, Weights,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -587,4 +587,132 @@ pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) 
         .gradients(&model, &batch, &[1])
         .expect_err("one label for two sequences");
     assert!(error.to_string().contains("labels"), "{error}");
+}
+
+/// The network of [`t1_uniform_logits_give_log_classes`] with readout bias `bias`: its readout
+/// kernel is zero, so every sequence's logits are exactly `bias`.
+fn bias_only_model(bias: [f64; 4]) -> Model {
+    let config = NetworkConfig {
+        lmu: LmuConfig {
+            input_size: 1,
+            hidden_size: 2,
+            memory_size: 1,
+            order: 2,
+            theta: 4.0,
+            discretizer: Discretizer::ZeroOrderHold,
+            hidden_activation: Activation::Tanh,
+            connections: RecurrentConnections::all(),
+        },
+        output_size: 4,
+        quantizer: QuantizerConfig::non_spiking(),
+    };
+    let mut weights = Weights::zeros(&config);
+    weights.kernel_memory.data.fill(0.3);
+    weights.kernel_hidden.data = vec![0.2, -0.4, 0.5, 0.1];
+    weights.readout_bias.data = bias.to_vec();
+    Model::new(config, weights).expect("valid model")
+}
+
+/// T1 (second loss, `keras2_probability`): Keras 2's clipped probability cross-entropy. Hand-derived clip cases: logits with the
+/// true class 40 above the rest give `q_y = 1` in binary32, above `1 - 1e-7` (which rounds to
+/// `1 - 2^-23`), so the loss is `-ln(1 - 2^-23)`, which binary32 gives as `2^-23`, and every
+/// gradient is exactly 0; the true class 40 *below* another gives `q_y = e^-40 < 1e-7`, a
+/// loss of `-ln(1e-7) = 16.1180957` (to binary32's 2e-6 at 16) and again no gradient, where
+/// T1's exact loss is 40 with a gradient. Away from the clip: every gradient against central
+/// differences of this loss (step 1e-2: binary32 losses are too coarse for smaller steps),
+/// and against T1's gradients, which it equals there up to binary32 rounding.
+pub fn t1_keras2_probability_loss_clips_and_differentiates(trainer: &impl Trainer, level: Level) {
+    let keras = LossFunction::Keras2Probability;
+    let batch = SequenceBatch::new(2, 3, 1, vec![0.5, -1.0, 0.25, 1.0, 0.0, -0.5]).expect("batch");
+    let all_zero = |weights: &Weights| {
+        weights
+            .named()
+            .iter()
+            .all(|(_, tensor)| tensor.data.iter().all(|&value| value == 0.0))
+    };
+
+    let confident = bias_only_model([0.0, 40.0, 0.0, 0.0]);
+    let right = trainer
+        .gradients_with_loss(&confident, &batch, &[1, 1], keras)
+        .expect("gradients");
+    assert!(
+        (right.loss - 2f64.powi(-23)).abs() < 1e-14,
+        "confidently right: loss {} instead of -ln(1 - 2^-23) = 2^-23",
+        right.loss
+    );
+    assert!(
+        all_zero(&right.gradients),
+        "confidently right: the clipped probability must pass no gradient, got {:?}",
+        right.gradients.readout_bias.data
+    );
+    let wrong = trainer
+        .gradients_with_loss(&confident, &batch, &[0, 2], keras)
+        .expect("gradients");
+    assert!(
+        (wrong.loss - 16.118_095_650_958_32).abs() < 2e-6,
+        "confidently wrong: loss {} instead of -ln(1e-7) = 16.1180957",
+        wrong.loss
+    );
+    assert!(
+        all_zero(&wrong.gradients),
+        "confidently wrong: the clipped probability must pass no gradient, got {:?}",
+        wrong.gradients.readout_bias.data
+    );
+    let exact = trainer
+        .gradients(&confident, &batch, &[0, 2])
+        .expect("gradients");
+    assert!(
+        (exact.loss - 40.0).abs() < 1e-4 && !all_zero(&exact.gradients),
+        "T1 on the same sequences: loss {} (40 expected) with a gradient",
+        exact.loss
+    );
+
+    let model = bias_only_model([0.3, -0.2, 0.1, 0.5]);
+    let labels = [1, 3];
+    let analytic = trainer
+        .gradients_with_loss(&model, &batch, &labels, keras)
+        .expect("gradients");
+    let reference_loss = trainer
+        .gradients(&model, &batch, &labels)
+        .expect("gradients");
+    crate::levels::assert_reals_agree(
+        crate::levels::Level::Bounded { absolute: 1e-6 },
+        "keras2 loss against T1 away from the clip",
+        &[reference_loss.loss],
+        &[analytic.loss],
+    );
+    let step = 1e-2;
+    let loss_at = |model: &Model| {
+        trainer
+            .gradients_with_loss(model, &batch, &labels, keras)
+            .expect("gradients")
+            .loss
+    };
+    for (tensor_index, ((name, gradient), (_, unclipped))) in analytic
+        .gradients
+        .named()
+        .into_iter()
+        .zip(reference_loss.gradients.named())
+        .enumerate()
+    {
+        for element in 0..gradient.data.len() {
+            let mut plus = model.clone();
+            let mut minus = model.clone();
+            plus.weights.named_mut()[tensor_index].1.data[element] += step;
+            minus.weights.named_mut()[tensor_index].1.data[element] -= step;
+            let numeric = (loss_at(&plus) - loss_at(&minus)) / (2.0 * step);
+            let value = gradient.data[element];
+            assert!(
+                (value - numeric).abs() <= 2e-3 * value.abs().max(numeric.abs()) + 5e-5,
+                "{name}[{element}]: analytic {value:e}, central difference {numeric:e} \
+                 (level {level:?})"
+            );
+            assert!(
+                (value - unclipped.data[element]).abs() <= 1e-5,
+                "{name}[{element}]: keras2 gradient {value:e}, T1's {:e}: they must agree \
+                 away from the clip",
+                unclipped.data[element]
+            );
+        }
+    }
 }

@@ -160,6 +160,17 @@ pub enum DataError {
         available: usize,
     },
 
+    /// A recipe that draws its pixel permutation from a seeded stream was given the sequential
+    /// (unpermuted) order, which has no seed (D6).
+    #[error(
+        "the {recipe} split recipe draws the pixel permutation from its random stream; it needs \
+         a permuted pixel order with a seed, not the sequential order"
+    )]
+    RecipeNeedsPermutation {
+        /// The recipe's name.
+        recipe: &'static str,
+    },
+
     /// A batch asked for a sample the data set does not have.
     #[error("sample index {index} is out of range for a data set of {len} samples")]
     SampleIndexOutOfRange {

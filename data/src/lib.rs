@@ -40,5 +40,5 @@ pub use embedded::load_embedded;
 pub use error::DataError;
 pub use psmnist::{
     load_psmnist, load_psmnist_from_bytes, normalise_pixel, Batch, Dataset, LoadOptions,
-    PixelOrder, Split, SEQUENCE_LENGTH,
+    PixelOrder, Split, SplitRecipe, SEQUENCE_LENGTH,
 };

@@ -144,9 +144,15 @@ pub fn shuffle<T>(rng: &mut Mt19937, items: &mut [T]) {
 /// [`shuffle`] with a generator seeded by [`Mt19937::new`]. For seed 0 and n = 784 this is the
 /// psMNIST permutation of keras-lmu, starting 693, 85, 647, 392, 765, 14, 299, 711, 55, 31.
 pub fn permutation(seed: u32, n: usize) -> Vec<usize> {
-    let mut rng = Mt19937::new(seed);
+    permutation_from(&mut Mt19937::new(seed), n)
+}
+
+/// `rng.permutation(n)` for a `RandomState` whose stream is `rng` (D4, D6): the integers `0..n`
+/// shuffled by [`shuffle`], drawing from `rng` where earlier draws left it. Two calls on one
+/// stream give numpy's two successive permutations, as NRU's psMNIST iterator draws them.
+pub fn permutation_from(rng: &mut Mt19937, n: usize) -> Vec<usize> {
     let mut items: Vec<usize> = (0..n).collect();
-    shuffle(&mut rng, &mut items);
+    shuffle(rng, &mut items);
     items
 }
 

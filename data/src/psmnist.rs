@@ -2,10 +2,12 @@
 //!
 //! - D2 normalisation: a pixel `p` (0..=255) becomes `p as f64 / 255.0` ([`normalise_pixel`]),
 //!   so inputs lie in [0, 1].
-//! - D3 split: the training file's first `N - V` samples are the training split and its last
-//!   `V` samples the validation split (`V` = 10,000 by default, so 50,000 + 10,000 for the full
-//!   MNIST); the test file is the test split. No shuffling of samples here: the order of the
-//!   files is kept, and a trainer shuffles batches itself.
+//! - D3 split: with the [`SplitRecipe::KerasLmuExample`] recipe (the default) the training
+//!   file's first `N - V` samples are the training split and its last `V` samples the
+//!   validation split (`V` = 10,000 by default, so 50,000 + 10,000 for the full MNIST); the
+//!   test file is the test split, in file order. With [`SplitRecipe::Nru`] (D6) the training
+//!   file is first shuffled by a numpy permutation, and the pixel permutation is the next draw
+//!   of the same stream. A trainer shuffles its batches itself either way.
 //! - D4 permutation: every image is read as a sequence of 784 scalar inputs, with the pixels in
 //!   the order of one fixed permutation `perm` (numpy `RandomState(seed).permutation(784)`,
 //!   seed 0 by default, see [`crate::permutation`]). Convention:
@@ -18,7 +20,6 @@
 //! of 376 MB for the full training file). An f32 store would be smaller than f64 but could not
 //! give the D2 values exactly: `f64::from(p as f32 / 255.0) != p as f64 / 255.0` for most `p`.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::DataError;
@@ -80,6 +81,32 @@ impl PixelOrder {
     }
 }
 
+/// Which samples go into which split, and where the pixel permutation comes from (D3, D6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitRecipe {
+    /// keras-lmu's psMNIST docs example (D3, D4): the training file in file order, train = its
+    /// first `N - V` samples, validation = its last `V`; the pixel permutation is
+    /// `RandomState(seed).permutation(784)`.
+    #[default]
+    KerasLmuExample,
+    /// The LMU paper's notebook through NRU's iterator (D6): one `RandomState(seed)` stream
+    /// draws `permutation(N)`, which shuffles the training file, then `permutation(784)`, the
+    /// pixel order; train = the first `N - V` shuffled samples, validation = the last `V`
+    /// (`N = 60,000`, `V = 10,000`, seed 50 in the paper's setup). Needs a
+    /// [`PixelOrder::Permuted`] order, whose seed seeds the stream.
+    Nru,
+}
+
+impl SplitRecipe {
+    /// The name used in experiment files and reports: `keras_lmu_example` or `nru`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SplitRecipe::KerasLmuExample => "keras_lmu_example",
+            SplitRecipe::Nru => "nru",
+        }
+    }
+}
+
 /// How to build the splits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LoadOptions {
@@ -93,6 +120,8 @@ pub struct LoadOptions {
     /// Keep only the first `limit` samples of each split (after splitting), for quick runs.
     /// `None` keeps everything.
     pub limit: Option<usize>,
+    /// Which samples make which split, and where the permutation comes from (D3, D6).
+    pub recipe: SplitRecipe,
 }
 
 /// One split of (p)sMNIST: sequences of 784 pixels already in [`PixelOrder`] order, and their
@@ -190,20 +219,21 @@ impl Dataset {
         Ok(())
     }
 
-    /// Copies samples `range` of `source`, reordering every image's pixels by `perm`
-    /// (`permuted[t] = original[perm[t]]`). `range` and every `perm` entry are in bounds by
-    /// construction (callers clamp the range; perm is a permutation of 0..784).
-    fn from_range(source: &LabelledImages, range: Range<usize>, perm: &[usize]) -> Self {
-        let mut pixels = Vec::with_capacity(range.len() * SEQUENCE_LENGTH);
+    /// Copies the samples `indices` of `source`, in that order, reordering every image's
+    /// pixels by `perm` (`permuted[t] = original[perm[t]]`). Every index and every `perm`
+    /// entry is in bounds by construction (callers take indices below the file's length; perm
+    /// is a permutation of 0..784).
+    fn from_indices(source: &LabelledImages, indices: &[usize], perm: &[usize]) -> Self {
+        let mut pixels = Vec::with_capacity(indices.len() * SEQUENCE_LENGTH);
         let all_pixels = source.images().pixels();
-        for index in range.clone() {
+        let all_labels = source.labels();
+        let mut labels = Vec::with_capacity(indices.len());
+        for &index in indices {
             let image = &all_pixels[index * SEQUENCE_LENGTH..(index + 1) * SEQUENCE_LENGTH];
             pixels.extend(perm.iter().map(|&source_pixel| image[source_pixel]));
+            labels.push(all_labels[index]);
         }
-        Dataset {
-            pixels,
-            labels: source.labels()[range].to_vec(),
-        }
+        Dataset { pixels, labels }
     }
 }
 
@@ -243,8 +273,15 @@ pub struct Split {
     pub test: Dataset,
     /// The pixel order the sequences are in.
     pub pixel_order: PixelOrder,
-    /// The source index of every time step (`pixel_order.permutation()`), kept for reports.
+    /// The source index of every time step, kept for reports: `pixel_order.permutation()`
+    /// for [`SplitRecipe::KerasLmuExample`], the stream's second draw for [`SplitRecipe::Nru`].
     pub permutation: Vec<usize>,
+    /// The recipe the splits were made by.
+    pub recipe: SplitRecipe,
+    /// For each training-file sample of the train split then the validation split, its index
+    /// in the training file (before any limit): `0..N` in order for
+    /// [`SplitRecipe::KerasLmuExample`], the stream's first draw for [`SplitRecipe::Nru`].
+    pub training_file_order: Vec<usize>,
 }
 
 /// The bytes of one IDX file (plain or gzipped) and the name to use for it in error messages.
@@ -333,22 +370,41 @@ pub(crate) fn build_split(
         });
     }
     let train_size = train_file.len() - validation_size;
-    let limited = |range: Range<usize>| match options.limit {
-        Some(limit) if limit < range.len() => range.start..range.start + limit,
-        _ => range,
+    let limited = |indices: &[usize]| -> Vec<usize> {
+        match options.limit {
+            Some(limit) if limit < indices.len() => indices[..limit].to_vec(),
+            _ => indices.to_vec(),
+        }
     };
 
-    let permutation = options.pixel_order.permutation();
-    Ok(Split {
-        train: Dataset::from_range(&train_file, limited(0..train_size), &permutation),
-        validation: Dataset::from_range(
-            &train_file,
-            limited(train_size..train_file.len()),
-            &permutation,
+    let (training_file_order, permutation) = match options.recipe {
+        SplitRecipe::KerasLmuExample => (
+            (0..train_file.len()).collect::<Vec<_>>(),
+            options.pixel_order.permutation(),
         ),
-        test: Dataset::from_range(&test_file, limited(0..test_file.len()), &permutation),
+        SplitRecipe::Nru => {
+            let PixelOrder::Permuted { seed } = options.pixel_order else {
+                return Err(DataError::RecipeNeedsPermutation {
+                    recipe: options.recipe.name(),
+                });
+            };
+            // D6: both draws come from one stream, the sample order first.
+            let mut stream = permutation::Mt19937::new(seed);
+            let order = permutation::permutation_from(&mut stream, train_file.len());
+            let pixels = permutation::permutation_from(&mut stream, SEQUENCE_LENGTH);
+            (order, pixels)
+        }
+    };
+    let (train_order, validation_order) = training_file_order.split_at(train_size);
+    let test_order: Vec<usize> = (0..test_file.len()).collect();
+    Ok(Split {
+        train: Dataset::from_indices(&train_file, &limited(train_order), &permutation),
+        validation: Dataset::from_indices(&train_file, &limited(validation_order), &permutation),
+        test: Dataset::from_indices(&test_file, &limited(&test_order), &permutation),
         pixel_order: options.pixel_order,
         permutation,
+        recipe: options.recipe,
+        training_file_order,
     })
 }
 

@@ -2,7 +2,7 @@
 //! `cargo run --release -p hsnn-reference --example gradient_timing -- HIDDEN ORDER BATCH`.
 
 use hsnn_reference::training::loss_and_gradients;
-use hsnn_spec::{Model, NetworkConfig, SequenceBatch, Weights};
+use hsnn_spec::{LossFunction, Model, NetworkConfig, SequenceBatch, Weights};
 
 fn main() {
     let arguments: Vec<usize> = std::env::args()
@@ -37,7 +37,12 @@ fn main() {
     };
     let labels: Vec<usize> = (0..batch).map(|sample| sample % 10).collect();
     let start = std::time::Instant::now();
-    match loss_and_gradients(&model, &sequences, &labels) {
+    match loss_and_gradients(
+        &model,
+        &sequences,
+        &labels,
+        LossFunction::SoftmaxCrossEntropy,
+    ) {
         Ok(output) => println!(
             "hidden {hidden}, order {order}, batch {batch}: loss {:.4}, {:.1} ms per sequence",
             output.loss,

@@ -21,7 +21,7 @@ pub mod training;
 
 use hsnn_spec::{
     Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, LmuConfig, LmuMatrices,
-    Model, QuantizerRun, Result, SequenceBatch, Tensor2, Trainer,
+    LossFunction, Model, QuantizerRun, Result, SequenceBatch, Tensor2, Trainer,
 };
 
 /// The reference backend: f64, nalgebra, one sequence at a time.
@@ -59,12 +59,13 @@ impl Backend for ReferenceBackend {
 }
 
 impl Trainer for ReferenceBackend {
-    fn gradients(
+    fn gradients_with_loss(
         &self,
         model: &Model,
         batch: &SequenceBatch,
         labels: &[usize],
+        loss: LossFunction,
     ) -> Result<GradientOutput> {
-        training::loss_and_gradients(model, batch, labels)
+        training::loss_and_gradients(model, batch, labels, loss)
     }
 }

@@ -29,8 +29,9 @@ pub use config::{
 pub use error::{HsnnError, Result};
 pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
 pub use model::{
-    DataProvenance, DataSource, Model, Provenance, Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION,
+    DataProvenance, DataRecipe, DataSource, Model, Provenance, Weights, MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
 };
 pub use tensor::{SequenceBatch, Tensor2};
 pub use trace::{QuantizedSite, SiteTrace, Trace, TraceLevel};
-pub use training::{AdamConfig, AdamState, DtSchedule, GradientOutput, Trainer};
+pub use training::{AdamConfig, AdamState, DtSchedule, GradientOutput, LossFunction, Trainer};

@@ -164,6 +164,35 @@ pub enum DataSource {
     MnistFiles,
 }
 
+/// Which samples make which split of psMNIST, and where the pixel permutation comes from
+/// (SPEC.md clauses D3, D4, D6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataRecipe {
+    /// keras-lmu's psMNIST docs example: the training file in file order,
+    /// `RandomState(seed).permutation(784)` (D3, D4).
+    #[default]
+    KerasLmuExample,
+    /// The LMU paper's notebook through NRU's iterator: one `RandomState(seed)` stream shuffles
+    /// the training file, then draws the pixel permutation (D6).
+    Nru,
+}
+
+impl DataRecipe {
+    /// True for the default, [`DataRecipe::KerasLmuExample`] (files omit it).
+    pub fn is_default(&self) -> bool {
+        *self == DataRecipe::default()
+    }
+
+    /// The name used in files and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataRecipe::KerasLmuExample => "keras_lmu_example",
+            DataRecipe::Nru => "nru",
+        }
+    }
+}
+
 /// The data settings a model was trained with: what `eval` needs to rebuild the same splits
 /// (SPEC.md clause E2, version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,8 +200,12 @@ pub enum DataSource {
 pub struct DataProvenance {
     /// Embedded subset or MNIST files.
     pub source: DataSource,
-    /// Seed of the pixel permutation (clause D3).
+    /// Seed of the pixel permutation (clause D4), or of the NRU recipe's stream (D6).
     pub permutation_seed: u32,
+    /// The split recipe (D3, D6); omitted for the default, so files written before it
+    /// existed keep their checksums.
+    #[serde(default, skip_serializing_if = "DataRecipe::is_default")]
+    pub recipe: DataRecipe,
     /// The validation size as configured (`null`: the source's default).
     pub validation_size: Option<usize>,
     /// The per-split limit as configured (`null`: none).
@@ -514,6 +547,7 @@ mod tests {
             data: DataProvenance {
                 source: DataSource::Embedded,
                 permutation_seed: 7,
+                recipe: DataRecipe::Nru,
                 validation_size: Some(24),
                 limit: Some(30),
                 train_samples: 30,

@@ -8,10 +8,40 @@ use crate::error::{HsnnError, Result};
 use crate::model::{Model, Weights};
 use crate::tensor::{SequenceBatch, Tensor2};
 
+/// Which loss a trainer minimises (SPEC.md clause T1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossFunction {
+    /// T1: the exact softmax cross-entropy of the logits, through log-sum-exp, in the
+    /// backend's precision; every sequence contributes its full gradient.
+    #[default]
+    SoftmaxCrossEntropy,
+    /// T1b: categorical cross-entropy as standalone Keras 2.2 on TensorFlow 1 computes it
+    /// after a softmax layer, in binary32: softmax, `p / sum(p)`, `clip(p, 1e-7, 1 - 1e-7)`,
+    /// `-log p_y`. A sequence whose normalised true-class probability lies outside the clip
+    /// range contributes no gradient; no sequence's loss exceeds 16.12.
+    Keras2Probability,
+}
+
+impl LossFunction {
+    /// The name used in experiment files and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LossFunction::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            LossFunction::Keras2Probability => "keras2_probability",
+        }
+    }
+
+    /// True for the default, [`LossFunction::SoftmaxCrossEntropy`] (files omit it).
+    pub fn is_default(&self) -> bool {
+        *self == LossFunction::default()
+    }
+}
+
 /// Loss and gradients of one minibatch (SPEC.md clauses T1-T3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradientOutput {
-    /// Mean softmax cross-entropy over the batch (clause T1).
+    /// Mean loss over the batch (clause T1, of the requested [`LossFunction`]).
     pub loss: f64,
     /// Gradient of the mean loss with respect to every weight, same shapes as the model's.
     pub gradients: Weights,
@@ -22,14 +52,26 @@ pub struct GradientOutput {
 /// A backend that can also compute gradients (SPEC.md section T): spikes on the forward pass,
 /// the rate derivative on the backward pass (clause T2).
 pub trait Trainer: Backend {
-    /// Mean loss over `batch` with class labels `labels`, and its gradients, at the model's
-    /// current quantizer settings (the dt schedule sets `model.config.quantizer.dt`).
+    /// Mean loss `loss` over `batch` with class labels `labels`, and its gradients, at the
+    /// model's current quantizer settings (the dt schedule sets `model.config.quantizer.dt`)
+    /// (clauses T1-T3).
+    fn gradients_with_loss(
+        &self,
+        model: &Model,
+        batch: &SequenceBatch,
+        labels: &[usize],
+        loss: LossFunction,
+    ) -> Result<GradientOutput>;
+
+    /// [`Trainer::gradients_with_loss`] with the default loss, T1's softmax cross-entropy.
     fn gradients(
         &self,
         model: &Model,
         batch: &SequenceBatch,
         labels: &[usize],
-    ) -> Result<GradientOutput>;
+    ) -> Result<GradientOutput> {
+        self.gradients_with_loss(model, batch, labels, LossFunction::SoftmaxCrossEntropy)
+    }
 }
 
 /// Adam with the Keras defaults (SPEC.md clause T4).
@@ -266,6 +308,22 @@ mod tests {
             assert_eq!(schedule.end(), end);
             assert!(schedule.dt_at(6) != end);
         }
+    }
+
+    /// T1: the loss names of experiment files, and the default.
+    #[test]
+    fn t1_loss_functions_have_their_file_names() {
+        for loss in [
+            LossFunction::SoftmaxCrossEntropy,
+            LossFunction::Keras2Probability,
+        ] {
+            let text = serde_json::to_string(&loss).expect("serializes");
+            assert_eq!(text, format!("\"{}\"", loss.name()));
+            assert_eq!(serde_json::from_str::<LossFunction>(&text).ok(), Some(loss));
+        }
+        assert!(LossFunction::default().is_default());
+        assert!(!LossFunction::Keras2Probability.is_default());
+        assert!(serde_json::from_str::<LossFunction>("\"keras2\"").is_err());
     }
 
     /// E2: unknown keys in a schedule are rejected, not ignored.

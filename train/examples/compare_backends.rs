@@ -26,14 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dt) = dt {
         model.config.quantizer.dt = dt;
     }
-    let config = DataConfig {
-        validation_size: None,
-        limit: Some(count),
-        permutation_seed: model
-            .provenance
-            .as_ref()
-            .map_or(0, |provenance| provenance.data.permutation_seed),
-    };
+    let config = DataConfig::recorded_in(&model, Some(count));
     let directory = (directory != "embedded").then(|| std::path::Path::new(directory));
     let loaded = data::load(directory, &config)?;
     let test = &loaded.split.test;

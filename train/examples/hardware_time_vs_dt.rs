@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         validation_size: None,
         limit: Some(count),
         permutation_seed: 0,
+        recipe: hsnn_spec::DataRecipe::KerasLmuExample,
     };
     let test = data::load(None, &config)?.split.test;
     let indices: Vec<usize> = (0..test.len()).collect();

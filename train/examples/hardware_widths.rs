@@ -74,14 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: usize = count.parse()?;
     let dts: Vec<f64> = dts.split(',').map(str::parse).collect::<Result<_, _>>()?;
     let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
-    let config = DataConfig {
-        validation_size: None,
-        limit: Some(count),
-        permutation_seed: original
-            .provenance
-            .as_ref()
-            .map_or(0, |provenance| provenance.data.permutation_seed),
-    };
+    let config = DataConfig::recorded_in(&original, Some(count));
     let directory = (directory != "embedded").then(|| std::path::Path::new(directory));
     let loaded = data::load(directory, &config)?;
     let test = &loaded.split.test;

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split};
-use hsnn_spec::{DataProvenance, DataSource, SequenceBatch};
+use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split, SplitRecipe};
+use hsnn_spec::{DataProvenance, DataRecipe, DataSource, SequenceBatch};
 
 use crate::error::{TrainError, TrainResult};
 use crate::experiment::DataConfig;
@@ -28,6 +28,10 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
             seed: config.permutation_seed,
         },
         limit: config.limit,
+        recipe: match config.recipe {
+            DataRecipe::KerasLmuExample => SplitRecipe::KerasLmuExample,
+            DataRecipe::Nru => SplitRecipe::Nru,
+        },
     };
     let (split, source, source_kind) = match directory {
         Some(directory) => (
@@ -48,7 +52,8 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
         ),
     };
     let description = format!(
-        "{source}, permutation seed {}: {} train / {} validation / {} test",
+        "{source}, {} recipe, permutation seed {}: {} train / {} validation / {} test",
+        config.recipe.name(),
         config.permutation_seed,
         split.train.len(),
         split.validation.len(),
@@ -57,6 +62,7 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
     let provenance = DataProvenance {
         source: source_kind,
         permutation_seed: config.permutation_seed,
+        recipe: config.recipe,
         validation_size: config.validation_size,
         limit: config.limit,
         train_samples: split.train.len(),

@@ -3,8 +3,8 @@
 
 use hsnn_data::Dataset;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
-use hsnn_reference::training::softmax_cross_entropy;
-use hsnn_spec::{Backend, BitMetrics, ForwardOptions, Model, TraceLevel};
+use hsnn_reference::training::loss_and_logit_gradient;
+use hsnn_spec::{Backend, BitMetrics, ForwardOptions, LossFunction, Model, TraceLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{batch, predicted_class};
@@ -20,7 +20,7 @@ pub const CHUNK: usize = 100;
 pub struct Evaluation {
     /// Sequences evaluated.
     pub samples: usize,
-    /// Mean cross-entropy.
+    /// Mean loss (T1's cross-entropy unless [`evaluate_with_loss`] chose another).
     pub loss: f64,
     /// Fraction classified correctly.
     pub accuracy: f64,
@@ -28,11 +28,23 @@ pub struct Evaluation {
     pub metrics: BitMetrics,
 }
 
-/// Evaluates `model` on every sequence of `dataset` (sample id = index in the split).
+/// Evaluates `model` on every sequence of `dataset` (sample id = index in the split), with
+/// T1's softmax cross-entropy as the loss.
 pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Model,
     dataset: &Dataset,
+) -> TrainResult<Evaluation> {
+    evaluate_with_loss(backend, model, dataset, LossFunction::SoftmaxCrossEntropy)
+}
+
+/// [`evaluate`] with the loss `loss` (clause T1 or T1b), as a stage validates with its
+/// experiment's loss (T7).
+pub fn evaluate_with_loss<B: Backend>(
+    backend: &B,
+    model: &Model,
+    dataset: &Dataset,
+    loss_function: LossFunction,
 ) -> TrainResult<Evaluation> {
     if dataset.is_empty() {
         return Err(TrainError::Usage(
@@ -83,7 +95,7 @@ pub fn evaluate<B: Backend>(
                 }
                 .into());
             }
-            let sample_loss = softmax_cross_entropy(logits, label).0;
+            let sample_loss = loss_and_logit_gradient(loss_function, logits, label).0;
             if !sample_loss.is_finite() {
                 return Err(hsnn_spec::HsnnError::Numerical {
                     operation: "evaluation".into(),

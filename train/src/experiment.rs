@@ -3,7 +3,7 @@
 
 use hsnn_spec::{
     model::{check_format, parse_versioned},
-    AdamConfig, DtSchedule, HsnnError, NetworkConfig, QuantizerPlacement,
+    AdamConfig, DataRecipe, DtSchedule, HsnnError, LossFunction, NetworkConfig, QuantizerPlacement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +23,28 @@ pub struct DataConfig {
     pub validation_size: Option<usize>,
     /// Keep only this many samples of each split; `null` keeps all.
     pub limit: Option<usize>,
-    /// Seed of the numpy-exact pixel permutation (0 in the paper's setup).
+    /// Seed of the numpy-exact pixel permutation (0 in the keras-lmu example's setup); for
+    /// the `nru` recipe the seed of its one stream (50 in the paper's).
     pub permutation_seed: u32,
+    /// Which samples make which split and where the permutation comes from (SPEC.md D3, D6):
+    /// `keras_lmu_example` (the default, omitted from files) or `nru`.
+    #[serde(default, skip_serializing_if = "DataRecipe::is_default")]
+    pub recipe: DataRecipe,
+}
+
+impl DataConfig {
+    /// The data settings `model` records in its provenance (clause E2: permutation seed and
+    /// recipe; the source's default validation size), limited to `limit` sequences per split;
+    /// the keras-lmu example's settings with seed 0 for a model without provenance.
+    pub fn recorded_in(model: &hsnn_spec::Model, limit: Option<usize>) -> Self {
+        let recorded = model.provenance.as_ref().map(|provenance| &provenance.data);
+        DataConfig {
+            validation_size: None,
+            limit,
+            permutation_seed: recorded.map_or(0, |data| data.permutation_seed),
+            recipe: recorded.map_or(DataRecipe::default(), |data| data.recipe),
+        }
+    }
 }
 
 /// One training stage (SPEC.md clause T7): a quantizer placement and a dt schedule.
@@ -61,6 +81,10 @@ pub struct Experiment {
     pub batch_size: usize,
     /// The optimizer.
     pub optimizer: AdamConfig,
+    /// The loss every stage minimises and validates with (SPEC.md clause T1):
+    /// `softmax_cross_entropy` (the default, omitted from files) or `keras2_probability`.
+    #[serde(default, skip_serializing_if = "LossFunction::is_default")]
+    pub loss: LossFunction,
     /// A model file the first stage starts from instead of the seeded initialization (clause
     /// T6), e.g. a trained non-spiking model, so several spiking schedules can start from the
     /// same weights. Relative paths are taken from the current folder. Its network must be the
@@ -203,9 +227,29 @@ mod tests {
                 "psmnist-paper-spiking-dt2.json",
                 include_str!("../../configs/psmnist-paper-spiking-dt2.json"),
             ),
+            (
+                "psmnist-paper-exact.json",
+                include_str!("../../configs/psmnist-paper-exact.json"),
+            ),
+            (
+                "psmnist-paper-exact-seed1.json",
+                include_str!("../../configs/psmnist-paper-exact-seed1.json"),
+            ),
         ] {
             let other = Experiment::from_json(text, name).expect("shipped config");
             assert_eq!(other.network.lmu.hidden_size, 212, "{name}");
+            if name.starts_with("psmnist-paper-exact") {
+                // The paper's data and loss (D6, T1b), everything else as psmnist-paper.json.
+                assert_eq!(other.data.recipe, hsnn_spec::DataRecipe::Nru);
+                assert_eq!(other.data.permutation_seed, 50);
+                assert_eq!(other.loss, hsnn_spec::LossFunction::Keras2Probability);
+                let mut same = other.clone();
+                same.name = experiment.name.clone();
+                same.seed = experiment.seed;
+                same.data = experiment.data.clone();
+                same.loss = experiment.loss;
+                assert_eq!(same, experiment, "{name}");
+            }
         }
     }
 

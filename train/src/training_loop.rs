@@ -17,14 +17,14 @@ use hsnn_data::Split;
 use hsnn_spec::{
     initial_state::splitmix64,
     model::{parse_versioned_among, sha256_hex, write_atomically},
-    AdamState, HsnnError, Model, Trainer, Weights,
+    AdamState, HsnnError, LossFunction, Model, Trainer, Weights,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::data::{batch, predicted_class};
 use crate::error::{TrainError, TrainResult};
-use crate::evaluation::evaluate;
+use crate::evaluation::evaluate_with_loss;
 use crate::experiment::{Experiment, StageConfig};
 
 /// The `format` tag of a checkpoint file.
@@ -321,7 +321,7 @@ pub fn stage_fingerprint(
     split: &Split,
     start: &Model,
 ) -> String {
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "data": experiment.data,
         "network": experiment.network,
         "seed": experiment.seed,
@@ -332,6 +332,11 @@ pub fn stage_fingerprint(
         "validation": [split.validation.len(), split.validation.labels()],
         "start": start,
     });
+    // Added only when not the default, so checkpoints written before losses could be chosen
+    // keep their fingerprints.
+    if !experiment.loss.is_default() {
+        settings["loss"] = serde_json::json!(experiment.loss);
+    }
     digest(settings.to_string().as_bytes())
 }
 
@@ -355,6 +360,7 @@ fn minibatch_gradients<T: Trainer>(
     split: &Split,
     indices: &[usize],
     epoch: usize,
+    loss: LossFunction,
 ) -> TrainResult<(f64, Weights, u64)> {
     // Training sample ids differ per epoch so spiking runs see fresh initial states.
     let ids = indices
@@ -362,7 +368,7 @@ fn minibatch_gradients<T: Trainer>(
         .map(|&index| ((epoch as u64) << 32) | index as u64)
         .collect();
     let (sequences, labels) = batch(&split.train, indices, ids)?;
-    let output = trainer.gradients(model, &sequences, &labels)?;
+    let output = trainer.gradients_with_loss(model, &sequences, &labels, loss)?;
     let correct = labels
         .iter()
         .enumerate()
@@ -514,8 +520,14 @@ pub fn run_stage<T: Trainer>(
         let indices = &order[start_index..(start_index + experiment.batch_size).min(samples)];
         let dt = stage.schedule.dt_at(checkpoint.minibatches_completed);
         checkpoint.model.config.quantizer.dt = dt;
-        let (loss, gradients, correct) =
-            minibatch_gradients(trainer, &checkpoint.model, split, indices, epoch)?;
+        let (loss, gradients, correct) = minibatch_gradients(
+            trainer,
+            &checkpoint.model,
+            split,
+            indices,
+            epoch,
+            experiment.loss,
+        )?;
         if !loss.is_finite() {
             return Err(HsnnError::Numerical {
                 operation: format!("training stage {}", stage.name),
@@ -577,7 +589,12 @@ pub fn run_stage<T: Trainer>(
             // over, so the kept model is judged at the dt it will be used at.
             checkpoint.model.config.quantizer.dt =
                 stage.schedule.dt_at(checkpoint.minibatches_completed);
-            let validation = evaluate(trainer, &checkpoint.model, &split.validation)?;
+            let validation = evaluate_with_loss(
+                trainer,
+                &checkpoint.model,
+                &split.validation,
+                experiment.loss,
+            )?;
             let summary = EpochSummary {
                 epoch: epoch + 1,
                 dt: checkpoint.model.config.quantizer.dt,

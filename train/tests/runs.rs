@@ -245,6 +245,17 @@ fn t8_resume_refuses_changed_settings() {
         |experiment| experiment.batch_size = 25,
         &["other settings"],
     );
+    // Another loss (T1b) or another data recipe (D6) is another run, too.
+    assert_resume_refused(
+        "changed-loss",
+        |experiment| experiment.loss = hsnn_spec::LossFunction::Keras2Probability,
+        &["other settings"],
+    );
+    assert_resume_refused(
+        "changed-recipe",
+        |experiment| experiment.data.recipe = hsnn_spec::DataRecipe::Nru,
+        &["other settings"],
+    );
 }
 
 /// T7: a checkpoint of another experiment is refused on resume, naming both.
@@ -569,17 +580,18 @@ impl hsnn_spec::Backend for Recording {
 }
 
 impl hsnn_spec::Trainer for Recording {
-    fn gradients(
+    fn gradients_with_loss(
         &self,
         model: &Model,
         batch: &hsnn_spec::SequenceBatch,
         labels: &[usize],
+        loss: hsnn_spec::LossFunction,
     ) -> hsnn_spec::Result<hsnn_spec::GradientOutput> {
         self.ids
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(batch.sample_ids.clone());
-        ReferenceBackend.gradients(model, batch, labels)
+        ReferenceBackend.gradients_with_loss(model, batch, labels, loss)
     }
 }
 

@@ -18,6 +18,7 @@ fn test_images(limit: usize) -> hsnn_data::Dataset {
         validation_size: None,
         limit: Some(limit),
         permutation_seed: experiment.data.permutation_seed,
+        recipe: experiment.data.recipe,
     };
     data::load(None, &config).expect("embedded").split.test
 }

@@ -86,6 +86,7 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
         validation_size: None,
         limit: Some(200),
         permutation_seed: experiment.data.permutation_seed,
+        recipe: experiment.data.recipe,
     };
     let images = data::load(None, &config).expect("embedded").split.test;
     let hardware = HardwareBackend::new(
@@ -134,6 +135,7 @@ fn h12_first_count_differences_on_the_paper_model_are_explained() {
         validation_size: None,
         limit: Some(4),
         permutation_seed: experiment.data.permutation_seed,
+        recipe: experiment.data.recipe,
     };
     let images = data::load(None, &config).expect("embedded").split.test;
     let indices: Vec<usize> = (0..4).collect();
