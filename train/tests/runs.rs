@@ -759,7 +759,7 @@ fn files_written_by_a_run_name_their_format_and_version() {
     let expected = [
         ("model-", "hsnn-model", 2),
         ("checkpoint-", "hsnn-checkpoint", 4),
-        ("results", "hsnn-results", 3),
+        ("results", "hsnn-results", 4),
     ];
     let mut seen = 0;
     for entry in std::fs::read_dir(&out).expect("run folder").flatten() {
