@@ -3,7 +3,7 @@
 //! without spikes, on each device profile.
 
 use hsnn_hardware::counters::HardwareCounters;
-use hsnn_hardware::energy::{price, Device, Energy, Network, PricingOptions};
+use hsnn_hardware::energy::{price, Device, Energy, Network, PricingOptions, WidthRule};
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::{Model, Result};
 use hsnn_train::evaluation::Evaluation;
@@ -28,6 +28,16 @@ pub struct SitePerInference {
     pub spike_synops: f64,
     /// The MACs these targets would take without spikes.
     pub dense_equivalent_macs: f64,
+}
+
+/// The pricing choices a user makes on the command line (SPEC.md H11): the width rule and
+/// the price of memory traffic, if any.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PricingChoices {
+    /// How unlisted widths are priced.
+    pub width_rule: WidthRule,
+    /// Joules per bit of memory traffic; `None` leaves it unpriced.
+    pub memory_joules_per_bit: Option<f64>,
 }
 
 /// One device's price of both networks.
@@ -70,6 +80,8 @@ pub struct EnergyReport {
     pub sites: Vec<SitePerInference>,
     /// MACs per inference of each dense product: (tensor x operand, MACs).
     pub dense_macs: Vec<(String, f64)>,
+    /// How the devices priced what they did not list, and memory traffic.
+    pub pricing: PricingChoices,
     /// Energy per inference on each device.
     pub devices: Vec<DeviceEnergy>,
     /// The chip's totals over every sequence.
@@ -85,6 +97,7 @@ impl EnergyReport {
         evaluation: &Evaluation,
         counters: HardwareCounters,
         devices: &[Device],
+        pricing: PricingChoices,
     ) -> Result<Self> {
         let per = |total: u64| total as f64 / counters.sequences.max(1) as f64;
         let sites = counters
@@ -111,7 +124,11 @@ impl EnergyReport {
                 )
             })
             .collect();
-        let options = PricingOptions::for_conversion(conversion, model.config.quantizer.amplitude);
+        let options = PricingOptions {
+            width_rule: pricing.width_rule,
+            memory_joules_per_bit: pricing.memory_joules_per_bit,
+            ..PricingOptions::for_conversion(conversion, model.config.quantizer.amplitude)
+        };
         let devices = devices
             .iter()
             .map(|device| -> Result<DeviceEnergy> {
@@ -136,6 +153,7 @@ impl EnergyReport {
             steps: counters.steps,
             sites,
             dense_macs,
+            pricing,
             devices,
             counters,
         })
@@ -180,8 +198,29 @@ impl EnergyReport {
         for (product, macs) in &self.dense_macs {
             text.push_str(&format!("| {product} | {} |\n", count(*macs)));
         }
+        let per = |total: u64| total as f64 / self.counters.sequences.max(1) as f64;
+        let memory = &self.counters.memory;
+        let priced = match self.pricing.memory_joules_per_bit {
+            Some(per_bit) => format!("priced at {} pJ per bit", per_bit * 1e12),
+            None => "counted, not priced: --memory-pj-per-bit prices them".into(),
+        };
+        text.push_str(&format!(
+            "\nmemory words per inference ({priced}; SPEC.md H10): {} weight words read, {} \
+             state words read, {} state words written; {} table reads\n",
+            count(per(memory.weight_words_read)),
+            count(per(memory.state_words_read)),
+            count(per(memory.state_words_written)),
+            count(per(self.counters.table_reads))
+        ));
+        text.push_str(&format!(
+            "\nenergy per inference (SPEC.md H11; unlisted widths priced by {}):\n",
+            match self.pricing.width_rule {
+                WidthRule::NextListed => "the next listed width",
+                WidthRule::Interpolated => "interpolation",
+            }
+        ));
         text.push_str(
-            "\nenergy per inference (SPEC.md H11):\n| device | hybrid | without spikes | hybrid / without |\n|---|---:|---:|---:|\n",
+            "| device | hybrid | without spikes | hybrid / without |\n|---|---:|---:|---:|\n",
         );
         for device in &self.devices {
             let ratio = if device.non_spiking.total_joules > 0.0 {

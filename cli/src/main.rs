@@ -56,6 +56,15 @@ enum SplitChoice {
 }
 
 /// Where the quantizer sits (SPEC.md clause N2); names as in model files.
+/// `--width-rule` of `hsnn energy` (SPEC.md H11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WidthRuleChoice {
+    /// The entry of the smallest listed width at or above the operation's.
+    NextListed,
+    /// Linear between the two listed widths around the operation's.
+    Interpolated,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PlacementChoice {
     /// Nothing spikes.
@@ -109,6 +118,15 @@ enum Command {
         /// as a shipped one replaces it.
         #[arg(long = "devices-file")]
         device_files: Vec<PathBuf>,
+        /// How an operation of a width the profile does not list is priced (SPEC.md H11):
+        /// `next-listed` (a 24-bit add costs the 32-bit add) or `interpolated` (linear between
+        /// the listed widths around it).
+        #[arg(long, value_enum, default_value = "next-listed")]
+        width_rule: WidthRuleChoice,
+        /// Price memory traffic (H10's weight and state words) at this many picojoules per bit
+        /// on every device; without it the traffic is counted and printed but not priced.
+        #[arg(long = "memory-pj-per-bit")]
+        memory_pj_per_bit: Option<f64>,
     },
     /// Convert a model file into a fixed model (SPEC.md clause H9): integers of stated widths
     /// that a chip, an RTL simulation or a port runs with integer arithmetic alone.
@@ -705,6 +723,8 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             eval: arguments,
             devices,
             device_files,
+            width_rule,
+            memory_pj_per_bit,
         } => {
             let (model, loaded) = eval_model(&arguments)?;
             let backend = hardware_backend(&loaded, &arguments.conversion)?;
@@ -728,6 +748,13 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             if arguments.conversion.strict && counters.saturations.total() > 0 {
                 return Err(strict_error(&counters.saturations));
             }
+            let pricing = hsnn_cli::energy::PricingChoices {
+                width_rule: match width_rule {
+                    WidthRuleChoice::NextListed => hsnn_hardware::energy::WidthRule::NextListed,
+                    WidthRuleChoice::Interpolated => hsnn_hardware::energy::WidthRule::Interpolated,
+                },
+                memory_joules_per_bit: memory_pj_per_bit.map(|picojoules| picojoules * 1e-12),
+            };
             let report = hsnn_cli::energy::EnergyReport::new(
                 &model,
                 backend.options(),
@@ -735,6 +762,7 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
                 &evaluation,
                 counters,
                 &chosen,
+                pricing,
             )?;
             if arguments.json {
                 eprintln!("{}", report.summary());

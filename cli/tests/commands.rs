@@ -496,6 +496,7 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
         "{text}"
     );
     assert!(!text.contains("| cpu |"), "only the named devices: {text}");
+    let text_report = text;
     let (ok, text) = hsnn(&["energy", "--model", model, "--limit", "6", "--json"]);
     assert!(ok, "{text}");
     let json_start = text.find("{\n").expect("a JSON object");
@@ -503,6 +504,32 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
     assert_eq!(report["format"], "hsnn-energy");
     assert_eq!(report["format_version"], 1);
     assert_eq!(report["devices"].as_array().map(Vec::len), Some(7));
+    // H10: the text report prints the memory counters per inference, the JSON's totals over
+    // the 6 sequences divided by 6 (written with thousands separators).
+    let per_inference = |name: &str| {
+        let total = report["counters"]["memory"][name]
+            .as_u64()
+            .expect("a count");
+        let digits = (total as f64 / 6.0).round().to_string();
+        let mut grouped = String::new();
+        for (index, digit) in digits.chars().enumerate() {
+            if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        grouped
+    };
+    for (name, words) in [
+        ("weight_words_read", "weight words read"),
+        ("state_words_read", "state words read"),
+        ("state_words_written", "state words written"),
+    ] {
+        assert!(
+            text_report.contains(&format!("{} {words}", per_inference(name))),
+            "{name}: {text_report}"
+        );
+    }
 
     let text = failing(&[
         "energy", "--model", model, "--limit", "2", "--device", "nosuch",

@@ -397,6 +397,20 @@ pub fn find_device<'a>(devices: &'a [Device], name: &str) -> Result<&'a Device> 
         })
 }
 
+/// How an operation whose width a profile does not list is priced (clause H11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WidthRule {
+    /// The entry of the smallest listed width at or above the operation's (a 24-bit add costs
+    /// the 32-bit add): an upper bound, and the default.
+    #[default]
+    NextListed,
+    /// Linear in the width between the two listed widths around it (a 24-bit add costs half
+    /// way between the 16- and 32-bit adds); below the smallest listed width its entry,
+    /// above the largest the same 32-bit pieces as [`WidthRule::NextListed`].
+    Interpolated,
+}
+
 impl Device {
     /// The price of one `operation` at `bits` on an `operations` profile: the entry of the
     /// smallest listed width `>= bits`; above the largest listed width, `ceil(bits / 32)`
@@ -404,6 +418,16 @@ impl Device {
     /// entry, the largest entry times `ceil(bits / largest)`. No entry at all, or a `synop`
     /// profile, is [`HsnnError::Unsupported`] naming the operation and width.
     pub fn operation_price(&self, operation: Operation, bits: u32) -> Result<f64> {
+        self.operation_price_by(operation, bits, WidthRule::NextListed)
+    }
+
+    /// [`Device::operation_price`] with the width rule `rule` (clause H11).
+    pub fn operation_price_by(
+        &self,
+        operation: Operation,
+        bits: u32,
+        rule: WidthRule,
+    ) -> Result<f64> {
         let unsupported = |why: &str| HsnnError::Unsupported {
             backend: format!("device `{}`", self.name),
             feature: format!("pricing a {}-bit {} ({why})", bits, operation.name()),
@@ -428,7 +452,18 @@ impl Device {
             .filter(|price| price.bits >= bits)
             .min_by_key(|price| price.bits);
         if let Some(price) = fitting {
-            return Ok(price.joules);
+            let below = prices
+                .iter()
+                .filter(|price| price.bits < bits)
+                .max_by_key(|price| price.bits);
+            return Ok(match (rule, below) {
+                (WidthRule::Interpolated, Some(below)) if price.bits > bits => {
+                    let fraction =
+                        f64::from(bits - below.bits) / f64::from(price.bits - below.bits);
+                    below.joules + fraction * (price.joules - below.joules)
+                }
+                _ => price.joules,
+            });
         }
         let piece = prices
             .iter()
@@ -442,8 +477,20 @@ impl Device {
     /// The price of one multiply-accumulate: a multiplication at the wider operand's width
     /// plus an addition at the sum's width.
     pub fn mac_price(&self, operand_bits: u32, weight_bits: u32, sum_bits: u32) -> Result<f64> {
-        let multiply = self.operation_price(Operation::Multiply, operand_bits.max(weight_bits))?;
-        Ok(multiply + self.operation_price(Operation::Add, sum_bits)?)
+        self.mac_price_by(operand_bits, weight_bits, sum_bits, WidthRule::NextListed)
+    }
+
+    /// [`Device::mac_price`] with the width rule `rule`.
+    pub fn mac_price_by(
+        &self,
+        operand_bits: u32,
+        weight_bits: u32,
+        sum_bits: u32,
+        rule: WidthRule,
+    ) -> Result<f64> {
+        let multiply =
+            self.operation_price_by(Operation::Multiply, operand_bits.max(weight_bits), rule)?;
+        Ok(multiply + self.operation_price_by(Operation::Add, sum_bits, rule)?)
     }
 }
 
@@ -475,6 +522,29 @@ pub struct PricingOptions {
     /// Width of a lookup-table entry, needed only by a profile that prices reads. The
     /// counters do not record it, because it depends on the site (clause H6).
     pub table_word_bits: Option<u32>,
+    /// How widths a profile does not list are priced (default: the next listed width).
+    #[serde(default)]
+    pub width_rule: WidthRule,
+    /// Joules per bit of memory traffic (H10's weight and state words), added to every
+    /// device's energy when given; `None` (the default) leaves the traffic counted but not
+    /// priced.
+    #[serde(default)]
+    pub memory_joules_per_bit: Option<f64>,
+    /// Width of a weight word, for the traffic's price (the conversion's `weight_bits`).
+    #[serde(default = "default_weight_word_bits")]
+    pub weight_word_bits: u32,
+    /// Width of a state word, for the traffic's price: the conversion's `memory_bits`, the
+    /// widest state, so the price is an upper bound.
+    #[serde(default = "default_state_word_bits")]
+    pub state_word_bits: u32,
+}
+
+fn default_weight_word_bits() -> u32 {
+    ConversionOptions::default().weight_bits
+}
+
+fn default_state_word_bits() -> u32 {
+    ConversionOptions::default().memory_bits
 }
 
 impl Default for PricingOptions {
@@ -491,6 +561,10 @@ impl PricingOptions {
             comparison_hidden_bits: conversion.hidden_bits,
             comparison_memory_input_bits: conversion.memory_input_bits,
             table_word_bits: None,
+            width_rule: WidthRule::NextListed,
+            memory_joules_per_bit: None,
+            weight_word_bits: conversion.weight_bits,
+            state_word_bits: conversion.memory_bits,
         }
     }
 
@@ -564,7 +638,15 @@ pub fn price(
             format!("must be finite and positive, got {}", options.amplitude),
         ));
     }
-    let totals = match &device.kind {
+    if let Some(per_bit) = options.memory_joules_per_bit {
+        if !(per_bit.is_finite() && per_bit >= 0.0) {
+            return Err(HsnnError::invalid(
+                "options.memory_joules_per_bit",
+                format!("must be finite and not negative, got {per_bit}"),
+            ));
+        }
+    }
+    let mut totals = match &device.kind {
         DeviceKind::Synop {
             energy_per_synop,
             energy_per_neuron,
@@ -585,6 +667,12 @@ pub fn price(
             operations_parts(device, read.is_some(), counters, network, options)?
         }
     };
+    if let Some(per_bit) = options.memory_joules_per_bit {
+        totals.push((
+            "memory traffic".into(),
+            per_bit * memory_traffic_bits(counters, network, options),
+        ));
+    }
     let sequences = counters.sequences as f64;
     let parts: Vec<EnergyPart> = totals
         .into_iter()
@@ -646,6 +734,32 @@ fn synop_parts(
     parts
 }
 
+/// Bits moved between memory and the arithmetic (H10's words at the widths of `options`). The
+/// comparison network reads a weight per dense-equivalent MAC where the hybrid one read a weight
+/// per event target; its state traffic is the same.
+fn memory_traffic_bits(
+    counters: &HardwareCounters,
+    network: Network,
+    options: &PricingOptions,
+) -> f64 {
+    let memory = &counters.memory;
+    let weight_words = match network {
+        Network::Hybrid => memory.weight_words_read,
+        Network::NonSpikingComparison => {
+            counters
+                .sites
+                .iter()
+                .fold(memory.weight_words_read, |words, site| {
+                    words.saturating_sub(site.total(|target| target.synaptic_events))
+                        + site.total(|target| target.dense_equivalent_macs)
+                })
+        }
+    };
+    weight_words as f64 * f64::from(options.weight_word_bits)
+        + (memory.state_words_read + memory.state_words_written) as f64
+            * f64::from(options.state_word_bits)
+}
+
 /// The memory input's neurons are nonlinear only while they spike: the comparison, where no
 /// site spikes, leaves them out.
 fn nonlinear_neuron_updates(counters: &HardwareCounters, network: Network) -> u64 {
@@ -676,7 +790,11 @@ fn operations_parts(
                 format!("{} events", site.site.name()),
                 sum_targets(site, |target| {
                     Ok(target.additions as f64
-                        * device.operation_price(Operation::Add, target.sum_bits)?)
+                        * device.operation_price_by(
+                            Operation::Add,
+                            target.sum_bits,
+                            options.width_rule,
+                        )?)
                 })?,
             ),
             Network::NonSpikingComparison => {
@@ -685,10 +803,11 @@ fn operations_parts(
                     format!("{} as dense", site.site.name()),
                     sum_targets(site, |target| {
                         Ok(target.dense_equivalent_macs as f64
-                            * device.mac_price(
+                            * device.mac_price_by(
                                 operand_bits,
                                 target.weight_bits,
                                 target.sum_bits,
+                                options.width_rule,
                             )?)
                     })?,
                 )
@@ -696,7 +815,12 @@ fn operations_parts(
         });
     }
     for dense in &counters.dense {
-        let mac = device.mac_price(dense.operand_bits, dense.weight_bits, dense.sum_bits)?;
+        let mac = device.mac_price_by(
+            dense.operand_bits,
+            dense.weight_bits,
+            dense.sum_bits,
+            options.width_rule,
+        )?;
         parts.push((dense_label(dense), dense.macs as f64 * mac));
     }
     if prices_reads && counters.table_reads > 0 {
@@ -709,7 +833,7 @@ fn operations_parts(
                 ),
             )
         })?;
-        let read = device.operation_price(Operation::Read, bits)?;
+        let read = device.operation_price_by(Operation::Read, bits, options.width_rule)?;
         parts.push(("table reads".into(), counters.table_reads as f64 * read));
     }
     Ok(parts)
@@ -1193,5 +1317,119 @@ mod tests {
             assert_close(found, joules * PJ, operation.name());
         }
         assert!(device.source.contains("Horowitz") && device.source.contains("ISSCC"));
+    }
+
+    /// H11's width rules on Horowitz's table, derived by hand: a 24-bit add costs the 32-bit
+    /// add (0.1 pJ) by the next listed width, and 0.05 + (24 - 16) / (32 - 16) * (0.1 - 0.05)
+    /// = 0.075 pJ interpolated; a 16-bit multiply (the table lists 8 and 32 bits) 3.1 pJ, or
+    /// 0.2 + (16 - 8) / (32 - 8) * (3.1 - 0.2) = 1.1667 pJ; a listed width is its entry under
+    /// both rules, and above 32 bits both take 32-bit pieces.
+    #[test]
+    fn h11_width_rules_price_unlisted_widths() {
+        let device = horowitz();
+        let next = WidthRule::NextListed;
+        let interpolated = WidthRule::Interpolated;
+        let add = |bits, rule| {
+            device
+                .operation_price_by(Operation::Add, bits, rule)
+                .expect("add")
+        };
+        let multiply = |bits, rule| {
+            device
+                .operation_price_by(Operation::Multiply, bits, rule)
+                .expect("mul")
+        };
+        assert_close(add(24, next), 0.1 * PJ, "24-bit add, next listed");
+        assert_close(
+            add(24, interpolated),
+            0.075 * PJ,
+            "24-bit add, interpolated",
+        );
+        assert_close(multiply(16, next), 3.1 * PJ, "16-bit multiply, next listed");
+        assert_close(
+            multiply(16, interpolated),
+            (0.2 + 8.0 / 24.0 * 2.9) * PJ,
+            "16-bit multiply, interpolated",
+        );
+        for rule in [next, interpolated] {
+            assert_close(add(16, rule), 0.05 * PJ, "listed width");
+            assert_close(add(4, rule), 0.03 * PJ, "below the smallest listed width");
+            assert_close(add(64, rule), 0.2 * PJ, "two 32-bit pieces");
+        }
+        assert_eq!(
+            device.operation_price(Operation::Add, 24).ok(),
+            Some(add(24, next)),
+            "the default rule is the next listed width"
+        );
+    }
+
+    /// H11's memory traffic, when priced: the words of H10 at their widths times the price per
+    /// bit, per inference; the comparison network reads a weight per dense-equivalent MAC
+    /// instead of per event target. By hand: 2 sequences, 100 weight words of which 30 were
+    /// event targets of a site whose dense equivalent is 70 MACs, 40 + 60 state words, 8-bit
+    /// weights and 24-bit states at 1 pJ per bit: hybrid (100 * 8 + 100 * 24) / 2 = 1,600 pJ,
+    /// comparison ((100 - 30 + 70) * 8 + 100 * 24) / 2 = 1,760 pJ. Not priced by default.
+    #[test]
+    fn h11_memory_traffic_is_priced_per_bit_when_asked() {
+        let counters = HardwareCounters {
+            sequences: 2,
+            steps: 1,
+            sites: vec![SiteCounters {
+                site: QuantizedSite::Hidden,
+                neurons: 1,
+                payload_bits: 2,
+                neuron_updates: 70,
+                events: 30,
+                targets: vec![EventTarget {
+                    synaptic_events: 30,
+                    dense_equivalent_macs: 70,
+                    sum_bits: 16,
+                    weight_bits: 8,
+                    ..EventTarget::default()
+                }],
+            }],
+            memory: crate::counters::MemoryTraffic {
+                weight_words_read: 100,
+                state_words_read: 40,
+                state_words_written: 60,
+            },
+            ..HardwareCounters::default()
+        };
+        let devices = builtin_devices();
+        let loihi = find_device(&devices, "loihi").expect("loihi is built in");
+        let traffic = |network, per_bit| {
+            let options = PricingOptions {
+                memory_joules_per_bit: per_bit,
+                weight_word_bits: 8,
+                state_word_bits: 24,
+                ..PricingOptions::default()
+            };
+            price(loihi, &counters, network, &options)
+                .expect("priced")
+                .parts
+                .iter()
+                .find(|part| part.what == "memory traffic")
+                .map(|part| part.joules)
+        };
+        assert_eq!(traffic(Network::Hybrid, None), None);
+        assert_close(
+            traffic(Network::Hybrid, Some(PJ)).expect("a traffic part"),
+            1_600.0 * PJ,
+            "hybrid traffic",
+        );
+        assert_close(
+            traffic(Network::NonSpikingComparison, Some(PJ)).expect("a traffic part"),
+            1_760.0 * PJ,
+            "comparison traffic",
+        );
+        let options = PricingOptions {
+            memory_joules_per_bit: Some(-1.0),
+            ..PricingOptions::default()
+        };
+        let error = price(loihi, &counters, Network::Hybrid, &options).expect_err("negative");
+        assert!(
+            error.to_string().contains("memory_joules_per_bit"),
+            "{error}"
+        );
     }
 }
