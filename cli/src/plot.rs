@@ -208,7 +208,7 @@ pub fn draw(path: &Path, results: &Results) -> TrainResult<()> {
         .y_desc("accuracy (%)")
         .draw()
         .map_err(plot_error)?;
-    // The paper's activity budget for its hybrid-spiking LMU (PAPER.md section 1).
+    // The paper's activity budget for its hybrid-spiking LMU (docs/PAPER.md section 1).
     let budget = hsnn_train::reproduce::PAPER_BUDGETS.0;
     trade_chart
         .draw_series(LineSeries::new(

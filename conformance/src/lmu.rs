@@ -61,7 +61,7 @@ pub fn l1_continuous_matrices_match_hand_derivation(backend: &impl Backend, leve
     }
 }
 
-/// L2: order 4, theta 10 against scipy (`cont2discrete(..., method='zoh')`, PAPER.md
+/// L2: order 4, theta 10 against scipy (`cont2discrete(..., method='zoh')`, docs/PAPER.md
 /// section 3), to 1e-9.
 pub fn l2_zero_order_hold_matches_scipy_order_4(backend: &impl Backend, level: Level) {
     let result = matrices(backend, 4, 10.0, Discretizer::ZeroOrderHold);
@@ -84,7 +84,7 @@ pub fn l2_zero_order_hold_matches_scipy_order_4(backend: &impl Backend, level: L
     }
 }
 
-/// L2: the psMNIST memory (order 256, theta 784) against scipy (PAPER.md section 3):
+/// L2: the psMNIST memory (order 256, theta 784) against scipy (docs/PAPER.md section 3):
 /// `Abar[0][0] = 0.998724881`, `Bbar[0] = 0.001275119`, spectral radius 0.97587882.
 pub fn l2_zero_order_hold_matches_scipy_psmnist(backend: &impl Backend, level: Level) {
     let result = matrices(backend, 256, 784.0, Discretizer::ZeroOrderHold);

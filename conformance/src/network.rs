@@ -310,7 +310,7 @@ pub fn n3_trace_levels_record_what_they_promise(backend: &impl Backend, _level: 
     assert_eq!(full.trace.dt, 2.0);
 }
 
-/// N4: the psMNIST network of PAPER.md section 3 has 102,027 trainable parameters.
+/// N4: the psMNIST network of docs/PAPER.md section 3 has 102,027 trainable parameters.
 pub fn n4_psmnist_has_102027_trainable_parameters(_backend: &impl Backend, _level: Level) {
     let config = NetworkConfig::psmnist();
     assert_eq!(config.trainable_parameter_count(), 102_027);

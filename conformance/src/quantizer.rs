@@ -1,6 +1,6 @@
 //! Conformance checks of the quantized activation (SPEC.md clauses Q1-Q5).
 //!
-//! The properties are mathematical facts of the sigma-delta quantizer (PAPER.md section 2),
+//! The properties are mathematical facts of the sigma-delta quantizer (docs/PAPER.md section 2),
 //! checked with proptest on random activations, time steps, amplitudes, inputs and initial
 //! states; the golden sequences are derived by hand in the comments.
 

@@ -29,7 +29,7 @@ fn site(
     }
 }
 
-/// B1-B3: the examples of PAPER.md section 5, by hand.
+/// B1-B3: the examples of docs/PAPER.md section 5, by hand.
 #[test]
 fn b1_b2_b3_single_count_widths() {
     for (count, magnitude, significant, ones) in [

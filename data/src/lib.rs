@@ -1,7 +1,7 @@
 //! # hsnn-data: the (permuted) sequential MNIST data pipeline of hsnn
 //!
 //! From the MNIST IDX files to batches of sequences, following the data clauses of the spec
-//! (PAPER.md section 6):
+//! (docs/PAPER.md section 6):
 //!
 //! - **D1 IDX format** ([`idx`]): the four original MNIST files, images `[count, 28, 28]` u8
 //!   (magic 0x00000803) and labels `[count]` u8 0..=9 (magic 0x00000801), big-endian header,

@@ -29,7 +29,7 @@ fn d4_seed1234_100_matches_numpy() {
 
 #[test]
 fn d4_seed0_784_starts_with_the_values_quoted_in_the_paper_notes() {
-    // Written by hand from PAPER.md section 6 (keras-lmu's psMNIST permutation), independent
+    // Written by hand from docs/PAPER.md section 6 (keras-lmu's psMNIST permutation), independent
     // of the fixture file.
     assert_eq!(
         permutation(0, 784)[..10],

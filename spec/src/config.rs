@@ -63,7 +63,8 @@ pub struct RecurrentConnections {
 }
 
 impl RecurrentConnections {
-    /// All connections present: the original LMU of Voelker et al. 2019 (PAPER.md section 3).
+    /// All connections present: the original LMU of Voelker et al. 2019 (docs/PAPER.md
+    /// section 3).
     pub fn all() -> Self {
         RecurrentConnections {
             input_to_hidden: true,
@@ -282,7 +283,7 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// The psMNIST network of PAPER.md section 3: 212 tanh hidden units, order 256,
+    /// The psMNIST network of docs/PAPER.md section 3: 212 tanh hidden units, order 256,
     /// theta 784, all connections, 10 classes, zero-order hold; non-spiking.
     pub fn psmnist() -> Self {
         NetworkConfig {

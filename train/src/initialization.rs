@@ -74,7 +74,7 @@ fn glorot_uniform(stream: &mut SeededStream, rows: usize, cols: usize) -> Vec<f6
         .collect()
 }
 
-/// The original LMU's initialization (clause T6, PAPER.md section 3): `e_x = 1`,
+/// The original LMU's initialization (clause T6, docs/PAPER.md section 3): `e_x = 1`,
 /// `e_h = e_m = 0`, `W_x = W_h = 0`, `W_m` Glorot-normal, readout kernel Glorot-uniform (the
 /// Keras Dense default), readout bias 0; drawn from one seeded stream in that order.
 pub fn initial_weights(config: &NetworkConfig, seed: u64) -> Weights {
