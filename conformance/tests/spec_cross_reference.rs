@@ -20,6 +20,7 @@ fn sources() -> Vec<PathBuf> {
         "train",
         "cli",
         "hardware",
+        "fuzz/harness",
     ]
     .iter()
     .map(|name| workspace().join(name))

@@ -120,22 +120,37 @@ impl LabelledImages {
     }
 }
 
+/// The most bytes a gzipped IDX file may unpack to (D1): 256 MiB, five times the largest MNIST
+/// file (the 47 MB training images), so a small file cannot make hsnn allocate gigabytes.
+pub const MAX_UNPACKED_BYTES: u64 = 256 << 20;
+
 /// Returns the bytes decompressed when they start with the gzip magic `1f 8b`, or borrowed
-/// unchanged otherwise (D1). `file` names the source in error messages.
+/// unchanged otherwise (D1). `file` names the source in error messages. A stream that unpacks
+/// to more than [`MAX_UNPACKED_BYTES`] is refused before more is allocated.
 pub fn decompress_if_gzip<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u8]>, DataError> {
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(Cow::Borrowed(bytes));
     }
     // MultiGzDecoder so that a file made by concatenating gzip members (as `cat a.gz b.gz`
     // does) reads as the concatenation, like `gzip -d` would.
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let decoder = flate2::read::MultiGzDecoder::new(bytes);
     let mut decompressed = Vec::new();
     decoder
+        .take(MAX_UNPACKED_BYTES + 1)
         .read_to_end(&mut decompressed)
         .map_err(|source| DataError::Gzip {
             file: file.to_owned(),
             source,
         })?;
+    if decompressed.len() as u64 > MAX_UNPACKED_BYTES {
+        return Err(DataError::Gzip {
+            file: file.to_owned(),
+            source: std::io::Error::other(format!(
+                "unpacks to more than {MAX_UNPACKED_BYTES} bytes, the most an MNIST IDX file \
+                 may have"
+            )),
+        });
+    }
     Ok(Cow::Owned(decompressed))
 }
 

@@ -77,7 +77,7 @@ fn memory_options(bits: u32) -> ConversionOptions {
         memory_bits: bits,
         memory_input_bits: bits,
         // 32-bit memory sums need wider accumulators than the default 48 bits (H5).
-        accumulator_bits: if bits > 24 { 64 } else { 48 },
+        accumulator_bits: if bits > 24 { 63 } else { 48 },
         ..ConversionOptions::default()
     }
 }

@@ -42,19 +42,36 @@ pub fn read_model_text(path: &std::path::Path) -> TrainResult<String> {
         path: path.display().to_string(),
         source,
     })?;
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .map_err(|error| {
-                TrainError::Usage(format!("{} does not unpack: {error}", path.display()))
-            })?;
-    } else {
-        text = String::from_utf8(bytes).map_err(|_| {
-            TrainError::Usage(format!("{} is neither gzip nor UTF-8 text", path.display()))
-        })?;
+    model_text_from_bytes(bytes, &path.display().to_string())
+}
+
+/// The most bytes a gzipped model file may unpack to: 1 GiB, hundreds of times the paper
+/// model's 3 MB, so a small file cannot make hsnn allocate without bound.
+pub const MAX_UNPACKED_MODEL_BYTES: u64 = 1 << 30;
+
+/// The text of a model file's bytes, gunzipped when they start with the gzip magic (at most
+/// [`MAX_UNPACKED_MODEL_BYTES`]); `origin` names the file in messages.
+pub fn model_text_from_bytes(bytes: Vec<u8>, origin: &str) -> TrainResult<String> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return String::from_utf8(bytes)
+            .map_err(|_| TrainError::Usage(format!("{origin} is neither gzip nor UTF-8 text")));
     }
-    Ok(text)
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .take(MAX_UNPACKED_MODEL_BYTES + 1)
+        .read_to_end(&mut unpacked)
+        .map_err(|error| TrainError::Usage(format!("{origin} does not unpack: {error}")))?;
+    if unpacked.len() as u64 > MAX_UNPACKED_MODEL_BYTES {
+        return Err(TrainError::Usage(format!(
+            "{origin} unpacks to more than {MAX_UNPACKED_MODEL_BYTES} bytes, more than any model \
+             file hsnn reads"
+        )));
+    }
+    String::from_utf8(unpacked).map_err(|_| {
+        TrainError::Usage(format!(
+            "{origin} unpacks to something that is not UTF-8 text"
+        ))
+    })
 }
 
 /// The paper experiment, parsed and validated.

@@ -117,8 +117,23 @@ impl Checkpoint {
             source,
         })?;
         let what = format!("checkpoint {}", path.display());
+        let checkpoint = Checkpoint::from_json(&text, &what)?;
+        if checkpoint.experiment != experiment || checkpoint.stage != stage {
+            return Err(TrainError::Usage(format!(
+                "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",
+                checkpoint.experiment, checkpoint.stage
+            )));
+        }
+        Ok(checkpoint)
+    }
+
+    /// Parses and checks a checkpoint's text (clause T8): format and version, content
+    /// checksum, the models and Adam's moments; `what` names it in messages. Whose run it
+    /// belongs to is [`Checkpoint::load`]'s check.
+    pub fn from_json(text: &str, what: &str) -> TrainResult<Self> {
+        let what = what.to_string();
         let mut checkpoint: Checkpoint = parse_versioned_among(
-            &text,
+            text,
             &what,
             CHECKPOINT_FORMAT,
             &CHECKPOINT_FORMAT_VERSIONS_READ,
@@ -132,12 +147,6 @@ impl Checkpoint {
                      --resume, or use --force to start over"
                 )));
             }
-        }
-        if checkpoint.experiment != experiment || checkpoint.stage != stage {
-            return Err(TrainError::Usage(format!(
-                "{what} belongs to experiment {:?} stage {:?}, not {experiment:?} stage {stage:?}; use another --out folder or drop --resume",
-                checkpoint.experiment, checkpoint.stage
-            )));
         }
         checkpoint.model.validate()?;
         if let Some(kept) = &checkpoint.kept {

@@ -530,6 +530,26 @@ fn t7_start_model_is_used_and_checked() {
     };
     assert_eq!(converted(&results), converted(&expected));
     assert!(results.rows[1].label.contains("start model"));
+    // A gzipped start model (as the shipped models are) is read the same.
+    let gzipped = straight.join("model-non_spiking.json.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut encoder,
+        &std::fs::read(straight.join("model-non_spiking.json")).expect("model file"),
+    )
+    .expect("gzip");
+    std::fs::write(&gzipped, encoder.finish().expect("gzip")).expect("write");
+    let mut from_gzip = spiking_only.clone();
+    from_gzip.start_model = Some(gzipped);
+    let out_gzip = scratch("start-from-gzip");
+    let results_gzip = reproduce(
+        &ReferenceBackend,
+        &from_gzip,
+        &options(out_gzip.clone(), false, None),
+    )
+    .expect("run from the gzipped start model");
+    assert_eq!(converted(&results_gzip), converted(&expected));
+    let _ = std::fs::remove_dir_all(&out_gzip);
 
     let mut other = spiking_only.clone();
     other.network.lmu.hidden_size = 9;
