@@ -269,3 +269,23 @@ fn d1_reading_files_from_disk_works_plain_and_gzipped() {
     assert_eq!(read_images(&plain).unwrap().count(), 2);
     assert_eq!(read_labels(&gzipped).unwrap(), [7, 1]);
 }
+
+/// E3: a gzip stream that unpacks past `MAX_UNPACKED_BYTES` (256 MiB) is refused at the bound,
+/// not unpacked into memory: here 257 MiB of zeros, about 260 KB gzipped.
+#[test]
+fn e3_gzip_bomb_is_refused_at_the_bound() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..257 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+    let error = hsnn_data::idx::parse_images(&bomb, "bomb.gz").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("bomb.gz") && message.contains("268435456"),
+        "{message}"
+    );
+}

@@ -146,3 +146,51 @@ fn e2_shipped_model_files_match_their_sha256sums() {
         assert_eq!(hsnn_spec::model::sha256_hex(bytes), listed, "{name}");
     }
 }
+
+/// The README's paper table between these markers is `render_paper_comparison` of the shipped
+/// results file, verbatim.
+const README_TABLE_BEGIN: &str = "<!-- paper table: generated from models/psmnist-paper/results.json (hsnn reproduce --pretrained --data data/full); a test compares -->";
+const README_TABLE_END: &str = "<!-- end of the generated paper table -->";
+
+/// T7: the README's paper table is the shipped results file's (a test fails when one changes
+/// without the other), and that file holds the paper's regime, checked apart from the README:
+/// the full test split, the non-spiking LMU above 96 %, a point of the sweep within both bit
+/// budgets chosen by validation and above NRU's 95.38 %.
+#[test]
+fn t7_readme_paper_table_is_the_shipped_results_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let results =
+        hsnn_train::reproduce::Results::load(&root.join("models/psmnist-paper/results.json"))
+            .expect("shipped results file");
+    assert!(results.data.contains("10000 test"), "{}", results.data);
+    let non_spiking = results
+        .rows
+        .iter()
+        .find(|row| row.measurement.placement == QuantizerPlacement::None)
+        .expect("a non-spiking row");
+    assert!(non_spiking.measurement.test_accuracy > 0.96);
+    let (point, choice) =
+        hsnn_train::reproduce::choose_within_budgets(&results.sweep).expect("a point within");
+    assert_eq!(choice, hsnn_train::reproduce::BudgetChoice::ByValidation);
+    assert!(
+        point.trained.test_accuracy > 0.9538,
+        "{}",
+        point.trained.test_accuracy
+    );
+
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme
+        .find(README_TABLE_BEGIN)
+        .map(|start| start + README_TABLE_BEGIN.len())
+        .expect("the README marks its generated paper table");
+    let end = start
+        + readme[start..]
+            .find(README_TABLE_END)
+            .expect("the README ends its generated paper table");
+    assert_eq!(
+        readme[start..end].trim(),
+        hsnn_train::reproduce::render_paper_comparison(&results).trim(),
+        "README.md's paper table differs from models/psmnist-paper/results.json: paste the \
+         table that `hsnn reproduce --pretrained --data data/full` prints"
+    );
+}
