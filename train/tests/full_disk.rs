@@ -11,10 +11,16 @@ use hsnn_spec::model::write_atomically;
 
 /// A tmpfs of `size` mounted on a fresh folder, unmounted when dropped; `None` without the
 /// right to mount.
-struct SmallDisk(PathBuf);
+struct SmallDisk(PathBuf, std::sync::MutexGuard<'static, ()>);
+
+/// The tests of this file mount and remount one after the other.
+static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl SmallDisk {
     fn mount(name: &str, size: &str) -> Option<SmallDisk> {
+        let guard = MOUNTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = std::env::temp_dir().join(format!("hsnn-disk-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&path).ok()?;
         let mounted = Command::new("mount")
@@ -27,16 +33,26 @@ impl SmallDisk {
             let _ = std::fs::remove_dir(&path);
             return None;
         }
-        Some(SmallDisk(path))
+        Some(SmallDisk(path, guard))
     }
 
+    /// Remounts `ro` or `rw`; a remount refused as busy (a writer not yet gone) is tried again
+    /// a few times before the test fails with mount's own message.
     fn remount(&self, mode: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(&self.0)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "remount {mode}");
+        let mut message = String::new();
+        for _ in 0..20 {
+            let output = Command::new("mount")
+                .args(["-o", &format!("remount,{mode}")])
+                .arg(&self.0)
+                .output()
+                .expect("mount");
+            if output.status.success() {
+                return;
+            }
+            message = String::from_utf8_lossy(&output.stderr).into_owned();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("remount {mode}: {message}");
     }
 }
 
