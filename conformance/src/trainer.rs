@@ -550,23 +550,8 @@ pub fn t8_batch_gradient_is_the_mean_over_its_sequences(trainer: &impl Trainer, 
 /// T1: the loss of a network whose logits are all equal is `ln(classes)`, and its gradient
 /// with respect to the readout bias is `1/classes - onehot`, averaged over the batch.
 pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) {
-    let config = NetworkConfig {
-        lmu: LmuConfig {
-            input_size: 1,
-            hidden_size: 2,
-            memory_size: 1,
-            order: 2,
-            theta: 4.0,
-            discretizer: Discretizer::ZeroOrderHold,
-            hidden_activation: Activation::Tanh,
-            connections: RecurrentConnections::all(),
-        },
-        output_size: 4,
-        quantizer: QuantizerConfig::non_spiking(),
-    };
-    let mut weights = Weights::zeros(&config);
-    weights.kernel_memory.data.fill(0.3);
-    let model = Model::new(config, weights).expect("valid model");
+    // A zero readout kernel and bias: every logit is 0 whatever the hidden state.
+    let model = bias_only_model([0.0; 4]);
     let batch = SequenceBatch::new(2, 3, 1, vec![0.5, -1.0, 0.25, 1.0, 0.0, -0.5]).expect("batch");
     let output = trainer
         .gradients(&model, &batch, &[1, 3])

@@ -11,7 +11,11 @@ use hsnn_spec::model::write_atomically;
 
 /// A tmpfs of `size` mounted on a fresh folder, unmounted when dropped; `None` without the
 /// right to mount.
-struct SmallDisk(PathBuf, std::sync::MutexGuard<'static, ()>);
+struct SmallDisk {
+    path: PathBuf,
+    /// Held while mounted: the tests of this file mount one after another.
+    _serialized: std::sync::MutexGuard<'static, ()>,
+}
 
 /// The tests of this file mount and remount one after the other.
 static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -33,7 +37,10 @@ impl SmallDisk {
             let _ = std::fs::remove_dir(&path);
             return None;
         }
-        Some(SmallDisk(path, guard))
+        Some(SmallDisk {
+            path,
+            _serialized: guard,
+        })
     }
 
     /// Remounts `ro` or `rw`; a remount refused as busy (a writer not yet gone) is tried again
@@ -43,7 +50,7 @@ impl SmallDisk {
         for _ in 0..20 {
             let output = Command::new("mount")
                 .args(["-o", &format!("remount,{mode}")])
-                .arg(&self.0)
+                .arg(&self.path)
                 .output()
                 .expect("mount");
             if output.status.success() {
@@ -58,8 +65,8 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
+        let _ = Command::new("umount").arg(&self.path).status();
+        let _ = std::fs::remove_dir(&self.path);
     }
 }
 
@@ -78,7 +85,7 @@ fn e2_a_full_disk_is_a_clear_error_and_keeps_the_previous_file() {
     let Some(disk) = SmallDisk::mount("full", "64k") else {
         return;
     };
-    let path = disk.0.join("checkpoint-non_spiking.json");
+    let path = disk.path.join("checkpoint-non_spiking.json");
     write_atomically(&path, b"{\"previous\": true}").expect("a small file fits");
     let error = write_atomically(&path, &vec![b'x'; 200 * 1024]).expect_err("200 KiB in 64 KiB");
     let message = error.to_string();
@@ -91,7 +98,7 @@ fn e2_a_full_disk_is_a_clear_error_and_keeps_the_previous_file() {
         b"{\"previous\": true}"
     );
     assert_eq!(
-        others(&disk.0, "checkpoint-non_spiking.json"),
+        others(&disk.path, "checkpoint-non_spiking.json"),
         Vec::<String>::new()
     );
 }
@@ -101,7 +108,7 @@ fn e2_a_read_only_folder_is_a_clear_error_and_keeps_the_previous_file() {
     let Some(disk) = SmallDisk::mount("read-only", "64k") else {
         return;
     };
-    let path = disk.0.join("results.json");
+    let path = disk.path.join("results.json");
     write_atomically(&path, b"first").expect("writable");
     disk.remount("ro");
     let error = write_atomically(&path, b"second").expect_err("read-only");
@@ -111,7 +118,7 @@ fn e2_a_read_only_folder_is_a_clear_error_and_keeps_the_previous_file() {
         "{message}"
     );
     assert_eq!(std::fs::read(&path).expect("previous file"), b"first");
-    assert_eq!(others(&disk.0, "results.json"), Vec::<String>::new());
+    assert_eq!(others(&disk.path, "results.json"), Vec::<String>::new());
     disk.remount("rw");
     write_atomically(&path, b"third").expect("writable again");
     assert_eq!(std::fs::read(&path).expect("file"), b"third");
@@ -140,7 +147,7 @@ fn t8_a_folder_turning_read_only_mid_run_loses_nothing() {
     experiment.stages[1].epochs = 1;
     experiment.stages[1].schedule = hsnn_spec::DtSchedule::Constant { dt: 2.0 };
     experiment.evaluation_dts = vec![2.0];
-    let out = disk.0.join("run");
+    let out = disk.path.join("run");
     let options = |resume: bool, stop: Option<usize>| ReproduceOptions {
         data_directory: None,
         out_directory: out.clone(),
