@@ -114,7 +114,7 @@ pub struct FirstDifference {
     pub site: QuantizedSite,
     /// The neuron.
     pub neuron: usize,
-    /// The reference's integrator value `u` there.
+    /// The reference's integrator value `w` there (SPEC Q1).
     pub integrator: f64,
 }
 

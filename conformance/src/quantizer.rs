@@ -96,8 +96,8 @@ fn check_all(
     }
 }
 
-/// Whether count `n` is what clause Q2 makes of integrator value `u`: `floor(u)`, or
-/// `floor(u) + 1` where `u - floor(u)` rounds to 1.0 (the carry rule).
+/// Whether count `n` is what clause Q2 makes of integrator value `w`: `floor(w)`, or
+/// `floor(w) + 1` where `w - floor(w)` rounds to 1.0 (the carry rule).
 pub fn count_follows_integrator(integrator: f64, count: i64) -> bool {
     let floor = integrator.floor();
     let remainder = integrator - floor;
@@ -117,7 +117,7 @@ pub fn q1_state_stays_in_unit_interval(backend: &impl Backend, _level: Level) {
         {
             prop_assert!(
                 count_follows_integrator(integrator, count),
-                "step {index}: u = {integrator}, n = {count}"
+                "step {index}: w = {integrator}, n = {count}"
             );
         }
         Ok(())
@@ -249,7 +249,7 @@ pub fn q4_converges_to_rate_as_dt_grows(backend: &impl Backend, level: Level) {
     }
 }
 
-/// Q2: the integrator is two roundings, `p = dt * r` then `u = v + p`, never one fused
+/// Q2: the integrator is two roundings, `p = dt * r` then `w = v + p`, never one fused
 /// multiply-add, and in that order. Derived by hand with `p` bits of precision (53 for the
 /// exact level, 24 for the f32 levels) and `e = 2^-(p-2)`, the spacing of numbers in [2, 4):
 /// `r = 1 - 2^-p`, `dt = 3`, so `dt * r = 3 - 0.75 e` exactly and rounds to `3 - e`;

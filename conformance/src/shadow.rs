@@ -19,7 +19,7 @@ use hsnn_spec::{Activation, QuantizedSite, QuantizerPlacement, SequenceBatch};
 pub struct ShadowSequence {
     /// Hidden counts (spiking hidden units), `steps x hidden_size`.
     pub hidden_counts: Vec<Vec<i64>>,
-    /// Hidden integrators `u` before the floor.
+    /// Hidden integrators `w` (SPEC Q1) before the floor.
     pub hidden_integrator: Vec<Vec<f64>>,
     /// Memory after each step, flattened memory-dimension-major.
     pub memory: Vec<Vec<f64>>,

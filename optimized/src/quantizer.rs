@@ -76,7 +76,7 @@ pub struct Quantizer {
 
 impl Quantizer {
     /// One step for a row of neurons (clauses Q1, Q2, Q4): `inputs` in, `outputs`, `counts`,
-    /// `integrators` (`u`) and `rates` (`f(x)`, what the backward rule needs) out, `states`
+    /// `integrators` (`w`, SPEC Q1) and `rates` (`f(x)`, what the backward rule needs) out, `states`
     /// (`v`) updated in place. All slices have the row's length. Errors when any `u` is not
     /// finite or reaches [`MAX_INTEGRATOR_MAGNITUDE`]; the row's outputs are then undefined.
     #[allow(clippy::too_many_arguments)]

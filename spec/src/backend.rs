@@ -30,7 +30,7 @@ pub struct QuantizerRun {
     pub counts: Vec<i64>,
     /// Output activities `a_t = alpha * n_t / dt`.
     pub outputs: Vec<f64>,
-    /// Integrator values `u_t` before rounding.
+    /// Integrator values `w_t` (SPEC Q1) before rounding.
     pub integrator: Vec<f64>,
     /// `v_T`, one per neuron.
     pub final_state: Vec<f64>,

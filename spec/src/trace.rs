@@ -12,7 +12,7 @@ pub enum TraceLevel {
     None,
     /// Integer spike counts of every quantized site.
     Counts,
-    /// Counts, the integrator values `u_t` before rounding (needed by the "explained"
+    /// Counts, the integrator values `w_t` (SPEC Q1) before rounding (needed by the "explained"
     /// conformance level, clause C2), and the hidden states `h_t`.
     Full,
 }
@@ -65,8 +65,8 @@ pub struct SiteTrace {
     pub fan_out_last_step: Vec<u64>,
     /// Spike counts `n_t`, `batch * steps * neurons` values.
     pub counts: Vec<i64>,
-    /// Integrator values `u_t = v_{t-1} + dt * r_t` before rounding; empty unless the trace
-    /// level is [`TraceLevel::Full`].
+    /// Integrator values `w_t = v_{t-1} + dt * r_t` (SPEC Q1) before rounding; empty unless the
+    /// trace level is [`TraceLevel::Full`].
     pub integrator: Vec<f64>,
 }
 
