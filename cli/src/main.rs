@@ -726,6 +726,14 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             width_rule,
             memory_pj_per_bit,
         } => {
+            if let Some(picojoules) = memory_pj_per_bit {
+                // Refused before the chip runs for minutes, not after.
+                if !(picojoules.is_finite() && picojoules >= 0.0) {
+                    return Err(TrainError::Usage(format!(
+                        "--memory-pj-per-bit must be a finite number, 0 or more, got {picojoules}"
+                    )));
+                }
+            }
             let (model, loaded) = eval_model(&arguments)?;
             let backend = hardware_backend(&loaded, &arguments.conversion)?;
             let known = hsnn_hardware::energy::devices_with(

@@ -530,17 +530,10 @@ pub struct PricingOptions {
     /// priced.
     #[serde(default)]
     pub memory_joules_per_bit: Option<f64>,
-    /// Width of a weight word, for the traffic's price (the conversion's `weight_bits`).
-    #[serde(default = "default_weight_word_bits")]
-    pub weight_word_bits: u32,
     /// Width of a state word, for the traffic's price: the conversion's `memory_bits`, the
     /// widest state, so the price is an upper bound.
     #[serde(default = "default_state_word_bits")]
     pub state_word_bits: u32,
-}
-
-fn default_weight_word_bits() -> u32 {
-    ConversionOptions::default().weight_bits
 }
 
 fn default_state_word_bits() -> u32 {
@@ -563,7 +556,6 @@ impl PricingOptions {
             table_word_bits: None,
             width_rule: WidthRule::NextListed,
             memory_joules_per_bit: None,
-            weight_word_bits: conversion.weight_bits,
             state_word_bits: conversion.memory_bits,
         }
     }
@@ -743,19 +735,28 @@ fn memory_traffic_bits(
     options: &PricingOptions,
 ) -> f64 {
     let memory = &counters.memory;
-    let weight_words = match network {
-        Network::Hybrid => memory.weight_words_read,
-        Network::NonSpikingComparison => {
-            counters
-                .sites
-                .iter()
-                .fold(memory.weight_words_read, |words, site| {
-                    words.saturating_sub(site.total(|target| target.synaptic_events))
-                        + site.total(|target| target.dense_equivalent_macs)
-                })
-        }
-    };
-    weight_words as f64 * f64::from(options.weight_word_bits)
+    // H10's weight words, each at its tensor's width (Abar and Bbar are wider than the
+    // weights): one per event target (per dense-equivalent MAC without spikes), one per dense
+    // MAC.
+    let site_bits: f64 = counters
+        .sites
+        .iter()
+        .flat_map(|site| &site.targets)
+        .map(|target| {
+            let words = match network {
+                Network::Hybrid => target.synaptic_events,
+                Network::NonSpikingComparison => target.dense_equivalent_macs,
+            };
+            words as f64 * f64::from(target.weight_bits)
+        })
+        .sum();
+    let dense_bits: f64 = counters
+        .dense
+        .iter()
+        .map(|dense| dense.macs as f64 * f64::from(dense.weight_bits))
+        .sum();
+    site_bits
+        + dense_bits
         + (memory.state_words_read + memory.state_words_written) as f64
             * f64::from(options.state_word_bits)
 }
@@ -1363,12 +1364,13 @@ mod tests {
         );
     }
 
-    /// H11's memory traffic, when priced: the words of H10 at their widths times the price per
-    /// bit, per inference; the comparison network reads a weight per dense-equivalent MAC
-    /// instead of per event target. By hand: 2 sequences, 100 weight words of which 30 were
-    /// event targets of a site whose dense equivalent is 70 MACs, 40 + 60 state words, 8-bit
-    /// weights and 24-bit states at 1 pJ per bit: hybrid (100 * 8 + 100 * 24) / 2 = 1,600 pJ,
-    /// comparison ((100 - 30 + 70) * 8 + 100 * 24) / 2 = 1,760 pJ. Not priced by default.
+    /// H11's memory traffic, when priced: the words of H10 at their tensors' widths times the
+    /// price per bit, per inference; the comparison network reads a weight per dense-equivalent
+    /// MAC instead of per event target. By hand: 2 sequences; 30 event targets of an 8-bit
+    /// tensor whose dense equivalent is 70 MACs; a dense product of 35 MACs on a 16-bit tensor;
+    /// 40 + 60 state words of 24 bits; 1 pJ per bit: hybrid (30 * 8 + 35 * 16 + 100 * 24) / 2 =
+    /// 1,600 pJ, comparison (70 * 8 + 35 * 16 + 100 * 24) / 2 = 1,760 pJ. Not priced by
+    /// default.
     #[test]
     fn h11_memory_traffic_is_priced_per_bit_when_asked() {
         let counters = HardwareCounters {
@@ -1388,8 +1390,17 @@ mod tests {
                     ..EventTarget::default()
                 }],
             }],
+            dense: vec![DenseCounter {
+                tensor: "a_bar".into(),
+                operand: "memory".into(),
+                sum: "memory".into(),
+                operand_bits: 24,
+                weight_bits: 16,
+                sum_bits: 45,
+                macs: 35,
+            }],
             memory: crate::counters::MemoryTraffic {
-                weight_words_read: 100,
+                weight_words_read: 65,
                 state_words_read: 40,
                 state_words_written: 60,
             },
@@ -1400,7 +1411,6 @@ mod tests {
         let traffic = |network, per_bit| {
             let options = PricingOptions {
                 memory_joules_per_bit: per_bit,
-                weight_word_bits: 8,
                 state_word_bits: 24,
                 ..PricingOptions::default()
             };

@@ -190,9 +190,15 @@ impl Format {
     }
 }
 
+/// The largest shift, fraction-bit count or tensor exponent a fixed model may hold (clause
+/// H1): 62, so that every shift of a 64-bit value and its rounding constant `2^(k-1)` exist.
+pub const MAX_SHIFT: i32 = 62;
+
 /// `2^(bits-1) - 1`, the largest magnitude of a symmetric `bits`-wide integer (clause H1).
 pub fn symmetric_limit(bits: u32) -> i64 {
-    if bits >= 64 {
+    if bits == 0 {
+        0
+    } else if bits >= 64 {
         i64::MAX
     } else {
         (1i64 << (bits - 1)) - 1
@@ -532,6 +538,7 @@ impl FixedModel {
     pub fn validate(&self) -> Result<()> {
         self.config.validate()?;
         self.options.validate()?;
+        self.check_formats()?;
         let lmu = &self.config.lmu;
         let mut expected: Vec<(&str, usize, usize)> = self.config.weight_shapes();
         expected.push(("a_bar", lmu.order, lmu.order));
@@ -627,6 +634,56 @@ impl FixedModel {
         Ok(())
     }
 
+    /// Every format a width from 2 to 63 bits with at most [`MAX_SHIFT`] fraction bits either
+    /// way, every tensor exponent within [`MAX_SHIFT`], and the integrator's fraction bits those
+    /// of the options (clauses H1, H4, H7): what the 64-bit arithmetic of a chip can shift by.
+    fn check_formats(&self) -> Result<()> {
+        let formats = &self.formats;
+        let mut named = vec![
+            ("input", formats.input),
+            ("memory_input", formats.memory_input),
+            ("memory", formats.memory),
+            ("preactivation", formats.preactivation),
+            ("logits", formats.logits),
+        ];
+        if let Some(hidden) = formats.hidden {
+            named.push(("hidden", hidden));
+        }
+        for (name, format) in named {
+            if !(2..=63).contains(&format.bits) || format.fraction_bits.abs() > MAX_SHIFT {
+                return Err(HsnnError::invalid(
+                    format!("formats.{name}"),
+                    format!(
+                        "{} bits with {} fraction bits: a format is 2 to 63 bits wide with at \
+                         most {MAX_SHIFT} fraction bits either way",
+                        format.bits, format.fraction_bits
+                    ),
+                ));
+            }
+        }
+        if formats.integrator_fraction_bits != self.options.integrator_fraction_bits {
+            return Err(HsnnError::invalid(
+                "formats.integrator_fraction_bits",
+                format!(
+                    "{} differs from options.integrator_fraction_bits {}",
+                    formats.integrator_fraction_bits, self.options.integrator_fraction_bits
+                ),
+            ));
+        }
+        for (name, tensor) in self.tensors.all() {
+            if tensor.exponent.abs() > MAX_SHIFT {
+                return Err(HsnnError::invalid(
+                    format!("tensors.{name}.exponent"),
+                    format!(
+                        "{} is beyond ±{MAX_SHIFT}, more than a 64-bit shift can carry",
+                        tensor.exponent
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The fraction bits of an operand of a sum (clause H5); counts have none.
     pub fn operand_fraction_bits(&self, operand: &str) -> Option<i32> {
         match operand {
@@ -660,8 +717,10 @@ impl FixedModel {
                     format!("names an unknown operand `{}`", term.operand),
                 )
             })?;
-            let term_exponent = fraction + tensor.exponent;
-            if i64::from(sum.exponent) - i64::from(term_exponent) != i64::from(term.shift) {
+            let term_exponent = i64::from(fraction) + i64::from(tensor.exponent);
+            if term.shift > MAX_SHIFT.unsigned_abs()
+                || i64::from(sum.exponent) - term_exponent != i64::from(term.shift)
+            {
                 return Err(HsnnError::invalid(
                     &field,
                     format!(
@@ -676,8 +735,19 @@ impl FixedModel {
                 ));
             }
         }
+        if sum.target_shift.abs() > MAX_SHIFT {
+            return Err(HsnnError::invalid(
+                &field,
+                format!(
+                    "target_shift {} is beyond ±{MAX_SHIFT}, more than a 64-bit shift can carry",
+                    sum.target_shift
+                ),
+            ));
+        }
         if let Some(target) = target {
-            if sum.exponent - target.fraction_bits != sum.target_shift {
+            if i64::from(sum.exponent) - i64::from(target.fraction_bits)
+                != i64::from(sum.target_shift)
+            {
                 return Err(HsnnError::invalid(
                     &field,
                     format!(

@@ -98,3 +98,30 @@ fn e1_fuzz_seeds_are_valid_files() {
         );
     }
 }
+
+/// E3: the fixed models a review found to panic the chip's 64-bit arithmetic (an integrator
+/// shifted by 64, a 0-bit format, an exponent whose sum overflows i32, shifts of 80) are
+/// refused by validation, even with a checksum that matches (the fuzz target's second path).
+#[test]
+fn e3_fixed_model_regressions_are_refused_by_validation() {
+    let folder = fuzz_folder().join("regressions").join("fixed_model");
+    let found = files(&folder);
+    assert!(found.len() >= 4, "{} regressions", found.len());
+    for path in found {
+        let text = std::fs::read_to_string(&path).expect("regression file");
+        let mut fixed: hsnn_spec::fixed::FixedModel =
+            serde_json::from_str(&text).expect("parses as a fixed model");
+        fixed.content_sha256 = fixed.content_checksum();
+        let error = fixed
+            .validate()
+            .expect_err(&format!("{} must be refused", path.display()));
+        let message = error.to_string();
+        assert!(
+            message.contains("formats")
+                || message.contains("exponent")
+                || message.contains("shift"),
+            "{}: {message}",
+            path.display()
+        );
+    }
+}
