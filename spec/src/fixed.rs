@@ -634,7 +634,7 @@ impl FixedModel {
         Ok(())
     }
 
-    /// Every format a width from 2 to 63 bits with at most [`MAX_SHIFT`] fraction bits either
+    /// Every format a width from 1 to 63 bits with at most [`MAX_SHIFT`] fraction bits either
     /// way, every tensor exponent within [`MAX_SHIFT`], and the integrator's fraction bits those
     /// of the options (clauses H1, H4, H7): what the 64-bit arithmetic of a chip can shift by.
     fn check_formats(&self) -> Result<()> {
@@ -650,11 +650,12 @@ impl FixedModel {
             named.push(("hidden", hidden));
         }
         for (name, format) in named {
-            if !(2..=63).contains(&format.bits) || format.fraction_bits.abs() > MAX_SHIFT {
+            // 1 bit holds only 0: the logits of an all-zero readout are that wide (H5).
+            if !(1..=63).contains(&format.bits) || format.fraction_bits.abs() > MAX_SHIFT {
                 return Err(HsnnError::invalid(
                     format!("formats.{name}"),
                     format!(
-                        "{} bits with {} fraction bits: a format is 2 to 63 bits wide with at \
+                        "{} bits with {} fraction bits: a format is 1 to 63 bits wide with at \
                          most {MAX_SHIFT} fraction bits either way",
                         format.bits, format.fraction_bits
                     ),
