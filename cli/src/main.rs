@@ -901,7 +901,8 @@ fn main() -> ExitCode {
         Err(error @ TrainError::Interrupted { .. }) => {
             eprintln!("{error}");
             let arguments: Vec<String> = std::env::args()
-                .filter(|argument| argument != "--resume")
+                // --force conflicts with --resume (and would start over): neither is repeated.
+                .filter(|argument| argument != "--resume" && argument != "--force")
                 .collect();
             eprintln!("resume with: {} --resume", arguments.join(" "));
             ExitCode::from(3)
