@@ -874,6 +874,20 @@ mod tests {
         }
     }
 
+    /// `macs` MACs of the memory's `Abar M` product at the default widths (16-bit Abar, 24-bit
+    /// memory, 45-bit sum).
+    fn a_bar_product(macs: u64) -> DenseCounter {
+        DenseCounter {
+            tensor: "a_bar".into(),
+            operand: "memory".into(),
+            sum: "memory".into(),
+            operand_bits: 24,
+            weight_bits: 16,
+            sum_bits: 45,
+            macs,
+        }
+    }
+
     fn close(found: f64, expected: f64) -> bool {
         (found - expected).abs() <= 1e-12 * expected.abs().max(f64::MIN_POSITIVE)
     }
@@ -1033,15 +1047,7 @@ mod tests {
                     dense_equivalent_macs: 40,
                 }],
             }],
-            dense: vec![DenseCounter {
-                tensor: "a_bar".into(),
-                operand: "memory".into(),
-                sum: "memory".into(),
-                operand_bits: 24,
-                weight_bits: 16,
-                sum_bits: 45,
-                macs: 100,
-            }],
+            dense: vec![a_bar_product(100)],
             table_reads: 10,
             nonlinear_neuron_updates: 10,
             ..HardwareCounters::default()
@@ -1390,15 +1396,7 @@ mod tests {
                     ..EventTarget::default()
                 }],
             }],
-            dense: vec![DenseCounter {
-                tensor: "a_bar".into(),
-                operand: "memory".into(),
-                sum: "memory".into(),
-                operand_bits: 24,
-                weight_bits: 16,
-                sum_bits: 45,
-                macs: 35,
-            }],
+            dense: vec![a_bar_product(35)],
             memory: crate::counters::MemoryTraffic {
                 weight_words_read: 65,
                 state_words_read: 40,
