@@ -859,6 +859,28 @@ mod tests {
         );
     }
 
+    /// B1's tie rules, on a sweep listed in ascending dt so that "first" and "largest" differ:
+    /// equal validation accuracies keep the earlier point of the sweep (dt 1); without
+    /// validation the largest dt within the budgets (dt 2) is taken, wherever it is listed.
+    #[test]
+    fn b1_ties_keep_the_earlier_point_and_no_validation_takes_the_largest_dt() {
+        let mut results = results(&[
+            spiking(1.0, 0.9600, 2.0, 1.0),
+            spiking(2.0, 0.9700, 3.0, 1.0),
+        ]);
+        assert_eq!(
+            choose_within_budgets(&results.sweep).map(|(point, how)| (point.dt, how)),
+            Some((2.0, BudgetChoice::ByLargestDt))
+        );
+        for point in &mut results.sweep {
+            point.trained_validation_accuracy = Some(0.97);
+        }
+        assert_eq!(
+            choose_within_budgets(&results.sweep).map(|(point, how)| (point.dt, how)),
+            Some((1.0, BudgetChoice::ByValidation))
+        );
+    }
+
     /// T7: without validation accuracies (the shipped models on the embedded subset) the
     /// comparison takes the largest dt within the budgets, never the best test accuracy (dt 1
     /// has the better test accuracy here, dt 2 is reported), and says so when none is.
