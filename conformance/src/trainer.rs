@@ -574,8 +574,8 @@ pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) 
     assert!(error.to_string().contains("labels"), "{error}");
 }
 
-/// The network of [`t1_uniform_logits_give_log_classes`] with readout bias `bias`: its readout
-/// kernel is zero, so every sequence's logits are exactly `bias`.
+/// A small network with readout bias `bias` and a zero readout kernel, so that every
+/// sequence's logits are exactly `bias` (the T1 checks).
 fn bias_only_model(bias: [f64; 4]) -> Model {
     let config = NetworkConfig {
         lmu: LmuConfig {
@@ -598,8 +598,8 @@ fn bias_only_model(bias: [f64; 4]) -> Model {
     Model::new(config, weights).expect("valid model")
 }
 
-/// T1 (second loss, `keras2_probability`): Keras 2's clipped probability cross-entropy. Hand-derived clip cases: logits with the
-/// true class 40 above the rest give `q_y = 1` in binary32, above `1 - 1e-7` (which rounds to
+/// T1 (second loss, `keras2_probability`): Keras 2's clipped probability cross-entropy.
+/// Hand-derived clip cases: logits with the true class 40 above the rest give `q_y = 1` in binary32, above `1 - 1e-7` (which rounds to
 /// `1 - 2^-23`), so the loss is `-ln(1 - 2^-23)`, which binary32 gives as `2^-23`, and every
 /// gradient is exactly 0; the true class 40 *below* another gives `q_y = e^-40 < 1e-7`, a
 /// loss of `-ln(1e-7) = 16.1180957` (to binary32's 2e-6 at 16) and again no gradient, where
@@ -617,32 +617,24 @@ pub fn t1_keras2_probability_loss_clips_and_differentiates(trainer: &impl Traine
     };
 
     let confident = bias_only_model([0.0, 40.0, 0.0, 0.0]);
-    let right = trainer
-        .gradients_with_loss(&confident, &batch, &[1, 1], keras)
-        .expect("gradients");
-    assert!(
-        (right.loss - 2f64.powi(-23)).abs() < 1e-14,
-        "confidently right: loss {} instead of -ln(1 - 2^-23) = 2^-23",
-        right.loss
-    );
-    assert!(
-        all_zero(&right.gradients),
-        "confidently right: the clipped probability must pass no gradient, got {:?}",
-        right.gradients.readout_bias.data
-    );
-    let wrong = trainer
-        .gradients_with_loss(&confident, &batch, &[0, 2], keras)
-        .expect("gradients");
-    assert!(
-        (wrong.loss - 16.118_095_650_958_32).abs() < 2e-6,
-        "confidently wrong: loss {} instead of -ln(1e-7) = 16.1180957",
-        wrong.loss
-    );
-    assert!(
-        all_zero(&wrong.gradients),
-        "confidently wrong: the clipped probability must pass no gradient, got {:?}",
-        wrong.gradients.readout_bias.data
-    );
+    for (case, labels, expected_loss, tolerance) in [
+        ("confidently right", [1, 1], 2f64.powi(-23), 1e-14),
+        ("confidently wrong", [0, 2], 16.118_095_650_958_32, 2e-6),
+    ] {
+        let clipped = trainer
+            .gradients_with_loss(&confident, &batch, &labels, keras)
+            .expect("gradients");
+        assert!(
+            (clipped.loss - expected_loss).abs() < tolerance,
+            "{case}: loss {} instead of {expected_loss}",
+            clipped.loss
+        );
+        assert!(
+            all_zero(&clipped.gradients),
+            "{case}: the clipped probability must pass no gradient, got {:?}",
+            clipped.gradients.readout_bias.data
+        );
+    }
     let exact = trainer
         .gradients(&confident, &batch, &[0, 2])
         .expect("gradients");
