@@ -50,6 +50,10 @@ pub const FIXED_POINT_MATRIX: f64 = 1.0 / 65536.0;
 /// as `n/a` with the reason.
 pub const NOT_APPLICABLE: &str = "n/a: ";
 
+/// Prefix of the panic message of a check that needs a method a port (SPEC.md clause C6) does
+/// not implement; the runner reports it as `not implemented`, not as a failure.
+pub const NOT_IMPLEMENTED: &str = "not implemented: ";
+
 /// Ends a check that cannot hold at this level, with the reason and the clause that checks the
 /// property instead (clause C5).
 pub fn not_applicable(reason: &str) -> ! {

@@ -40,27 +40,28 @@ pub struct Outcome {
     pub failure: Option<String>,
 }
 
-/// Runs `checks` against `backend` at `level`, catching failures so every check reports.
+/// Runs one check against `backend` at `level`, catching its panic: `None` when it held, else
+/// its whole failure message (which input, which value, what was expected).
+pub fn run_check<B>(backend: &B, level: Level, check: &Check<B>) -> Option<String> {
+    let result = catch_unwind(AssertUnwindSafe(|| (check.run)(backend, level)));
+    result.err().map(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+            .unwrap_or_else(|| "panicked".into())
+    })
+}
+
+/// Runs `checks` against `backend` at `level`, catching failures so every check reports; each
+/// failure is the first line of its message.
 pub fn run_checks<B>(backend: &B, level: Level, checks: &[Check<B>]) -> Vec<Outcome> {
     checks
         .iter()
-        .map(|check| {
-            let result = catch_unwind(AssertUnwindSafe(|| (check.run)(backend, level)));
-            let failure = result.err().map(|payload| {
-                payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-                    .unwrap_or_else(|| "panicked".into())
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            });
-            Outcome {
-                check: check.name,
-                failure,
-            }
+        .map(|check| Outcome {
+            check: check.name,
+            failure: run_check(backend, level, check)
+                .map(|failure| failure.lines().next().unwrap_or_default().to_string()),
         })
         .collect()
 }

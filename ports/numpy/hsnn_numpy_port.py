@@ -646,7 +646,9 @@ def keras2_probability(logits: np.ndarray, label: int) -> tuple[float, np.ndarra
     top = lg[0]
     for value in lg[1:]:
         top = max(top, value)
-    e = [f32(np.exp(f32(value - top))) for value in lg]
+    # exp and log in binary64, then rounded: numpy's own float32 exp and log (SIMD) may be
+    # an ulp off the correctly rounded result that libm's expf and logf give.
+    e = [f32(np.exp(np.float64(f32(value - top)))) for value in lg]
     e_sum = f32(0.0)
     for value in e:
         e_sum = f32(e_sum + value)
@@ -658,7 +660,7 @@ def keras2_probability(logits: np.ndarray, label: int) -> tuple[float, np.ndarra
     eps = f32(1e-7)
     one_minus_eps = f32(f32(1.0) - eps)
     c = min(max(q, eps), one_minus_eps)
-    loss = f32(-f32(np.log(c)))
+    loss = f32(-f32(np.log(np.float64(c))))
     g_q = f32(-f32(1.0) / c) if eps <= q <= one_minus_eps else f32(0.0)
     g_big_s = f32(g_q * f32(f32(f32(-s[label]) / big_s) / big_s))
     g_s = [f32(f32(g_q / big_s) + g_big_s) if k == label else g_big_s for k in range(k_count)]

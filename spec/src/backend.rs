@@ -68,6 +68,13 @@ pub trait Backend: Send + Sync {
     /// A short name, e.g. `reference`.
     fn name(&self) -> &str;
 
+    /// True for an implementation outside hsnn driven through the conformance bridge (SPEC.md
+    /// clause C6): its errors are [`HsnnError::Port`], and the error checks (E1, E2) ask only
+    /// that bad input is refused, not that the refusal uses hsnn's words.
+    fn is_port(&self) -> bool {
+        false
+    }
+
     /// The Legendre matrices of `config` (clauses L1-L3).
     fn lmu_matrices(&self, config: &LmuConfig) -> Result<LmuMatrices>;
 

@@ -79,6 +79,16 @@ pub enum HsnnError {
         /// The unsupported feature, phrased to follow "does not support".
         feature: String,
     },
+    /// An implementation outside hsnn, driven through the conformance bridge (SPEC.md clause
+    /// C6), refused the input with an exception of its own; the wording is the port's, so the
+    /// error checks ask only that it was refused.
+    #[error("`{implementation}` raised {message}")]
+    Port {
+        /// The port's name (its `name()`).
+        implementation: String,
+        /// The exception's type and message, e.g. `ValueError: dt must be positive`.
+        message: String,
+    },
     /// A numerical procedure failed (e.g. a singular matrix where the spec needs an inverse).
     #[error("numerical failure in {operation}: {reason}")]
     Numerical {

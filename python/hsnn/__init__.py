@@ -1,0 +1,61 @@
+"""hsnn: hybrid-spiking LMU networks with quantized activations, from Python.
+
+A thin shell over the Rust crates of the hsnn workspace (the math is there, none here):
+
+- backends (SPEC N5, T, H): :class:`Reference` (f64, exact), :class:`Optimized` (f32,
+  threads), :class:`Hardware` (the modeled fixed-point chip);
+- :class:`Model`: model files (E2), built from a config (N4), initial weights (T6);
+- :func:`load_psmnist` (D) and :func:`bit_metrics` from spike counts (B);
+- :mod:`hsnn.conformance`: the conformance suite run on any Python implementation (C6);
+- the exceptions of :mod:`hsnn._errors`, all derived from :class:`HsnnError` (E1).
+
+Arrays are numpy arrays: float64 (int64 for labels, counts and ids), C-contiguous; a wrong
+dtype or layout is an exception that names the argument, never a silent cast.
+"""
+
+from __future__ import annotations
+
+from hsnn._errors import (
+    DataError,
+    DtypeError,
+    FileError,
+    FormatVersionError,
+    HsnnError,
+    InvalidConfigError,
+    LayoutError,
+    NonFiniteError,
+    NumericalError,
+    ParseError,
+    PortError,
+    RunInterrupted,
+    ShapeMismatchError,
+    UnsupportedError,
+    UsageError,
+)
+from hsnn._native import Hardware, Model, Optimized, Reference, bit_metrics, load_psmnist
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "DtypeError",
+    "FileError",
+    "FormatVersionError",
+    "Hardware",
+    "HsnnError",
+    "InvalidConfigError",
+    "LayoutError",
+    "Model",
+    "NonFiniteError",
+    "NumericalError",
+    "Optimized",
+    "ParseError",
+    "PortError",
+    "Reference",
+    "RunInterrupted",
+    "ShapeMismatchError",
+    "UnsupportedError",
+    "UsageError",
+    "bit_metrics",
+    "load_psmnist",
+]

@@ -1,0 +1,206 @@
+"""The Python half of the conformance bridge (SPEC C6): hands a port the arguments the Rust
+checks pass, and turns its answer into the shapes of the Rust types.
+
+The Rust side (``PyPort`` in ``python/src/port.rs``) serialises each call's arguments as the
+serde shapes of the Rust types (docs/PORTING.md); here, every list of numbers becomes a 1-d
+numpy array (float64, or int64 for integers), so a port receives numpy. The answer is checked
+and flattened back: a method the port lacks raises :class:`NotImplementedByPort`, an answer of
+the wrong shape or dtype raises :class:`BadAnswer`; any other exception is the port's own
+refusal of the input and goes back to Rust unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BadAnswer", "CheckTimeout", "NotImplementedByPort", "call", "release", "stop"]
+
+
+class NotImplementedByPort(Exception):
+    """The port has no method the check needs: the check reports ``not implemented``."""
+
+
+class BadAnswer(Exception):
+    """The port answered, but not in the shape of the contract: the check fails with this."""
+
+
+class CheckTimeout(Exception):
+    """Raised inside a port that outlived the runner's time limit, to stop it."""
+
+
+#: Threads whose check ran out of time: every later call of theirs fails at once, since a
+#: property check catches a failure and tries smaller inputs, which would hang again.
+_stopped: set[int] = set()
+
+
+def stop(thread_ident: int) -> None:
+    """Makes every later bridge call on thread ``thread_ident`` raise :class:`CheckTimeout`."""
+    _stopped.add(thread_ident)
+
+
+def release(thread_ident: int) -> None:
+    """Undoes :func:`stop` once the thread has ended (thread ids are reused)."""
+    _stopped.discard(thread_ident)
+
+
+def _numeric(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def to_port(value: Any) -> Any:
+    """Arguments as a port receives them: lists of numbers as 1-d numpy arrays (C6)."""
+    if isinstance(value, list):
+        if _numeric(value):
+            if value and all(isinstance(v, int) for v in value):
+                return np.array(value, dtype=np.int64)
+            return np.array(value, dtype=np.float64)
+        return [to_port(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_port(item) for key, item in value.items()}
+    return value
+
+
+def _tensor2(value: Any, where: str) -> dict[str, Any]:
+    """A Tensor2 ``{rows, cols, data}`` from a 2-d array or a Tensor2 mapping."""
+    if isinstance(value, Mapping) and {"rows", "cols", "data"} <= set(value):
+        return {
+            "rows": int(value["rows"]),
+            "cols": int(value["cols"]),
+            "data": _floats(value["data"], where),
+        }
+    array = np.asarray(value)
+    if array.ndim != 2:
+        raise BadAnswer(f"{where} must be a 2-d array, got shape {array.shape}")
+    return {"rows": array.shape[0], "cols": array.shape[1], "data": _floats(array, where)}
+
+
+def _floats(value: Any, where: str) -> list[float]:
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise BadAnswer(f"{where} must be numbers, got dtype {array.dtype}")
+    return array.astype(np.float64).ravel(order="C").tolist()
+
+
+def _integers(value: Any, where: str) -> list[int]:
+    array = np.asarray(value)
+    if array.size and array.dtype.kind not in "iu":
+        raise BadAnswer(
+            f"{where} must be integers (spike counts, SPEC Q1), got dtype {array.dtype}"
+        )
+    return array.astype(np.int64).ravel(order="C").tolist()
+
+
+def _field(answer: Any, key: str, method: str) -> Any:
+    if not isinstance(answer, Mapping):
+        raise BadAnswer(f"{method} must return a dict, got {type(answer).__name__}")
+    if key not in answer:
+        raise BadAnswer(f"{method}'s answer has no field {key!r} (it has {sorted(answer)})")
+    return answer[key]
+
+
+def _site(site: Any, index: int) -> dict[str, Any]:
+    where = f"forward: trace.sites[{index}]"
+    integrator = site.get("integrator") if isinstance(site, Mapping) else None
+    return {
+        "site": _field(site, "site", where),
+        "activation": _field(site, "activation", where),
+        "batch": int(_field(site, "batch", where)),
+        "steps": int(_field(site, "steps", where)),
+        "neurons": int(_field(site, "neurons", where)),
+        "fan_out": _integers(_field(site, "fan_out", where), f"{where}.fan_out"),
+        "fan_out_last_step": _integers(
+            _field(site, "fan_out_last_step", where), f"{where}.fan_out_last_step"
+        ),
+        "counts": _integers(_field(site, "counts", where), f"{where}.counts"),
+        "integrator": [] if integrator is None else _floats(integrator, f"{where}.integrator"),
+    }
+
+
+def _method(port: Any, name: str) -> Any:
+    function = getattr(port, name, None)
+    if not callable(function):
+        raise NotImplementedByPort(f"{type(port).__name__} has no method {name}()")
+    return function
+
+
+def call(port: Any, method: str, arguments: dict[str, Any]) -> Any:
+    """Calls ``method`` of ``port`` with the check's ``arguments`` and returns the answer in
+    the serde shape of the Rust result type (C6, docs/PORTING.md).
+
+    Parameters
+    ----------
+    port : object
+        The implementation under test.
+    method : str
+        ``lmu_matrices``, ``quantize``, ``forward`` or ``gradients_with_loss``.
+    arguments : dict
+        The arguments by name, as the Rust types serialise them.
+
+    Returns
+    -------
+    dict
+        ``LmuMatrices``, ``QuantizerRun``, ``ForwardOutput`` or ``GradientOutput``.
+    """
+    if threading.get_ident() in _stopped:
+        raise CheckTimeout("the check ran out of time")
+    given = to_port(arguments)
+    if method == "lmu_matrices":
+        answer = _method(port, method)(given["config"])
+        return {
+            key: _tensor2(_field(answer, key, method), f"{method}: {key}")
+            for key in ("a", "b", "a_bar", "b_bar")
+        }
+    if method == "quantize":
+        answer = _method(port, method)(
+            given["activation"],
+            given["dt"],
+            given["amplitude"],
+            given["inputs"],
+            given["initial_state"],
+        )
+        return {
+            "counts": _integers(_field(answer, "counts", method), "quantize: counts"),
+            "outputs": _floats(_field(answer, "outputs", method), "quantize: outputs"),
+            "integrator": _floats(_field(answer, "integrator", method), "quantize: integrator"),
+            "final_state": _floats(_field(answer, "final_state", method), "quantize: final_state"),
+        }
+    if method == "forward":
+        answer = _method(port, method)(given["model"], given["batch"], given["trace"])
+        trace = _field(answer, "trace", method)
+        sites = _field(trace, "sites", "forward: trace")
+        hidden = trace.get("hidden") if isinstance(trace, Mapping) else None
+        return {
+            "logits": _tensor2(_field(answer, "logits", method), "forward: logits"),
+            "trace": {
+                "dt": float(_field(trace, "dt", "forward: trace")),
+                "sites": [_site(site, index) for index, site in enumerate(sites)],
+                "hidden": [] if hidden is None else _floats(hidden, "forward: trace.hidden"),
+            },
+        }
+    if method == "gradients_with_loss":
+        if callable(getattr(port, method, None)):
+            answer = getattr(port, method)(
+                given["model"], given["batch"], given["labels"], given["loss"]
+            )
+        elif given["loss"] == "softmax_cross_entropy":
+            answer = _method(port, "gradients")(given["model"], given["batch"], given["labels"])
+        else:
+            raise NotImplementedByPort(
+                f"{type(port).__name__} has no method gradients_with_loss() (loss {given['loss']})"
+            )
+        gradients = _field(answer, "gradients", method)
+        if not isinstance(gradients, Mapping):
+            raise BadAnswer(f"{method}: gradients must be a dict of weight name to array")
+        return {
+            "loss": float(_field(answer, "loss", method)),
+            "gradients": {
+                name: None if value is None else _tensor2(value, f"{method}: gradients.{name}")
+                for name, value in gradients.items()
+            },
+            "logits": _tensor2(_field(answer, "logits", method), f"{method}: logits"),
+        }
+    raise NotImplementedByPort(f"the bridge knows no method {method}()")

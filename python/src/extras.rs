@@ -1,0 +1,189 @@
+//! Data (SPEC.md D) and bit metrics (B) from Python.
+
+use std::path::PathBuf;
+
+use hsnn_data::{Dataset, LoadOptions, PixelOrder, SplitRecipe};
+use hsnn_spec::{Activation, HsnnError, QuantizedSite, SiteTrace};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::arrays::{f64_array, i64_array, integers, Dims};
+use crate::errors::OrRaise;
+
+fn split_arrays<'py>(py: Python<'py>, dataset: &Dataset) -> PyResult<Bound<'py, PyTuple>> {
+    let indices: Vec<usize> = (0..dataset.len()).collect();
+    let batch = dataset.batch(&indices).or_raise(py)?;
+    let labels = batch.labels.iter().map(|&label| i64::from(label)).collect();
+    PyTuple::new(
+        py,
+        [
+            f64_array(py, &batch.shape(), batch.inputs)?,
+            i64_array(py, &[dataset.len()], labels)?,
+        ],
+    )
+}
+
+/// psMNIST's three splits (SPEC.md D1-D6): the embedded subset (D5) or the four MNIST IDX
+/// files of a folder, plain or gzipped, permuted bit for bit as numpy's
+/// ``RandomState(seed).permutation(784)`` (D4).
+///
+/// Parameters
+/// ----------
+/// directory : str or os.PathLike, optional
+///     The folder with the MNIST files (``bash data/fetch.sh`` makes ``data/full``); without
+///     it, the embedded subset (2,500 train, 500 validation, 1,000 test by default).
+/// recipe : {"keras_lmu_example", "nru"}
+///     The split and permutation recipe: keras-lmu's docs example (D3, D4) or NRU's (D6).
+/// permutation_seed : int
+///     The numpy seed (0 for keras-lmu's example, 50 for NRU's).
+/// validation_size : int, optional
+///     Validation samples (default: 10,000 on disk, 500 embedded).
+/// limit : int, optional
+///     Keep only the first ``limit`` samples of each split.
+///
+/// Returns
+/// -------
+/// dict
+///     ``train``, ``validation``, ``test``: ``(inputs, labels)`` with inputs float64
+///     ``[n, 784, 1]`` and labels int64 ``[n]``; ``permutation``: int64 ``[784]``, the source
+///     pixel of each step.
+#[pyfunction]
+#[pyo3(signature = (directory=None, *, recipe="keras_lmu_example", permutation_seed=0, validation_size=None, limit=None))]
+pub fn load_psmnist<'py>(
+    py: Python<'py>,
+    directory: Option<PathBuf>,
+    recipe: &str,
+    permutation_seed: u32,
+    validation_size: Option<usize>,
+    limit: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let recipe = match recipe {
+        "keras_lmu_example" => SplitRecipe::KerasLmuExample,
+        "nru" => SplitRecipe::Nru,
+        other => {
+            return Err(HsnnError::invalid(
+                "data.recipe",
+                format!("must be \"keras_lmu_example\" or \"nru\", got {other:?}"),
+            ))
+            .or_raise(py)
+        }
+    };
+    let options = LoadOptions {
+        validation_size,
+        pixel_order: PixelOrder::Permuted {
+            seed: permutation_seed,
+        },
+        limit,
+        recipe,
+    };
+    let split = py
+        .detach(|| match &directory {
+            Some(directory) => hsnn_data::load_psmnist(directory, &options),
+            None => hsnn_data::embedded::load_embedded(&options),
+        })
+        .or_raise(py)?;
+    let dict = PyDict::new(py);
+    dict.set_item("train", split_arrays(py, &split.train)?)?;
+    dict.set_item("validation", split_arrays(py, &split.validation)?)?;
+    dict.set_item("test", split_arrays(py, &split.test)?)?;
+    let permutation = split
+        .permutation
+        .iter()
+        .map(|&index| index as i64)
+        .collect();
+    dict.set_item(
+        "permutation",
+        i64_array(py, &[split.permutation.len()], permutation)?,
+    )?;
+    Ok(dict)
+}
+
+/// The bit metrics of one quantized site from its spike counts (SPEC.md B1-B6): what a port or
+/// a chip model that records counts can measure with hsnn's definitions.
+///
+/// Parameters
+/// ----------
+/// counts : numpy.ndarray
+///     int64 ``[batch, steps, neurons]``, the counts ``n_t`` (Q1).
+/// activation : {"tanh", "relu", "identity"}
+///     The site's base activation; it decides B1's sign bit.
+/// site : {"hidden", "memory_input"}
+///     Which site (N2).
+/// fan_out, fan_out_last_step : numpy.ndarray, optional
+///     int64 ``[neurons]``, targets of one event at every step but the last and at the last
+///     (B6); without them the synaptic counts are 0.
+///
+/// Returns
+/// -------
+/// dict
+///     B1's ``activity_bits`` and ``activity_bits_signed``, B2-B4's means, the histogram and
+///     B5-B6's ``events``, as ``SiteMetrics`` of the results file.
+#[pyfunction]
+#[pyo3(signature = (counts, activation="tanh", site="hidden", fan_out=None, fan_out_last_step=None))]
+pub fn bit_metrics<'py>(
+    counts: &Bound<'py, PyAny>,
+    activation: &str,
+    site: &str,
+    fan_out: Option<&Bound<'py, PyAny>>,
+    fan_out_last_step: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = counts.py();
+    let (shape, values) = integers(counts, "counts", &Dims(&["batch", "steps", "neurons"]))?;
+    let activation: Activation =
+        pythonize::depythonize(&pyo3::types::PyString::new(py, activation))
+            .map_err(|_| {
+                HsnnError::invalid(
+                    "activation",
+                    format!("must be tanh, relu or identity, got {activation:?}"),
+                )
+            })
+            .or_raise(py)?;
+    let site = match site {
+        "hidden" => QuantizedSite::Hidden,
+        "memory_input" => QuantizedSite::MemoryInput,
+        other => {
+            return Err(HsnnError::invalid(
+                "site",
+                format!("must be hidden or memory_input, got {other:?}"),
+            ))
+            .or_raise(py)
+        }
+    };
+    let neurons = shape[2];
+    let fan = |value: Option<&Bound<'py, PyAny>>, name: &str| -> PyResult<Vec<u64>> {
+        match value {
+            None => Ok(vec![0; neurons]),
+            Some(value) => {
+                let (_, values) = integers(value, name, &Dims(&["neurons"]))?;
+                if values.len() != neurons {
+                    return Err(HsnnError::ShapeMismatch {
+                        name: name.into(),
+                        expected: format!("{neurons} values (one per neuron)"),
+                        found: format!("{} values", values.len()),
+                    })
+                    .or_raise(py);
+                }
+                values
+                    .iter()
+                    .map(|&value| u64::try_from(value))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| HsnnError::invalid(name, "must not be negative"))
+                    .or_raise(py)
+            }
+        }
+    };
+    let trace = SiteTrace {
+        site,
+        activation,
+        batch: shape[0],
+        steps: shape[1],
+        neurons,
+        fan_out: fan(fan_out, "fan_out")?,
+        fan_out_last_step: fan(fan_out_last_step, "fan_out_last_step")?,
+        counts: values,
+        integrator: Vec::new(),
+    };
+    let mut accumulator = hsnn_reference::metrics::SiteMetricsAccumulator::new(&trace);
+    accumulator.add(&trace).or_raise(py)?;
+    pythonize::pythonize(py, &accumulator.finish()).or_raise(py)
+}

@@ -1,0 +1,35 @@
+//! # hsnn-python: the native module of the `hsnn` Python package
+//!
+//! A thin shell over the hsnn crates, as `hsnn-cli` is: argument checking and conversion to
+//! and from numpy, nothing of the specification's math. The Python package (`hsnn/`) adds
+//! the exception hierarchy, the conformance runner and progress bars.
+//!
+//! - [`backends`]: `hsnn.Reference`, `hsnn.Optimized`, `hsnn.Hardware` (SPEC.md N5, T, H)
+//! - [`model`] holds `hsnn.Model` (E2, N4, T6)
+//! - [`port`] and [`runner`]: the conformance suite on a Python object (C6)
+//! - [`extras`]: psMNIST (D) and bit metrics from counts (B)
+//! - [`arrays`], [`errors`]: numpy and exceptions at the boundary (E1)
+
+mod arrays;
+mod backends;
+mod errors;
+mod extras;
+mod model;
+mod port;
+mod runner;
+
+use pyo3::prelude::*;
+
+/// The native module, imported as `hsnn._native` (the package re-exports its names).
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<backends::PyReference>()?;
+    module.add_class::<backends::PyOptimized>()?;
+    module.add_class::<backends::PyHardware>()?;
+    module.add_class::<model::PyModel>()?;
+    module.add_function(wrap_pyfunction!(extras::load_psmnist, module)?)?;
+    module.add_function(wrap_pyfunction!(extras::bit_metrics, module)?)?;
+    module.add_function(wrap_pyfunction!(runner::conformance_checks, module)?)?;
+    module.add_function(wrap_pyfunction!(runner::run_conformance_check, module)?)?;
+    Ok(())
+}
