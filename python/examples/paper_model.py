@@ -23,7 +23,8 @@ chip_accuracy = (chip_run["logits"].argmax(axis=1) == labels).mean()
 
 print(f"accuracy {accuracy:.2%} (f32), {chip_accuracy:.2%} (fixed point, modeled chip)")
 print(
-    f"activity bits {bits['activity_bits_signed']:.2f} signed, {bits['activity_bits']:.2f} magnitude"
+    f"activity bits {bits['activity_bits_signed']:.2f} signed, "
+    f"{bits['activity_bits']:.2f} magnitude"
 )
 print(
     f"energy per inference on loihi: {energy['hybrid']['total_joules'] * 1e6:.2f} uJ hybrid, "

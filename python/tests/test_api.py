@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PAPER_MODEL
-from hsnn_numpy_port import NumpyPort, jsonable
-from hsnn_numpy_port import bit_metrics as port_bit_metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import hsnn
+from conftest import PAPER_MODEL
+from hsnn_numpy_port import NumpyPort, jsonable
+from hsnn_numpy_port import bit_metrics as port_bit_metrics
 
 SMALL = {
     "lmu": {
@@ -145,11 +145,11 @@ def test_errors_name_the_argument_and_keep_the_rust_message(small: hsnn.Model) -
         backend.forward(small, inputs()[0])
     with pytest.raises(hsnn.InvalidConfigError, match=r"labels\[1\]"):
         backend.gradients(small, inputs(), np.array([0, 7]))
-    with pytest.raises(hsnn.InvalidConfigError, match="quantizer.dt"):
+    with pytest.raises(hsnn.InvalidConfigError, match=r"quantizer\.dt"):
         small.with_quantizer(dt=0.0)
     with pytest.raises(hsnn.InvalidConfigError, match="dt"):
         backend.quantize("tanh", -1.0, 1.0, np.zeros((3, 1)), np.zeros(1))
-    with pytest.raises(hsnn.FileError, match="/nonexistent/model.json") as error:
+    with pytest.raises(hsnn.FileError, match=r"/nonexistent/model\.json") as error:
         hsnn.Model.load("/nonexistent/model.json")
     assert isinstance(error.value, OSError)
     with pytest.raises(hsnn.InvalidConfigError, match="threads"):
