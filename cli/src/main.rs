@@ -527,35 +527,25 @@ fn apply_overrides(
 /// configuration for a fixed model file) and, for a fixed model file, the fixed model.
 fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
     let path = &arguments.model;
-    let text = hsnn_train::pretrained::read_model_text(path)?;
-    let is_fixed = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|value| {
-            value
-                .get("format")
-                .and_then(|f| f.as_str())
-                .map(str::to_string)
-        })
-        .is_some_and(|format| format == hsnn_spec::fixed::FIXED_MODEL_FORMAT);
-    let (model, loaded) = if is_fixed {
-        if arguments.placement.is_some() || arguments.dt.is_some() {
-            return Err(TrainError::Usage(format!(
-                "{} is a fixed model, made for one placement and dt (SPEC.md H9); convert the \
-                 model file again with `hsnn convert --dt ... --placement ...` instead",
-                path.display()
-            )));
+    let file = hsnn_train::pretrained::read_any_model(path)?;
+    let (model, loaded) = match file {
+        hsnn_train::pretrained::ModelFile::Fixed(fixed) => {
+            if arguments.placement.is_some() || arguments.dt.is_some() {
+                return Err(TrainError::Usage(format!(
+                    "{} is a fixed model, made for one placement and dt (SPEC.md H9); convert the \
+                     model file again with `hsnn convert --dt ... --placement ...` instead",
+                    path.display()
+                )));
+            }
+            (
+                hsnn_train::pretrained::stand_in(&fixed)?,
+                EvalModel::Fixed(fixed),
+            )
         }
-        let fixed = hsnn_spec::fixed::FixedModel::from_json(&text, &path.display().to_string())?;
-        let mut stand_in = Model::new(
-            fixed.config.clone(),
-            hsnn_spec::Weights::zeros(&fixed.config),
-        )?;
-        stand_in.provenance = fixed.provenance.clone();
-        (stand_in, EvalModel::Fixed(Box::new(fixed)))
-    } else {
-        let mut model = Model::from_json(&text, &path.display().to_string())?;
-        apply_overrides(&mut model, arguments.placement, arguments.dt)?;
-        (model, EvalModel::File)
+        hsnn_train::pretrained::ModelFile::Model(mut model) => {
+            apply_overrides(&mut model, arguments.placement, arguments.dt)?;
+            (*model, EvalModel::File)
+        }
     };
     let lmu = &model.config.lmu;
     if lmu.input_size != 1 || model.config.output_size != 10 {
@@ -572,12 +562,15 @@ fn eval_data(
     model: &Model,
     arguments: &EvalArguments,
 ) -> TrainResult<(hsnn_train::data::LoadedData, hsnn_data::Dataset)> {
-    let mut data_config = eval_data_config(
+    let (mut data_config, note) = data::eval_data_config(
         model,
         arguments.config.as_deref(),
         arguments.data.is_some(),
         arguments.override_provenance,
     )?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     // The training data's limit holds unless --limit overrides it.
     if arguments.limit.is_some() {
         data_config.limit = arguments.limit;
@@ -816,83 +809,6 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
                 .into(),
         )),
     }
-}
-
-/// The data settings `eval` builds its splits with (SPEC.md clause E2): the model file's record
-/// of its training data unless `--config` is given; a `--config` that contradicts that record
-/// is refused unless `override_provenance`, since a model evaluated under another permutation
-/// scores near chance without any other sign.
-fn eval_data_config(
-    model: &Model,
-    config: Option<&std::path::Path>,
-    from_files: bool,
-    override_provenance: bool,
-) -> TrainResult<hsnn_train::experiment::DataConfig> {
-    let Some(provenance) = &model.provenance else {
-        return Ok(Experiment::load(config)?.data);
-    };
-    let recorded = &provenance.data;
-    let same_source = (recorded.source == hsnn_spec::DataSource::MnistFiles) == from_files;
-    if !same_source {
-        eprintln!(
-            "note: the model was trained on {}; evaluating on {} with its permutation seed {}",
-            if from_files {
-                "the embedded subset"
-            } else {
-                "the MNIST files"
-            },
-            if from_files {
-                "the MNIST files"
-            } else {
-                "the embedded subset (the first 1,000 test images of the MNIST test file)"
-            },
-            recorded.permutation_seed
-        );
-    }
-    let Some(config) = config else {
-        return Ok(hsnn_train::experiment::DataConfig {
-            // A validation size belongs to its source: 10,000 of the full data do not fit the
-            // embedded 3,000.
-            validation_size: if same_source {
-                recorded.validation_size
-            } else {
-                None
-            },
-            limit: recorded.limit,
-            permutation_seed: recorded.permutation_seed,
-            recipe: recorded.recipe,
-        });
-    };
-    let given = Experiment::load(Some(config))?.data;
-    let mut contradictions = Vec::new();
-    if given.permutation_seed != recorded.permutation_seed {
-        contradictions.push(format!(
-            "permutation_seed {} (the model was trained with {})",
-            given.permutation_seed, recorded.permutation_seed
-        ));
-    }
-    if given.recipe != recorded.recipe {
-        contradictions.push(format!(
-            "recipe {} (the model was trained with {})",
-            given.recipe.name(),
-            recorded.recipe.name()
-        ));
-    }
-    if same_source && given.validation_size != recorded.validation_size {
-        contradictions.push(format!(
-            "validation_size {:?} (trained with {:?})",
-            given.validation_size, recorded.validation_size
-        ));
-    }
-    if !contradictions.is_empty() && !override_provenance {
-        return Err(TrainError::Usage(format!(
-            "--config {} contradicts the model file's training data: {}; leave --config out to use \
-             the model's own settings, or add --override-provenance",
-            config.display(),
-            contradictions.join(", ")
-        )));
-    }
-    Ok(given)
 }
 
 fn main() -> ExitCode {

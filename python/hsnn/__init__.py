@@ -6,6 +6,7 @@ A thin shell over the Rust crates of the hsnn workspace (the math is there, none
   threads), :class:`Hardware` (the modeled fixed-point chip);
 - :class:`Model`: model files (E2), built from a config (N4), initial weights (T6);
 - :func:`load_psmnist` (D) and :func:`bit_metrics` from spike counts (B);
+- :func:`evaluate` (B, E2) and :func:`reproduce` (T), through the Rust training engine;
 - :mod:`hsnn.conformance`: the conformance suite run on any Python implementation (C6);
 - the exceptions of :mod:`hsnn._errors`, all derived from :class:`HsnnError` (E1).
 
@@ -32,7 +33,16 @@ from hsnn._errors import (
     UnsupportedError,
     UsageError,
 )
-from hsnn._native import Hardware, Model, Optimized, Reference, bit_metrics, load_psmnist
+from hsnn._native import (
+    Hardware,
+    Model,
+    Optimized,
+    Reference,
+    bit_metrics,
+    evaluate,
+    load_psmnist,
+)
+from hsnn.training import reproduce
 
 __version__ = "0.1.0"
 
@@ -57,5 +67,7 @@ __all__ = [
     "UnsupportedError",
     "UsageError",
     "bit_metrics",
+    "evaluate",
     "load_psmnist",
+    "reproduce",
 ]

@@ -411,6 +411,20 @@ trainer_methods!(PyOptimized {
     #[new]
     #[pyo3(signature = (threads=None))]
     fn new(py: Python<'_>, threads: Option<i64>) -> PyResult<Self> {
+        PyOptimized::with_threads(py, threads)
+    }
+
+    /// The number of worker threads.
+    #[getter]
+    fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+});
+
+impl PyOptimized {
+    /// The backend on `threads` threads (default: every core), refusing a count outside
+    /// `1..=cores`.
+    pub fn with_threads(py: Python<'_>, threads: Option<i64>) -> PyResult<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         let threads = match threads {
             None => cores,
@@ -429,19 +443,19 @@ trainer_methods!(PyOptimized {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|error| raise(py, "UsageError", format!("cannot start {threads} threads: {error}")))?;
+            .map_err(|error| {
+                raise(
+                    py,
+                    "UsageError",
+                    format!("cannot start {threads} threads: {error}"),
+                )
+            })?;
         Ok(PyOptimized {
             backend: hsnn_optimized::OptimizedBackend,
             pool,
         })
     }
-
-    /// The number of worker threads.
-    #[getter]
-    fn threads(&self) -> usize {
-        self.pool.current_num_threads()
-    }
-});
+}
 
 /// The modeled event-driven fixed-point chip (SPEC.md H8-H12): a model is converted to fixed
 /// point (H9) at the given widths and run as integers; inference only.

@@ -8,6 +8,7 @@
 //! - [`model`] holds `hsnn.Model` (E2, N4, T6)
 //! - [`port`] and [`runner`]: the conformance suite on a Python object (C6)
 //! - [`extras`]: psMNIST (D) and bit metrics from counts (B)
+//! - [`training`]: evaluation and training through hsnn-train's engine (B, T)
 //! - [`arrays`], [`errors`]: numpy and exceptions at the boundary (E1)
 
 mod arrays;
@@ -17,6 +18,7 @@ mod extras;
 mod model;
 mod port;
 mod runner;
+mod training;
 
 use pyo3::prelude::*;
 
@@ -29,6 +31,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<model::PyModel>()?;
     module.add_function(wrap_pyfunction!(extras::load_psmnist, module)?)?;
     module.add_function(wrap_pyfunction!(extras::bit_metrics, module)?)?;
+    module.add_function(wrap_pyfunction!(training::evaluate, module)?)?;
+    module.add_function(wrap_pyfunction!(training::reproduce, module)?)?;
     module.add_function(wrap_pyfunction!(runner::conformance_checks, module)?)?;
     module.add_function(wrap_pyfunction!(runner::run_conformance_check, module)?)?;
     Ok(())

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split, SplitRecipe};
-use hsnn_spec::{DataProvenance, DataRecipe, DataSource, SequenceBatch};
+use hsnn_spec::{DataProvenance, DataRecipe, DataSource, Model, SequenceBatch};
 
 use crate::error::{TrainError, TrainResult};
-use crate::experiment::DataConfig;
+use crate::experiment::{DataConfig, Experiment};
 
 /// Where the data came from, for reports.
 #[derive(Debug, Clone)]
@@ -103,4 +103,87 @@ pub fn predicted_class(logits: &[f64]) -> usize {
         }
     }
     best
+}
+
+/// The data settings a model is evaluated with, by `hsnn eval` and `hsnn.evaluate` (SPEC.md
+/// clause E2): the model file's record of its training data, unless an experiment file
+/// `config` is given; one that contradicts that record is refused unless
+/// `override_provenance`, since a model evaluated under another permutation scores near chance
+/// without any other sign. `from_files` says whether the splits come from MNIST files (else
+/// the embedded subset); the note, when there is one, says that this source differs from the
+/// training data's.
+pub fn eval_data_config(
+    model: &Model,
+    config: Option<&std::path::Path>,
+    from_files: bool,
+    override_provenance: bool,
+) -> TrainResult<(DataConfig, Option<String>)> {
+    let Some(provenance) = &model.provenance else {
+        return Ok((Experiment::load(config)?.data, None));
+    };
+    let recorded = &provenance.data;
+    let same_source = (recorded.source == hsnn_spec::DataSource::MnistFiles) == from_files;
+    let note = (!same_source).then(|| {
+        format!(
+            "the model was trained on {}; evaluating on {} with its permutation seed {}",
+            if from_files {
+                "the embedded subset"
+            } else {
+                "the MNIST files"
+            },
+            if from_files {
+                "the MNIST files"
+            } else {
+                "the embedded subset (the first 1,000 test images of the MNIST test file)"
+            },
+            recorded.permutation_seed
+        )
+    });
+    let Some(config) = config else {
+        return Ok((
+            DataConfig {
+                // A validation size belongs to its source: 10,000 of the full data do not fit the
+                // embedded 3,000.
+                validation_size: if same_source {
+                    recorded.validation_size
+                } else {
+                    None
+                },
+                limit: recorded.limit,
+                permutation_seed: recorded.permutation_seed,
+                recipe: recorded.recipe,
+            },
+            note,
+        ));
+    };
+    let given = Experiment::load(Some(config))?.data;
+    let mut contradictions = Vec::new();
+    if given.permutation_seed != recorded.permutation_seed {
+        contradictions.push(format!(
+            "permutation_seed {} (the model was trained with {})",
+            given.permutation_seed, recorded.permutation_seed
+        ));
+    }
+    if given.recipe != recorded.recipe {
+        contradictions.push(format!(
+            "recipe {} (the model was trained with {})",
+            given.recipe.name(),
+            recorded.recipe.name()
+        ));
+    }
+    if same_source && given.validation_size != recorded.validation_size {
+        contradictions.push(format!(
+            "validation_size {:?} (trained with {:?})",
+            given.validation_size, recorded.validation_size
+        ));
+    }
+    if !contradictions.is_empty() && !override_provenance {
+        return Err(TrainError::Usage(format!(
+            "the experiment file {} contradicts the model file's training data: {}; leave it out to use \
+             the model's own settings, or override the provenance (`--override-provenance`)",
+            config.display(),
+            contradictions.join(", ")
+        )));
+    }
+    Ok((given, note))
 }

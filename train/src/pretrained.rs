@@ -45,6 +45,50 @@ pub fn read_model_text(path: &std::path::Path) -> TrainResult<String> {
     model_text_from_bytes(bytes, &path.display().to_string())
 }
 
+/// What a model path holds: a model file (SPEC.md E2) or a fixed model file (H9).
+#[derive(Debug, Clone)]
+pub enum ModelFile {
+    /// A model file, validated.
+    Model(Box<Model>),
+    /// A fixed model file, validated, made for one placement and dt.
+    Fixed(Box<hsnn_spec::fixed::FixedModel>),
+}
+
+/// Reads a model file or a fixed model file, plain or gzipped, telling them apart by their
+/// `format` (clauses E2, H9).
+pub fn read_any_model(path: &std::path::Path) -> TrainResult<ModelFile> {
+    let text = read_model_text(path)?;
+    let origin = path.display().to_string();
+    let is_fixed = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("format")
+                .and_then(|format| format.as_str())
+                .map(str::to_string)
+        })
+        .is_some_and(|format| format == hsnn_spec::fixed::FIXED_MODEL_FORMAT);
+    Ok(if is_fixed {
+        ModelFile::Fixed(Box::new(hsnn_spec::fixed::FixedModel::from_json(
+            &text, &origin,
+        )?))
+    } else {
+        ModelFile::Model(Box::new(Model::from_json(&text, &origin)?))
+    })
+}
+
+/// A model with a fixed model's configuration and provenance and zero weights: what the
+/// evaluation and the reports read of a fixed model, whose integers the chip runs instead
+/// (clause H9).
+pub fn stand_in(fixed: &hsnn_spec::fixed::FixedModel) -> TrainResult<Model> {
+    let mut stand_in = Model::new(
+        fixed.config.clone(),
+        hsnn_spec::Weights::zeros(&fixed.config),
+    )?;
+    stand_in.provenance = fixed.provenance.clone();
+    Ok(stand_in)
+}
+
 /// The most bytes a gzipped model file may unpack to: 1 GiB, hundreds of times the paper
 /// model's 3 MB, so a small file cannot make hsnn allocate without bound.
 pub const MAX_UNPACKED_MODEL_BYTES: u64 = 1 << 30;
