@@ -34,6 +34,7 @@ from hsnn._errors import (
     UsageError,
 )
 from hsnn._native import (
+    FixedModel,
     Hardware,
     Model,
     Optimized,
@@ -50,6 +51,7 @@ __all__ = [
     "DataError",
     "DtypeError",
     "FileError",
+    "FixedModel",
     "FormatVersionError",
     "Hardware",
     "HsnnError",

@@ -472,7 +472,8 @@ impl Compute for PyHardware {
 }
 
 backend_methods!(PyHardware {
-    /// The chip with conversion options `options` (H9; default: the CLI's defaults).
+    /// The chip with conversion options `options` (H9; default: the CLI's defaults), or
+    /// running the fixed model `fixed` as it is.
     ///
     /// Parameters
     /// ----------
@@ -480,26 +481,37 @@ backend_methods!(PyHardware {
     ///     ``ConversionOptions`` of H9 (``weight_bits``, ...).
     /// threads : int
     ///     Threads the chip runs sequences on.
+    /// fixed : FixedModel, optional
+    ///     Run this fixed model for every model of its configuration (its weights ignored),
+    ///     as ``hsnn eval --model FIXED.json`` does.
     #[new]
-    #[pyo3(signature = (options=None, threads=1))]
-    fn new(py: Python<'_>, options: Option<&Bound<'_, PyAny>>, threads: usize) -> PyResult<Self> {
-        let options: hsnn_spec::fixed::ConversionOptions = match options {
-            None => Default::default(),
-            Some(options) => pythonize::depythonize(options)
-                .map_err(|error| hsnn_spec::HsnnError::Parse {
-                    what: "conversion options".into(),
-                    reason: error.to_string(),
-                })
-                .or_raise(py)?,
+    #[pyo3(signature = (options=None, threads=1, fixed=None))]
+    fn new(
+        py: Python<'_>,
+        options: Option<&Bound<'_, PyAny>>,
+        threads: usize,
+        fixed: Option<&crate::model::PyFixedModel>,
+    ) -> PyResult<Self> {
+        let options = match fixed {
+            Some(fixed) if options.is_none() => fixed.fixed.options.clone(),
+            Some(_) => {
+                return Err(raise(
+                    py,
+                    "UsageError",
+                    "a fixed model carries its conversion options (H9): give options or fixed, not both",
+                ))
+            }
+            None => crate::model::conversion_options(py, options)?,
         };
-        options.validate().or_raise(py)?;
-        Ok(PyHardware {
-            backend: hsnn_hardware::HardwareBackend::new(
-                Arc::new(hsnn_reference::fixed::ReferenceConversion),
-                options,
-                threads,
-            ),
-        })
+        let backend = hsnn_hardware::HardwareBackend::new(
+            Arc::new(hsnn_reference::fixed::ReferenceConversion),
+            options,
+            threads,
+        );
+        if let Some(fixed) = fixed {
+            backend.pin(hsnn_hardware::Chip::new(fixed.fixed.clone()).or_raise(py)?);
+        }
+        Ok(PyHardware { backend })
     }
 
     /// The chip's counters since the last call, and resets them (H10, B6): what the energy

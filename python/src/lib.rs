@@ -29,6 +29,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<backends::PyOptimized>()?;
     module.add_class::<backends::PyHardware>()?;
     module.add_class::<model::PyModel>()?;
+    module.add_class::<model::PyFixedModel>()?;
     module.add_function(wrap_pyfunction!(extras::load_psmnist, module)?)?;
     module.add_function(wrap_pyfunction!(extras::bit_metrics, module)?)?;
     module.add_function(wrap_pyfunction!(training::evaluate, module)?)?;

@@ -8,6 +8,8 @@ use pyo3::types::PyDict;
 
 use crate::arrays::{tensor, tensor_array};
 use crate::errors::OrRaise;
+use hsnn_spec::fixed::{ConversionOptions, FixedModel};
+use hsnn_train::pretrained::ModelFile;
 
 /// A network configuration and its weights, as a model file holds them (SPEC.md E2, N4).
 ///
@@ -49,10 +51,37 @@ impl PyModel {
     ///     With the Rust message, naming the file.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let model = py
-            .detach(|| hsnn_train::pretrained::read_model_file(&path))
+        match py
+            .detach(|| hsnn_train::pretrained::read_any_model(&path))
+            .or_raise(py)?
+        {
+            ModelFile::Model(model) => Ok(PyModel { model: *model }),
+            ModelFile::Fixed(_) => Err(hsnn_train::TrainError::Usage(format!(
+                "{} is a fixed model file (SPEC.md H9): read it with hsnn.FixedModel.load",
+                path.display()
+            )))
+            .or_raise(py),
+        }
+    }
+
+    /// The model converted to the fixed-point network of SPEC.md H (H9): every integer,
+    /// table and shift a chip needs, at the model's placement and dt.
+    ///
+    /// Parameters
+    /// ----------
+    /// options : dict, optional
+    ///     ``ConversionOptions`` of H9 (``weight_bits``, ...); default: the CLI's defaults.
+    #[pyo3(signature = (options=None))]
+    fn convert(
+        &self,
+        py: Python<'_>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyFixedModel> {
+        let options = conversion_options(py, options)?;
+        let fixed = py
+            .detach(|| hsnn_reference::fixed::convert(&self.model, &options))
             .or_raise(py)?;
-        Ok(PyModel { model })
+        Ok(PyFixedModel { fixed })
     }
 
     /// Writes the model file (SPEC.md E2), atomically: a failed write leaves any previous file
@@ -244,4 +273,86 @@ pub fn weights_dict<'py>(py: Python<'py>, weights: &Weights) -> PyResult<Bound<'
         }
     }
     Ok(dict)
+}
+
+/// Conversion options of H9 from a dict (absent fields take their defaults), validated.
+pub fn conversion_options(
+    py: Python<'_>,
+    options: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ConversionOptions> {
+    let options: ConversionOptions = match options {
+        None => Default::default(),
+        Some(options) => pythonize::depythonize(options)
+            .map_err(|error| HsnnError::Parse {
+                what: "conversion options".into(),
+                reason: error.to_string(),
+            })
+            .or_raise(py)?,
+    };
+    options.validate().or_raise(py)?;
+    Ok(options)
+}
+
+/// A fixed model (SPEC.md H9): the integer network a chip runs, made by ``Model.convert`` or
+/// read from a fixed model file; ``Hardware(fixed=...)`` runs it as it is.
+#[pyclass(name = "FixedModel", module = "hsnn", frozen)]
+#[derive(Clone)]
+pub struct PyFixedModel {
+    /// The fixed model, validated.
+    pub fixed: FixedModel,
+}
+
+#[pymethods]
+impl PyFixedModel {
+    /// Reads a fixed model file, plain or gzipped (SPEC.md H9, E2).
+    ///
+    /// Parameters
+    /// ----------
+    /// path : str or os.PathLike
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        match py
+            .detach(|| hsnn_train::pretrained::read_any_model(&path))
+            .or_raise(py)?
+        {
+            ModelFile::Fixed(fixed) => Ok(PyFixedModel { fixed: *fixed }),
+            ModelFile::Model(_) => Err(hsnn_train::TrainError::Usage(format!(
+                "{} is a model file (SPEC.md E2), not a fixed model: read it with \
+                 hsnn.Model.load and convert it with Model.convert",
+                path.display()
+            )))
+            .or_raise(py),
+        }
+    }
+
+    /// Writes the fixed model file (SPEC.md H9), atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.fixed.save(&path)).or_raise(py)
+    }
+
+    /// The fixed model file's contents as plain Python values (H9's fields).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.fixed).or_raise(py)
+    }
+
+    /// The network configuration it was made from (N4).
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.fixed.config).or_raise(py)
+    }
+
+    /// The conversion options it was made with (H9).
+    #[getter]
+    fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.fixed.options).or_raise(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FixedModel(weight_bits={}, placement={:?}, dt={})",
+            self.fixed.options.weight_bits,
+            self.fixed.config.quantizer.placement,
+            self.fixed.config.quantizer.dt
+        )
+    }
 }
