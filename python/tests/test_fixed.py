@@ -51,9 +51,9 @@ def test_conversion_round_trips_through_a_fixed_model_file(tmp_path: Path) -> No
 
 def test_model_and_fixed_model_files_are_told_apart(tmp_path: Path) -> None:
     hsnn.Model.load(PAPER_MODEL).convert().save(tmp_path / "f.json")
-    with pytest.raises(hsnn.UsageError, match="FixedModel.load"):
+    with pytest.raises(hsnn.UsageError, match=r"FixedModel\.load"):
         hsnn.Model.load(tmp_path / "f.json")
-    with pytest.raises(hsnn.UsageError, match="Model.load"):
+    with pytest.raises(hsnn.UsageError, match=r"Model\.load"):
         hsnn.FixedModel.load(PAPER_MODEL)
     with pytest.raises(hsnn.InvalidConfigError):
         hsnn.Model.load(PAPER_MODEL).convert({"weight_bits": 0})
