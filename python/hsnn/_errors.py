@@ -56,7 +56,7 @@ class FileError(HsnnError, OSError):
 
 
 class UnsupportedError(HsnnError, NotImplementedError):
-    """The backend does not implement this part of the specification (``Unsupported``)."""
+    """The backend does not implement this part of the specification (SPEC C5, ``Unsupported``)."""
 
 
 class PortError(HsnnError):
@@ -64,15 +64,15 @@ class PortError(HsnnError):
 
 
 class NumericalError(HsnnError, ArithmeticError):
-    """A numerical procedure failed, e.g. training diverged (``Numerical``)."""
+    """A numerical procedure failed, e.g. training diverged (SPEC E1, T8; ``Numerical``)."""
 
 
 class DataError(HsnnError, ValueError):
-    """Missing or malformed MNIST files (D, ``DataError``)."""
+    """Missing or malformed MNIST files (SPEC D1, E3; ``DataError``)."""
 
 
 class UsageError(HsnnError, ValueError):
-    """An experiment, checkpoint or results file is unusable, or an argument is wrong."""
+    """An experiment, checkpoint or results file is unusable, or an argument is wrong (SPEC E2)."""
 
 
 class RunInterrupted(HsnnError):
@@ -80,8 +80,8 @@ class RunInterrupted(HsnnError):
 
 
 class DtypeError(HsnnError, TypeError):
-    """An argument is not a numpy array of the dtype hsnn reads; hsnn never casts silently."""
+    """An argument is not a numpy array of the dtype hsnn reads (SPEC E1): no silent casts."""
 
 
 class LayoutError(HsnnError, ValueError):
-    """An array is not C-contiguous; pass ``numpy.ascontiguousarray(array)``."""
+    """An array is not C-contiguous; pass ``numpy.ascontiguousarray(array)`` (SPEC E1)."""

@@ -388,6 +388,11 @@ trainer_methods!(PyReference {
 
 /// The optimized backend: f32, SIMD and threads (SPEC.md C2, explained); results do not
 /// depend on the thread count (T8).
+///
+/// Parameters
+/// ----------
+/// threads : int, optional
+///     Worker threads, at least 1 and at most the machine's cores (default: every core).
 #[pyclass(name = "Optimized", module = "hsnn", frozen)]
 pub struct PyOptimized {
     backend: hsnn_optimized::OptimizedBackend,
@@ -459,6 +464,16 @@ impl PyOptimized {
 
 /// The modeled event-driven fixed-point chip (SPEC.md H8-H12): a model is converted to fixed
 /// point (H9) at the given widths and run as integers; inference only.
+///
+/// Parameters
+/// ----------
+/// options : dict, optional
+///     ``ConversionOptions`` of H9 (``weight_bits``, ...); default: the CLI's defaults.
+/// threads : int
+///     Threads the chip runs sequences on.
+/// fixed : FixedModel, optional
+///     Run this fixed model for every model of its configuration (its weights ignored), as
+///     ``hsnn eval --model FIXED.json`` does; it carries its own options.
 #[pyclass(name = "Hardware", module = "hsnn", frozen)]
 pub struct PyHardware {
     backend: hsnn_hardware::HardwareBackend,
