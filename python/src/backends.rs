@@ -236,6 +236,37 @@ macro_rules! backend_methods {
         impl $class {
             $($extra)*
 
+            /// Seconds of each of `repetitions` calls of the Rust `forward` on the same batch,
+            /// timed inside Rust (SPEC.md N5): what `benches/python/forward_overhead.py`
+            /// compares the Python call with.
+            #[pyo3(signature = (model, inputs, trace="none", repetitions=10))]
+            fn _time_forward(
+                &self,
+                py: Python<'_>,
+                model: &PyModel,
+                inputs: &Bound<'_, PyAny>,
+                trace: &str,
+                repetitions: usize,
+            ) -> PyResult<Vec<f64>> {
+                let level: TraceLevel = word(py, "trace", trace, &["none", "counts", "full"])?;
+                let batch = sequence_batch(inputs, None)?;
+                let options = ForwardOptions { trace: level };
+                py.detach(|| {
+                    (0..repetitions)
+                        .map(|_| {
+                            let start = std::time::Instant::now();
+                            // The result is dropped inside the timing, as the Python call's is.
+                            let output = self.compute(|inner| inner.forward(&model.model, &batch, &options));
+                            output.map(|output| {
+                                drop(output);
+                                start.elapsed().as_secs_f64()
+                            })
+                        })
+                        .collect::<hsnn_spec::Result<Vec<f64>>>()
+                })
+                .or_raise(py)
+            }
+
             /// The backend's short name (SPEC.md C5).
             fn name(&self) -> String {
                 self.compute(|inner| inner.name().to_string())
