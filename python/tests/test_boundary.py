@@ -122,3 +122,23 @@ def test_any_data_arguments(limit: Any, validation: Any, seed: int, recipe: str)
     )
     survives(lambda: hsnn.load_psmnist(recipe=recipe, limit=1))
     survives(lambda: hsnn.Optimized(threads=limit))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=12), st.binary(max_size=12), JSON))
+def test_any_path_or_argument_to_files_and_runs(value: Any) -> None:
+    survives(lambda: hsnn.Model.load(value))
+    survives(lambda: hsnn.FixedModel.load(value))
+    survives(lambda: MODEL.save(value) if isinstance(value, (int, type(None))) else None)
+    survives(lambda: hsnn.evaluate(hsnn.Reference(), MODEL, split=value, limit=1))
+    survives(lambda: hsnn.evaluate(hsnn.Reference(), MODEL, limit=value))
+    survives(lambda: hsnn.reproduce(value, out="/dev/null/hsnn-run", progress=False))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_in_a_model_file(tmp_path_factory: Any, content: bytes) -> None:
+    path = tmp_path_factory.mktemp("files") / "model.json"
+    path.write_bytes(content)
+    survives(lambda: hsnn.Model.load(path))
+    survives(lambda: hsnn.FixedModel.load(path))
