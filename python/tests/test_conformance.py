@@ -41,11 +41,21 @@ def failing(results: list[conformance.CheckResult]) -> set[str]:
     return {result.check for result in results if result.status == "fail"}
 
 
-def test_numpy_port_passes_every_check_at_exact() -> None:
-    module = port_module([], "numpy_port_unchanged")
-    results = conformance.check(module.NumpyPort(), "exact")
-    assert {result.status for result in results} == {"pass"}
-    assert len(results) == len(conformance.checks()) >= 38
+UNCHANGED = port_module([], "numpy_port_unchanged")
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in conformance.checks()])
+def test_numpy_port_passes_every_check_at_exact(name: str) -> None:
+    result = conformance.run_check(UNCHANGED.NumpyPort(), "exact", name)
+    assert result.status == "pass", result.message
+
+
+def test_check_runs_every_check_and_raises_with_the_failures() -> None:
+    assert len(conformance.check(UNCHANGED.NumpyPort(), "exact")) == 38
+    with pytest.raises(conformance.ConformanceFailure, match="q1_state_stays_in_unit_interval"):
+        conformance.check(Refuses(), "exact", pattern="q1_state*")
+    with pytest.raises(ValueError, match="no conformance check"):
+        conformance.run_check(UNCHANGED.NumpyPort(), "exact", "q1_state")
 
 
 def test_command_line_prints_the_matrix_and_writes_json(tmp_path: Path) -> None:

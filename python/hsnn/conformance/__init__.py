@@ -39,6 +39,7 @@ __all__ = [
     "render",
     "report",
     "run",
+    "run_check",
 ]
 
 #: The levels a port declares (SPEC C1, C2 with C3 for gradients, H12).
@@ -152,6 +153,37 @@ def _run_one(port: Any, level: str, name: str, clause: str, timeout: float) -> C
         return CheckResult(name, clause, "fail", f"{type(error).__name__}: {error}", seconds)
     status, message = box["result"]
     return CheckResult(name, clause, status, message, seconds)
+
+
+def run_check(port: Any, level: str, name: str, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+    """Runs the one check called ``name`` on ``port`` at ``level`` (C6): the building block of
+    one pytest test per check.
+
+    Parameters
+    ----------
+    port : object
+        The implementation under test.
+    level : {"exact", "f32", "fixed"}
+        Its declared level.
+    name : str
+        A check's exact name, as :func:`checks` lists them.
+    timeout : float
+        Seconds before the check is stopped and failed.
+
+    Examples
+    --------
+    >>> import pytest, hsnn.conformance as conformance
+    >>> @pytest.mark.parametrize("name", [name for name, _, _ in conformance.checks()])
+    ... def test_conformance(name):
+    ...     result = conformance.run_check(MyPort(), "exact", name)
+    ...     assert result.status != "fail", result.message
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    clauses = {entry[0]: entry[1] for entry in checks()}
+    if name not in clauses:
+        raise ValueError(f"no conformance check is named {name!r}")
+    return _run_one(port, level, name, clauses[name], timeout)
 
 
 def run(
