@@ -3,7 +3,7 @@
 //! without spikes, on each device profile.
 
 use hsnn_hardware::counters::HardwareCounters;
-use hsnn_hardware::energy::{price, Device, Energy, Network, PricingOptions, WidthRule};
+use hsnn_hardware::energy::{price_both, Device, Energy, PricingOptions, WidthRule};
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::{Model, Result};
 use hsnn_train::evaluation::Evaluation;
@@ -132,11 +132,12 @@ impl EnergyReport {
         let devices = devices
             .iter()
             .map(|device| -> Result<DeviceEnergy> {
+                let (hybrid, non_spiking) = price_both(device, &counters, &options)?;
                 Ok(DeviceEnergy {
                     device: device.name.clone(),
                     source: device.source.clone(),
-                    hybrid: price(device, &counters, Network::Hybrid, &options)?,
-                    non_spiking: price(device, &counters, Network::NonSpikingComparison, &options)?,
+                    hybrid,
+                    non_spiking,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -342,17 +342,9 @@ fn stop_on_signal() -> Arc<std::sync::atomic::AtomicBool> {
 
 fn run(arguments: Arguments) -> TrainResult<()> {
     if let Some(threads) = arguments.threads {
-        // Results do not depend on the thread count (SPEC.md T8), so more threads than cores
-        // only add overhead; a huge count used to start thousands of threads and hang.
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        if threads > cores as u64 {
-            return Err(TrainError::Usage(format!(
-                "--threads {threads}: this machine has {cores} cores; results do not depend on \
-                 the thread count, so use at most {cores} (or leave --threads out)"
-            )));
-        }
+        let threads = data::check_threads("--threads", threads)?;
         rayon::ThreadPoolBuilder::new()
-            .num_threads(usize::try_from(threads).unwrap_or(usize::MAX))
+            .num_threads(threads)
             .build_global()
             .map_err(|error| {
                 TrainError::Usage(format!("cannot start {threads} threads: {error}"))
@@ -547,13 +539,7 @@ fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
             (*model, EvalModel::File)
         }
     };
-    let lmu = &model.config.lmu;
-    if lmu.input_size != 1 || model.config.output_size != 10 {
-        return Err(TrainError::Usage(format!(
-            "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
-            lmu.input_size, model.config.output_size
-        )));
-    }
+    data::check_psmnist_shape(&model)?;
     Ok((model, loaded))
 }
 
@@ -688,19 +674,14 @@ fn hardware_backend(
     conversion: &ConversionArguments,
 ) -> TrainResult<hsnn_hardware::HardwareBackend> {
     let threads = rayon::current_num_threads();
-    let conversion_options = match loaded {
-        EvalModel::Fixed(fixed) => fixed.options.clone(),
-        EvalModel::File => conversion.options()?,
-    };
-    let backend = hsnn_hardware::HardwareBackend::new(
-        Arc::new(hsnn_reference::fixed::ReferenceConversion),
-        conversion_options,
-        threads,
-    );
-    if let EvalModel::Fixed(fixed) = loaded {
-        backend.pin(hsnn_hardware::Chip::new((**fixed).clone())?);
+    match loaded {
+        EvalModel::Fixed(fixed) => {
+            hsnn_train::pretrained::hardware_backend(fixed.options.clone(), Some(fixed), threads)
+        }
+        EvalModel::File => {
+            hsnn_train::pretrained::hardware_backend(conversion.options()?, None, threads)
+        }
     }
-    Ok(backend)
 }
 
 /// The commands that run on the modeled chip whatever `--backend` says: `eval --backend

@@ -592,6 +592,19 @@ pub struct Energy {
     pub parts: Vec<EnergyPart>,
 }
 
+/// [`price`] for both networks of clause H11 on one device: the hybrid network as it ran, and
+/// the same network with nothing spiking.
+pub fn price_both(
+    device: &Device,
+    counters: &HardwareCounters,
+    options: &PricingOptions,
+) -> Result<(Energy, Energy)> {
+    Ok((
+        price(device, counters, Network::Hybrid, options)?,
+        price(device, counters, Network::NonSpikingComparison, options)?,
+    ))
+}
+
 /// The energy per inference of `network` on `device`, from a run's counters (clause H11).
 /// The counters are totals over `counters.sequences` sequences, so every term is divided by
 /// that number.

@@ -112,6 +112,8 @@ def reproduce(
     RunInterrupted
         Ctrl-C or ``stop_after_epochs`` stopped the run after a checkpoint; call again with
         ``resume=True``.
+    Exception
+        Whatever a ``progress`` callable raised, after the run stopped with a checkpoint.
     """
     callback = ProgressBars() if progress is True else (progress or None)
     return _native.reproduce(

@@ -163,11 +163,6 @@ pub fn i64_array<'py>(
     shaped(py, shape, values)
 }
 
-/// `values` as a numpy uint64 array (no copy).
-pub fn u64_array(py: Python<'_>, values: Vec<u64>) -> Bound<'_, PyAny> {
-    Array1::from_vec(values).into_pyarray(py).into_any()
-}
-
 fn shaped<'py, T: numpy::Element>(
     py: Python<'py>,
     shape: &[usize],

@@ -1,8 +1,6 @@
 //! `hsnn.Reference`, `hsnn.Optimized` and `hsnn.Hardware`: the three backends of SPEC.md N5
 //! (and T for the two float ones), with numpy arrays in and out.
 
-use std::sync::Arc;
-
 use hsnn_spec::{
     Activation, Backend, ForwardOptions, LmuConfig, LossFunction, SequenceBatch, Tensor2, Trace,
     TraceLevel, Trainer,
@@ -10,7 +8,7 @@ use hsnn_spec::{
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::arrays::{f64_array, floats, i64_array, labels, tensor_array, u64_array, Dims};
+use crate::arrays::{f64_array, floats, i64_array, labels, tensor_array, Dims};
 use crate::errors::{raise, OrRaise};
 use crate::model::{weights_dict, PyModel};
 
@@ -20,6 +18,8 @@ pub trait Compute: Sync {
     type Inner: Backend;
     /// Runs `call` on the backend, without the GIL.
     fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R;
+    /// The backend itself, for what needs no threads (its name).
+    fn inner(&self) -> &Self::Inner;
 }
 
 /// A word argument (`"tanh"`, `"counts"`) as the enum serde reads it, refusing other words
@@ -89,8 +89,21 @@ pub fn trace_dict(
             "activation",
             pythonize::pythonize(py, &site.activation).or_raise(py)?,
         )?;
-        record.set_item("fan_out", u64_array(py, site.fan_out))?;
-        record.set_item("fan_out_last_step", u64_array(py, site.fan_out_last_step))?;
+        // int64, as every integer array hsnn hands out and takes (bit_metrics reads these).
+        let signed = |values: Vec<u64>| -> Vec<i64> {
+            values
+                .into_iter()
+                .map(|value| i64::try_from(value).unwrap_or(i64::MAX))
+                .collect()
+        };
+        record.set_item(
+            "fan_out",
+            i64_array(py, &[site.neurons], signed(site.fan_out))?,
+        )?;
+        record.set_item(
+            "fan_out_last_step",
+            i64_array(py, &[site.neurons], signed(site.fan_out_last_step))?,
+        )?;
         record.set_item("counts", i64_array(py, &shape, site.counts)?)?;
         if site.integrator.is_empty() {
             record.set_item("integrator", py.None())?;
@@ -269,7 +282,7 @@ macro_rules! backend_methods {
 
             /// The backend's short name (SPEC.md C5).
             fn name(&self) -> String {
-                self.compute(|inner| inner.name().to_string())
+                self.inner().name().to_string()
             }
 
             /// The continuous and discretized Legendre matrices of a memory (SPEC.md L1-L3).
@@ -405,6 +418,9 @@ impl Compute for PyReference {
     fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
         call(&self.backend)
     }
+    fn inner(&self) -> &Self::Inner {
+        &self.backend
+    }
 }
 
 trainer_methods!(PyReference {
@@ -435,6 +451,9 @@ impl Compute for PyOptimized {
     fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
         self.pool.install(|| call(&self.backend))
     }
+    fn inner(&self) -> &Self::Inner {
+        &self.backend
+    }
 }
 
 trainer_methods!(PyOptimized {
@@ -461,19 +480,11 @@ impl PyOptimized {
     /// The backend on `threads` threads (default: every core), refusing a count outside
     /// `1..=cores`.
     pub fn with_threads(py: Python<'_>, threads: Option<i64>) -> PyResult<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         let threads = match threads {
-            None => cores,
-            Some(threads) if threads >= 1 && threads as usize <= cores => threads as usize,
+            None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
             Some(threads) => {
-                return Err(hsnn_spec::HsnnError::invalid(
-                    "threads",
-                    format!(
-                        "must lie in 1..={cores} (this machine's cores), got {threads}; \
-                         results do not depend on it (T8)"
-                    ),
-                ))
-                .or_raise(py)
+                hsnn_train::data::check_threads("threads", u64::try_from(threads).unwrap_or(0))
+                    .or_raise(py)?
             }
         };
         let pool = rayon::ThreadPoolBuilder::new()
@@ -515,6 +526,9 @@ impl Compute for PyHardware {
     fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
         call(&self.backend)
     }
+    fn inner(&self) -> &Self::Inner {
+        &self.backend
+    }
 }
 
 backend_methods!(PyHardware {
@@ -538,25 +552,23 @@ backend_methods!(PyHardware {
         threads: usize,
         fixed: Option<&crate::model::PyFixedModel>,
     ) -> PyResult<Self> {
+        if fixed.is_some() && options.is_some() {
+            return Err(raise(
+                py,
+                "UsageError",
+                "a fixed model carries its conversion options (H9): give options or fixed, not both",
+            ));
+        }
         let options = match fixed {
-            Some(fixed) if options.is_none() => fixed.fixed.options.clone(),
-            Some(_) => {
-                return Err(raise(
-                    py,
-                    "UsageError",
-                    "a fixed model carries its conversion options (H9): give options or fixed, not both",
-                ))
-            }
+            Some(fixed) => fixed.fixed.options.clone(),
             None => crate::model::conversion_options(py, options)?,
         };
-        let backend = hsnn_hardware::HardwareBackend::new(
-            Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        let backend = hsnn_train::pretrained::hardware_backend(
             options,
+            fixed.map(|fixed| &fixed.fixed),
             threads,
-        );
-        if let Some(fixed) = fixed {
-            backend.pin(hsnn_hardware::Chip::new(fixed.fixed.clone()).or_raise(py)?);
-        }
+        )
+        .or_raise(py)?;
         Ok(PyHardware { backend })
     }
 
@@ -584,16 +596,16 @@ backend_methods!(PyHardware {
     ///     ``hybrid`` and ``non_spiking``: ``Energy`` with ``total_joules`` and its ``parts``;
     ///     ``sequences``: how many sequences the counters cover.
     fn energy<'py>(&self, py: Python<'py>, model: &PyModel, device: &str) -> PyResult<Bound<'py, PyDict>> {
-        use hsnn_hardware::energy::{builtin_devices, find_device, price, Network, PricingOptions};
-        let counters = self.backend.take_counters();
+        use hsnn_hardware::energy::{builtin_devices, find_device, price_both, PricingOptions};
         let devices = builtin_devices();
+        // The device first: a mistyped name must not cost the run's counters.
         let device = find_device(&devices, device).or_raise(py)?;
+        let counters = self.backend.take_counters();
         let options = PricingOptions::for_conversion(self.backend.options(), model.model.config.quantizer.amplitude);
+        let (hybrid, non_spiking) = price_both(device, &counters, &options).or_raise(py)?;
         let dict = PyDict::new(py);
-        for (key, network) in [("hybrid", Network::Hybrid), ("non_spiking", Network::NonSpikingComparison)] {
-            let energy = price(device, &counters, network, &options).or_raise(py)?;
-            dict.set_item(key, pythonize::pythonize(py, &energy).or_raise(py)?)?;
-        }
+        dict.set_item("hybrid", pythonize::pythonize(py, &hybrid).or_raise(py)?)?;
+        dict.set_item("non_spiking", pythonize::pythonize(py, &non_spiking).or_raise(py)?)?;
         dict.set_item("sequences", counters.sequences)?;
         Ok(dict)
     }

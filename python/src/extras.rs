@@ -98,6 +98,9 @@ pub fn load_psmnist<'py>(
     Ok(dict)
 }
 
+/// The largest fan-out `bit_metrics` takes per neuron (B6): 2^20 targets.
+const MAX_FAN_OUT: u64 = 1 << 20;
+
 /// The bit metrics of one quantized site from its spike counts (SPEC.md B1-B6): what a port or
 /// a chip model that records counts can measure with hsnn's definitions.
 ///
@@ -163,11 +166,22 @@ pub fn bit_metrics<'py>(
                     })
                     .or_raise(py);
                 }
+                // B6's sums are u64: a fan-out beyond any network's (2^20 targets) could make
+                // them overflow on a large batch.
                 values
                     .iter()
-                    .map(|&value| u64::try_from(value))
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| HsnnError::invalid(name, "must not be negative"))
+                    .map(|&value| {
+                        u64::try_from(value)
+                            .ok()
+                            .filter(|&value| value <= MAX_FAN_OUT)
+                    })
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        HsnnError::invalid(
+                            name,
+                            format!("must lie in 0..={MAX_FAN_OUT} per neuron"),
+                        )
+                    })
                     .or_raise(py)
             }
         }

@@ -212,8 +212,9 @@ impl PyModel {
         Ok(PyModel { model })
     }
 
-    /// The model as plain Python values: ``{"config": dict, "weights": {name: ndarray or
-    /// None}, "provenance": dict or None}`` (the fields of a model file, SPEC.md E2).
+    /// The model as plain Python values: ``{"format", "format_version", "config": dict,
+    /// "weights": {name: ndarray or None}, "provenance": dict or None}`` (the fields of a model
+    /// file, SPEC.md E2).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         dict.set_item("format", &self.model.format)?;

@@ -104,11 +104,11 @@ pub fn run_conformance_check(
     Ok(match failure {
         None => ("pass".into(), None),
         Some(message) => {
-            // A property check reports a panic as `Test failed: <message>`: look in the
-            // first line, not only at its start.
+            // A property check reports a panic as `Test failed: <message>`; the marker counts
+            // only at the start of either, so that a port's own message cannot fake it.
             let first = message.lines().next().unwrap_or_default();
-            if let Some(at) = first.find(NOT_IMPLEMENTED) {
-                let rest = &first[at + NOT_IMPLEMENTED.len()..];
+            let unwrapped = first.strip_prefix("Test failed: ").unwrap_or(first);
+            if let Some(rest) = unwrapped.strip_prefix(NOT_IMPLEMENTED) {
                 (
                     "not implemented".into(),
                     Some(rest.trim_end_matches('.').to_string()),

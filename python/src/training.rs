@@ -64,6 +64,7 @@ pub fn evaluate<'py>(
     override_provenance: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let model = &model.model;
+    hsnn_train::data::check_psmnist_shape(model).or_raise(py)?;
     let (mut data_config, note) = hsnn_train::data::eval_data_config(
         model,
         config.as_deref(),
@@ -115,8 +116,10 @@ pub fn evaluate<'py>(
     Ok(dict)
 }
 
-/// Tells a Python callable what the run does, as ``(event, details)``, and turns Ctrl-C (or
-/// an exception in the callable) into a stop after the current minibatch, with a checkpoint.
+/// Tells a Python callable what the run does, as ``(event, details)``, and turns an exception
+/// in the callable into a stop after the current minibatch, with a checkpoint. (Ctrl-C is
+/// watched on the calling thread: the observer may run on a worker thread, where Python
+/// delivers no signals.)
 struct PythonObserver {
     callback: Option<Py<PyAny>>,
     stop: Arc<AtomicBool>,
@@ -132,7 +135,7 @@ impl PythonObserver {
                     details(&dict)?;
                     callback.call1(py, (event, dict))?;
                 }
-                py.check_signals()
+                Ok(())
             })();
             if let Err(error) = outcome {
                 self.stop.store(true, Ordering::SeqCst);
@@ -195,13 +198,31 @@ impl Observer for PythonObserver {
     }
 }
 
+/// Runs the experiment on a worker thread while this (the calling, usually the main) thread
+/// watches for Ctrl-C every 100 ms: a signal sets `stop`, so the run ends after its current
+/// minibatch with a checkpoint, as `TrainError::Interrupted`.
 fn reproduce_on<C: Compute<Inner: hsnn_spec::Trainer>>(
     py: Python<'_>,
     backend: &C,
     experiment: &Experiment,
     options: &ReproduceOptions,
+    stop: &AtomicBool,
 ) -> Result<hsnn_train::reproduce::Results, TrainError> {
-    py.detach(|| backend.compute(|inner| run_reproduce(inner, experiment, options)))
+    py.detach(|| {
+        std::thread::scope(|scope| {
+            let worker =
+                scope.spawn(|| backend.compute(|inner| run_reproduce(inner, experiment, options)));
+            while !worker.is_finished() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if Python::attach(|py| py.check_signals().is_err()) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
 }
 
 /// Runs an experiment through the training engine, as ``hsnn reproduce`` does (SPEC.md T):
@@ -236,8 +257,10 @@ fn reproduce_on<C: Compute<Inner: hsnn_spec::Trainer>>(
 /// Raises
 /// ------
 /// RunInterrupted
-///     Ctrl-C, ``stop_after_epochs`` or an exception in ``progress`` stopped the run after a
-///     checkpoint; run again with ``resume=True``.
+///     Ctrl-C or ``stop_after_epochs`` stopped the run after a checkpoint; run again with
+///     ``resume=True``.
+/// Exception
+///     The exception ``progress`` raised, after the run stopped with a checkpoint.
 #[pyfunction]
 #[pyo3(signature = (config=None, *, backend=None, data=None, out=None, resume=false, force=false, progress=None, stop_after_epochs=None))]
 #[allow(clippy::too_many_arguments)]
@@ -261,6 +284,7 @@ pub fn reproduce<'py>(
     }
     let experiment = Experiment::load(config.as_deref()).or_raise(py)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let watched = stop.clone();
     let observer = Arc::new(PythonObserver {
         callback: progress,
         stop: stop.clone(),
@@ -281,13 +305,13 @@ pub fn reproduce<'py>(
     let results = match backend {
         None => {
             let default = PyOptimized::with_threads(py, None)?;
-            reproduce_on(py, &default, &experiment, &options)
+            reproduce_on(py, &default, &experiment, &options, &watched)
         }
         Some(backend) => {
             if let Ok(reference) = backend.cast::<PyReference>() {
-                reproduce_on(py, reference.get(), &experiment, &options)
+                reproduce_on(py, reference.get(), &experiment, &options, &watched)
             } else if let Ok(optimized) = backend.cast::<PyOptimized>() {
-                reproduce_on(py, optimized.get(), &experiment, &options)
+                reproduce_on(py, optimized.get(), &experiment, &options, &watched)
             } else {
                 return Err(raise(
                     py,

@@ -8,7 +8,6 @@ must still pass.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -272,4 +271,51 @@ def test_load_names_what_is_missing(tmp_path: Path) -> None:
         conformance.load(f"{PORT_FILE}:Nope")
     with pytest.raises(ValueError):
         conformance.load("no-colon")
-    assert importlib.util.find_spec("hsnn.conformance") is not None
+
+
+class WrongLength(QuantizerOnly):
+    """A port whose quantizer drops the last count."""
+
+    def quantize(self, *arguments: Any) -> Any:
+        answer = dict(self._port.quantize(*arguments))
+        answer["counts"] = np.asarray(answer["counts"]).ravel()[:-1]
+        return answer
+
+
+def test_an_answer_of_the_wrong_size_fails_naming_the_field() -> None:
+    results = conformance.run(WrongLength(), "exact", pattern="q1_state*")
+    assert results[0].status == "fail"
+    assert "quantize: counts has" in (results[0].message or "")
+
+
+class UnreadableRefusal(QuantizerOnly):
+    """A port that answers bad input with garbage instead of refusing it."""
+
+    def quantize(self, activation: str, dt: Any, *rest: Any) -> Any:
+        if not (isinstance(dt, float) and dt > 0):
+            return {"counts": [[1, 2], [3]], "outputs": None, "integrator": [], "final_state": []}
+        return self._port.quantize(activation, dt, *rest)
+
+
+def test_garbage_for_bad_input_is_not_a_refusal() -> None:
+    results = conformance.run(UnreadableRefusal(), "exact", pattern="e1_quantizer_rejects_bad_dt")
+    assert results[0].status == "fail", results[0]
+
+
+class FakesNotImplemented(QuantizerOnly):
+    """A port whose own exception text starts like the runner's marker."""
+
+    def quantize(self, *arguments: Any) -> Any:
+        raise NotImplementedError("not implemented: relu")
+
+
+def test_a_ports_message_cannot_fake_not_implemented() -> None:
+    results = conformance.run(FakesNotImplemented(), "exact", pattern="q2_hand*")
+    assert results[0].status == "fail"
+
+
+def test_a_stopped_thread_does_not_poison_later_checks() -> None:
+    first = conformance.run(Hangs(), "exact", pattern="q1_state*", timeout=1.0)
+    assert first[0].status == "fail"
+    later = conformance.run(QuantizerOnly(), "exact", pattern="q1_*")
+    assert all(r.status == "pass" for r in later), later

@@ -59,3 +59,13 @@ def test_model_and_fixed_model_files_are_told_apart(tmp_path: Path) -> None:
         hsnn.Model.load(PAPER_MODEL).convert({"weight_bits": 0})
     with pytest.raises(hsnn.ParseError, match="conversion options"):
         hsnn.Hardware({"weight_bitz": 8})
+
+
+def test_a_mistyped_device_keeps_the_counters() -> None:
+    model = hsnn.Model.load(PAPER_MODEL)
+    chip = hsnn.Hardware()
+    chip.forward(model, hsnn.load_psmnist(limit=3)["test"][0], trace="none")
+    with pytest.raises(hsnn.HsnnError, match="lohi"):
+        chip.energy(model, "lohi")
+    energy = chip.energy(model, "loihi")
+    assert energy["sequences"] == 3 and energy["hybrid"]["total_joules"] > 0

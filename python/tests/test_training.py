@@ -5,7 +5,9 @@ the weights of an uninterrupted run (T8)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -128,4 +130,24 @@ def test_an_exception_in_the_progress_callable_stops_the_run_and_is_raised(
 
     with pytest.raises(KeyError, match="from the callable"):
         hsnn.reproduce(config, out=tmp_path / "run", progress=fail)
+    # Stopped after its first minibatch: a checkpoint, and no finished stage.
     assert (tmp_path / "run" / "checkpoint-non_spiking.json").exists()
+    assert not (tmp_path / "run" / "model-non_spiking.json").exists()
+
+
+def test_ctrl_c_stops_the_run_after_a_checkpoint(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+
+    sent: list[bool] = []
+
+    def interrupt(event: str, _details: dict) -> None:
+        if event == "minibatch" and not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)  # as Ctrl-C would, from the worker thread
+            time.sleep(0.5)  # the calling thread looks every 0.1 s
+
+    with pytest.raises(hsnn.RunInterrupted, match="resume"):
+        hsnn.reproduce(config, out=tmp_path / "run", progress=interrupt)
+    assert (tmp_path / "run" / "checkpoint-non_spiking.json").exists()
+    assert not (tmp_path / "run" / "model-non_spiking.json").exists()

@@ -108,8 +108,8 @@ def checks(pattern: str | None = None) -> list[tuple[str, str, str]]:
 
 def _stop(thread: threading.Thread) -> None:
     """Raises :class:`CheckTimeout` inside ``thread`` the next time it runs Python code."""
+    _bridge.stop(thread)
     if thread.ident is not None:
-        _bridge.stop(thread.ident)
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(CheckTimeout)
         )
@@ -131,8 +131,6 @@ def _run_one(port: Any, level: str, name: str, clause: str, timeout: float) -> C
     if thread.is_alive():
         _stop(thread)
         thread.join(30.0)
-        if not thread.is_alive() and thread.ident is not None:
-            _bridge.release(thread.ident)
         note = (
             ""
             if not thread.is_alive()

@@ -12,12 +12,13 @@ refusal of the input and goes back to Rust unchanged.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BadAnswer", "CheckTimeout", "NotImplementedByPort", "call", "release", "stop"]
+__all__ = ["BadAnswer", "CheckTimeout", "NotImplementedByPort", "call", "stop"]
 
 
 class NotImplementedByPort(Exception):
@@ -33,18 +34,14 @@ class CheckTimeout(Exception):
 
 
 #: Threads whose check ran out of time: every later call of theirs fails at once, since a
-#: property check catches a failure and tries smaller inputs, which would hang again.
-_stopped: set[int] = set()
+#: property check catches a failure and tries smaller inputs, which would hang again. Held by
+#: the thread object, not its id, which the system reuses; weakly, so ended threads leave.
+_stopped: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 
-def stop(thread_ident: int) -> None:
-    """Makes every later bridge call on thread ``thread_ident`` raise :class:`CheckTimeout`."""
-    _stopped.add(thread_ident)
-
-
-def release(thread_ident: int) -> None:
-    """Undoes :func:`stop` once the thread has ended (thread ids are reused)."""
-    _stopped.discard(thread_ident)
+def stop(thread: threading.Thread) -> None:
+    """Makes every later bridge call on ``thread`` raise :class:`CheckTimeout`."""
+    _stopped.add(thread)
 
 
 def _numeric(values: list[Any]) -> bool:
@@ -67,10 +64,11 @@ def to_port(value: Any) -> Any:
 def _tensor2(value: Any, where: str) -> dict[str, Any]:
     """A Tensor2 ``{rows, cols, data}`` from a 2-d array or a Tensor2 mapping."""
     if isinstance(value, Mapping) and {"rows", "cols", "data"} <= set(value):
+        rows, cols = int(value["rows"]), int(value["cols"])
         return {
-            "rows": int(value["rows"]),
-            "cols": int(value["cols"]),
-            "data": _floats(value["data"], where),
+            "rows": rows,
+            "cols": cols,
+            "data": _sized(_floats(value["data"], where), rows * cols, f"{where} data"),
         }
     array = np.asarray(value)
     if array.ndim != 2:
@@ -145,62 +143,156 @@ def call(port: Any, method: str, arguments: dict[str, Any]) -> Any:
     dict
         ``LmuMatrices``, ``QuantizerRun``, ``ForwardOutput`` or ``GradientOutput``.
     """
-    if threading.get_ident() in _stopped:
+    if threading.current_thread() in _stopped:
         raise CheckTimeout("the check ran out of time")
     given = to_port(arguments)
+    # The port's own exceptions are its refusal of the input; what goes wrong after it
+    # answered is the answer's fault, never a refusal.
+    answer = _ask(port, method, given)
+    try:
+        return _read(method, answer, given)
+    except BadAnswer:
+        raise
+    except Exception as error:
+        raise BadAnswer(
+            f"{method}: the answer cannot be read: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _ask(port: Any, method: str, given: dict[str, Any]) -> Any:
     if method == "lmu_matrices":
-        answer = _method(port, method)(given["config"])
-        return {
-            key: _tensor2(_field(answer, key, method), f"{method}: {key}")
-            for key in ("a", "b", "a_bar", "b_bar")
-        }
+        return _method(port, method)(given["config"])
     if method == "quantize":
-        answer = _method(port, method)(
+        return _method(port, method)(
             given["activation"],
             given["dt"],
             given["amplitude"],
             given["inputs"],
             given["initial_state"],
         )
-        return {
-            "counts": _integers(_field(answer, "counts", method), "quantize: counts"),
-            "outputs": _floats(_field(answer, "outputs", method), "quantize: outputs"),
-            "integrator": _floats(_field(answer, "integrator", method), "quantize: integrator"),
-            "final_state": _floats(_field(answer, "final_state", method), "quantize: final_state"),
-        }
     if method == "forward":
-        answer = _method(port, method)(given["model"], given["batch"], given["trace"])
+        return _method(port, method)(given["model"], given["batch"], given["trace"])
+    if method == "gradients_with_loss":
+        if callable(getattr(port, method, None)):
+            return getattr(port, method)(
+                given["model"], given["batch"], given["labels"], given["loss"]
+            )
+        if given["loss"] == "softmax_cross_entropy":
+            return _method(port, "gradients")(given["model"], given["batch"], given["labels"])
+        raise NotImplementedByPort(
+            f"{type(port).__name__} has no method gradients_with_loss() (loss {given['loss']})"
+        )
+    raise NotImplementedByPort(f"the bridge knows no method {method}()")
+
+
+def _sized(values: list[Any], expected: int, where: str) -> list[Any]:
+    if len(values) != expected:
+        raise BadAnswer(f"{where} has {len(values)} values, expected {expected}")
+    return values
+
+
+def _shaped(tensor: dict[str, Any], rows: int, cols: int, where: str) -> dict[str, Any]:
+    if (tensor["rows"], tensor["cols"]) != (rows, cols):
+        raise BadAnswer(f"{where} is {tensor['rows']} x {tensor['cols']}, expected {rows} x {cols}")
+    return tensor
+
+
+def _read(method: str, answer: Any, given: dict[str, Any]) -> Any:
+    """The answer in the serde shape of the Rust result, its sizes checked against the call."""
+    if method == "lmu_matrices":
+        order = int(given["config"]["order"])
+        shapes = {
+            "a": (order, order),
+            "b": (order, 1),
+            "a_bar": (order, order),
+            "b_bar": (order, 1),
+        }
+        return {
+            key: _shaped(
+                _tensor2(_field(answer, key, method), f"{method}: {key}"),
+                *shape,
+                f"{method}: {key}",
+            )
+            for key, shape in shapes.items()
+        }
+    if method == "quantize":
+        inputs = given["inputs"]
+        size = int(inputs["rows"]) * int(inputs["cols"])
+        return {
+            "counts": _sized(
+                _integers(_field(answer, "counts", method), "quantize: counts"),
+                size,
+                "quantize: counts",
+            ),
+            "outputs": _sized(
+                _floats(_field(answer, "outputs", method), "quantize: outputs"),
+                size,
+                "quantize: outputs",
+            ),
+            "integrator": _sized(
+                _floats(_field(answer, "integrator", method), "quantize: integrator"),
+                size,
+                "quantize: integrator",
+            ),
+            "final_state": _sized(
+                _floats(_field(answer, "final_state", method), "quantize: final_state"),
+                int(inputs["cols"]),
+                "quantize: final_state",
+            ),
+        }
+    batch = int(given["batch"]["batch"])
+    outputs = int(given["model"]["config"]["output_size"])
+    if method == "forward":
         trace = _field(answer, "trace", method)
         sites = _field(trace, "sites", "forward: trace")
         hidden = trace.get("hidden") if isinstance(trace, Mapping) else None
+        read_sites = [_site(site, index) for index, site in enumerate(sites)]
+        for index, site in enumerate(read_sites):
+            size = site["batch"] * site["steps"] * site["neurons"]
+            _sized(site["counts"], size, f"forward: trace.sites[{index}].counts")
+            if site["integrator"]:
+                _sized(site["integrator"], size, f"forward: trace.sites[{index}].integrator")
+            _sized(site["fan_out"], site["neurons"], f"forward: trace.sites[{index}].fan_out")
+            _sized(
+                site["fan_out_last_step"],
+                site["neurons"],
+                f"forward: trace.sites[{index}].fan_out_last_step",
+            )
         return {
-            "logits": _tensor2(_field(answer, "logits", method), "forward: logits"),
+            "logits": _shaped(
+                _tensor2(_field(answer, "logits", method), "forward: logits"),
+                batch,
+                outputs,
+                "forward: logits",
+            ),
             "trace": {
                 "dt": float(_field(trace, "dt", "forward: trace")),
-                "sites": [_site(site, index) for index, site in enumerate(sites)],
+                "sites": read_sites,
                 "hidden": [] if hidden is None else _floats(hidden, "forward: trace.hidden"),
             },
         }
-    if method == "gradients_with_loss":
-        if callable(getattr(port, method, None)):
-            answer = getattr(port, method)(
-                given["model"], given["batch"], given["labels"], given["loss"]
-            )
-        elif given["loss"] == "softmax_cross_entropy":
-            answer = _method(port, "gradients")(given["model"], given["batch"], given["labels"])
-        else:
-            raise NotImplementedByPort(
-                f"{type(port).__name__} has no method gradients_with_loss() (loss {given['loss']})"
-            )
-        gradients = _field(answer, "gradients", method)
-        if not isinstance(gradients, Mapping):
-            raise BadAnswer(f"{method}: gradients must be a dict of weight name to array")
-        return {
-            "loss": float(_field(answer, "loss", method)),
-            "gradients": {
-                name: None if value is None else _tensor2(value, f"{method}: gradients.{name}")
-                for name, value in gradients.items()
-            },
-            "logits": _tensor2(_field(answer, "logits", method), f"{method}: logits"),
-        }
-    raise NotImplementedByPort(f"the bridge knows no method {method}()")
+    gradients = _field(answer, "gradients", method)
+    if not isinstance(gradients, Mapping):
+        raise BadAnswer(f"{method}: gradients must be a dict of weight name to array")
+    weights = given["model"]["weights"]
+    read: dict[str, Any] = {}
+    for name, value in gradients.items():
+        where = f"{method}: gradients.{name}"
+        if value is None:
+            read[name] = None
+            continue
+        tensor = _tensor2(value, where)
+        weight = weights.get(name) if isinstance(weights, Mapping) else None
+        if isinstance(weight, Mapping):
+            _shaped(tensor, int(weight["rows"]), int(weight["cols"]), where)
+        read[name] = tensor
+    return {
+        "loss": float(_field(answer, "loss", method)),
+        "gradients": read,
+        "logits": _shaped(
+            _tensor2(_field(answer, "logits", method), f"{method}: logits"),
+            batch,
+            outputs,
+            f"{method}: logits",
+        ),
+    }
