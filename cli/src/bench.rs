@@ -14,8 +14,8 @@ use serde::Serialize;
 
 /// The `format` tag of `hsnn bench --json` output.
 pub const BENCH_FORMAT: &str = "hsnn-bench";
-/// Its version.
-pub const BENCH_FORMAT_VERSION: u32 = 1;
+/// Its version (2: the measured peak, the counted FLOPs and the fractions of the peak).
+pub const BENCH_FORMAT_VERSION: u32 = 2;
 
 /// What `hsnn bench` measured.
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +52,75 @@ pub struct BenchReport {
     pub spiking_inference_samples_per_s: f64,
     /// The placement and dt of the spiking measurement.
     pub spiking_setting: String,
+    /// This machine's measured peak, FLOP/s over the pool's threads
+    /// ([`hsnn_optimized::peak::measure_peak`]).
+    pub peak_flops_per_s: f64,
+    /// How the peak was measured.
+    pub peak_method: String,
+    /// Counted FLOPs of one training step ([`training_flops`]).
+    pub train_step_flops: f64,
+    /// Counted FLOPs of one non-spiking inference batch ([`forward_flops`]).
+    pub inference_batch_flops: f64,
+    /// The training step's FLOP/s as a fraction of the peak.
+    pub train_step_fraction_of_peak: f64,
+    /// Non-spiking inference's FLOP/s as a fraction of the peak.
+    pub inference_fraction_of_peak: f64,
+}
+
+/// Multiply-adds per sequence step of the network's dense products, as SPEC.md L4 and N1 state
+/// them: the memory input `u_t` (from x, h and m, as connected), the memory update `Abar m +
+/// Bbar u` per memory dimension, the hidden pre-activation `z_t` (from x, h and the updated m).
+/// A backend may compute fewer (the optimized one's FFT path for an input-driven memory); this
+/// is the algorithm's count, the same for every backend.
+pub fn step_multiply_adds(config: &hsnn_spec::NetworkConfig) -> u64 {
+    let lmu = &config.lmu;
+    let (input, hidden, memory, order) = (
+        lmu.input_size as u64,
+        lmu.hidden_size as u64,
+        lmu.memory_size as u64,
+        lmu.order as u64,
+    );
+    let connections = &lmu.connections;
+    let memory_input = memory
+        * (input
+            + if connections.hidden_to_memory {
+                hidden
+            } else {
+                0
+            }
+            + if connections.memory_to_memory {
+                memory * order
+            } else {
+                0
+            });
+    let memory_update = memory * (order * order + order);
+    let preactivation = hidden
+        * (if connections.input_to_hidden {
+            input
+        } else {
+            0
+        } + hidden
+            + memory * order);
+    memory_input + memory_update + preactivation
+}
+
+/// Counted FLOPs of a forward pass over `batch` sequences of `steps` steps: two per
+/// multiply-add of [`step_multiply_adds`] at every step, and the readout at the last.
+pub fn forward_flops(config: &hsnn_spec::NetworkConfig, batch: usize, steps: usize) -> f64 {
+    let readout = (config.lmu.hidden_size * config.output_size) as f64;
+    2.0 * batch as f64 * (steps as f64 * step_multiply_adds(config) as f64 + readout)
+}
+
+/// Counted FLOPs of a training step: the forward pass, and a backward pass (SPEC.md T3) that
+/// costs each trained product twice (the gradient of its input and of its weight) and the
+/// fixed `Abar` product once (its input's gradient only). Elementwise work and Adam are left
+/// out: they are a few FLOPs per value against hundreds per product.
+pub fn training_flops(config: &hsnn_spec::NetworkConfig, batch: usize, steps: usize) -> f64 {
+    let lmu = &config.lmu;
+    let fixed_per_step = (lmu.memory_size * lmu.order * lmu.order) as f64;
+    let forward = forward_flops(config, batch, steps);
+    let fixed = 2.0 * batch as f64 * steps as f64 * fixed_per_step;
+    forward + 2.0 * (forward - fixed) + fixed
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -117,6 +186,10 @@ pub fn bench<T: Trainer>(
     spiking.config.quantizer.dt = last.schedule.end();
     let spiking_inference = time_forward(&spiking, TraceLevel::Counts)?;
     let train_step_samples_s = train_times.clone();
+    let peak = hsnn_optimized::peak::measure_peak(1.0);
+    let train_step_s = median(&mut train_times);
+    let train_step_flops = training_flops(&experiment.network, size, batch.steps);
+    let inference_batch_flops = forward_flops(&experiment.network, size, batch.steps);
     Ok(BenchReport {
         format: BENCH_FORMAT,
         format_version: BENCH_FORMAT_VERSION,
@@ -128,7 +201,7 @@ pub fn bench<T: Trainer>(
         batch: size,
         steps: batch.steps,
         repetitions,
-        train_step_s: median(&mut train_times),
+        train_step_s,
         train_step_samples_s,
         inference_samples_per_s: inference,
         spiking_inference_samples_per_s: spiking_inference,
@@ -137,6 +210,14 @@ pub fn bench<T: Trainer>(
             last.placement.name(),
             last.schedule.end()
         ),
+        peak_flops_per_s: peak.flops_per_second,
+        peak_method: peak.method,
+        train_step_flops,
+        inference_batch_flops,
+        train_step_fraction_of_peak: train_step_flops / train_step_s / peak.flops_per_second,
+        inference_fraction_of_peak: inference_batch_flops * inference
+            / size as f64
+            / peak.flops_per_second,
     })
 }
 
@@ -146,7 +227,10 @@ pub fn render(report: &BenchReport) -> String {
         "{} ({} parameters), backend {}, {} threads, batch {} x {} steps, {} repetitions:\n\
          training step (gradients + Adam, non-spiking): median {:.3} s (min {:.3} s)\n\
          inference, non-spiking: {:.0} sequences/s\n\
-         inference, spiking ({}): {:.0} sequences/s",
+         inference, spiking ({}): {:.0} sequences/s\n\
+         machine peak: {:.1} GFLOP/s ({})\n\
+         training step: {:.2} GFLOP counted, {:.1} GFLOP/s, {:.0} % of the peak\n\
+         inference: {:.2} GFLOP per batch counted, {:.1} GFLOP/s, {:.0} % of the peak",
         report.experiment,
         report.trainable_parameters,
         report.backend,
@@ -162,6 +246,54 @@ pub fn render(report: &BenchReport) -> String {
             .fold(f64::INFINITY, f64::min),
         report.inference_samples_per_s,
         report.spiking_setting,
-        report.spiking_inference_samples_per_s
+        report.spiking_inference_samples_per_s,
+        report.peak_flops_per_s / 1e9,
+        report.peak_method,
+        report.train_step_flops / 1e9,
+        report.train_step_flops / report.train_step_s / 1e9,
+        100.0 * report.train_step_fraction_of_peak,
+        report.inference_batch_flops / 1e9,
+        report.inference_batch_flops * report.inference_samples_per_s / report.batch as f64 / 1e9,
+        100.0 * report.inference_fraction_of_peak
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paper network (SPEC.md N4: 212 hidden, order 256, one memory, every connection),
+    /// counted by hand from L4 and N1 per step: u_t from x (1), h (212) and m (256): 469;
+    /// Abar m + Bbar u: 256 * 256 + 256 = 65,792; z_t from x (1), h (212) and m (256) for 212
+    /// units: 212 * 469 = 99,428; together 165,689 multiply-adds.
+    #[test]
+    fn paper_network_flops_match_the_hand_count() {
+        let experiment = hsnn_train::pretrained::paper_experiment().expect("the paper experiment");
+        let config = &experiment.network;
+        assert_eq!(step_multiply_adds(config), 165_689);
+        // Batch 100 x 784 steps, plus the 212 x 10 readout once per sequence.
+        let forward = 2.0 * 100.0 * (784.0 * 165_689.0 + 2_120.0);
+        assert_eq!(forward_flops(config, 100, 784), forward);
+        // Backward: every trained product twice, Abar (65,536 per step) once.
+        let abar = 2.0 * 100.0 * 784.0 * 65_536.0;
+        assert_eq!(
+            training_flops(config, 100, 784),
+            forward + 2.0 * (forward - abar) + abar
+        );
+    }
+
+    #[test]
+    fn absent_connections_cost_nothing() {
+        let mut experiment =
+            hsnn_train::pretrained::paper_experiment().expect("the paper experiment");
+        let connections = &mut experiment.network.lmu.connections;
+        connections.hidden_to_memory = false;
+        connections.memory_to_memory = false;
+        connections.input_to_hidden = false;
+        // u_t from x only: 1; the memory update 65,792; z_t from h and m: 212 * 468.
+        assert_eq!(
+            step_multiply_adds(&experiment.network),
+            1 + 65_792 + 212 * 468
+        );
+    }
 }

@@ -87,7 +87,7 @@ impl<'a, T: Real> View<'a, T> {
 /// `dst = a b` (or `dst += a b` when `accumulate`), with `dst` the first
 /// `a.rows() * b.cols()` values of the slice, row-major. Panics on mismatched shapes or a
 /// destination too short: those are programming errors of this crate, not user input.
-#[allow(unsafe_code)] // the one unsafe block of the workspace: the call into gemm's kernels
+#[allow(unsafe_code)] // one of the two unsafe places of the workspace (the other: peak.rs)
 pub fn matmul<T: Real>(dst: &mut [T], a: View<'_, T>, b: View<'_, T>, accumulate: bool) {
     assert_eq!(a.cols, b.rows, "inner dimensions of a product differ");
     let (m, n, k) = (a.rows, b.cols, a.cols);
