@@ -99,7 +99,8 @@ pub fn e1_quantizer_rejects_bad_initial_state(backend: &impl Backend, _level: Le
     );
 }
 
-/// E1: order 0 and theta that is not a positive finite number are rejected.
+/// E1: order 0, an order beyond `MAX_ORDER` (refused before anything of its size is
+/// allocated, E3) and theta that is not a positive finite number are rejected.
 pub fn e1_lmu_rejects_bad_order_and_theta(backend: &impl Backend, _level: Level) {
     let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
     let mut config = model.config.lmu.clone();
@@ -109,6 +110,21 @@ pub fn e1_lmu_rejects_bad_order_and_theta(backend: &impl Backend, _level: Level)
         backend.lmu_matrices(&config),
         &["lmu.order", "at least 1"],
     );
+    // A huge order is refused before order x order is allocated (E3): the process must not
+    // abort. (hsnn's own limit, MAX_ORDER + 1, is checked on hsnn's backends only: a port
+    // without a limit would spend hours on it.)
+    let mut huge = model.config.lmu.clone();
+    huge.order = (1 << 53) + 1;
+    expect_refusal(backend, backend.lmu_matrices(&huge), &["lmu.order"]);
+    if !backend.is_port() {
+        let mut above = model.config.lmu.clone();
+        above.order = hsnn_spec::config::MAX_ORDER + 1;
+        expect_refusal(
+            backend,
+            backend.lmu_matrices(&above),
+            &["lmu.order", "largest order"],
+        );
+    }
     for theta in [0.0, -3.0, f64::NAN, f64::INFINITY] {
         let mut config = model.config.lmu.clone();
         config.theta = theta;

@@ -80,9 +80,8 @@ fn exponential(matrix: &[f64], size: usize) -> Vec<f64> {
 }
 
 fn compute(order: usize, theta: f64, discretizer: Discretizer) -> Result<LmuMatrices> {
-    if order == 0 {
-        return Err(HsnnError::invalid("lmu.order", "must be at least 1, got 0"));
-    }
+    // Before `continuous` allocates order x order: a file or a caller may ask for any size.
+    hsnn_spec::config::validate_order(order)?;
     if !(theta.is_finite() && theta > 0.0) {
         return Err(HsnnError::invalid(
             "lmu.theta",

@@ -119,18 +119,7 @@ impl LmuConfig {
         positive_size("lmu.input_size", self.input_size)?;
         positive_size("lmu.hidden_size", self.hidden_size)?;
         positive_size("lmu.memory_size", self.memory_size)?;
-        positive_size("lmu.order", self.order)?;
-        if self.order > MAX_ORDER {
-            return Err(HsnnError::invalid(
-                "lmu.order",
-                format!(
-                    "{} is above the largest order hsnn discretizes, {MAX_ORDER}: the matrix \
-                     exponential costs order^3 (about 2 minutes at 1024 on 2 cores, so hours \
-                     at 4096 and days at 10,000)",
-                    self.order
-                ),
-            ));
-        }
+        validate_order(self.order)?;
         if !(self.theta.is_finite() && self.theta > 0.0) {
             return Err(HsnnError::invalid(
                 "lmu.theta",
@@ -374,6 +363,24 @@ impl NetworkConfig {
 /// --release -p hsnn-reference --example discretization_timing`, 2 busy cores), so about 2.2
 /// hours at 4096. A larger order in a file is far more likely a typo than a wish to wait days.
 pub const MAX_ORDER: usize = 4096;
+
+/// Checks a Legendre memory order (SPEC.md clauses L1, E1): at least 1 and at most
+/// [`MAX_ORDER`], before anything of its size is allocated. Every backend's `lmu_matrices`
+/// calls it, as `LmuConfig::validate` does.
+pub fn validate_order(order: usize) -> Result<()> {
+    positive_size("lmu.order", order)?;
+    if order > MAX_ORDER {
+        return Err(HsnnError::invalid(
+            "lmu.order",
+            format!(
+                "{order} is above the largest order hsnn discretizes, {MAX_ORDER}: the matrix \
+                 exponential costs order^3 (about 2 minutes at 1024 on 2 cores, so hours \
+                 at 4096 and days at 10,000)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Largest number of values (weights plus the order x order Legendre matrices) a configuration
 /// may imply: 2^28, 2 GiB of f64, over 2,500 times the psMNIST network. Beyond it a size in a
