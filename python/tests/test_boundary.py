@@ -40,7 +40,8 @@ def arrays() -> st.SearchStrategy[np.ndarray]:
     ).flatmap(lambda a: st.sampled_from([a, a.T, a[::2] if a.ndim else a]))
 
 
-# Integers small or far beyond every limit: a valid order between a few hundred and
+# Integers small or far beyond every limit (2^53 + 1 as an order once aborted the process on a
+# failed allocation, now refused by validate_order): a valid order between a few hundred and
 # MAX_ORDER (4096) is accepted and takes minutes to hours to discretize (L2's order^3), which
 # is slowness, not a failure, and has no place in the suite.
 INTEGERS = st.integers(-1000, 300) | st.sampled_from(
