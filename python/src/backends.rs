@@ -16,10 +16,13 @@ use crate::model::{weights_dict, PyModel};
 pub trait Compute: Sync {
     /// The Rust backend.
     type Inner: Backend;
-    /// Runs `call` on the backend, without the GIL.
-    fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R;
-    /// The backend itself, for what needs no threads (its name).
+    /// The backend itself.
     fn inner(&self) -> &Self::Inner;
+    /// Runs `call` on the backend (without the GIL, by the caller): directly, unless the
+    /// backend has its own thread pool.
+    fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
+        call(self.inner())
+    }
 }
 
 /// A word argument (`"tanh"`, `"counts"`) as the enum serde reads it, refusing other words
@@ -415,9 +418,6 @@ pub struct PyReference {
 
 impl Compute for PyReference {
     type Inner = hsnn_reference::ReferenceBackend;
-    fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
-        call(&self.backend)
-    }
     fn inner(&self) -> &Self::Inner {
         &self.backend
     }
@@ -523,27 +523,13 @@ pub struct PyHardware {
 
 impl Compute for PyHardware {
     type Inner = hsnn_hardware::HardwareBackend;
-    fn compute<R: Send>(&self, call: impl FnOnce(&Self::Inner) -> R + Send) -> R {
-        call(&self.backend)
-    }
     fn inner(&self) -> &Self::Inner {
         &self.backend
     }
 }
 
 backend_methods!(PyHardware {
-    /// The chip with conversion options `options` (H9; default: the CLI's defaults), or
-    /// running the fixed model `fixed` as it is.
-    ///
-    /// Parameters
-    /// ----------
-    /// options : dict, optional
-    ///     ``ConversionOptions`` of H9 (``weight_bits``, ...).
-    /// threads : int
-    ///     Threads the chip runs sequences on.
-    /// fixed : FixedModel, optional
-    ///     Run this fixed model for every model of its configuration (its weights ignored),
-    ///     as ``hsnn eval --model FIXED.json`` does.
+    /// The chip (SPEC.md H8-H12); the class docstring gives the parameters.
     #[new]
     #[pyo3(signature = (options=None, threads=1, fixed=None))]
     fn new(
@@ -559,10 +545,8 @@ backend_methods!(PyHardware {
                 "a fixed model carries its conversion options (H9): give options or fixed, not both",
             ));
         }
-        let options = match fixed {
-            Some(fixed) => fixed.fixed.options.clone(),
-            None => crate::model::conversion_options(py, options)?,
-        };
+        // A fixed model's own options replace these in hardware_backend.
+        let options = crate::model::conversion_options(py, options)?;
         let backend = hsnn_train::pretrained::hardware_backend(
             options,
             fixed.map(|fixed| &fixed.fixed),
