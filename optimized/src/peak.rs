@@ -21,12 +21,40 @@ pub struct PeakMeasurement {
     pub method: String,
 }
 
-/// One thread's kernel: `iterations` rounds of `CHAINS` multiply-adds on 8 lanes each; returns
-/// the sum of the accumulators, so the work cannot be optimised away, and whether it ran the
-/// AVX2+FMA instructions.
-fn kernel(iterations: u64, start: f32) -> (f32, bool) {
+/// Which instructions a kernel ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instructions {
+    /// 512-bit fused multiply-adds, 16 lanes.
+    Avx512,
+    /// 256-bit fused multiply-adds, 8 lanes.
+    Avx2Fma,
+    /// Plain Rust, 8 lanes, not fused.
+    Portable,
+}
+
+impl Instructions {
+    fn lanes(self) -> usize {
+        match self {
+            Instructions::Avx512 => 16,
+            Instructions::Avx2Fma | Instructions::Portable => 8,
+        }
+    }
+}
+
+/// One thread's kernel: `iterations` rounds of `CHAINS` multiply-adds on every lane; returns
+/// the sum of the accumulators, so the work cannot be optimised away, and the instructions it
+/// ran: the widest fused multiply-add this CPU has, because that is what bounds every kernel
+/// the backend could run here.
+fn kernel(iterations: u64, start: f32) -> (f32, Instructions) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (detected just above), the only requirement
+            // of `fma_avx512`'s target feature; it touches no memory but its own stack array.
+            #[allow(unsafe_code)]
+            let total = unsafe { fma_avx512(iterations, start) };
+            return (total, Instructions::Avx512);
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports AVX2 and FMA (detected just above), the only
@@ -34,10 +62,33 @@ fn kernel(iterations: u64, start: f32) -> (f32, bool) {
             // stack array.
             #[allow(unsafe_code)]
             let total = unsafe { fma_avx2(iterations, start) };
-            return (total, true);
+            return (total, Instructions::Avx2Fma);
         }
     }
-    (portable(iterations, start), false)
+    (portable(iterations, start), Instructions::Portable)
+}
+
+/// The kernel in AVX-512F: 12 chains of `acc = acc * a + b` on 16 lanes.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_avx512(iterations: u64, start: f32) -> f32 {
+    use std::arch::x86_64::{
+        _mm512_add_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    let a = _mm512_set1_ps(0.999_999);
+    let b = _mm512_set1_ps(1e-6);
+    let mut chains = [_mm512_set1_ps(start); CHAINS];
+    for _ in 0..iterations {
+        for chain in chains.iter_mut() {
+            *chain = _mm512_fmadd_ps(*chain, a, b);
+        }
+    }
+    let mut total = _mm512_setzero_ps();
+    for chain in chains {
+        total = _mm512_add_ps(total, chain);
+    }
+    _mm512_reduce_add_ps(total)
 }
 
 /// The kernel in AVX2 with FMA: 12 chains of `acc = acc * a + b` on 8 lanes.
@@ -79,21 +130,22 @@ fn portable(iterations: u64, start: f32) -> f32 {
     chains.iter().flatten().sum()
 }
 
-/// The value every chain reaches after `iterations` rounds from `start`, computed in f64:
-/// what the kernel's result is checked against.
-pub fn expected_total(iterations: u64, start: f32) -> f64 {
+/// The value every chain reaches after `iterations` rounds from `start`, computed in f64,
+/// times the `lanes` of every chain: what the kernel's result is checked against.
+pub fn expected_total(iterations: u64, start: f32, lanes: usize) -> f64 {
     let (a, b) = (f64::from(0.999_999f32), f64::from(1e-6f32));
     let mut value = f64::from(start);
     for _ in 0..iterations {
         value = value * a + b;
     }
-    value * (CHAINS * 8) as f64
+    value * (CHAINS * lanes) as f64
 }
 
-/// The kernel's result for `iterations` rounds from `start` (for tests: the SIMD path must
-/// compute what it claims).
-pub fn kernel_total(iterations: u64, start: f32) -> f32 {
-    kernel(iterations, start).0
+/// The kernel's result for `iterations` rounds from `start` and the lanes it ran on (for
+/// tests: the SIMD path must compute what it claims).
+pub fn kernel_total(iterations: u64, start: f32) -> (f32, usize) {
+    let (total, instructions) = kernel(iterations, start);
+    (total, instructions.lanes())
 }
 
 /// Measures the peak on every thread of the current rayon pool for about `seconds`.
@@ -111,28 +163,32 @@ pub fn measure_peak(seconds: f64) -> PeakMeasurement {
     }
     let rounds = 5;
     let start = Instant::now();
-    let fused: Vec<bool> = (0..threads * rounds)
+    let ran: Vec<Instructions> = (0..threads * rounds)
         .into_par_iter()
         .map(|index| {
-            let (total, fused) = kernel(iterations, 0.5 + index as f32 * 1e-3);
+            let (total, instructions) = kernel(iterations, 0.5 + index as f32 * 1e-3);
             std::hint::black_box(total);
-            fused
+            instructions
         })
         .collect();
     let elapsed = start.elapsed().as_secs_f64();
-    let flops = (threads * rounds) as f64 * iterations as f64 * (CHAINS * 8 * 2) as f64;
-    let method = if fused.iter().all(|&fused| fused) {
-        format!(
-            "AVX2+FMA kernel, {CHAINS} independent 8-lane fused multiply-add chains per thread, \
-             {threads} threads at once, {:.2} s (on cores whose AVX-512 units are wider than \
-             two 256-bit FMA pipes the data-sheet peak is up to twice this)",
-            elapsed
-        )
-    } else {
-        format!(
+    // Every call detects the same CPU, so the first call's instructions are every call's.
+    let instructions = ran.first().copied().unwrap_or(Instructions::Portable);
+    let lanes = instructions.lanes();
+    let flops = (threads * rounds) as f64 * iterations as f64 * (CHAINS * lanes * 2) as f64;
+    let method = match instructions {
+        Instructions::Avx512 => format!(
+            "AVX-512F kernel, {CHAINS} independent 16-lane fused multiply-add chains per \
+             thread, {threads} threads at once, {elapsed:.2} s"
+        ),
+        Instructions::Avx2Fma => format!(
+            "AVX2+FMA kernel (no AVX-512 on this CPU), {CHAINS} independent 8-lane fused \
+             multiply-add chains per thread, {threads} threads at once, {elapsed:.2} s"
+        ),
+        Instructions::Portable => format!(
             "portable kernel (no AVX2+FMA), {CHAINS} chains of 8 multiply-adds per thread, \
              {threads} threads at once, {elapsed:.2} s"
-        )
+        ),
     };
     PeakMeasurement {
         flops_per_second: flops / elapsed,
@@ -151,10 +207,23 @@ mod tests {
         // rounding over 1000 steps of a contraction (|a| < 1): a kernel that skipped work or
         // mixed chains would be far off.
         for iterations in [1, 10, 1000] {
-            let expected = expected_total(iterations, 0.5);
-            let simd = f64::from(kernel_total(iterations, 0.5));
+            let (simd, lanes) = kernel_total(iterations, 0.5);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                assert_eq!(
+                    lanes, 16,
+                    "AVX-512F is present, so the peak is its kernel's"
+                );
+            }
             let plain = f64::from(portable(iterations, 0.5));
-            for (name, value) in [("kernel", simd), ("portable", plain)] {
+            for (name, value, expected) in [
+                (
+                    "kernel",
+                    f64::from(simd),
+                    expected_total(iterations, 0.5, lanes),
+                ),
+                ("portable", plain, expected_total(iterations, 0.5, 8)),
+            ] {
                 assert!(
                     (value - expected).abs() <= 1e-4 * expected.abs(),
                     "{name}, {iterations} rounds: {value} against {expected}"
