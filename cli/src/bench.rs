@@ -221,6 +221,128 @@ pub fn bench<T: Trainer>(
     })
 }
 
+/// The `format` tag of `hsnn --backend hardware bench --json` output.
+pub const FIXED_BENCH_FORMAT: &str = "hsnn-bench-fixed-point";
+/// Its version.
+pub const FIXED_BENCH_FORMAT_VERSION: u32 = 1;
+
+/// What `hsnn --backend hardware bench` measured (SPEC.md H13): the fast engine against the
+/// event-driven chip on the shipped spiking paper model, the same batch, one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedPointBenchReport {
+    /// Always [`FIXED_BENCH_FORMAT`].
+    pub format: &'static str,
+    /// Always [`FIXED_BENCH_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// How it was made: hsnn version and command.
+    pub generator: String,
+    /// The model timed: the shipped spiking model, converted at the default options.
+    pub model: String,
+    /// Worker threads of both engines.
+    pub threads: usize,
+    /// Sequences per batch (the first embedded test images).
+    pub batch: usize,
+    /// Steps per sequence.
+    pub steps: usize,
+    /// Timed repetitions of the fast engine (after one untimed warm-up); the chip runs once.
+    pub repetitions: usize,
+    /// Seconds the chip took for the batch.
+    pub chip_batch_s: f64,
+    /// Median seconds of the fast engine for the same batch.
+    pub fast_batch_s: f64,
+    /// `chip_batch_s / fast_batch_s`.
+    pub speedup: f64,
+    /// Whether both engines gave the same integers and counters (they must: H13).
+    pub identical: bool,
+}
+
+/// Times the fixed-point engines (SPEC.md H13) on the shipped spiking paper model (dt 10,
+/// 8-bit weights) over the first `batch` embedded test images, on `threads` threads: the chip
+/// once, the fast engine `repetitions` times after a warm-up, and checks that they agree.
+pub fn bench_fixed_point(
+    batch: usize,
+    repetitions: usize,
+    threads: usize,
+) -> TrainResult<FixedPointBenchReport> {
+    let models = hsnn_train::pretrained::shipped_models()?;
+    let model = models
+        .iter()
+        .find(|model| model.config.quantizer.placement != QuantizerPlacement::None)
+        .ok_or_else(|| {
+            hsnn_train::TrainError::Usage("the shipped models hold no spiking model".into())
+        })?;
+    let fixed = hsnn_reference::fixed::convert(model, &Default::default())?;
+    let chip = hsnn_hardware::Chip::new(fixed)?;
+    let experiment = hsnn_train::pretrained::paper_experiment()?;
+    let mut data_config = experiment.data.clone();
+    data_config.validation_size = None;
+    let loaded = data::load(None, &data_config)?;
+    let size = batch.clamp(1, loaded.split.test.len());
+    let indices: Vec<usize> = (0..size).collect();
+    let ids = indices.iter().map(|&index| index as u64).collect();
+    let (sequences, _) = data::batch(&loaded.split.test, &indices, ids)?;
+    let start = Instant::now();
+    let on_chip = hsnn_hardware::Engine::Chip.run(&chip, &sequences, false, threads)?;
+    let chip_batch_s = start.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    let mut identical = true;
+    for repetition in 0..=repetitions {
+        let start = Instant::now();
+        let fast = hsnn_hardware::Engine::Fast.run(&chip, &sequences, false, threads)?;
+        if repetition > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+        identical &= fast == on_chip;
+    }
+    let fast_batch_s = median(&mut times);
+    Ok(FixedPointBenchReport {
+        format: FIXED_BENCH_FORMAT,
+        format_version: FIXED_BENCH_FORMAT_VERSION,
+        generator: format!(
+            "hsnn {} (hsnn --backend hardware bench)",
+            env!("CARGO_PKG_VERSION")
+        ),
+        model: format!(
+            "the shipped spiking paper model (placement {}, dt {}), default conversion",
+            model.config.quantizer.placement.name(),
+            model.config.quantizer.dt
+        ),
+        threads,
+        batch: size,
+        steps: sequences.steps,
+        repetitions,
+        chip_batch_s,
+        fast_batch_s,
+        speedup: chip_batch_s / fast_batch_s,
+        identical,
+    })
+}
+
+/// The fixed-point report as lines for a person.
+pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
+    format!(
+        "{}, {} threads, batch {} x {} steps:\n\
+         chip (event-driven): {:.3} s per batch ({:.1} ms per sequence)\n\
+         fast engine: median {:.3} s per batch ({:.2} ms per sequence) over {} repetitions\n\
+         speed-up {:.1}x; integers and counters {}",
+        report.model,
+        report.threads,
+        report.batch,
+        report.steps,
+        report.chip_batch_s,
+        1e3 * report.chip_batch_s / report.batch as f64,
+        report.fast_batch_s,
+        1e3 * report.fast_batch_s / report.batch as f64,
+        report.repetitions,
+        report.speedup,
+        if report.identical {
+            "identical"
+        } else {
+            "DIFFER (a bug: SPEC.md H13 requires them equal)"
+        }
+    )
+}
+
 /// The report as lines for a person.
 pub fn render(report: &BenchReport) -> String {
     format!(

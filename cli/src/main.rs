@@ -147,7 +147,9 @@ enum Command {
         out: PathBuf,
     },
     /// Time training steps and inference batches of an experiment's network on the chosen
-    /// backend (batch size from the experiment, inputs from the embedded subset).
+    /// backend (batch size from the experiment, inputs from the embedded subset). With
+    /// `--backend hardware`: the fast fixed-point engine against the event-driven chip on the
+    /// shipped spiking paper model, 100 embedded test images (SPEC.md H13).
     Bench {
         /// Experiment file (default: the built-in embedded-quick experiment).
         #[arg(long)]
@@ -218,6 +220,30 @@ struct EvalArguments {
     json: bool,
     #[command(flatten)]
     conversion: ConversionArguments,
+    /// With the fixed point: which engine computes it (SPEC.md H13). `fast`: dense integer
+    /// products over the batch, counters derived from the counts; `chip`: the event-driven
+    /// chip, one event at a time (the ground truth, about 30x slower). Both give the same
+    /// integers and counters.
+    #[arg(long, value_enum, default_value = "fast")]
+    engine: EngineChoice,
+}
+
+/// `--engine`'s values (SPEC.md H13).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EngineChoice {
+    /// Dense integer products over the whole batch (the default).
+    Fast,
+    /// The event-driven chip, one sequence and one event at a time.
+    Chip,
+}
+
+impl From<EngineChoice> for hsnn_hardware::Engine {
+    fn from(choice: EngineChoice) -> Self {
+        match choice {
+            EngineChoice::Fast => hsnn_hardware::Engine::Fast,
+            EngineChoice::Chip => hsnn_hardware::Engine::Chip,
+        }
+    }
 }
 
 /// How `--backend hardware`, `energy` and `convert` turn a model file into fixed point
@@ -592,9 +618,10 @@ fn eval_command<B: Backend>(
     let hardware_report = hardware.map(|hardware| {
         let counters = hardware.take_counters();
         saturated = Some(counters.saturations.clone());
+        let engine = engine_description(hardware, model);
         summary.push_str(&format!(
-            "\nfixed point (SPEC.md H): weights {} bits; saturated values: {} inputs, {} memory \
-             inputs, {} memory words, {} pre-activations",
+            "\nfixed point (SPEC.md H): engine {engine}; weights {} bits; saturated values: {} \
+             inputs, {} memory inputs, {} memory words, {} pre-activations",
             hardware.options().weight_bits,
             counters.saturations.input,
             counters.saturations.memory_input,
@@ -602,6 +629,7 @@ fn eval_command<B: Backend>(
             counters.saturations.preactivation
         ));
         serde_json::json!({
+            "engine": engine,
             "conversion": hardware.options(),
             "saturations": counters.saturations,
         })
@@ -643,6 +671,22 @@ fn eval_command<B: Backend>(
     Ok(())
 }
 
+/// The engine that computed `model` on `hardware` (SPEC.md H13): `fast`, `chip`, or `chip`
+/// with the reason the fast engine could not.
+fn engine_description(hardware: &hsnn_hardware::HardwareBackend, model: &Model) -> String {
+    let engine = hardware.engine();
+    if engine == hsnn_hardware::Engine::Fast {
+        if let Some(reason) = hardware
+            .chip(model)
+            .ok()
+            .and_then(|chip| hsnn_hardware::fast::unsupported_reason(chip.model()))
+        {
+            return format!("chip (the fast engine cannot: {reason})");
+        }
+    }
+    engine.name().into()
+}
+
 /// `--strict`'s error for a run that saturated (SPEC.md H1): which quantities, how often.
 fn strict_error(saturations: &hsnn_spec::fixed::Saturations) -> TrainError {
     let named: Vec<String> = [
@@ -671,16 +715,23 @@ fn strict_error(saturations: &hsnn_spec::fixed::Saturations) -> TrainError {
 /// the fixed model as it is.
 fn hardware_backend(
     loaded: &EvalModel,
-    conversion: &ConversionArguments,
+    arguments: &EvalArguments,
 ) -> TrainResult<hsnn_hardware::HardwareBackend> {
     let threads = rayon::current_num_threads();
+    let engine = arguments.engine.into();
     match loaded {
-        EvalModel::Fixed(fixed) => {
-            hsnn_train::pretrained::hardware_backend(fixed.options.clone(), Some(fixed), threads)
-        }
-        EvalModel::File => {
-            hsnn_train::pretrained::hardware_backend(conversion.options()?, None, threads)
-        }
+        EvalModel::Fixed(fixed) => hsnn_train::pretrained::hardware_backend(
+            fixed.options.clone(),
+            Some(fixed),
+            threads,
+            engine,
+        ),
+        EvalModel::File => hsnn_train::pretrained::hardware_backend(
+            arguments.conversion.options()?,
+            None,
+            threads,
+            engine,
+        ),
     }
 }
 
@@ -690,7 +741,7 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
     match command {
         Command::Eval(arguments) => {
             let (model, loaded) = eval_model(&arguments)?;
-            let backend = hardware_backend(&loaded, &arguments.conversion)?;
+            let backend = hardware_backend(&loaded, &arguments)?;
             eval_command(&backend, &model, &arguments, Some(&backend))
         }
         Command::Energy {
@@ -709,7 +760,7 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
                 }
             }
             let (model, loaded) = eval_model(&arguments)?;
-            let backend = hardware_backend(&loaded, &arguments.conversion)?;
+            let backend = hardware_backend(&loaded, &arguments)?;
             let known = hsnn_hardware::energy::devices_with(
                 &device_files
                     .iter()
@@ -782,6 +833,38 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
                 sums.logits.bound_bits,
                 options.accumulator_bits
             );
+            Ok(())
+        }
+        Command::Bench {
+            steps,
+            json,
+            config,
+        } => {
+            if config.is_some() {
+                return Err(TrainError::Usage(
+                    "--backend hardware bench times the shipped spiking paper model; it takes \
+                     no --config"
+                        .into(),
+                ));
+            }
+            let repetitions = usize::try_from(steps).unwrap_or(1000);
+            let report =
+                hsnn_cli::bench::bench_fixed_point(100, repetitions, rayon::current_num_threads())?;
+            if json {
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|error| TrainError::Usage(error.to_string()))?;
+                println!("{text}");
+            } else {
+                println!("{}", hsnn_cli::bench::render_fixed_point(&report));
+            }
+            if !report.identical {
+                return Err(hsnn_spec::HsnnError::Numerical {
+                    operation: "hsnn --backend hardware bench".into(),
+                    reason: "the fast engine and the chip gave different integers or counters"
+                        .into(),
+                }
+                .into());
+            }
             Ok(())
         }
         _ => Err(TrainError::Usage(

@@ -7,7 +7,7 @@ use hsnn_conformance::fixed_point::{
 };
 use hsnn_hardware::chip::Chip;
 use hsnn_hardware::counters::HardwareCounters;
-use hsnn_hardware::run_batch;
+use hsnn_hardware::{run_batch, run_batch_fast};
 use hsnn_reference::fixed::{convert, run as reference_run};
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
@@ -111,6 +111,74 @@ fn h12_hardware_equals_fixed_reference_bit_for_bit() {
         saturated.get() >= 10,
         "cases with saturation: {}",
         saturated.get()
+    );
+}
+
+/// H13: on the random models of H12's check (every connection flag, the four placements,
+/// tanh, identity and relu, weight widths 4 to 16, memory widths 16 and 24, dt from 0.5 to 10,
+/// saturating and not) the fast engine gives the chip's integers (counts, integrators, `U`,
+/// `M`, `Z`, `H`, logits, saturation counters) and every one of the chip's counters, on 1 and
+/// 2 threads against the chip's 3.
+#[test]
+fn h13_fast_engine_equals_chip_bit_for_bit() {
+    let widths = [4u32, 6, 8, 12, 16];
+    let compared = std::cell::Cell::new(0);
+    let with_events = std::cell::Cell::new(0);
+    proptest!(deterministic(160), |(
+        seed in 0u64..1000,
+        activation in 0usize..3,
+        placement in 0usize..4,
+        connections in 0u8..8,
+        dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
+        amplitude in prop::sample::select(vec![1.0, 0.5, 2.0]),
+        width in 0usize..5,
+        memory_bits in prop::sample::select(vec![16u32, 24]),
+        scale in prop::sample::select(vec![0.7, 8.0]),
+        full in any::<bool>(),
+    )| {
+        let (model, batch) = case(seed, activation, placement, connections, dt, amplitude, scale);
+        let fixed = convert(&model, &options_with(widths[width], memory_bits))
+            .expect("conversion of a small model");
+        let chip = Chip::new(fixed).expect("chip");
+        let expected = run_batch(&chip, &batch, full, 3).expect("chip run");
+        for threads in [1, 2] {
+            let fast = run_batch_fast(&chip, &batch, full, threads).expect("fast run");
+            prop_assert_eq!(&expected.0, &fast.0, "integers, {} threads", threads);
+            prop_assert_eq!(&expected.1, &fast.1, "counters, {} threads", threads);
+        }
+        compared.set(compared.get() + 1);
+        let events: u64 = expected.1.sites.iter().map(|site| site.events).sum();
+        with_events.set(with_events.get() + u64::from(events > 0));
+    });
+    assert_eq!(compared.get(), 160);
+    assert!(
+        with_events.get() >= 60,
+        "cases with events: {}",
+        with_events.get()
+    );
+}
+
+/// H13: a model whose sum is wider than binary64 holds exactly runs on the chip (the fast
+/// engine says so and gives the chip's result).
+#[test]
+fn h13_fast_engine_leaves_sums_beyond_53_bits_to_the_chip() {
+    let (model, batch) = case(21, 0, 3, 7, 2.0, 1.0, 8.0);
+    let mut options = options_with(16, 24);
+    options.accumulator_bits = 63;
+    options.memory_bits = 32;
+    options.memory_matrix_bits = 24;
+    let fixed = convert(&model, &options).expect("conversion");
+    assert!(
+        fixed.sums.memory.bound_bits > 53,
+        "{}",
+        fixed.sums.memory.bound_bits
+    );
+    let reason = hsnn_hardware::fast::unsupported_reason(&fixed).expect("a sum beyond 53 bits");
+    assert!(reason.contains("bits"), "{reason}");
+    let chip = Chip::new(fixed).expect("chip");
+    assert_eq!(
+        run_batch_fast(&chip, &batch, true, 2).expect("fast run"),
+        run_batch(&chip, &batch, true, 2).expect("chip run")
     );
 }
 

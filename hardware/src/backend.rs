@@ -22,15 +22,7 @@ pub fn run_batch(
     full: bool,
     threads: usize,
 ) -> Result<(FixedRun, HardwareCounters)> {
-    batch.validate()?;
-    let lmu = &chip.model().config.lmu;
-    if batch.features != lmu.input_size {
-        return Err(HsnnError::ShapeMismatch {
-            name: "input batch features".into(),
-            expected: format!("{} (the model's lmu.input_size)", lmu.input_size),
-            found: batch.features.to_string(),
-        });
-    }
+    check_batch(chip, batch)?;
     let length = batch.steps * batch.features;
     let run_one = |sample: usize| -> Result<(FixedRun, HardwareCounters)> {
         let mut state = chip.start(batch.sample_ids[sample], full);
@@ -85,12 +77,64 @@ pub fn run_batch(
     Ok((record, counters))
 }
 
-/// The modeled chip as a [`Backend`] (clauses H8-H12). Model files are converted with
+/// Checks a batch against the chip's model: valid (finite, sized) and with the model's input
+/// width.
+pub(crate) fn check_batch(chip: &Chip, batch: &SequenceBatch) -> Result<()> {
+    batch.validate()?;
+    let lmu = &chip.model().config.lmu;
+    if batch.features != lmu.input_size {
+        return Err(HsnnError::ShapeMismatch {
+            name: "input batch features".into(),
+            expected: format!("{} (the model's lmu.input_size)", lmu.input_size),
+            found: batch.features.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Which engine computes the fixed-point network (clause H13). Both give the same integers and
+/// the same counters; the chip is the ground truth, the fast engine the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Dense integer products over the whole batch, counters derived from the counts
+    /// ([`crate::fast`]).
+    #[default]
+    Fast,
+    /// The event-driven chip, one sequence and one event at a time ([`crate::chip`]).
+    Chip,
+}
+
+impl Engine {
+    /// The engine's name on the command line and in reports: `fast` or `chip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Fast => "fast",
+            Engine::Chip => "chip",
+        }
+    }
+
+    /// Runs `chip`'s model over a batch on this engine (clauses H8, H13).
+    pub fn run(
+        self,
+        chip: &Chip,
+        batch: &SequenceBatch,
+        full: bool,
+        threads: usize,
+    ) -> Result<(FixedRun, HardwareCounters)> {
+        match self {
+            Engine::Fast => crate::fast::run_batch_fast(chip, batch, full, threads),
+            Engine::Chip => run_batch(chip, batch, full, threads),
+        }
+    }
+}
+
+/// The modeled chip as a [`Backend`] (clauses H8-H13). Model files are converted with
 /// `options` by `conversion`; the last conversion is cached by the model's checksum.
 pub struct HardwareBackend {
     conversion: Arc<dyn FixedPointConversion>,
     options: ConversionOptions,
     threads: usize,
+    engine: Engine,
     cache: Mutex<Option<(String, Arc<Chip>)>>,
     pinned: Mutex<Option<Arc<Chip>>>,
     counters: Mutex<HardwareCounters>,
@@ -107,6 +151,7 @@ impl HardwareBackend {
             conversion,
             options,
             threads: threads.max(1),
+            engine: Engine::default(),
             cache: Mutex::new(None),
             pinned: Mutex::new(None),
             counters: Mutex::new(HardwareCounters::default()),
@@ -116,6 +161,17 @@ impl HardwareBackend {
     /// The conversion options.
     pub fn options(&self) -> &ConversionOptions {
         &self.options
+    }
+
+    /// The same backend computing on `engine` (clause H13).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The engine that computes (clause H13).
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Runs `chip` (a fixed model file, clause H9) for every model of its configuration
@@ -159,14 +215,15 @@ impl HardwareBackend {
         Ok(chip)
     }
 
-    /// Runs a fixed model directly (clause H8): its integers and the chip's counters.
+    /// Runs a fixed model directly (clauses H8, H13): its integers and the chip's counters.
     pub fn run_fixed(
         &self,
         model: &FixedModel,
         batch: &SequenceBatch,
         full: bool,
     ) -> Result<(FixedRun, HardwareCounters)> {
-        run_batch(&Chip::new(model.clone())?, batch, full, self.threads)
+        self.engine
+            .run(&Chip::new(model.clone())?, batch, full, self.threads)
     }
 
     /// The counters of every forward pass since the last call, then reset (clause H10).
@@ -343,7 +400,7 @@ impl Backend for HardwareBackend {
         options: &ForwardOptions,
     ) -> Result<ForwardOutput> {
         let chip = self.chip(model)?;
-        let (run, counters) = run_batch(
+        let (run, counters) = self.engine.run(
             &chip,
             batch,
             options.trace == TraceLevel::Full,

@@ -40,8 +40,8 @@ pub struct ChipState {
     step: usize,
     memory: Vec<i64>,
     hidden_output: Vec<i64>,
-    hidden_integrators: Vec<i64>,
-    memory_input_integrators: Vec<i64>,
+    pub(crate) hidden_integrators: Vec<i64>,
+    pub(crate) memory_input_integrators: Vec<i64>,
     pending_hidden_events: Vec<Event>,
     /// What the chip counted for this sequence so far.
     pub counters: HardwareCounters,

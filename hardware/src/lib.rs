@@ -10,6 +10,7 @@
 //! - [`arithmetic`]: the chip's integer rules, written independently of the reference (H1)
 //! - [`chip`]: one sequence as a stream of steps, event-driven (H7, H8)
 //! - [`backend`]: batches, threads and the [`hsnn_spec::Backend`] interface (H8, H12)
+//! - [`fast`]: the same integers and counters, computed densely over a batch (H13)
 //! - [`counters`]: what the chip counts (H10)
 //! - [`energy`]: device profiles and the pricing rule (H11)
 
@@ -18,7 +19,9 @@ pub mod backend;
 pub mod chip;
 pub mod counters;
 pub mod energy;
+pub mod fast;
 
-pub use backend::{run_batch, HardwareBackend};
+pub use backend::{run_batch, Engine, HardwareBackend};
 pub use chip::{Chip, ChipState, Event, StepOutput};
 pub use counters::HardwareCounters;
+pub use fast::run_batch_fast;

@@ -504,7 +504,7 @@ impl PyOptimized {
     }
 }
 
-/// The modeled event-driven fixed-point chip (SPEC.md H8-H12): a model is converted to fixed
+/// The modeled event-driven fixed-point chip (SPEC.md H8-H13): a model is converted to fixed
 /// point (H9) at the given widths and run as integers; inference only.
 ///
 /// Parameters
@@ -516,6 +516,10 @@ impl PyOptimized {
 /// fixed : FixedModel, optional
 ///     Run this fixed model for every model of its configuration (its weights ignored), as
 ///     ``hsnn eval --model FIXED.json`` does; it carries its own options.
+/// engine : str
+///     ``"fast"`` (default): dense integer products over the batch, counters derived from
+///     the counts (H13); ``"chip"``: the event-driven chip, one event at a time. Both give
+///     the same integers and counters.
 #[pyclass(name = "Hardware", module = "hsnn", frozen)]
 pub struct PyHardware {
     backend: hsnn_hardware::HardwareBackend,
@@ -529,15 +533,27 @@ impl Compute for PyHardware {
 }
 
 backend_methods!(PyHardware {
-    /// The chip (SPEC.md H8-H12); the class docstring gives the parameters.
+    /// The chip (SPEC.md H8-H13); the class docstring gives the parameters.
     #[new]
-    #[pyo3(signature = (options=None, threads=1, fixed=None))]
+    #[pyo3(signature = (options=None, threads=1, fixed=None, engine="fast"))]
     fn new(
         py: Python<'_>,
         options: Option<&Bound<'_, PyAny>>,
         threads: usize,
         fixed: Option<&crate::model::PyFixedModel>,
+        engine: &str,
     ) -> PyResult<Self> {
+        let engine = match engine {
+            "fast" => hsnn_hardware::Engine::Fast,
+            "chip" => hsnn_hardware::Engine::Chip,
+            other => {
+                return Err(raise(
+                    py,
+                    "UsageError",
+                    format!("engine must be \"fast\" or \"chip\" (SPEC.md H13), got {other:?}"),
+                ))
+            }
+        };
         if fixed.is_some() && options.is_some() {
             return Err(raise(
                 py,
@@ -551,6 +567,7 @@ backend_methods!(PyHardware {
             options,
             fixed.map(|fixed| &fixed.fixed),
             threads,
+            engine,
         )
         .or_raise(py)?;
         Ok(PyHardware { backend })

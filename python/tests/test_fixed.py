@@ -1,6 +1,6 @@
-"""Fixed point from Python (SPEC H9-H12): the chip run through ``hsnn.Hardware`` on the fixed
-models of the golden file gives the file's integers, which the reference's fixed-point mode
-computed; conversion and fixed model files round-trip."""
+"""Fixed point from Python (SPEC H9-H13): both engines of ``hsnn.Hardware`` (the chip and
+the fast one) on the fixed models of the golden file give the file's integers, which the
+reference's fixed-point mode computed; conversion and fixed model files round-trip."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from conftest import PAPER_MODEL, ROOT
 GOLDEN = json.loads((ROOT / "spec" / "vectors" / "hsnn-golden-fixed-v1.json").read_text())
 
 
+@pytest.mark.parametrize("engine", ["fast", "chip"])
 @pytest.mark.parametrize("case", GOLDEN["cases"], ids=lambda case: case["name"])
-def test_chip_reproduces_the_fixed_golden_integers(case: dict, tmp_path: Path) -> None:
+def test_chip_reproduces_the_fixed_golden_integers(
+    case: dict, engine: str, tmp_path: Path
+) -> None:
     path = tmp_path / "fixed.json"
     path.write_text(json.dumps(case["fixed_model"]))
     fixed = hsnn.FixedModel.load(path)
@@ -26,7 +29,7 @@ def test_chip_reproduces_the_fixed_golden_integers(case: dict, tmp_path: Path) -
     inputs = np.asarray(given["data"], dtype=np.float64).reshape(
         given["batch"], given["steps"], given["features"]
     )
-    run = hsnn.Hardware(fixed=fixed).forward(model, inputs, trace="counts")
+    run = hsnn.Hardware(fixed=fixed, engine=engine).forward(model, inputs, trace="counts")
     expected = case["expected"]
     logits = np.asarray(expected["logits"], dtype=np.float64) * 2.0 ** -expected["logit_exponent"]
     assert np.array_equal(run["logits"].ravel(), logits)
@@ -69,3 +72,23 @@ def test_a_mistyped_device_keeps_the_counters() -> None:
         chip.energy(model, "lohi")
     energy = chip.energy(model, "loihi")
     assert energy["sequences"] == 3 and energy["hybrid"]["total_joules"] > 0
+
+
+def test_both_engines_give_the_same_integers_and_counters() -> None:
+    """H13: ``engine="fast"`` and ``engine="chip"`` agree on logits, counts and counters."""
+    model = hsnn.Model.load(PAPER_MODEL)
+    x = hsnn.load_psmnist(limit=2)["test"][0]
+    runs = {}
+    for engine in ("fast", "chip"):
+        backend = hsnn.Hardware(engine=engine, threads=2)
+        out = backend.forward(model, x, trace="counts")
+        runs[engine] = (out, backend.take_counters())
+    fast, chip = runs["fast"], runs["chip"]
+    np.testing.assert_array_equal(fast[0]["logits"], chip[0]["logits"])
+    np.testing.assert_array_equal(
+        fast[0]["trace"]["sites"][0]["counts"], chip[0]["trace"]["sites"][0]["counts"]
+    )
+    assert fast[1] == chip[1]
+    assert chip[1]["sites"][0]["events"] > 0
+    with pytest.raises(hsnn.UsageError, match="engine"):
+        hsnn.Hardware(engine="gpu")

@@ -226,14 +226,15 @@ pub fn reproduce_pretrained<T: Trainer>(
     Ok(results)
 }
 
-/// The modeled chip (SPEC.md H8-H12) converting model files with the reference's conversion at
+/// The modeled chip (SPEC.md H8-H13) converting model files with the reference's conversion at
 /// `options` (H9), or, given a fixed model, running that one as it is (its own options), on
-/// `threads` threads: what `hsnn eval --backend hardware`, `hsnn energy` and
-/// `hsnn.Hardware` run.
+/// `threads` threads and `engine` (H13): what `hsnn eval --backend hardware`, `hsnn energy`
+/// and `hsnn.Hardware` run.
 pub fn hardware_backend(
     options: hsnn_spec::fixed::ConversionOptions,
     fixed: Option<&hsnn_spec::fixed::FixedModel>,
     threads: usize,
+    engine: hsnn_hardware::Engine,
 ) -> TrainResult<hsnn_hardware::HardwareBackend> {
     let options = fixed.map_or(options, |fixed| fixed.options.clone());
     options.validate()?;
@@ -241,7 +242,8 @@ pub fn hardware_backend(
         std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
         options,
         threads,
-    );
+    )
+    .with_engine(engine);
     if let Some(fixed) = fixed {
         backend.pin(hsnn_hardware::Chip::new(fixed.clone())?);
     }

@@ -75,8 +75,9 @@ fn h9_converted_paper_model_has_the_hand_computed_exponents() {
     assert_eq!((counts.min, counts.max, counts.payload_bits), (-10, 10, 5));
 }
 
-/// H12: on the first 200 embedded test images the shipped models run on the modeled chip at
-/// the default options (8-bit weights) classify within 2 points of their accuracy on the
+/// H12: on the first 200 embedded test images the shipped models run on the hardware backend
+/// (its default engine, the fast one, which H13's checks hold equal to the chip) at the
+/// default options (8-bit weights) classify within 2 points of their accuracy on the
 /// optimized backend (f32, itself C2 to the f64 reference; SPEC.md H12's criterion; 200 paired
 /// images make about 1 point of noise), without saturating anything, and far above chance.
 #[test]
@@ -119,6 +120,40 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
             fixed.accuracy,
             f64_accuracy
         );
+    }
+}
+
+/// H13: on both shipped models (non-spiking and spiking at dt 10, the default conversion) and
+/// the first 24 embedded test images, the fast engine gives the chip's integers at trace level
+/// full and every one of its counters; the spiking model sends events at most steps, so the
+/// counters derived from the counts are exercised at full load.
+#[test]
+fn h13_fast_engine_equals_chip_on_the_shipped_models() {
+    let experiment = paper_experiment().expect("paper experiment");
+    let config = DataConfig {
+        validation_size: None,
+        limit: Some(24),
+        permutation_seed: experiment.data.permutation_seed,
+        recipe: experiment.data.recipe,
+    };
+    let images = data::load(None, &config).expect("embedded").split.test;
+    let indices: Vec<usize> = (0..images.len()).collect();
+    let ids = indices.iter().map(|&index| index as u64).collect();
+    let (batch, _) = data::batch(&images, &indices, ids).expect("batch");
+    for model in shipped_models().expect("shipped models") {
+        let chip = hsnn_hardware::Chip::new(
+            convert(&model, &ConversionOptions::default()).expect("conversion"),
+        )
+        .expect("chip");
+        let on_chip = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
+        let fast = hsnn_hardware::run_batch_fast(&chip, &batch, true, 2).expect("fast run");
+        let name = model.config.quantizer.placement.name();
+        assert_eq!(on_chip.0, fast.0, "integers of the {name} model");
+        assert_eq!(on_chip.1, fast.1, "counters of the {name} model");
+        let events: u64 = on_chip.1.sites.iter().map(|site| site.events).sum();
+        if model.config.quantizer.placement.quantizes_hidden() {
+            assert!(events > 24 * 784 * 100, "{name}: {events} events");
+        }
     }
 }
 

@@ -1,0 +1,707 @@
+//! The fast engine (SPEC.md clause H13): the fixed-point network of section H computed densely,
+//! a whole batch per step, with the chip's integers and the chip's counters.
+//!
+//! The chip ([`crate::chip`]) runs one sequence at a time and delivers each event by
+//! shift-and-add; it is the ground truth. This engine computes the same exact sums as matrix
+//! products over the batch: every operand and tensor is an integer, held in binary64, where
+//! integers up to 2^53 and their products and sums are exact whatever the order of the
+//! additions (H5: the order of an exact sum changes no bit). A sum whose bound (H5) needs more
+//! than [`EXACT_SUM_BITS`] bits cannot be computed this way; such a model is run on the chip
+//! ([`unsupported_reason`] says why). The products go through the `gemm` crate, which picks
+//! AVX-512 or AVX2 micro-kernels at run time. The counters are derived from the counts
+//! (B6: events, their popcounts and bit-serial steps, times each target's fan-out), step by
+//! step, exactly as the chip increments them while it delivers events.
+
+use std::ops::Range;
+
+use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
+use hsnn_spec::{Result, SequenceBatch};
+
+use crate::arithmetic::{bit_serial_steps, nearest, popcount, rshr, saturate};
+use crate::chip::{apply_rule, Chip};
+use crate::counters::{EventTarget, HardwareCounters};
+
+/// The widest complete sum, sign included, that binary64 holds exactly: every partial sum of
+/// a sum whose bound fits lies below 2^52 in magnitude, well inside binary64's 53-bit
+/// significand.
+pub const EXACT_SUM_BITS: u32 = 53;
+
+/// Why the fast engine cannot run `model` exactly (a sum wider than [`EXACT_SUM_BITS`]), or
+/// `None` when it can (clause H13).
+pub fn unsupported_reason(model: &FixedModel) -> Option<String> {
+    let sums = &model.sums;
+    [
+        ("memory_input", &sums.memory_input),
+        ("memory", &sums.memory),
+        ("preactivation", &sums.preactivation),
+        ("logits", &sums.logits),
+    ]
+    .iter()
+    .find(|(_, sum)| sum.bound_bits > EXACT_SUM_BITS)
+    .map(|(name, sum)| {
+        format!(
+            "the {name} sum needs {} bits, beyond the {EXACT_SUM_BITS} that binary64 products \
+             hold exactly",
+            sum.bound_bits
+        )
+    })
+}
+
+/// Runs a batch on the fast engine (clause H13): the same [`FixedRun`] and
+/// [`HardwareCounters`] as [`crate::run_batch`] on the chip, sequences split across `threads`
+/// in contiguous pieces and reassembled in order. A model the engine cannot run exactly
+/// ([`unsupported_reason`]) runs on the chip instead.
+pub fn run_batch_fast(
+    chip: &Chip,
+    batch: &SequenceBatch,
+    full: bool,
+    threads: usize,
+) -> Result<(FixedRun, HardwareCounters)> {
+    if unsupported_reason(chip.model()).is_some() {
+        return crate::run_batch(chip, batch, full, threads);
+    }
+    crate::backend::check_batch(chip, batch)?;
+    let threads = threads.clamp(1, batch.batch.max(1));
+    let per_thread = batch.batch.div_ceil(threads);
+    let pieces: Vec<Range<usize>> = (0..threads)
+        .map(|thread| {
+            (thread * per_thread).min(batch.batch)..((thread + 1) * per_thread).min(batch.batch)
+        })
+        .filter(|range| !range.is_empty())
+        .collect();
+    let results: Vec<(FixedRun, HardwareCounters)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .map(|range| {
+                let range = range.clone();
+                scope.spawn(move || Piece::new(chip, batch, range, full).run())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a fast-engine thread does not panic"))
+            .collect()
+    });
+    let mut record = FixedRun {
+        batch: batch.batch,
+        steps: batch.steps,
+        logit_exponent: chip.model().sums.logits.exponent,
+        ..FixedRun::default()
+    };
+    let mut counters = HardwareCounters::default();
+    for (run, piece_counters) in results {
+        record.logits.extend(run.logits);
+        record.hidden_counts.extend(run.hidden_counts);
+        record.hidden_integrator.extend(run.hidden_integrator);
+        record.memory_input_counts.extend(run.memory_input_counts);
+        record
+            .memory_input_integrator
+            .extend(run.memory_input_integrator);
+        record.memory_input.extend(run.memory_input);
+        record.memory.extend(run.memory);
+        record.preactivation.extend(run.preactivation);
+        record.hidden_output.extend(run.hidden_output);
+        counters.add(&piece_counters);
+    }
+    record.saturations = counters.saturations.clone();
+    Ok((record, counters))
+}
+
+/// A tensor's integers in binary64 (exact: H2 and H3 widths are at most 32 bits).
+struct Dense {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl Dense {
+    fn of(tensor: &FixedTensor) -> Self {
+        Dense {
+            rows: tensor.rows,
+            cols: tensor.cols,
+            data: tensor.data.iter().map(|&value| value as f64).collect(),
+        }
+    }
+
+    /// `Abar` transposed, so that `M_t = M_{t-1} Abar^T` is a product of row-major matrices.
+    fn transposed(tensor: &FixedTensor) -> Self {
+        let mut data = vec![0.0; tensor.rows * tensor.cols];
+        for row in 0..tensor.rows {
+            for col in 0..tensor.cols {
+                data[col * tensor.rows + row] = tensor.data[row * tensor.cols + col] as f64;
+            }
+        }
+        Dense {
+            rows: tensor.cols,
+            cols: tensor.rows,
+            data,
+        }
+    }
+}
+
+/// `acc[r * acc_stride + c] += 2^shift * sum_k lhs[r * lhs_stride + k] * rhs[k][c]` for
+/// `r < rows`: one exact integer product (clause H13). Panics when a slice is too short:
+/// callers size every buffer from the model's own dimensions.
+#[allow(unsafe_code)] // the fast engine's one unsafe block: the call into gemm
+fn add_product(
+    acc: &mut [f64],
+    acc_stride: usize,
+    lhs: &[f64],
+    lhs_stride: usize,
+    rows: usize,
+    rhs: &Dense,
+    shift: u32,
+) {
+    let (k, n) = (rhs.rows, rhs.cols);
+    if rows == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(
+        acc_stride >= n && lhs_stride >= k,
+        "product strides shorter than their rows"
+    );
+    assert!(
+        (rows - 1) * acc_stride + n <= acc.len(),
+        "product destination too short"
+    );
+    assert!(
+        (rows - 1) * lhs_stride + k <= lhs.len(),
+        "product operand too short"
+    );
+    assert_eq!(rhs.data.len(), k * n, "tensor of the wrong size");
+    // SAFETY: gemm reads `lhs` at `r * lhs_stride + c` for r < rows, c < k, `rhs` at
+    // `r * n + c` for r < k, c < n, and reads and writes `acc` at `r * acc_stride + c` for
+    // r < rows, c < n; the asserts above put the largest of each offset inside its slice (all
+    // strides positive). `acc` is a unique borrow, so it aliases neither operand; every slice
+    // outlives the call; the strides fit isize because they index existing slices.
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            acc.as_mut_ptr(),
+            1,
+            acc_stride as isize,
+            true,
+            lhs.as_ptr(),
+            1,
+            lhs_stride as isize,
+            rhs.data.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            2f64.powi(shift as i32),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// What one step's counts at a spiking site add to each of its targets (clause B6): events,
+/// their set bits, their bit-serial steps and their magnitudes, summed over the batch.
+#[derive(Debug, Clone, Copy, Default)]
+struct EventSums {
+    events: u64,
+    popcounts: u64,
+    bit_serial_steps: u64,
+    magnitudes: u64,
+}
+
+impl EventSums {
+    fn add(&mut self, count: i64) {
+        if count != 0 {
+            self.events += 1;
+            self.popcounts += popcount(count);
+            self.bit_serial_steps += bit_serial_steps(count);
+            self.magnitudes += count.unsigned_abs();
+        }
+    }
+
+    /// Counts these events into `target`, each reaching `fan_out` targets (as the chip's
+    /// delivery does, event by event).
+    fn deliver(&self, target: &mut EventTarget, fan_out: u64) {
+        target.synaptic_events += fan_out * self.events;
+        target.additions += fan_out * self.popcounts;
+        target.bit_serial_steps += fan_out * self.bit_serial_steps;
+        target.spike_synops += fan_out * self.magnitudes;
+    }
+}
+
+fn term<'a>(sum: &'a Sum, tensor: &str) -> Option<&'a hsnn_spec::fixed::SumTerm> {
+    sum.terms.iter().find(|term| term.tensor == tensor)
+}
+
+/// Rounds a row of exact sums to its target (`sat(rshr(acc, shift))`, H1, H5), counting
+/// saturations, and writes the integers and their binary64 copies.
+fn round_into(
+    acc: &[f64],
+    target_shift: i32,
+    bits: u32,
+    saturated: &mut u64,
+    integers: &mut [i64],
+    reals: &mut [f64],
+) {
+    for ((&sum, integer), real) in acc.iter().zip(integers.iter_mut()).zip(reals.iter_mut()) {
+        let (value, clamped) = saturate(rshr(sum as i64, target_shift), bits);
+        *saturated += u64::from(clamped);
+        *integer = value;
+        *real = value as f64;
+    }
+}
+
+/// One thread's contiguous piece of the batch, every sequence advanced one step at a time.
+struct Piece<'a> {
+    chip: &'a Chip,
+    batch: &'a SequenceBatch,
+    range: Range<usize>,
+    full: bool,
+    // The operands of a step, `rows x width` each, row-major: integers in binary64.
+    input: Vec<f64>,
+    memory: Vec<f64>,
+    previous_memory: Vec<f64>,
+    memory_input: Vec<f64>,
+    /// The hidden output `H_{t-1}` (non-spiking) or the counts `N_{t-1}` (spiking).
+    hidden: Vec<f64>,
+    hidden_integrators: Vec<i64>,
+    memory_input_integrators: Vec<i64>,
+    /// The model's tensors in binary64, converted once, by name.
+    tensors: Vec<(&'static str, Dense)>,
+    counters: HardwareCounters,
+}
+
+/// Which operands a sum's dense terms read (the chip's choice in H8's order).
+#[derive(Clone, Copy)]
+enum SumOperands {
+    /// `U`: `x`, `H_{t-1}`, `M_{t-1}`.
+    MemoryInput,
+    /// `Z`: `x`, `H_{t-1}`, `M_t`.
+    Preactivation,
+    /// The logits: the hidden output, whatever the operand's name.
+    Logits,
+}
+
+impl<'a> Piece<'a> {
+    fn new(chip: &'a Chip, batch: &'a SequenceBatch, range: Range<usize>, full: bool) -> Self {
+        let lmu = &chip.model().config.lmu;
+        let rows = range.len();
+        let mut hidden_integrators = Vec::with_capacity(rows * lmu.hidden_size);
+        let mut memory_input_integrators = Vec::new();
+        let mut counters = HardwareCounters::default();
+        for sample in range.clone() {
+            // The chip's own start gives V_0 (H7) and the layout of the counters.
+            let state = chip.start(batch.sample_ids[sample], false);
+            hidden_integrators.extend(state.hidden_integrators);
+            memory_input_integrators.extend(state.memory_input_integrators);
+            if counters.sites.is_empty() && counters.dense.is_empty() {
+                counters = state.counters;
+            }
+        }
+        counters.sequences = rows as u64;
+        let fixed = &chip.model().tensors;
+        let tensors = [
+            "encoder_input",
+            "encoder_hidden",
+            "encoder_memory",
+            "kernel_input",
+            "kernel_hidden",
+            "kernel_memory",
+            "readout_kernel",
+        ]
+        .into_iter()
+        .filter_map(|name| fixed.named(name).map(|tensor| (name, Dense::of(tensor))))
+        .collect();
+        Piece {
+            chip,
+            batch,
+            range,
+            full,
+            input: vec![0.0; rows * lmu.input_size],
+            memory: vec![0.0; rows * lmu.memory_length()],
+            previous_memory: vec![0.0; rows * lmu.memory_length()],
+            memory_input: vec![0.0; rows * lmu.memory_size],
+            hidden: vec![0.0; rows * lmu.hidden_size],
+            hidden_integrators,
+            memory_input_integrators,
+            tensors,
+            counters,
+        }
+    }
+
+    fn dense(&self, name: &str) -> &Dense {
+        self.tensors
+            .iter()
+            .find(|(tensor, _)| *tensor == name)
+            .map(|(_, dense)| dense)
+            .expect("a validated fixed model holds every tensor its sums name")
+    }
+
+    fn rows(&self) -> usize {
+        self.range.len()
+    }
+
+    /// Adds the dense terms of `sum` (operands that are not counts, Abar and Bbar aside) into
+    /// `acc`, counting their multiply-accumulates and operand reads as the chip does (H10).
+    fn dense_terms(&mut self, sum: &Sum, sum_name: &str, acc: &mut [f64], operands: SumOperands) {
+        let rows = self.rows();
+        for term in &sum.terms {
+            if term.operand.ends_with("_counts") || term.tensor == "a_bar" || term.tensor == "b_bar"
+            {
+                continue;
+            }
+            let operand: &[f64] = match (operands, term.operand.as_str()) {
+                (SumOperands::Logits, _) | (_, "hidden") => &self.hidden,
+                (_, "input") => &self.input,
+                (SumOperands::Preactivation, _) => &self.memory,
+                (SumOperands::MemoryInput, _) => &self.previous_memory,
+            };
+            let width = operand.len() / rows.max(1);
+            let tensor = self.dense(&term.tensor);
+            add_product(acc, tensor.cols, operand, width, rows, tensor, term.shift);
+            let macs = (tensor.rows * tensor.cols) as u64;
+            let rows = rows as u64;
+            if let Some(counter) = self
+                .counters
+                .dense
+                .iter_mut()
+                .find(|counter| counter.tensor == term.tensor && counter.sum == sum_name)
+            {
+                counter.macs += rows * macs;
+            }
+            self.counters.memory.weight_words_read += rows * macs;
+            self.counters.memory.state_words_read += rows * width as u64;
+        }
+    }
+
+    /// Delivers the previous step's hidden counts to `tensor` (clause H8), counting them
+    /// against the hidden site's target `target` (H10).
+    fn deliver_hidden(
+        &mut self,
+        events: &EventSums,
+        sum: &Sum,
+        tensor_name: &str,
+        target: usize,
+        acc: &mut [f64],
+    ) {
+        let rows = self.rows();
+        let hidden_size = self.chip.model().config.lmu.hidden_size;
+        let tensor = self.dense(tensor_name);
+        let fan_out = tensor.cols as u64;
+        if let Some(term) = term(sum, tensor_name) {
+            add_product(
+                acc,
+                tensor.cols,
+                &self.hidden,
+                hidden_size,
+                rows,
+                tensor,
+                term.shift,
+            );
+        }
+        let counters = &mut self.counters.sites[0].targets[target];
+        counters.dense_equivalent_macs += (rows * hidden_size) as u64 * fan_out;
+        events.deliver(counters, fan_out);
+        self.counters.memory.weight_words_read += events.events * fan_out;
+    }
+
+    fn run(mut self) -> (FixedRun, HardwareCounters) {
+        let chip = self.chip;
+        let model = chip.model();
+        let lmu = &model.config.lmu;
+        let formats = &model.formats;
+        let sums = &model.sums;
+        let (rows, steps) = (self.rows(), self.batch.steps);
+        let (hidden_size, memory_size, order) = (lmu.hidden_size, lmu.memory_size, lmu.order);
+        let memory_length = lmu.memory_length();
+        let spiking_hidden = model.counts.hidden.is_some();
+        let memory_input_rule = model.activations.memory_input.as_ref();
+        let memory_input_site = usize::from(spiking_hidden);
+        let fraction_v = formats.integrator_fraction_bits;
+        let input_scale = 2f64.powi(formats.input.fraction_bits);
+        let a_bar = Dense::transposed(&model.tensors.a_bar);
+        let b_bar = &model.tensors.b_bar.data;
+        let a_term = term(&sums.memory, "a_bar").map(|term| term.shift);
+        let b_term = term(&sums.memory, "b_bar").map(|term| term.shift);
+
+        let per_step = |width: usize| rows * steps * width;
+        let mut record = FixedRun::default();
+        let at = |sample: usize, step: usize, width: usize, index: usize| {
+            (sample * steps + step) * width + index
+        };
+        if spiking_hidden {
+            record.hidden_counts = vec![0; per_step(hidden_size)];
+            record.hidden_integrator = vec![0; per_step(hidden_size)];
+        }
+        if memory_input_rule.is_some() {
+            record.memory_input_counts = vec![0; per_step(memory_size)];
+            record.memory_input_integrator = vec![0; per_step(memory_size)];
+        }
+        if self.full {
+            record.memory_input = vec![0; per_step(memory_size)];
+            record.memory = vec![0; per_step(memory_length)];
+            record.preactivation = vec![0; per_step(hidden_size)];
+            if !spiking_hidden {
+                record.hidden_output = vec![0; per_step(hidden_size)];
+            }
+        }
+
+        let mut memory_input_acc = vec![0.0; rows * memory_size];
+        let mut memory_acc = vec![0.0; rows * memory_length];
+        let mut preactivation_acc = vec![0.0; rows * hidden_size];
+        let mut memory_input_integers = vec![0i64; rows * memory_size];
+        let mut memory_integers = vec![0i64; rows * memory_length];
+        let mut preactivation_integers = vec![0i64; rows * hidden_size];
+        let mut preactivation_reals = vec![0.0; rows * hidden_size];
+        let mut previous_events = EventSums::default();
+        let rows_u64 = rows as u64;
+
+        for step in 0..steps {
+            // 1. X = sat(nearest(x 2^F_x)).
+            for (row, sample) in self.range.clone().enumerate() {
+                let values = self.batch.step(sample, step);
+                for (feature, &value) in values.iter().enumerate() {
+                    let (integer, clamped) =
+                        saturate(nearest(value * input_scale), formats.input.bits);
+                    self.counters.saturations.input += u64::from(clamped);
+                    self.input[row * lmu.input_size + feature] = integer as f64;
+                }
+            }
+            self.counters.memory.state_words_written += rows_u64 * lmu.input_size as u64;
+            std::mem::swap(&mut self.memory, &mut self.previous_memory);
+
+            // The previous step's hidden events reach W_h and e_h now.
+            memory_input_acc.fill(0.0);
+            preactivation_acc.fill(0.0);
+            if spiking_hidden && step > 0 {
+                self.deliver_hidden(
+                    &previous_events,
+                    &sums.preactivation,
+                    "kernel_hidden",
+                    0,
+                    &mut preactivation_acc,
+                );
+                if model.tensors.encoder_hidden.is_some() {
+                    self.deliver_hidden(
+                        &previous_events,
+                        &sums.memory_input,
+                        "encoder_hidden",
+                        1,
+                        &mut memory_input_acc,
+                    );
+                }
+            }
+
+            // 2. U.
+            self.dense_terms(
+                &sums.memory_input,
+                "memory_input",
+                &mut memory_input_acc,
+                SumOperands::MemoryInput,
+            );
+            round_into(
+                &memory_input_acc,
+                sums.memory_input.target_shift,
+                formats.memory_input.bits,
+                &mut self.counters.saturations.memory_input,
+                &mut memory_input_integers,
+                &mut self.memory_input,
+            );
+            self.counters.memory.state_words_written += rows_u64 * memory_size as u64;
+
+            // 3-4. M_t = Abar M_{t-1} + Bbar U (or Bbar times the memory input's events).
+            memory_acc.fill(0.0);
+            if let Some(shift) = a_term {
+                for dimension in 0..memory_size {
+                    let start = dimension * order;
+                    add_product(
+                        &mut memory_acc[start..],
+                        memory_length,
+                        &self.previous_memory[start..],
+                        memory_length,
+                        rows,
+                        &a_bar,
+                        shift,
+                    );
+                }
+                let macs = (memory_size * order * order) as u64;
+                if let Some(counter) = self
+                    .counters
+                    .dense
+                    .iter_mut()
+                    .find(|counter| counter.tensor == "a_bar" && counter.sum == "memory")
+                {
+                    counter.macs += rows_u64 * macs;
+                }
+                self.counters.memory.weight_words_read += rows_u64 * macs;
+                self.counters.memory.state_words_read += rows_u64 * memory_length as u64;
+            }
+            if let Some(rule) = memory_input_rule {
+                let mut events = EventSums::default();
+                for row in 0..rows {
+                    for dimension in 0..memory_size {
+                        let index = row * memory_size + dimension;
+                        let integrator = self.memory_input_integrators[index]
+                            + apply_rule(rule, memory_input_integers[index]);
+                        let count = integrator >> fraction_v;
+                        self.memory_input_integrators[index] = integrator - (count << fraction_v);
+                        let slot = at(row, step, memory_size, dimension);
+                        record.memory_input_counts[slot] = count;
+                        record.memory_input_integrator[slot] = integrator;
+                        events.add(count);
+                        if let (Some(shift), true) = (b_term, count != 0) {
+                            let scale = count as f64 * 2f64.powi(shift as i32);
+                            let start = row * memory_length + dimension * order;
+                            for (acc, &b) in memory_acc[start..start + order].iter_mut().zip(b_bar)
+                            {
+                                *acc += scale * b as f64;
+                            }
+                        }
+                    }
+                }
+                let site = &mut self.counters.sites[memory_input_site];
+                site.neuron_updates += rows_u64 * memory_size as u64;
+                site.events += events.events;
+                let target = &mut site.targets[0];
+                target.dense_equivalent_macs += rows_u64 * (memory_size * order) as u64;
+                events.deliver(target, order as u64);
+                self.counters.memory.weight_words_read += events.events * order as u64;
+                self.counters.nonlinear_neuron_updates += rows_u64 * memory_size as u64;
+                self.counters.memory.state_words_written += rows_u64 * memory_size as u64;
+            } else if let Some(shift) = b_term {
+                let scale = 2f64.powi(shift as i32);
+                for row in 0..rows {
+                    for dimension in 0..memory_size {
+                        let u = self.memory_input[row * memory_size + dimension] * scale;
+                        let start = row * memory_length + dimension * order;
+                        for (acc, &b) in memory_acc[start..start + order].iter_mut().zip(b_bar) {
+                            *acc += b as f64 * u;
+                        }
+                    }
+                }
+                let macs = (memory_size * order) as u64;
+                if let Some(counter) = self
+                    .counters
+                    .dense
+                    .iter_mut()
+                    .find(|counter| counter.tensor == "b_bar" && counter.sum == "memory")
+                {
+                    counter.macs += rows_u64 * macs;
+                }
+                self.counters.memory.weight_words_read += rows_u64 * macs;
+                self.counters.memory.state_words_read += rows_u64 * memory_size as u64;
+            }
+            round_into(
+                &memory_acc,
+                sums.memory.target_shift,
+                formats.memory.bits,
+                &mut self.counters.saturations.memory,
+                &mut memory_integers,
+                &mut self.memory,
+            );
+            self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
+
+            // 5. Z.
+            self.dense_terms(
+                &sums.preactivation,
+                "preactivation",
+                &mut preactivation_acc,
+                SumOperands::Preactivation,
+            );
+            round_into(
+                &preactivation_acc,
+                sums.preactivation.target_shift,
+                formats.preactivation.bits,
+                &mut self.counters.saturations.preactivation,
+                &mut preactivation_integers,
+                &mut preactivation_reals,
+            );
+
+            // 6-7. The hidden units.
+            let hidden_rule = &model.activations.hidden;
+            if matches!(hidden_rule, FixedActivation::Table { .. }) {
+                self.counters.table_reads += rows_u64 * hidden_size as u64;
+            }
+            self.counters.nonlinear_neuron_updates += rows_u64 * hidden_size as u64;
+            if spiking_hidden {
+                let mut events = EventSums::default();
+                for row in 0..rows {
+                    for neuron in 0..hidden_size {
+                        let index = row * hidden_size + neuron;
+                        let integrator = self.hidden_integrators[index]
+                            + apply_rule(hidden_rule, preactivation_integers[index]);
+                        let count = integrator >> fraction_v;
+                        self.hidden_integrators[index] = integrator - (count << fraction_v);
+                        let slot = at(row, step, hidden_size, neuron);
+                        record.hidden_counts[slot] = count;
+                        record.hidden_integrator[slot] = integrator;
+                        events.add(count);
+                        self.hidden[index] = count as f64;
+                    }
+                }
+                let site = &mut self.counters.sites[0];
+                site.neuron_updates += rows_u64 * hidden_size as u64;
+                site.events += events.events;
+                previous_events = events;
+                self.counters.memory.state_words_written += 2 * rows_u64 * hidden_size as u64;
+            } else {
+                for row in 0..rows {
+                    for neuron in 0..hidden_size {
+                        let index = row * hidden_size + neuron;
+                        let output = apply_rule(hidden_rule, preactivation_integers[index]);
+                        self.hidden[index] = output as f64;
+                        if self.full {
+                            record.hidden_output[at(row, step, hidden_size, neuron)] = output;
+                        }
+                    }
+                }
+                self.counters.memory.state_words_written += rows_u64 * hidden_size as u64;
+            }
+            if self.full {
+                for row in 0..rows {
+                    let copy = |source: &[i64], target: &mut [i64], width: usize| {
+                        target[at(row, step, width, 0)..][..width]
+                            .copy_from_slice(&source[row * width..][..width]);
+                    };
+                    copy(
+                        &memory_input_integers,
+                        &mut record.memory_input,
+                        memory_size,
+                    );
+                    copy(&memory_integers, &mut record.memory, memory_length);
+                    copy(
+                        &preactivation_integers,
+                        &mut record.preactivation,
+                        hidden_size,
+                    );
+                }
+            }
+        }
+        self.counters.steps = steps as u64;
+
+        // 8. The readout: the last step's events, or the dense terms of the hidden output.
+        let outputs = model.config.output_size;
+        let mut logits_acc = vec![0.0; rows * outputs];
+        if spiking_hidden {
+            let target = self.counters.sites[0].targets.len() - 1;
+            self.deliver_hidden(
+                &previous_events,
+                &sums.logits,
+                "readout_kernel",
+                target,
+                &mut logits_acc,
+            );
+        } else {
+            self.dense_terms(&sums.logits, "logits", &mut logits_acc, SumOperands::Logits);
+        }
+        record.logits = logits_acc
+            .chunks(outputs.max(1))
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&model.tensors.readout_bias.data)
+                    .map(|(&sum, &bias)| (sum as i64).wrapping_add(bias))
+            })
+            .collect();
+        (record, self.counters)
+    }
+}
