@@ -6,6 +6,7 @@
 /// left shift for `k <= 0` (clause H1). The addition wraps, as a chip's adder does: the
 /// result is exact whenever the true `x + 2^(k-1)` fits in 64 bits, which the conversion's
 /// bound guarantees.
+#[inline]
 pub fn rshr(x: i64, k: i32) -> i64 {
     if k <= 0 {
         x.wrapping_shl((-k) as u32)

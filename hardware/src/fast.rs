@@ -61,6 +61,8 @@ pub fn run_batch_fast(
         return crate::run_batch(chip, batch, full, threads);
     }
     crate::backend::check_batch(chip, batch)?;
+    let model = chip.model();
+    let lmu = &model.config.lmu;
     let threads = threads.clamp(1, batch.batch.max(1));
     let per_thread = batch.batch.div_ceil(threads);
     let pieces: Vec<Range<usize>> = (0..threads)
@@ -69,12 +71,62 @@ pub fn run_batch_fast(
         })
         .filter(|range| !range.is_empty())
         .collect();
-    let results: Vec<(FixedRun, HardwareCounters)> = std::thread::scope(|scope| {
+    // The record is allocated once and each piece writes its own sequences' part of it: the
+    // layout is sequence-major, so a contiguous piece of sequences owns a contiguous slice.
+    let cells = |recorded: bool, width: usize| {
+        if recorded {
+            vec![0i64; batch.batch * batch.steps * width]
+        } else {
+            Vec::new()
+        }
+    };
+    let spiking_hidden = model.counts.hidden.is_some();
+    let spiking_memory_input = model.activations.memory_input.is_some();
+    let mut record = FixedRun {
+        batch: batch.batch,
+        steps: batch.steps,
+        logit_exponent: model.sums.logits.exponent,
+        hidden_counts: cells(spiking_hidden, lmu.hidden_size),
+        hidden_integrator: cells(spiking_hidden, lmu.hidden_size),
+        memory_input_counts: cells(spiking_memory_input, lmu.memory_size),
+        memory_input_integrator: cells(spiking_memory_input, lmu.memory_size),
+        memory_input: cells(full, lmu.memory_size),
+        memory: cells(full, lmu.memory_length()),
+        preactivation: cells(full, lmu.hidden_size),
+        hidden_output: cells(full && !spiking_hidden, lmu.hidden_size),
+        ..FixedRun::default()
+    };
+    let lengths: Vec<usize> = pieces.iter().map(Range::len).collect();
+    let sequences = batch.batch;
+    let mut hidden_counts = split(&mut record.hidden_counts, &lengths, sequences);
+    let mut hidden_integrator = split(&mut record.hidden_integrator, &lengths, sequences);
+    let mut memory_input_counts = split(&mut record.memory_input_counts, &lengths, sequences);
+    let mut memory_input_integrator =
+        split(&mut record.memory_input_integrator, &lengths, sequences);
+    let mut memory_input = split(&mut record.memory_input, &lengths, sequences);
+    let mut memory = split(&mut record.memory, &lengths, sequences);
+    let mut preactivation = split(&mut record.preactivation, &lengths, sequences);
+    let mut hidden_output = split(&mut record.hidden_output, &lengths, sequences);
+    let outputs: Vec<RecordSlices<'_>> = lengths
+        .iter()
+        .map(|_| RecordSlices {
+            hidden_counts: hidden_counts.next().unwrap_or_default(),
+            hidden_integrator: hidden_integrator.next().unwrap_or_default(),
+            memory_input_counts: memory_input_counts.next().unwrap_or_default(),
+            memory_input_integrator: memory_input_integrator.next().unwrap_or_default(),
+            memory_input: memory_input.next().unwrap_or_default(),
+            memory: memory.next().unwrap_or_default(),
+            preactivation: preactivation.next().unwrap_or_default(),
+            hidden_output: hidden_output.next().unwrap_or_default(),
+        })
+        .collect();
+    let results: Vec<(Vec<i64>, HardwareCounters)> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
             .iter()
-            .map(|range| {
+            .zip(outputs)
+            .map(|(range, out)| {
                 let range = range.clone();
-                scope.spawn(move || Piece::new(chip, batch, range, full).run())
+                scope.spawn(move || Piece::new(chip, batch, range, full).run(out))
             })
             .collect();
         handles
@@ -82,29 +134,43 @@ pub fn run_batch_fast(
             .map(|handle| handle.join().expect("a fast-engine thread does not panic"))
             .collect()
     });
-    let mut record = FixedRun {
-        batch: batch.batch,
-        steps: batch.steps,
-        logit_exponent: chip.model().sums.logits.exponent,
-        ..FixedRun::default()
-    };
     let mut counters = HardwareCounters::default();
-    for (run, piece_counters) in results {
-        record.logits.extend(run.logits);
-        record.hidden_counts.extend(run.hidden_counts);
-        record.hidden_integrator.extend(run.hidden_integrator);
-        record.memory_input_counts.extend(run.memory_input_counts);
-        record
-            .memory_input_integrator
-            .extend(run.memory_input_integrator);
-        record.memory_input.extend(run.memory_input);
-        record.memory.extend(run.memory);
-        record.preactivation.extend(run.preactivation);
-        record.hidden_output.extend(run.hidden_output);
+    for (logits, piece_counters) in results {
+        record.logits.extend(logits);
         counters.add(&piece_counters);
     }
     record.saturations = counters.saturations.clone();
     Ok((record, counters))
+}
+
+/// `data` (a sequence-major record of `sequences` sequences, or empty) cut into one slice per
+/// piece of `lengths` sequences.
+fn split<'r>(
+    data: &'r mut [i64],
+    lengths: &[usize],
+    sequences: usize,
+) -> std::vec::IntoIter<&'r mut [i64]> {
+    let per_sequence = data.len() / sequences.max(1);
+    let mut rest = data;
+    let mut slices = Vec::with_capacity(lengths.len());
+    for &length in lengths {
+        let (mine, others) = rest.split_at_mut(length * per_sequence);
+        slices.push(mine);
+        rest = others;
+    }
+    slices.into_iter()
+}
+
+/// One piece's part of the record (every slice sequence-major, empty when not recorded).
+struct RecordSlices<'r> {
+    hidden_counts: &'r mut [i64],
+    hidden_integrator: &'r mut [i64],
+    memory_input_counts: &'r mut [i64],
+    memory_input_integrator: &'r mut [i64],
+    memory_input: &'r mut [i64],
+    memory: &'r mut [i64],
+    preactivation: &'r mut [i64],
+    hidden_output: &'r mut [i64],
 }
 
 /// A tensor's integers in binary64 (exact: H2 and H3 widths are at most 32 bits).
@@ -169,6 +235,25 @@ fn add_product(
         "product operand too short"
     );
     assert_eq!(rhs.data.len(), k * n, "tensor of the wrong size");
+    let scale = 2f64.powi(shift as i32);
+    if k == 1 || n == 1 {
+        // Outer products and dot products (the input and encoder terms): a plain loop costs
+        // less than gemm's packing for them, and is exact for the same reason.
+        for row in 0..rows {
+            let operand = &lhs[row * lhs_stride..][..k];
+            let out = &mut acc[row * acc_stride..][..n];
+            if n == 1 {
+                let dot: f64 = operand.iter().zip(&rhs.data).map(|(&y, &w)| y * w).sum();
+                out[0] += scale * dot;
+            } else {
+                let y = scale * operand[0];
+                for (out, &w) in out.iter_mut().zip(&rhs.data) {
+                    *out += y * w;
+                }
+            }
+        }
+        return;
+    }
     // SAFETY: gemm reads `lhs` at `r * lhs_stride + c` for r < rows, c < k, `rhs` at
     // `r * n + c` for r < k, c < n, and reads and writes `acc` at `r * acc_stride + c` for
     // r < rows, c < n; the asserts above put the largest of each offset inside its slice (all
@@ -190,7 +275,7 @@ fn add_product(
             1,
             n as isize,
             1.0,
-            2f64.powi(shift as i32),
+            scale,
             false,
             false,
             false,
@@ -229,12 +314,56 @@ impl EventSums {
     }
 }
 
+/// Counts of magnitude up to this are tallied by value (H7's ranges are a few bits wide).
+const TALLIED_COUNTS: i64 = 64;
+
+/// One step's counts tallied by value, so that each count costs one increment and the set bits
+/// and bit-serial steps of B2, B3 are taken once per distinct value; a count outside the
+/// tallied range is summed directly.
+struct CountTally {
+    by_value: [u64; (2 * TALLIED_COUNTS + 1) as usize],
+    others: EventSums,
+}
+
+impl CountTally {
+    fn new() -> Self {
+        CountTally {
+            by_value: [0; (2 * TALLIED_COUNTS + 1) as usize],
+            others: EventSums::default(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, count: i64) {
+        match usize::try_from(count + TALLIED_COUNTS) {
+            Ok(index) if index < self.by_value.len() => self.by_value[index] += 1,
+            _ => self.others.add(count),
+        }
+    }
+
+    fn sums(&self) -> EventSums {
+        let mut sums = self.others;
+        for (index, &times) in self.by_value.iter().enumerate() {
+            let count = index as i64 - TALLIED_COUNTS;
+            if times == 0 || count == 0 {
+                continue;
+            }
+            sums.events += times;
+            sums.popcounts += times * popcount(count);
+            sums.bit_serial_steps += times * bit_serial_steps(count);
+            sums.magnitudes += times * count.unsigned_abs();
+        }
+        sums
+    }
+}
+
 fn term<'a>(sum: &'a Sum, tensor: &str) -> Option<&'a hsnn_spec::fixed::SumTerm> {
     sum.terms.iter().find(|term| term.tensor == tensor)
 }
 
-/// Rounds a row of exact sums to its target (`sat(rshr(acc, shift))`, H1, H5), counting
-/// saturations, and writes the integers and their binary64 copies.
+/// Rounds exact sums to their target (`sat(rshr(acc, shift))`, H1, H5), counting saturations,
+/// and writes the integers and their binary64 copies. On CPUs with AVX-512 the same loop is
+/// compiled for it (8 lanes, with its 64-bit conversions and shifts).
 fn round_into(
     acc: &[f64],
     target_shift: i32,
@@ -243,11 +372,118 @@ fn round_into(
     integers: &mut [i64],
     reals: &mut [f64],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU supports AVX-512F, DQ and VL (detected just above), the only
+            // requirement of `round_into_avx512`'s target features; the function is the
+            // portable loop itself, safe Rust, recompiled for them.
+            #[allow(unsafe_code)]
+            unsafe {
+                round_into_avx512(acc, target_shift, bits, saturated, integers, reals)
+            };
+            return;
+        }
+    }
+    round_into_portable(acc, target_shift, bits, saturated, integers, reals);
+}
+
+/// [`round_into_portable`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn round_into_avx512(
+    acc: &[f64],
+    target_shift: i32,
+    bits: u32,
+    saturated: &mut u64,
+    integers: &mut [i64],
+    reals: &mut [f64],
+) {
+    round_into_portable(acc, target_shift, bits, saturated, integers, reals);
+}
+
+#[inline(always)]
+fn round_into_portable(
+    acc: &[f64],
+    target_shift: i32,
+    bits: u32,
+    saturated: &mut u64,
+    integers: &mut [i64],
+    reals: &mut [f64],
+) {
+    let limit = hsnn_spec::fixed::symmetric_limit(bits);
+    let mut clamped_total = 0u64;
     for ((&sum, integer), real) in acc.iter().zip(integers.iter_mut()).zip(reals.iter_mut()) {
-        let (value, clamped) = saturate(rshr(sum as i64, target_shift), bits);
-        *saturated += u64::from(clamped);
+        let rounded = rshr(sum as i64, target_shift);
+        let value = rounded.clamp(-limit, limit);
+        clamped_total += u64::from(value != rounded);
         *integer = value;
         *real = value as f64;
+    }
+    *saturated += clamped_total;
+}
+
+/// H7's quantizer step on one row of a spiking site: `U_v = V + rule(Z)`, the count
+/// `U_v >> F_v`, the new state; counts and `U_v` recorded, counts tallied and written as the
+/// next step's operand. The rule's kind is matched once per row, not per neuron.
+#[allow(clippy::too_many_arguments)]
+fn fire_row(
+    rule: &FixedActivation,
+    fraction_v: u32,
+    integrators: &mut [i64],
+    operands: &[i64],
+    counts: &mut [i64],
+    recorded: &mut [i64],
+    reals: &mut [f64],
+    tally: &mut CountTally,
+) {
+    let row = (integrators, operands, counts, recorded, reals, tally);
+    match rule {
+        FixedActivation::Table {
+            first_index,
+            values,
+        } => {
+            let last = values.len() as i64 - 1;
+            fire_row_with(
+                |z| values[(z - first_index).clamp(0, last) as usize],
+                fraction_v,
+                row,
+            );
+        }
+        _ => fire_row_with(|z| apply_rule(rule, z), fraction_v, row),
+    }
+}
+
+type FireRow<'a> = (
+    &'a mut [i64],
+    &'a [i64],
+    &'a mut [i64],
+    &'a mut [i64],
+    &'a mut [f64],
+    &'a mut CountTally,
+);
+
+#[inline(always)]
+fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
+    let (integrators, operands, counts, recorded, reals, tally) = row;
+    for ((((state, &z), count_out), recorded_out), real) in integrators
+        .iter_mut()
+        .zip(operands)
+        .zip(counts.iter_mut())
+        .zip(recorded.iter_mut())
+        .zip(reals.iter_mut())
+    {
+        let integrator = *state + rule(z);
+        let count = integrator >> fraction_v;
+        *state = integrator - (count << fraction_v);
+        *count_out = count;
+        *recorded_out = integrator;
+        *real = count as f64;
+        tally.add(count);
     }
 }
 
@@ -405,7 +641,7 @@ impl<'a> Piece<'a> {
         self.counters.memory.weight_words_read += events.events * fan_out;
     }
 
-    fn run(mut self) -> (FixedRun, HardwareCounters) {
+    fn run(mut self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
         let chip = self.chip;
         let model = chip.model();
         let lmu = &model.config.lmu;
@@ -424,27 +660,9 @@ impl<'a> Piece<'a> {
         let a_term = term(&sums.memory, "a_bar").map(|term| term.shift);
         let b_term = term(&sums.memory, "b_bar").map(|term| term.shift);
 
-        let per_step = |width: usize| rows * steps * width;
-        let mut record = FixedRun::default();
         let at = |sample: usize, step: usize, width: usize, index: usize| {
             (sample * steps + step) * width + index
         };
-        if spiking_hidden {
-            record.hidden_counts = vec![0; per_step(hidden_size)];
-            record.hidden_integrator = vec![0; per_step(hidden_size)];
-        }
-        if memory_input_rule.is_some() {
-            record.memory_input_counts = vec![0; per_step(memory_size)];
-            record.memory_input_integrator = vec![0; per_step(memory_size)];
-        }
-        if self.full {
-            record.memory_input = vec![0; per_step(memory_size)];
-            record.memory = vec![0; per_step(memory_length)];
-            record.preactivation = vec![0; per_step(hidden_size)];
-            if !spiking_hidden {
-                record.hidden_output = vec![0; per_step(hidden_size)];
-            }
-        }
 
         let mut memory_input_acc = vec![0.0; rows * memory_size];
         let mut memory_acc = vec![0.0; rows * memory_length];
@@ -537,7 +755,7 @@ impl<'a> Piece<'a> {
                 self.counters.memory.state_words_read += rows_u64 * memory_length as u64;
             }
             if let Some(rule) = memory_input_rule {
-                let mut events = EventSums::default();
+                let mut tally = CountTally::new();
                 for row in 0..rows {
                     for dimension in 0..memory_size {
                         let index = row * memory_size + dimension;
@@ -548,7 +766,7 @@ impl<'a> Piece<'a> {
                         let slot = at(row, step, memory_size, dimension);
                         record.memory_input_counts[slot] = count;
                         record.memory_input_integrator[slot] = integrator;
-                        events.add(count);
+                        tally.add(count);
                         if let (Some(shift), true) = (b_term, count != 0) {
                             let scale = count as f64 * 2f64.powi(shift as i32);
                             let start = row * memory_length + dimension * order;
@@ -559,6 +777,7 @@ impl<'a> Piece<'a> {
                         }
                     }
                 }
+                let events = tally.sums();
                 let site = &mut self.counters.sites[memory_input_site];
                 site.neuron_updates += rows_u64 * memory_size as u64;
                 site.events += events.events;
@@ -624,21 +843,23 @@ impl<'a> Piece<'a> {
             }
             self.counters.nonlinear_neuron_updates += rows_u64 * hidden_size as u64;
             if spiking_hidden {
-                let mut events = EventSums::default();
+                let mut tally = CountTally::new();
                 for row in 0..rows {
-                    for neuron in 0..hidden_size {
-                        let index = row * hidden_size + neuron;
-                        let integrator = self.hidden_integrators[index]
-                            + apply_rule(hidden_rule, preactivation_integers[index]);
-                        let count = integrator >> fraction_v;
-                        self.hidden_integrators[index] = integrator - (count << fraction_v);
-                        let slot = at(row, step, hidden_size, neuron);
-                        record.hidden_counts[slot] = count;
-                        record.hidden_integrator[slot] = integrator;
-                        events.add(count);
-                        self.hidden[index] = count as f64;
-                    }
+                    let neurons = row * hidden_size..(row + 1) * hidden_size;
+                    let slots =
+                        at(row, step, hidden_size, 0)..at(row, step, hidden_size, hidden_size);
+                    fire_row(
+                        hidden_rule,
+                        fraction_v,
+                        &mut self.hidden_integrators[neurons.clone()],
+                        &preactivation_integers[neurons.clone()],
+                        &mut record.hidden_counts[slots.clone()],
+                        &mut record.hidden_integrator[slots],
+                        &mut self.hidden[neurons],
+                        &mut tally,
+                    );
                 }
+                let events = tally.sums();
                 let site = &mut self.counters.sites[0];
                 site.neuron_updates += rows_u64 * hidden_size as u64;
                 site.events += events.events;
@@ -663,17 +884,9 @@ impl<'a> Piece<'a> {
                         target[at(row, step, width, 0)..][..width]
                             .copy_from_slice(&source[row * width..][..width]);
                     };
-                    copy(
-                        &memory_input_integers,
-                        &mut record.memory_input,
-                        memory_size,
-                    );
-                    copy(&memory_integers, &mut record.memory, memory_length);
-                    copy(
-                        &preactivation_integers,
-                        &mut record.preactivation,
-                        hidden_size,
-                    );
+                    copy(&memory_input_integers, record.memory_input, memory_size);
+                    copy(&memory_integers, record.memory, memory_length);
+                    copy(&preactivation_integers, record.preactivation, hidden_size);
                 }
             }
         }
@@ -694,7 +907,7 @@ impl<'a> Piece<'a> {
         } else {
             self.dense_terms(&sums.logits, "logits", &mut logits_acc, SumOperands::Logits);
         }
-        record.logits = logits_acc
+        let logits = logits_acc
             .chunks(outputs.max(1))
             .flat_map(|row| {
                 row.iter()
@@ -702,6 +915,6 @@ impl<'a> Piece<'a> {
                     .map(|(&sum, &bias)| (sum as i64).wrapping_add(bias))
             })
             .collect();
-        (record, self.counters)
+        (logits, self.counters)
     }
 }
