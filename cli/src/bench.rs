@@ -14,8 +14,9 @@ use serde::Serialize;
 
 /// The `format` tag of `hsnn bench --json` output.
 pub const BENCH_FORMAT: &str = "hsnn-bench";
-/// Its version (2: the measured peak, the counted FLOPs and the fractions of the peak).
-pub const BENCH_FORMAT_VERSION: u32 = 2;
+/// Its version (2: the measured peak, the counted FLOPs and the fractions of the peak; 3: the
+/// spiking forward pass without a trace and the spiking training step).
+pub const BENCH_FORMAT_VERSION: u32 = 3;
 
 /// What `hsnn bench` measured.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +51,12 @@ pub struct BenchReport {
     /// Sequences per second of the forward pass with the last stage's placement at its final
     /// dt, counts recorded (median batch time).
     pub spiking_inference_samples_per_s: f64,
+    /// Median seconds of a training step with the last stage's placement at its final dt (the
+    /// spiking-aware stage's step).
+    pub spiking_train_step_s: f64,
+    /// Sequences per second of the same spiking forward pass recording nothing (trace level
+    /// none): the quantizer's own cost, without the counts' 8 bytes per neuron and step.
+    pub spiking_untraced_samples_per_s: f64,
     /// The placement and dt of the spiking measurement.
     pub spiking_setting: String,
     /// This machine's measured peak, FLOP/s over the pool's threads
@@ -153,21 +160,25 @@ pub fn bench<T: Trainer>(
         initial_weights(&experiment.network, experiment.seed),
     )?;
     model.config.quantizer.placement = QuantizerPlacement::None;
-    let mut optimizer = adam_state(&model.config);
-    let mut train_times = Vec::new();
-    for repetition in 0..=repetitions {
-        let start = Instant::now();
-        let output = trainer.gradients(&model, &batch, &labels)?;
-        adam_update(
-            &experiment.optimizer,
-            &mut optimizer,
-            &mut model.weights,
-            &output.gradients,
-        )?;
-        if repetition > 0 {
-            train_times.push(start.elapsed().as_secs_f64());
+    let time_training = |model: &mut Model| -> TrainResult<Vec<f64>> {
+        let mut optimizer = adam_state(&model.config);
+        let mut times = Vec::new();
+        for repetition in 0..=repetitions {
+            let start = Instant::now();
+            let output = trainer.gradients(model, &batch, &labels)?;
+            adam_update(
+                &experiment.optimizer,
+                &mut optimizer,
+                &mut model.weights,
+                &output.gradients,
+            )?;
+            if repetition > 0 {
+                times.push(start.elapsed().as_secs_f64());
+            }
         }
-    }
+        Ok(times)
+    };
+    let mut train_times = time_training(&mut model)?;
     let time_forward = |model: &Model, trace: TraceLevel| -> TrainResult<f64> {
         let mut times = Vec::new();
         for repetition in 0..=repetitions {
@@ -185,6 +196,9 @@ pub fn bench<T: Trainer>(
     spiking.config.quantizer.placement = last.placement;
     spiking.config.quantizer.dt = last.schedule.end();
     let spiking_inference = time_forward(&spiking, TraceLevel::Counts)?;
+    let spiking_untraced = time_forward(&spiking, TraceLevel::None)?;
+    let mut spiking_training = spiking.clone();
+    let spiking_train_step_s = median(&mut time_training(&mut spiking_training)?);
     let train_step_samples_s = train_times.clone();
     let peak = hsnn_optimized::peak::measure_peak(1.0);
     let train_step_s = median(&mut train_times);
@@ -205,6 +219,8 @@ pub fn bench<T: Trainer>(
         train_step_samples_s,
         inference_samples_per_s: inference,
         spiking_inference_samples_per_s: spiking_inference,
+        spiking_untraced_samples_per_s: spiking_untraced,
+        spiking_train_step_s,
         spiking_setting: format!(
             "placement {}, dt {}",
             last.placement.name(),
@@ -359,9 +375,9 @@ pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
 pub fn render(report: &BenchReport) -> String {
     format!(
         "{} ({} parameters), backend {}, {} threads, batch {} x {} steps, {} repetitions:\n\
-         training step (gradients + Adam, non-spiking): median {:.3} s (min {:.3} s)\n\
+         training step (gradients + Adam, non-spiking): median {:.3} s (min {:.3} s); spiking ({}): {:.3} s\n\
          inference, non-spiking: {:.0} sequences/s\n\
-         inference, spiking ({}): {:.0} sequences/s\n\
+         inference, spiking ({}): {:.0} sequences/s recording the counts, {:.0} without\n\
          machine peak: {:.1} GFLOP/s ({})\n\
          training step: {:.2} GFLOP counted, {:.1} GFLOP/s, {:.0} % of the peak\n\
          inference: {:.2} GFLOP per batch counted, {:.1} GFLOP/s, {:.0} % of the peak",
@@ -378,9 +394,12 @@ pub fn render(report: &BenchReport) -> String {
             .iter()
             .copied()
             .fold(f64::INFINITY, f64::min),
+        report.spiking_setting,
+        report.spiking_train_step_s,
         report.inference_samples_per_s,
         report.spiking_setting,
         report.spiking_inference_samples_per_s,
+        report.spiking_untraced_samples_per_s,
         report.peak_flops_per_s / 1e9,
         report.peak_method,
         report.train_step_flops / 1e9,

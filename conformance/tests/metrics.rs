@@ -161,3 +161,100 @@ fn b5_accumulation_over_batches_equals_whole() {
         panic!("{error}");
     }
 }
+
+/// B1-B6 on random traces, against a count-by-count computation written here from the
+/// clauses: narrow and wide ranges of counts (the accumulator tallies a batch by value when
+/// its range is narrow enough and counts one by one otherwise: i64's extremes in one batch),
+/// a fan-out of its own per neuron and for the last step.
+#[test]
+fn b6_metrics_equal_a_count_by_count_computation() {
+    let (batch, steps, neurons) = (3usize, 4usize, 5usize);
+    let count = prop_oneof![
+        6 => -12i64..13,
+        3 => -200i64..200,
+        1 => prop::sample::select(vec![i64::MIN, i64::MIN + 1, i64::MAX, 65, -65, 64, -64]),
+    ];
+    let mut runner = hsnn_conformance::deterministic_runner(256);
+    let strategy = (
+        prop::collection::vec(count, batch * steps * neurons),
+        prop::collection::vec(0u64..50, neurons),
+        prop::collection::vec(0u64..50, neurons),
+    );
+    let result = runner.run(&strategy, |(counts, fan_out, fan_out_last)| {
+        let trace = SiteTrace {
+            site: QuantizedSite::Hidden,
+            activation: Activation::Tanh,
+            batch,
+            steps,
+            neurons,
+            fan_out: fan_out.clone(),
+            fan_out_last_step: fan_out_last.clone(),
+            counts: counts.clone(),
+            integrator: Vec::new(),
+        };
+        let mut accumulator = SiteMetricsAccumulator::new(&trace);
+        accumulator.add(&trace).expect("consistent");
+        let metrics = accumulator.finish();
+
+        let mut histogram = std::collections::BTreeMap::new();
+        let mut largest = vec![0u64; neurons];
+        let (mut events, mut synaptic_events, mut synaptic_additions) = (0u64, 0u64, 0u64);
+        let (mut significant_total, mut popcount_total) = (0u64, 0u64);
+        for (index, &n) in counts.iter().enumerate() {
+            let neuron = index % neurons;
+            let step = (index / neurons) % steps;
+            *histogram.entry(n).or_insert(0u64) += 1;
+            let magnitude = n.unsigned_abs();
+            largest[neuron] = largest[neuron].max(magnitude);
+            if n != 0 {
+                let bit_length = 64 - u64::from(magnitude.leading_zeros());
+                let significant = bit_length - u64::from(magnitude.trailing_zeros());
+                let reach = if step + 1 == steps {
+                    fan_out_last[neuron]
+                } else {
+                    fan_out[neuron]
+                };
+                events += 1;
+                synaptic_events += reach;
+                synaptic_additions += reach * significant;
+                significant_total += significant;
+                popcount_total += u64::from(magnitude.count_ones());
+            }
+        }
+        let activity: u64 = largest
+            .iter()
+            .map(|&m| 64 - u64::from(m.leading_zeros()))
+            .sum();
+        let per_event = |total: u64| {
+            if events == 0 {
+                0.0
+            } else {
+                total as f64 / events as f64
+            }
+        };
+        prop_assert_eq!(&metrics.histogram, &histogram);
+        prop_assert_eq!(metrics.events.neuron_updates, counts.len() as u64);
+        prop_assert_eq!(metrics.events.events, events);
+        prop_assert_eq!(metrics.events.synaptic_events, synaptic_events);
+        prop_assert_eq!(metrics.events.synaptic_additions, synaptic_additions);
+        prop_assert_eq!(
+            metrics.max_abs_count,
+            largest.iter().copied().max().unwrap_or(0)
+        );
+        prop_assert_eq!(metrics.activity_bits, activity as f64 / neurons as f64);
+        prop_assert_eq!(
+            metrics.activity_bits_signed,
+            activity as f64 / neurons as f64 + 1.0
+        );
+        prop_assert_eq!(metrics.mean_significant_bits, per_event(significant_total));
+        prop_assert_eq!(metrics.mean_popcount, per_event(popcount_total));
+        prop_assert_eq!(
+            metrics.nonzero_fraction,
+            events as f64 / counts.len() as f64
+        );
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}

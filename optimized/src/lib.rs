@@ -30,7 +30,7 @@ use hsnn_spec::{
 };
 use rayon::prelude::*;
 
-use network::{Network, ShardOutput};
+use network::{CountsOut, Network, ShardOutput};
 use quantizer::{initial_state_f32, Quantizer};
 
 /// Sequences per shard: the unit of parallel work, fixed so that results do not depend on the
@@ -47,11 +47,15 @@ fn per_shard<T: Send>(
     batch: &SequenceBatch,
     work: impl Fn(std::ops::Range<usize>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let shards: Vec<std::ops::Range<usize>> = (0..batch.batch)
+    shard_ranges(batch).into_par_iter().map(&work).collect()
+}
+
+/// The shards of a batch: consecutive ranges of [`SHARD_SEQUENCES`] sequences.
+fn shard_ranges(batch: &SequenceBatch) -> Vec<std::ops::Range<usize>> {
+    (0..batch.batch)
         .step_by(SHARD_SEQUENCES)
         .map(|start| start..(start + SHARD_SEQUENCES).min(batch.batch))
-        .collect();
-    shards.into_par_iter().map(&work).collect()
+        .collect()
 }
 
 /// Softmax cross-entropy of one row of logits and its gradient (clause T1), in f64.
@@ -160,17 +164,49 @@ impl Backend for OptimizedBackend {
         let network = Network::new(model)?;
         network.check_batch(batch)?;
         let sequence_length = batch.steps * batch.features;
-        let shards: Vec<ShardOutput> = per_shard(batch, |range| {
-            network.forward_shard(
-                &batch.data[range.start * sequence_length..range.end * sequence_length],
-                &batch.sample_ids[range],
-                batch.steps,
-                options.trace,
-                false,
-            )
-        })?;
         let config = &model.config;
         let lmu = &config.lmu;
+        let placement = config.quantizer.placement;
+        let recording = options.trace != TraceLevel::None;
+        // Each shard writes its counts straight into its part of the batch's trace: one
+        // buffer per site, written once, never copied.
+        let site_counts = |quantized: bool, neurons: usize| {
+            (recording && quantized)
+                .then(|| kernels::zeroed_counts(batch.batch * batch.steps * neurons))
+        };
+        let mut hidden_counts = site_counts(placement.quantizes_hidden(), lmu.hidden_size);
+        let mut memory_counts = site_counts(placement.quantizes_memory_input(), lmu.memory_size);
+        let ranges = shard_ranges(batch);
+        let mut outputs: Vec<CountsOut<'_>> = ranges.iter().map(|_| CountsOut::default()).collect();
+        for (buffer, neurons, field) in [
+            (hidden_counts.as_deref_mut(), lmu.hidden_size, true),
+            (memory_counts.as_deref_mut(), lmu.memory_size, false),
+        ] {
+            let Some(mut rest) = buffer else { continue };
+            for (out, range) in outputs.iter_mut().zip(&ranges) {
+                let (mine, others) = rest.split_at_mut(range.len() * batch.steps * neurons);
+                if field {
+                    out.hidden = Some(mine);
+                } else {
+                    out.memory_input = Some(mine);
+                }
+                rest = others;
+            }
+        }
+        let shards: Vec<ShardOutput> = ranges
+            .into_par_iter()
+            .zip(outputs)
+            .map(|(range, counts_out)| {
+                network.forward_shard(
+                    &batch.data[range.start * sequence_length..range.end * sequence_length],
+                    &batch.sample_ids[range],
+                    batch.steps,
+                    options.trace,
+                    false,
+                    counts_out,
+                )
+            })
+            .collect::<Result<_>>()?;
         let mut logits = Vec::with_capacity(batch.batch * config.output_size);
         let mut hidden = Vec::new();
         for shard in &shards {
@@ -178,27 +214,33 @@ impl Backend for OptimizedBackend {
             hidden.extend_from_slice(&shard.hidden_trace);
         }
         let mut sites = Vec::new();
-        let placement = config.quantizer.placement;
-        let recording = options.trace != TraceLevel::None;
-        for (site, activation, neurons, quantized) in [
+        for (site, activation, neurons, counts) in [
             (
                 QuantizedSite::Hidden,
                 lmu.hidden_activation,
                 lmu.hidden_size,
-                placement.quantizes_hidden(),
+                hidden_counts,
             ),
             (
                 QuantizedSite::MemoryInput,
                 Activation::Identity,
                 lmu.memory_size,
-                placement.quantizes_memory_input(),
+                memory_counts,
             ),
         ] {
-            if !(recording && quantized) {
-                continue;
-            }
+            let Some(counts) = counts else { continue };
             let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
-            let mut trace = SiteTrace {
+            let mut integrator = Vec::new();
+            for shard in &shards {
+                let record = match site {
+                    QuantizedSite::Hidden => shard.hidden_site.as_ref(),
+                    QuantizedSite::MemoryInput => shard.memory_site.as_ref(),
+                };
+                if let Some(record) = record {
+                    integrator.extend_from_slice(&record.integrator);
+                }
+            }
+            sites.push(SiteTrace {
                 site,
                 activation,
                 batch: batch.batch,
@@ -206,20 +248,9 @@ impl Backend for OptimizedBackend {
                 neurons,
                 fan_out,
                 fan_out_last_step,
-                counts: Vec::with_capacity(batch.batch * batch.steps * neurons),
-                integrator: Vec::new(),
-            };
-            for shard in &shards {
-                let record = match site {
-                    QuantizedSite::Hidden => shard.hidden_site.as_ref(),
-                    QuantizedSite::MemoryInput => shard.memory_site.as_ref(),
-                };
-                if let Some(record) = record {
-                    trace.counts.extend_from_slice(&record.counts);
-                    trace.integrator.extend_from_slice(&record.integrator);
-                }
-            }
-            sites.push(trace);
+                counts,
+                integrator,
+            });
         }
         Ok(ForwardOutput {
             logits: Tensor2::from_row_major(batch.batch, config.output_size, logits)?,
@@ -265,6 +296,7 @@ impl Trainer for OptimizedBackend {
                 batch.steps,
                 TraceLevel::None,
                 true,
+                CountsOut::default(),
             )?;
             let mut loss = 0.0;
             let mut logits = Vec::with_capacity(forward.logits.len());

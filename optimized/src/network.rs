@@ -97,6 +97,16 @@ pub struct SiteRecord {
     pub integrator: Vec<f64>,
 }
 
+/// Where a shard writes the counts of its recorded sites (clause N3): slices of the whole
+/// batch's trace, `S * steps * neurons` each, or `None` for the shard's own record.
+#[derive(Debug, Default)]
+pub struct CountsOut<'a> {
+    /// The hidden site's counts.
+    pub hidden: Option<&'a mut [i64]>,
+    /// The memory-input site's counts.
+    pub memory_input: Option<&'a mut [i64]>,
+}
+
 /// The values of every step that the backward pass needs, time-major (step t's `S x n` block
 /// at `t * S * n`).
 #[derive(Debug, Clone, Default)]
@@ -213,7 +223,9 @@ impl Network {
 
     /// The forward pass of one shard: `inputs` holds its `S = ids.len()` sequences
     /// batch-major (clause N5). With `keep_history`, every step's values are kept for
-    /// [`Self::backward_shard`].
+    /// [`Self::backward_shard`]. The counts of a recorded site go into its slice of
+    /// `counts_out` when one is given (`S * steps * neurons`, the caller's part of the whole
+    /// batch's trace), else into the shard's own record.
     pub fn forward_shard(
         &self,
         inputs: &[f64],
@@ -221,8 +233,13 @@ impl Network {
         steps: usize,
         trace: TraceLevel,
         keep_history: bool,
+        counts_out: CountsOut<'_>,
     ) -> Result<ShardOutput> {
         let s = ids.len();
+        let CountsOut {
+            hidden: mut hidden_counts_out,
+            memory_input: mut memory_counts_out,
+        } = counts_out;
         let (input, hidden, memory_size, order, memory_length) = (
             self.input,
             self.hidden,
@@ -276,17 +293,22 @@ impl Network {
         let mut memory_counts = vec![0i32; s * memory_size];
         let mut memory_integrator = vec![0.0f32; s * memory_size];
         let mut memory_rates = vec![0.0f32; s * memory_size];
-        let site_record = |neurons: usize| SiteRecord {
-            counts: vec![0; s * steps * neurons],
+        let site_record = |neurons: usize, external: bool| SiteRecord {
+            counts: if external {
+                Vec::new()
+            } else {
+                vec![0; s * steps * neurons]
+            },
             integrator: if record_full {
                 vec![0.0; s * steps * neurons]
             } else {
                 Vec::new()
             },
         };
-        let mut hidden_site = (record_counts && spiking_hidden).then(|| site_record(hidden));
-        let mut memory_site =
-            (record_counts && self.memory_quantizer.is_some()).then(|| site_record(memory_size));
+        let mut hidden_site = (record_counts && spiking_hidden)
+            .then(|| site_record(hidden, hidden_counts_out.is_some()));
+        let mut memory_site = (record_counts && self.memory_quantizer.is_some())
+            .then(|| site_record(memory_size, memory_counts_out.is_some()));
         let mut hidden_trace = if record_full {
             vec![0.0f64; s * steps * hidden]
         } else {
@@ -317,8 +339,13 @@ impl Network {
                         &mut memory_rates,
                     )?;
                     if let Some(record) = &mut memory_site {
+                        let counts_out = match memory_counts_out.as_deref_mut() {
+                            Some(out) => out,
+                            None => &mut record.counts[..],
+                        };
                         store_site(
-                            record,
+                            counts_out,
+                            &mut record.integrator,
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -381,8 +408,13 @@ impl Network {
                         &mut memory_rates,
                     )?;
                     if let Some(record) = &mut memory_site {
+                        let counts_out = match memory_counts_out.as_deref_mut() {
+                            Some(out) => out,
+                            None => &mut record.counts[..],
+                        };
                         store_site(
-                            record,
+                            counts_out,
+                            &mut record.integrator,
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -463,8 +495,13 @@ impl Network {
                     current_rates,
                 )?;
                 if let Some(record) = &mut hidden_site {
+                    let counts_out = match hidden_counts_out.as_deref_mut() {
+                        Some(out) => out,
+                        None => &mut record.counts[..],
+                    };
                     store_site(
-                        record,
+                        counts_out,
+                        &mut record.integrator,
                         &hidden_counts,
                         &hidden_integrator,
                         s,
@@ -845,9 +882,11 @@ impl Network {
 }
 
 /// Copies one step's counts (and integrators, at level full) of a site into its batch-major
-/// record.
+/// record: `counts_out` (`S * steps * neurons`) and `integrators_out` (the same, or empty).
+#[allow(clippy::too_many_arguments)]
 fn store_site(
-    record: &mut SiteRecord,
+    counts_out: &mut [i64],
+    integrators_out: &mut [f64],
     counts: &[i32],
     integrators: &[f32],
     s: usize,
@@ -857,13 +896,15 @@ fn store_site(
 ) {
     for sample in 0..s {
         let start = (sample * steps + step) * neurons;
-        for neuron in 0..neurons {
-            record.counts[start + neuron] = i64::from(counts[sample * neurons + neuron]);
+        let source = &counts[sample * neurons..][..neurons];
+        for (target, &count) in counts_out[start..start + neurons].iter_mut().zip(source) {
+            *target = i64::from(count);
         }
-        if !record.integrator.is_empty() {
-            for neuron in 0..neurons {
-                record.integrator[start + neuron] =
-                    f64::from(integrators[sample * neurons + neuron]);
+        if !integrators_out.is_empty() {
+            let source = &integrators[sample * neurons..][..neurons];
+            let target = &mut integrators_out[start..start + neurons];
+            for (target, &value) in target.iter_mut().zip(source) {
+                *target = f64::from(value);
             }
         }
     }

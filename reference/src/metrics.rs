@@ -34,6 +34,10 @@ pub fn popcount(count: i64) -> u32 {
     count.unsigned_abs().count_ones()
 }
 
+/// The largest tally (neurons times distinct counts) [`SiteMetricsAccumulator::add`] keeps:
+/// 32 MiB of u64 cells.
+const MAX_TALLY_CELLS: usize = 1 << 22;
+
 /// Accumulates the metrics of one site over any number of batches, so a whole test set can be
 /// measured without holding its trace (section B).
 #[derive(Debug, Clone)]
@@ -90,32 +94,74 @@ impl SiteMetricsAccumulator {
                 found: format!("{} values", trace.counts.len()),
             });
         }
+        // Every step but the last reaches `fan_out`; there, each count is tallied by neuron
+        // and value, and the metrics of a (neuron, value) pair are taken once per batch: the
+        // same sums as counting one by one, in a few nanoseconds per count instead of a
+        // tree update. The tally spans the batch's own range of counts (a few values at dt
+        // 10, a few thousand at dt 1000); a range too wide for it, and the last step
+        // (fan_out_last_step), are counted one by one.
+        let neurons = trace.neurons;
+        let lowest = trace.counts.iter().copied().min().unwrap_or(0);
+        let highest = trace.counts.iter().copied().max().unwrap_or(0);
+        let width = highest
+            .checked_sub(lowest)
+            .and_then(|span| usize::try_from(span).ok())
+            .map(|span| span + 1)
+            .filter(|&width| width.saturating_mul(neurons) <= MAX_TALLY_CELLS);
+        let mut tally = vec![0u64; width.map_or(0, |width| width * neurons)];
         for sample in 0..trace.batch {
             for step in 0..trace.steps {
-                let fan_out = if step + 1 == trace.steps {
-                    &trace.fan_out_last_step
-                } else {
-                    &trace.fan_out
-                };
-                for (neuron, &neuron_fan_out) in fan_out.iter().enumerate().take(trace.neurons) {
-                    let count = trace.count(sample, step, neuron);
-                    *self.histogram.entry(count).or_insert(0) += 1;
-                    self.events.neuron_updates += 1;
-                    let magnitude = count.unsigned_abs();
-                    let maximum = &mut self.max_abs_per_neuron[neuron];
-                    *maximum = (*maximum).max(magnitude);
-                    if count != 0 {
-                        let significant = u64::from(significant_bits(count));
-                        self.events.events += 1;
-                        self.events.synaptic_events += neuron_fan_out;
-                        self.events.synaptic_additions += neuron_fan_out * significant;
-                        self.significant_bits_total += significant;
-                        self.popcount_total += u64::from(popcount(count));
+                let start = (sample * trace.steps + step) * neurons;
+                let counts = &trace.counts[start..start + neurons];
+                match width {
+                    Some(width) if step + 1 < trace.steps => {
+                        for (cells, &count) in tally.chunks_mut(width).zip(counts) {
+                            // In range by construction: lowest <= count <= highest.
+                            cells[count.abs_diff(lowest) as usize] += 1;
+                        }
+                    }
+                    _ => {
+                        let fan_out = if step + 1 == trace.steps {
+                            &trace.fan_out_last_step
+                        } else {
+                            &trace.fan_out
+                        };
+                        for (neuron, &count) in counts.iter().enumerate() {
+                            self.count_one(neuron, count, fan_out[neuron], 1);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(width) = width {
+            for (neuron, cells) in tally.chunks(width).enumerate() {
+                for (offset, &times) in cells.iter().enumerate() {
+                    if times > 0 {
+                        let count = lowest.wrapping_add(offset as i64);
+                        self.count_one(neuron, count, trace.fan_out[neuron], times);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Counts `times` occurrences of `count` at `neuron`, whose events reach `fan_out`
+    /// targets (B1-B6).
+    fn count_one(&mut self, neuron: usize, count: i64, fan_out: u64, times: u64) {
+        *self.histogram.entry(count).or_insert(0) += times;
+        self.events.neuron_updates += times;
+        let magnitude = count.unsigned_abs();
+        let maximum = &mut self.max_abs_per_neuron[neuron];
+        *maximum = (*maximum).max(magnitude);
+        if count != 0 {
+            let significant = u64::from(significant_bits(count));
+            self.events.events += times;
+            self.events.synaptic_events += fan_out * times;
+            self.events.synaptic_additions += fan_out * significant * times;
+            self.significant_bits_total += significant * times;
+            self.popcount_total += u64::from(popcount(count)) * times;
+        }
     }
 
     /// The metrics of everything added (section B). Means over no events are 0.
