@@ -335,7 +335,7 @@ impl CountTally {
 
     #[inline]
     fn add(&mut self, count: i64) {
-        match usize::try_from(count + TALLIED_COUNTS) {
+        match usize::try_from(count.wrapping_add(TALLIED_COUNTS)) {
             Ok(index) if index < self.by_value.len() => self.by_value[index] += 1,
             _ => self.others.add(count),
         }
