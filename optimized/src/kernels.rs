@@ -84,6 +84,32 @@ impl<'a, T: Real> View<'a, T> {
     }
 }
 
+/// The family of product kernels the `gemm` crate runs on this CPU: `"avx512"`, `"avx2"` or
+/// `"portable"` (its x86-v4 and x86-v3 levels, detected as it detects them). The f32 products,
+/// and so every result of this backend, are the same for every thread count but not across
+/// families: their kernels add a product's terms in blocks of other sizes, so the last bits
+/// differ, and spike counts that sit on a threshold with them (clause C2). Snapshots of this
+/// backend's results are therefore kept per family.
+pub fn product_kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let avx2 = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt");
+        let avx512 = has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512cd")
+            && has!("avx512dq")
+            && has!("avx512vl");
+        if avx2 && avx512 {
+            return "avx512";
+        }
+        if avx2 {
+            return "avx2";
+        }
+    }
+    "portable"
+}
+
 /// `dst = a b` (or `dst += a b` when `accumulate`), with `dst` the first
 /// `a.rows() * b.cols()` values of the slice, row-major. Panics on mismatched shapes or a
 /// destination too short: those are programming errors of this crate, not user input.

@@ -18,9 +18,7 @@ GOLDEN = json.loads((ROOT / "spec" / "vectors" / "hsnn-golden-fixed-v1.json").re
 
 @pytest.mark.parametrize("engine", ["fast", "chip"])
 @pytest.mark.parametrize("case", GOLDEN["cases"], ids=lambda case: case["name"])
-def test_chip_reproduces_the_fixed_golden_integers(
-    case: dict, engine: str, tmp_path: Path
-) -> None:
+def test_chip_reproduces_the_fixed_golden_integers(case: dict, engine: str, tmp_path: Path) -> None:
     path = tmp_path / "fixed.json"
     path.write_text(json.dumps(case["fixed_model"]))
     fixed = hsnn.FixedModel.load(path)
