@@ -160,45 +160,54 @@ pub fn bench<T: Trainer>(
         initial_weights(&experiment.network, experiment.seed),
     )?;
     model.config.quantizer.placement = QuantizerPlacement::None;
-    let time_training = |model: &mut Model| -> TrainResult<Vec<f64>> {
-        let mut optimizer = adam_state(&model.config);
-        let mut times = Vec::new();
-        for repetition in 0..=repetitions {
-            let start = Instant::now();
-            let output = trainer.gradients(model, &batch, &labels)?;
-            adam_update(
-                &experiment.optimizer,
-                &mut optimizer,
-                &mut model.weights,
-                &output.gradients,
-            )?;
-            if repetition > 0 {
-                times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        Ok(times)
-    };
-    let mut train_times = time_training(&mut model)?;
-    let time_forward = |model: &Model, trace: TraceLevel| -> TrainResult<f64> {
-        let mut times = Vec::new();
-        for repetition in 0..=repetitions {
-            let start = Instant::now();
-            trainer.forward(model, &batch, &ForwardOptions { trace })?;
-            if repetition > 0 {
-                times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        Ok(size as f64 / median(&mut times))
-    };
-    let inference = time_forward(&model, TraceLevel::None)?;
     let last = &experiment.stages[experiment.stages.len() - 1];
     let mut spiking = model.clone();
     spiking.config.quantizer.placement = last.placement;
     spiking.config.quantizer.dt = last.schedule.end();
-    let spiking_inference = time_forward(&spiking, TraceLevel::Counts)?;
-    let spiking_untraced = time_forward(&spiking, TraceLevel::None)?;
-    let mut spiking_training = spiking.clone();
-    let spiking_train_step_s = median(&mut time_training(&mut spiking_training)?);
+    // The variants are timed in turn within each repetition (non-spiking, spiking, ...), so
+    // that a noisy machine slows them alike and their ratios hold within one run.
+    let mut spiking_model = spiking.clone();
+    let mut optimizers = [adam_state(&model.config), adam_state(&spiking.config)];
+    let mut train_times = Vec::new();
+    let mut spiking_train_times = Vec::new();
+    for repetition in 0..=repetitions {
+        for (which, trained) in [&mut model, &mut spiking_model].into_iter().enumerate() {
+            let start = Instant::now();
+            let output = trainer.gradients(trained, &batch, &labels)?;
+            adam_update(
+                &experiment.optimizer,
+                &mut optimizers[which],
+                &mut trained.weights,
+                &output.gradients,
+            )?;
+            let elapsed = start.elapsed().as_secs_f64();
+            if repetition > 0 {
+                [&mut train_times, &mut spiking_train_times][which].push(elapsed);
+            }
+        }
+    }
+    let spiking_train_step_s = median(&mut spiking_train_times);
+    let mut forward_times = [Vec::new(), Vec::new(), Vec::new()];
+    for repetition in 0..=repetitions {
+        for (which, (timed, trace)) in [
+            (&model, TraceLevel::None),
+            (&spiking, TraceLevel::Counts),
+            (&spiking, TraceLevel::None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let start = Instant::now();
+            trainer.forward(timed, &batch, &ForwardOptions { trace })?;
+            if repetition > 0 {
+                forward_times[which].push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let [mut plain, mut counted, mut untraced] = forward_times;
+    let inference = size as f64 / median(&mut plain);
+    let spiking_inference = size as f64 / median(&mut counted);
+    let spiking_untraced = size as f64 / median(&mut untraced);
     let train_step_samples_s = train_times.clone();
     let peak = hsnn_optimized::peak::measure_peak(1.0);
     let train_step_s = median(&mut train_times);

@@ -235,6 +235,10 @@ mod tests {
                 "psmnist-paper-exact-seed1.json",
                 include_str!("../../configs/psmnist-paper-exact-seed1.json"),
             ),
+            (
+                "psmnist-paper-nru-data.json",
+                include_str!("../../configs/psmnist-paper-nru-data.json"),
+            ),
         ] {
             let other = Experiment::from_json(text, name).expect("shipped config");
             assert_eq!(other.network.lmu.hidden_size, 212, "{name}");
@@ -249,6 +253,19 @@ mod tests {
                 same.data = experiment.data.clone();
                 same.loss = experiment.loss;
                 assert_eq!(same, experiment, "{name}");
+            }
+            if name == "psmnist-paper-nru-data.json" {
+                // The paper's data with the default loss: psmnist-paper-exact.json but the loss.
+                let exact = Experiment::from_json(
+                    include_str!("../../configs/psmnist-paper-exact.json"),
+                    "psmnist-paper-exact.json",
+                )
+                .expect("shipped config");
+                assert_eq!(other.loss, hsnn_spec::LossFunction::default());
+                let mut same = other.clone();
+                same.name = exact.name.clone();
+                same.loss = exact.loss;
+                assert_eq!(same, exact, "{name}");
             }
         }
     }
