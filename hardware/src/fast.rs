@@ -596,18 +596,24 @@ impl<'a> Piece<'a> {
             let tensor = self.dense(&term.tensor);
             add_product(acc, tensor.cols, operand, width, rows, tensor, term.shift);
             let macs = (tensor.rows * tensor.cols) as u64;
-            let rows = rows as u64;
-            if let Some(counter) = self
-                .counters
-                .dense
-                .iter_mut()
-                .find(|counter| counter.tensor == term.tensor && counter.sum == sum_name)
-            {
-                counter.macs += rows * macs;
-            }
-            self.counters.memory.weight_words_read += rows * macs;
-            self.counters.memory.state_words_read += rows * width as u64;
+            self.count_dense(&term.tensor, sum_name, macs);
+            self.counters.memory.state_words_read += (rows * width) as u64;
         }
+    }
+
+    /// Counts `macs` multiply-accumulates per sequence of `tensor` into `sum` for the piece's
+    /// sequences, and a weight read each (H10, as the chip's `count_dense_in`).
+    fn count_dense(&mut self, tensor: &str, sum: &str, macs: u64) {
+        let total = self.rows() as u64 * macs;
+        if let Some(counter) = self
+            .counters
+            .dense
+            .iter_mut()
+            .find(|counter| counter.tensor == tensor && counter.sum == sum)
+        {
+            counter.macs += total;
+        }
+        self.counters.memory.weight_words_read += total;
     }
 
     /// Delivers the previous step's hidden counts to `tensor` (clause H8), counting them
@@ -742,16 +748,7 @@ impl<'a> Piece<'a> {
                         shift,
                     );
                 }
-                let macs = (memory_size * order * order) as u64;
-                if let Some(counter) = self
-                    .counters
-                    .dense
-                    .iter_mut()
-                    .find(|counter| counter.tensor == "a_bar" && counter.sum == "memory")
-                {
-                    counter.macs += rows_u64 * macs;
-                }
-                self.counters.memory.weight_words_read += rows_u64 * macs;
+                self.count_dense("a_bar", "memory", (memory_size * order * order) as u64);
                 self.counters.memory.state_words_read += rows_u64 * memory_length as u64;
             }
             if let Some(rule) = memory_input_rule {
@@ -798,16 +795,7 @@ impl<'a> Piece<'a> {
                         }
                     }
                 }
-                let macs = (memory_size * order) as u64;
-                if let Some(counter) = self
-                    .counters
-                    .dense
-                    .iter_mut()
-                    .find(|counter| counter.tensor == "b_bar" && counter.sum == "memory")
-                {
-                    counter.macs += rows_u64 * macs;
-                }
-                self.counters.memory.weight_words_read += rows_u64 * macs;
+                self.count_dense("b_bar", "memory", (memory_size * order) as u64);
                 self.counters.memory.state_words_read += rows_u64 * memory_size as u64;
             }
             round_into(
