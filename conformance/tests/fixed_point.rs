@@ -139,6 +139,9 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         let (model, batch) = case(seed, activation, placement, connections, dt, amplitude, scale);
         let fixed = convert(&model, &options_with(widths[width], memory_bits))
             .expect("conversion of a small model");
+        // These models' sums fit binary64 exactly, so the fast engine runs them itself (a
+        // fallback to the chip would make the comparison below trivially true).
+        prop_assert!(hsnn_hardware::fast::unsupported_reason(&fixed).is_none());
         let chip = Chip::new(fixed).expect("chip");
         let expected = run_batch(&chip, &batch, full, 3).expect("chip run");
         for threads in [1, 2] {
@@ -175,6 +178,23 @@ fn h13_fast_engine_leaves_sums_beyond_53_bits_to_the_chip() {
     );
     let reason = hsnn_hardware::fast::unsupported_reason(&fixed).expect("a sum beyond 53 bits");
     assert!(reason.contains("bits"), "{reason}");
+    // The limit itself: a sum of 53 bits (bound below 2^52) is exact in binary64, 54 is not.
+    let mut at_limit = fixed.clone();
+    for bits in [
+        &mut at_limit.sums.memory_input.bound_bits,
+        &mut at_limit.sums.memory.bound_bits,
+        &mut at_limit.sums.preactivation.bound_bits,
+        &mut at_limit.sums.logits.bound_bits,
+    ] {
+        *bits = 53;
+    }
+    assert_eq!(hsnn_hardware::fast::unsupported_reason(&at_limit), None);
+    at_limit.sums.logits.bound_bits = 54;
+    let reason = hsnn_hardware::fast::unsupported_reason(&at_limit).expect("54 bits");
+    assert!(
+        reason.contains("logits") && reason.contains("54"),
+        "{reason}"
+    );
     let chip = Chip::new(fixed).expect("chip");
     assert_eq!(
         run_batch_fast(&chip, &batch, true, 2).expect("fast run"),
