@@ -906,3 +906,39 @@ impl<'a> Piece<'a> {
         (logits, self.counters)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// B2, B3, B6: the tally gives the sums of counting one by one, for counts inside, at and
+    /// beyond the edges of its range (64, 65 and counts of 41 bits included).
+    #[test]
+    fn h13_count_tally_equals_counting_one_by_one() {
+        let counts: Vec<i64> = (-70..=70)
+            .chain([1 << 40, -(1 << 40), (1 << 40) + 5, 0, 0, 3, 3])
+            .collect();
+        let mut tally = CountTally::new();
+        let mut direct = EventSums::default();
+        for &count in &counts {
+            tally.add(count);
+            direct.add(count);
+        }
+        let sums = tally.sums();
+        assert_eq!(
+            (
+                sums.events,
+                sums.popcounts,
+                sums.bit_serial_steps,
+                sums.magnitudes
+            ),
+            (
+                direct.events,
+                direct.popcounts,
+                direct.bit_serial_steps,
+                direct.magnitudes
+            )
+        );
+        assert_eq!(sums.events, counts.len() as u64 - 3);
+    }
+}
