@@ -47,6 +47,16 @@ pub fn exponent_for(max_abs: f64, bits: u32) -> i32 {
     exponent
 }
 
+/// H7's quantizer step on one neuron: `U_v = V + P`, the count `n = U_v >> F_v` (floor) and
+/// the new state `U_v - n 2^F_v`, in [0, 2^F_v); returns `(n, U_v)`.
+#[inline]
+pub fn fire(state: &mut i64, p: i64, fraction_v: u32) -> (i64, i64) {
+    let integrator = *state + p;
+    let count = integrator >> fraction_v;
+    *state = integrator - (count << fraction_v);
+    (count, integrator)
+}
+
 /// Set bits of `|n|` (clause B3): the additions of a shift-and-add multiply by `n`.
 pub fn popcount(n: i64) -> u64 {
     u64::from(n.unsigned_abs().count_ones())

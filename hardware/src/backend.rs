@@ -10,7 +10,7 @@ use hsnn_spec::{
     QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
 };
 
-use crate::arithmetic::{exponent_for, nearest, saturate};
+use crate::arithmetic::{exponent_for, fire, nearest, saturate};
 use crate::chip::{apply_rule, Chip};
 use crate::counters::HardwareCounters;
 
@@ -381,9 +381,7 @@ impl Backend for HardwareBackend {
                     nearest(x * 2f64.powi(fraction_z)),
                     self.options.preactivation_bits,
                 );
-                let integrator = *state + apply_rule(&rule, z);
-                let count = integrator >> fraction_v;
-                *state = integrator - (count << fraction_v);
+                let (count, integrator) = fire(state, apply_rule(&rule, z), fraction_v);
                 run.counts.push(count);
                 run.outputs.push((amplitude * count as f64) / dt);
                 run.integrator.push(integrator as f64 * v_scale);

@@ -13,7 +13,7 @@ use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
 use hsnn_spec::initial_state::initial_state;
 use hsnn_spec::{HsnnError, QuantizedSite, Result};
 
-use crate::arithmetic::{bit_serial_steps, nearest, popcount, rshr, saturate, shift_and_add};
+use crate::arithmetic::{bit_serial_steps, fire, nearest, popcount, rshr, saturate, shift_and_add};
 use crate::counters::{DenseCounter, EventTarget, HardwareCounters, SiteCounters};
 
 /// One event: a neuron of a spiking site sent its non-zero count (clause H8).
@@ -57,7 +57,8 @@ pub struct StepOutput {
     pub events: Vec<Event>,
 }
 
-fn term<'a>(sum: &'a Sum, tensor: &str) -> Option<&'a hsnn_spec::fixed::SumTerm> {
+/// The term of `sum` whose tensor is `tensor`, if the sum has one (H5).
+pub(crate) fn term<'a>(sum: &'a Sum, tensor: &str) -> Option<&'a hsnn_spec::fixed::SumTerm> {
     sum.terms.iter().find(|term| term.tensor == tensor)
 }
 
@@ -517,15 +518,7 @@ impl Chip {
     }
 
     fn count_dense_in(&self, state: &mut ChipState, tensor: &str, sum: &str, macs: u64) {
-        if let Some(counter) = state
-            .counters
-            .dense
-            .iter_mut()
-            .find(|counter| counter.tensor == tensor && counter.sum == sum)
-        {
-            counter.macs += macs;
-        }
-        state.counters.memory.weight_words_read += macs;
+        state.counters.count_dense(tensor, sum, macs);
     }
 
     fn round_sums(
@@ -559,9 +552,7 @@ fn quantize_site(
 ) -> Vec<Event> {
     let mut sent = Vec::new();
     for (neuron, (state, &operand)) in integrators.iter_mut().zip(operands).enumerate() {
-        let integrator = *state + apply_rule(rule, operand);
-        let count = integrator >> fraction_v;
-        *state = integrator - (count << fraction_v);
+        let (count, integrator) = fire(state, apply_rule(rule, operand), fraction_v);
         counts.push(count);
         recorded_integrators.push(integrator);
         if count != 0 {

@@ -121,6 +121,19 @@ impl HardwareCounters {
         self.sites.iter().find(|counters| counters.site == site)
     }
 
+    /// Counts `macs` multiply-accumulates of `tensor` into `sum`, and a weight read each
+    /// (clause H10).
+    pub fn count_dense(&mut self, tensor: &str, sum: &str, macs: u64) {
+        if let Some(counter) = self
+            .dense
+            .iter_mut()
+            .find(|counter| counter.tensor == tensor && counter.sum == sum)
+        {
+            counter.macs += macs;
+        }
+        self.memory.weight_words_read += macs;
+    }
+
     /// Multiply-accumulates of all dense products.
     pub fn dense_macs(&self) -> u64 {
         self.dense.iter().map(|counter| counter.macs).sum()

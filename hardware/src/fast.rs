@@ -17,8 +17,8 @@ use std::ops::Range;
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
 use hsnn_spec::{Result, SequenceBatch};
 
-use crate::arithmetic::{bit_serial_steps, nearest, popcount, rshr, saturate};
-use crate::chip::{apply_rule, Chip};
+use crate::arithmetic::{bit_serial_steps, fire, nearest, popcount, rshr, saturate};
+use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
 
 /// The widest complete sum, sign included, that binary64 holds exactly: every partial sum of
@@ -357,10 +357,6 @@ impl CountTally {
     }
 }
 
-fn term<'a>(sum: &'a Sum, tensor: &str) -> Option<&'a hsnn_spec::fixed::SumTerm> {
-    sum.terms.iter().find(|term| term.tensor == tensor)
-}
-
 /// Rounds exact sums to their target (`sat(rshr(acc, shift))`, H1, H5), counting saturations,
 /// and writes the integers and their binary64 copies. On CPUs with AVX-512 the same loop is
 /// compiled for it (8 lanes, with its 64-bit conversions and shifts).
@@ -477,9 +473,7 @@ fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
         .zip(recorded.iter_mut())
         .zip(reals.iter_mut())
     {
-        let integrator = *state + rule(z);
-        let count = integrator >> fraction_v;
-        *state = integrator - (count << fraction_v);
+        let (count, integrator) = fire(state, rule(z), fraction_v);
         *count_out = count;
         *recorded_out = integrator;
         *real = count as f64;
@@ -604,16 +598,8 @@ impl<'a> Piece<'a> {
     /// Counts `macs` multiply-accumulates per sequence of `tensor` into `sum` for the piece's
     /// sequences, and a weight read each (H10, as the chip's `count_dense_in`).
     fn count_dense(&mut self, tensor: &str, sum: &str, macs: u64) {
-        let total = self.rows() as u64 * macs;
-        if let Some(counter) = self
-            .counters
-            .dense
-            .iter_mut()
-            .find(|counter| counter.tensor == tensor && counter.sum == sum)
-        {
-            counter.macs += total;
-        }
-        self.counters.memory.weight_words_read += total;
+        self.counters
+            .count_dense(tensor, sum, self.rows() as u64 * macs);
     }
 
     /// Delivers the previous step's hidden counts to `tensor` (clause H8), counting them
@@ -756,10 +742,11 @@ impl<'a> Piece<'a> {
                 for row in 0..rows {
                     for dimension in 0..memory_size {
                         let index = row * memory_size + dimension;
-                        let integrator = self.memory_input_integrators[index]
-                            + apply_rule(rule, memory_input_integers[index]);
-                        let count = integrator >> fraction_v;
-                        self.memory_input_integrators[index] = integrator - (count << fraction_v);
+                        let (count, integrator) = fire(
+                            &mut self.memory_input_integrators[index],
+                            apply_rule(rule, memory_input_integers[index]),
+                            fraction_v,
+                        );
                         let slot = at(row, step, memory_size, dimension);
                         record.memory_input_counts[slot] = count;
                         record.memory_input_integrator[slot] = integrator;
