@@ -33,17 +33,12 @@ pub fn run_batch(
         chip.finish(&mut state);
         Ok((state.record, state.counters))
     };
-    let threads = threads.clamp(1, batch.batch.max(1));
-    let per_thread = batch.batch.div_ceil(threads);
     let results: Vec<Result<(FixedRun, HardwareCounters)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|thread| {
+        let handles: Vec<_> = pieces(batch.batch, threads)
+            .into_iter()
+            .map(|range| {
                 let run_one = &run_one;
-                scope.spawn(move || {
-                    let start = (thread * per_thread).min(batch.batch);
-                    let end = ((thread + 1) * per_thread).min(batch.batch);
-                    (start..end).map(run_one).collect::<Vec<_>>()
-                })
+                scope.spawn(move || range.map(run_one).collect::<Vec<_>>())
             })
             .collect();
         handles
@@ -75,6 +70,19 @@ pub fn run_batch(
     }
     record.saturations = counters.saturations.clone();
     Ok((record, counters))
+}
+
+/// The contiguous pieces of `sequences` that `threads` threads run, in order, none empty: both
+/// engines split a batch this way and reassemble it in order (H12: no thread-count effect).
+pub(crate) fn pieces(sequences: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = threads.clamp(1, sequences.max(1));
+    let per_thread = sequences.div_ceil(threads);
+    (0..threads)
+        .map(|thread| {
+            (thread * per_thread).min(sequences)..((thread + 1) * per_thread).min(sequences)
+        })
+        .filter(|range| !range.is_empty())
+        .collect()
 }
 
 /// Checks a batch against the chip's model: valid (finite, sized) and with the model's input

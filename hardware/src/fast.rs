@@ -63,14 +63,7 @@ pub fn run_batch_fast(
     crate::backend::check_batch(chip, batch)?;
     let model = chip.model();
     let lmu = &model.config.lmu;
-    let threads = threads.clamp(1, batch.batch.max(1));
-    let per_thread = batch.batch.div_ceil(threads);
-    let pieces: Vec<Range<usize>> = (0..threads)
-        .map(|thread| {
-            (thread * per_thread).min(batch.batch)..((thread + 1) * per_thread).min(batch.batch)
-        })
-        .filter(|range| !range.is_empty())
-        .collect();
+    let pieces = crate::backend::pieces(batch.batch, threads);
     // The record is allocated once and each piece writes its own sequences' part of it: the
     // layout is sequence-major, so a contiguous piece of sequences owns a contiguous slice.
     let cells = |recorded: bool, width: usize| {
