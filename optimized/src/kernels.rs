@@ -75,6 +75,15 @@ impl<'a, T: Real> View<'a, T> {
         self.cols
     }
 
+    /// Element `(row, column)`. Panics outside the view.
+    pub fn at(&self, row: usize, column: usize) -> T {
+        assert!(
+            row < self.rows && column < self.cols,
+            "element outside the view"
+        );
+        self.data[row * self.row_stride + column * self.column_stride]
+    }
+
     /// Whether every element the view can address lies inside its slice.
     fn in_bounds(&self) -> bool {
         self.rows == 0

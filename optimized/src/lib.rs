@@ -20,6 +20,7 @@
 pub mod kernels;
 pub mod legendre;
 pub mod network;
+pub mod packed;
 pub mod peak;
 pub mod quantizer;
 

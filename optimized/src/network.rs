@@ -24,6 +24,7 @@ mod input_driven;
 
 use crate::kernels::{matmul, tanh_in_place, View};
 use crate::legendre;
+use crate::packed::PackedMatrix;
 use crate::quantizer::{activate, derivative_from_rate, initial_state_f32, Quantizer};
 
 /// A model's weights and discretized memory in f32, converted once per call at the boundary.
@@ -37,13 +38,11 @@ pub struct Network {
     order: usize,
     memory_length: usize,
     outputs: usize,
-    a_bar: Vec<f32>,
     b_bar: Vec<f32>,
     encoder_input: Vec<f32>,
     encoder_hidden: Option<Vec<f32>>,
     encoder_memory: Option<Vec<f32>>,
     kernel_input: Option<Vec<f32>>,
-    kernel_hidden: Vec<f32>,
     kernel_memory: Vec<f32>,
     readout_kernel: Vec<f32>,
     readout_bias: Vec<f32>,
@@ -53,6 +52,43 @@ pub struct Network {
     /// response ([`input_driven`]).
     input_driven: bool,
     matrices: std::sync::Arc<hsnn_spec::LmuMatrices>,
+    /// The matrices of the per-step products, packed once (clause C2).
+    packed: PackedWeights,
+}
+
+/// The right-hand matrices of the products every step of a pass repeats, packed for
+/// [`PackedMatrix::product`]: forward `Abar^T`, `W_m`, `W_h`; backward `Abar`, `W_m^T`, `W_h^T`.
+#[derive(Debug, Clone)]
+struct PackedWeights {
+    a_bar_t: PackedMatrix,
+    a_bar: PackedMatrix,
+    kernel_memory: PackedMatrix,
+    kernel_memory_t: PackedMatrix,
+    kernel_hidden: PackedMatrix,
+    kernel_hidden_t: PackedMatrix,
+}
+
+impl PackedWeights {
+    fn new(
+        a_bar: &[f32],
+        order: usize,
+        kernel_memory: &[f32],
+        memory_length: usize,
+        kernel_hidden: &[f32],
+        hidden: usize,
+    ) -> Self {
+        let a = View::row_major(a_bar, order, order);
+        let m = View::row_major(kernel_memory, memory_length, hidden);
+        let h = View::row_major(kernel_hidden, hidden, hidden);
+        PackedWeights {
+            a_bar_t: PackedMatrix::new(a.t()),
+            a_bar: PackedMatrix::new(a),
+            kernel_memory: PackedMatrix::new(m),
+            kernel_memory_t: PackedMatrix::new(m.t()),
+            kernel_hidden: PackedMatrix::new(h),
+            kernel_hidden_t: PackedMatrix::new(h.t()),
+        }
+    }
 }
 
 /// A sequence's adjoint rows are rescaled once their largest magnitude passes 2^64 (clause
@@ -169,21 +205,31 @@ impl Network {
                 ),
             ));
         }
+        let a_bar = to_f32(&matrices.a_bar.data);
+        let kernel_memory = to_f32(&weights.kernel_memory.data);
+        let kernel_hidden = to_f32(&weights.kernel_hidden.data);
+        let packed = PackedWeights::new(
+            &a_bar,
+            lmu.order,
+            &kernel_memory,
+            lmu.memory_length(),
+            &kernel_hidden,
+            lmu.hidden_size,
+        );
         Ok(Network {
+            packed,
             input: lmu.input_size,
             hidden: lmu.hidden_size,
             memory_size: lmu.memory_size,
             order: lmu.order,
             memory_length: lmu.memory_length(),
             outputs: config.output_size,
-            a_bar: to_f32(&matrices.a_bar.data),
             b_bar: to_f32(&matrices.b_bar.data),
             encoder_input: to_f32(&weights.encoder_input.data),
             encoder_hidden: weights.encoder_hidden.as_ref().map(|w| to_f32(&w.data)),
             encoder_memory: weights.encoder_memory.as_ref().map(|w| to_f32(&w.data)),
             kernel_input: weights.kernel_input.as_ref().map(|w| to_f32(&w.data)),
-            kernel_hidden: to_f32(&weights.kernel_hidden.data),
-            kernel_memory: to_f32(&weights.kernel_memory.data),
+            kernel_memory,
             readout_kernel: to_f32(&weights.readout_kernel.data),
             readout_bias: to_f32(&weights.readout_bias.data),
             hidden_quantizer: placement
@@ -433,10 +479,10 @@ impl Network {
                     let current_memory = if step > 0 {
                         let (previous_memory, current_memory) =
                             two_slots(&mut memory, memory_block, previous, current);
-                        matmul(
+                        self.packed.a_bar_t.product(
                             current_memory,
-                            View::row_major(previous_memory, s * memory_size, order),
-                            View::row_major(&self.a_bar, order, order).t(),
+                            previous_memory,
+                            s * memory_size,
                             false,
                         );
                         current_memory
@@ -457,21 +503,15 @@ impl Network {
 
                 // Z_t = M_t W_m + H_{t-1} W_h + X_t W_x
                 let current_memory = &memory[current * memory_block..][..memory_block];
-                matmul(
-                    &mut preactivation,
-                    View::row_major(current_memory, s, memory_length),
-                    View::row_major(&self.kernel_memory, memory_length, hidden),
-                    false,
-                );
+                self.packed
+                    .kernel_memory
+                    .product(&mut preactivation, current_memory, s, false);
             }
             if step > 0 {
                 let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
-                matmul(
-                    &mut preactivation,
-                    View::row_major(previous_hidden, s, hidden),
-                    View::row_major(&self.kernel_hidden, hidden, hidden),
-                    true,
-                );
+                self.packed
+                    .kernel_hidden
+                    .product(&mut preactivation, previous_hidden, s, true);
             }
             if let Some(kernel) = &self.kernel_input {
                 matmul(
@@ -591,12 +631,9 @@ impl Network {
         for step in 0..steps {
             if step > 0 {
                 let (previous, current) = two_slots(&mut memory, block, step - 1, step);
-                matmul(
-                    current,
-                    View::row_major(previous, s * memory_size, order),
-                    View::row_major(&self.a_bar, order, order).t(),
-                    false,
-                );
+                self.packed
+                    .a_bar_t
+                    .product(current, previous, s * memory_size, false);
             }
             let current = &mut memory[step * block..(step + 1) * block];
             for (row, &u) in fed[step * s * memory_size..(step + 1) * s * memory_size]
@@ -694,12 +731,9 @@ impl Network {
             let dz = &preactivation_adjoints[step * hidden_block..][..hidden_block];
             if !by_correlation {
                 // dM_t += dZ_t W_m^T
-                matmul(
-                    &mut memory_adjoint,
-                    View::row_major(dz, s, hidden),
-                    View::row_major(&self.kernel_memory, memory_length, hidden).t(),
-                    true,
-                );
+                self.packed
+                    .kernel_memory_t
+                    .product(&mut memory_adjoint, dz, s, true);
                 // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
                 let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
                 for (row, du) in du.iter_mut().enumerate() {
@@ -718,12 +752,9 @@ impl Network {
             }
             let du = &memory_input_adjoints[step * s * memory_size..][..s * memory_size];
             // dH_{t-1} = dZ_t W_h^T + dU_t e_h^T
-            matmul(
-                &mut next_hidden_adjoint,
-                View::row_major(dz, s, hidden),
-                View::row_major(&self.kernel_hidden, hidden, hidden).t(),
-                false,
-            );
+            self.packed
+                .kernel_hidden_t
+                .product(&mut next_hidden_adjoint, dz, s, false);
             if let Some(encoder) = &self.encoder_hidden {
                 matmul(
                     &mut next_hidden_adjoint,
@@ -734,10 +765,10 @@ impl Network {
             }
             // dM_{t-1} = dM_t Abar + dU_t e_m^T
             if !by_correlation {
-                matmul(
+                self.packed.a_bar.product(
                     &mut next_memory_adjoint,
-                    View::row_major(&memory_adjoint, s * memory_size, order),
-                    View::row_major(&self.a_bar, order, order),
+                    &memory_adjoint,
+                    s * memory_size,
                     false,
                 );
                 if let Some(encoder) = &self.encoder_memory {

@@ -1,0 +1,370 @@
+//! Products with a fixed right-hand matrix packed once (SPEC.md clause C2): the recurrent
+//! products of a forward or backward pass multiply a shard's few rows (50 on the paper run) by
+//! the same weight matrix at every one of its 784 steps. A general product routine packs its
+//! operands on every call; for 50 rows that packing costs about as much as the arithmetic. A
+//! [`PackedMatrix`] is packed when the network is built, and [`PackedMatrix::product`] runs a
+//! register-blocked AVX-512 kernel over it straight from the left operand's rows.
+//!
+//! Every output element is one chain of fused multiply-adds over `k` in order `0..k`, started
+//! from the destination's value when accumulating, so a product's bits depend on neither the
+//! thread count nor the row count of the call (clause T8). Without AVX-512F the product goes
+//! through [`crate::kernels::matmul`] on the unpacked matrix.
+
+use crate::kernels::{matmul, View};
+
+/// 16-lane vectors per packed panel.
+const VECTORS: usize = 4;
+/// Output columns per packed panel.
+const PANEL: usize = 16 * VECTORS;
+/// Rows of the left operand per register block: 5 x 2 accumulators, enough chains to keep
+/// two fused multiply-add pipes busy, and 50 (the paper run's shard) is 10 blocks exactly.
+const ROWS_PER_BLOCK: usize = 6;
+
+/// A `k x n` f32 matrix packed for [`PackedMatrix::product`]: panels of [`PANEL`] columns,
+/// each stored `k`-major, the last padded with zeros to a whole number of vectors (clause C2).
+#[derive(Debug)]
+pub struct PackedMatrix {
+    k: usize,
+    n: usize,
+    /// Panel `p`, row `r`, column `c` at `start + p * k * PANEL + r * panel_stride(n, p) + c`;
+    /// empty without AVX-512F.
+    panels: Vec<f32>,
+    /// Where panel 0 starts in `panels`: the first 64-byte boundary, so that no vector load
+    /// of the kernel splits a cache line.
+    start: usize,
+    /// The matrix row-major, for the portable route.
+    plain: Vec<f32>,
+}
+
+/// Whether this CPU runs the packed kernel.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl Clone for PackedMatrix {
+    /// Packs again: a copied buffer would lose the panels' 64-byte alignment.
+    fn clone(&self) -> Self {
+        PackedMatrix::new(View::row_major(&self.plain, self.k, self.n))
+    }
+}
+
+impl PackedMatrix {
+    /// Packs `matrix` (any strides: a transposed view packs its transpose).
+    pub fn new(matrix: View<'_, f32>) -> Self {
+        let (k, n) = (matrix.rows(), matrix.cols());
+        let mut plain = vec![0.0f32; k * n];
+        for row in 0..k {
+            for column in 0..n {
+                plain[row * n + column] = matrix.at(row, column);
+            }
+        }
+        let (panels, start) = if simd_available() {
+            // Full panels of PANEL columns, then one of the remaining columns rounded up to
+            // whole vectors (212 columns: 3 x 64 + 32, not 4 x 64).
+            let mut panels = vec![0.0f32; k * n.next_multiple_of(16) + 15];
+            let start = panels.as_ptr().align_offset(64).min(15);
+            for panel in 0..n.div_ceil(PANEL) {
+                let stride = panel_stride(n, panel);
+                for row in 0..k {
+                    for offset in 0..PANEL.min(n - panel * PANEL) {
+                        panels[start + panel * k * PANEL + row * stride + offset] =
+                            plain[row * n + panel * PANEL + offset];
+                    }
+                }
+            }
+            (panels, start)
+        } else {
+            (Vec::new(), 0)
+        };
+        PackedMatrix {
+            k,
+            n,
+            panels,
+            start,
+            plain,
+        }
+    }
+
+    /// Rows (the inner dimension of a product).
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// `dst = a M` (or `dst += a M` when `accumulate`) for the row-major `rows x k` matrix in
+    /// the first `rows * k` values of `a`; `dst` holds the first `rows * n` values, row-major.
+    /// Panics when a slice is too short: callers size their buffers from the same
+    /// dimensions.
+    pub fn product(&self, dst: &mut [f32], a: &[f32], rows: usize, accumulate: bool) {
+        let (k, n) = (self.k, self.n);
+        assert!(a.len() >= rows * k, "left operand too short");
+        assert!(dst.len() >= rows * n, "product destination too short");
+        if self.panels.is_empty() || rows == 0 || n == 0 || k == 0 {
+            matmul(
+                dst,
+                View::row_major(a, rows, k),
+                View::row_major(&self.plain, k, n),
+                accumulate,
+            );
+            return;
+        }
+        // Row blocks as even as they can be (50 rows: 5 of 6 and 4 of 5, not 8 of 6 and
+        // one of 2), so that every block keeps enough accumulators in flight.
+        let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+        let (base, extra) = (rows / blocks, rows % blocks);
+        #[cfg(target_arch = "x86_64")]
+        for panel in 0..n.div_ceil(PANEL) {
+            let width = PANEL.min(n - panel * PANEL);
+            let stride = panel_stride(n, panel);
+            let packed = &self.panels[self.start + panel * k * PANEL..][..k * stride];
+            let mut row = 0;
+            for index in 0..blocks {
+                let block = base + usize::from(index < extra);
+                let a_block = &a[row * k..(row + block) * k];
+                let c_block = &mut dst[row * n + panel * PANEL..];
+                // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
+                // kernels' only target feature. The kernel reads `a_block[r * k + i]` for
+                // r < block, i < k (inside `a_block`, `block * k` long) and
+                // `packed[i * stride + j]` for i < k, j < stride (inside `packed`,
+                // `k * stride` long); it reads and writes `c_block[r * n + j]` for r < block,
+                // j < width only (masked loads and stores), the last being
+                // `(row + block - 1) * n + panel * PANEL + width - 1 < rows * n <= dst.len()`.
+                #[allow(unsafe_code)]
+                unsafe {
+                    block_dispatch(
+                        block,
+                        stride / 16,
+                        k,
+                        a_block.as_ptr(),
+                        packed.as_ptr(),
+                        c_block.as_mut_ptr(),
+                        n,
+                        width,
+                        accumulate,
+                    );
+                }
+                row += block;
+            }
+        }
+    }
+}
+
+/// Columns per packed row of panel `panel` of a matrix of `n` columns: [`PANEL`], or the last
+/// panel's columns rounded up to a whole vector.
+fn panel_stride(n: usize, panel: usize) -> usize {
+    PANEL.min((n - panel * PANEL).next_multiple_of(16))
+}
+
+/// [`block_avx512`] for `rows` (1 to [`ROWS_PER_BLOCK`]) and `vectors` (1 to [`VECTORS`]).
+///
+/// # Safety
+/// As [`block_avx512`] with `ROWS = rows` and `VECTORS = vectors`.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+unsafe fn block_dispatch(
+    rows: usize,
+    vectors: usize,
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    width: usize,
+    accumulate: bool,
+) {
+    macro_rules! by_vectors {
+        ($rows:literal) => {
+            // SAFETY: the caller's contract, with the sizes matched here.
+            unsafe {
+                match vectors {
+                    4 => block_avx512::<$rows, 4>(k, a, b, c, ldc, width, accumulate),
+                    3 => block_avx512::<$rows, 3>(k, a, b, c, ldc, width, accumulate),
+                    2 => block_avx512::<$rows, 2>(k, a, b, c, ldc, width, accumulate),
+                    _ => block_avx512::<$rows, 1>(k, a, b, c, ldc, width, accumulate),
+                }
+            }
+        };
+    }
+    match rows {
+        6 => by_vectors!(6),
+        5 => by_vectors!(5),
+        4 => by_vectors!(4),
+        3 => by_vectors!(3),
+        2 => by_vectors!(2),
+        _ => by_vectors!(1),
+    }
+}
+
+/// One register block: `ROWS` rows of `a` (row stride `k`) times one packed panel of
+/// `16 * VECTORS` columns into `ROWS x width` values of `c` (row stride `ldc`).
+///
+/// # Safety
+/// The CPU supports AVX-512F; `a` is valid for `ROWS * k` reads, `b` for `k * 16 * VECTORS`,
+/// and `c` for reads and writes of `c[r * ldc + j]`, r < ROWS, j < width <= 16 * VECTORS.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_avx512<const ROWS: usize, const VECTORS: usize>(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    width: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+        _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    let mut masks = [0u16; VECTORS];
+    for (v, mask) in masks.iter_mut().enumerate() {
+        *mask = match width.saturating_sub(16 * v) {
+            0 => 0,
+            lanes @ 1..=15 => (1u16 << lanes) - 1,
+            _ => u16::MAX,
+        };
+    }
+    let mut acc: [[__m512; VECTORS]; ROWS] = [[_mm512_setzero_ps(); VECTORS]; ROWS];
+    if accumulate {
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (v, value) in row.iter_mut().enumerate() {
+                // SAFETY: a masked load touches only lanes j < width of row r.
+                *value = unsafe { _mm512_maskz_loadu_ps(masks[v], c.add(r * ldc + 16 * v)) };
+            }
+        }
+    }
+    let panel = 16 * VECTORS;
+    for i in 0..k {
+        // SAFETY: i < k, so every vector lies inside the panel's `k * panel` values, and
+        // `a[r * k + i]` inside the block's `ROWS * k`.
+        unsafe {
+            let mut columns = [_mm512_setzero_ps(); VECTORS];
+            for (v, column) in columns.iter_mut().enumerate() {
+                *column = _mm512_loadu_ps(b.add(i * panel + 16 * v));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let value = _mm512_set1_ps(*a.add(r * k + i));
+                for (accumulator, &column) in row.iter_mut().zip(&columns) {
+                    *accumulator = _mm512_fmadd_ps(value, column, *accumulator);
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, &value) in row.iter().enumerate() {
+            // SAFETY: a masked store touches only lanes j < width of row r.
+            unsafe { _mm512_mask_storeu_ps(c.add(r * ldc + 16 * v), masks[v], value) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values with no pattern a wrong index could match by accident.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed);
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn c2_packed_product_equals_f64_sums_on_every_edge_shape() {
+        // Rows around the 5-row block, columns around the 16- and 32-wide panel edges, inner
+        // dimensions 1 and odd; transposed and plain matrices; with and without accumulating.
+        for &rows in &[1usize, 4, 5, 6, 11, 50] {
+            for &n in &[1usize, 15, 16, 17, 31, 32, 33, 212] {
+                for &k in &[1usize, 7, 64] {
+                    for transposed in [false, true] {
+                        let a = values(rows * k, 1);
+                        let m = values(k * n, 2);
+                        let view = if transposed {
+                            View::row_major(&m, n, k).t()
+                        } else {
+                            View::row_major(&m, k, n)
+                        };
+                        let packed = PackedMatrix::new(view);
+                        assert_eq!((packed.rows(), packed.cols()), (k, n));
+                        for accumulate in [false, true] {
+                            let start = values(rows * n + 3, 3);
+                            let mut dst = start.clone();
+                            packed.product(&mut dst, &a, rows, accumulate);
+                            for r in 0..rows {
+                                for c in 0..n {
+                                    let mut want = if accumulate {
+                                        f64::from(start[r * n + c])
+                                    } else {
+                                        0.0
+                                    };
+                                    for i in 0..k {
+                                        want += f64::from(a[r * k + i]) * f64::from(view.at(i, c));
+                                    }
+                                    let got = f64::from(dst[r * n + c]);
+                                    assert!(
+                                        (got - want).abs() <= 1e-5 * (k as f64 + 1.0),
+                                        "{rows}x{k}x{n} t={transposed} acc={accumulate} \
+                                         ({r},{c}): {got} vs {want}"
+                                    );
+                                }
+                            }
+                            // Nothing past the product's rows * n values is written.
+                            assert_eq!(dst[rows * n..], start[rows * n..]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn c2_packed_product_is_one_chain_per_element_whatever_the_row_count() {
+        // A row's result must not depend on which block it falls in or how many rows the call
+        // has (clause T8): each row of a 50-row product equals the same row computed alone,
+        // bit for bit, and equals a sequential f32 fused multiply-add chain.
+        let (rows, k, n) = (50, 212, 212);
+        let a = values(rows * k, 4);
+        let m = values(k * n, 5);
+        let packed = PackedMatrix::new(View::row_major(&m, k, n));
+        let mut whole = vec![0.0f32; rows * n];
+        packed.product(&mut whole, &a, rows, false);
+        for r in [0usize, 4, 5, 37, 49] {
+            let mut alone = vec![0.0f32; n];
+            packed.product(&mut alone, &a[r * k..(r + 1) * k], 1, false);
+            assert_eq!(alone, whole[r * n..(r + 1) * n], "row {r}");
+            if simd_available() {
+                for c in [0usize, 17, 211] {
+                    let mut chain = 0.0f32;
+                    for i in 0..k {
+                        chain = a[r * k + i].mul_add(m[i * n + c], chain);
+                    }
+                    assert_eq!(chain.to_bits(), whole[r * n + c].to_bits(), "({r},{c})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "destination too short")]
+    fn c2_packed_product_refuses_short_destination() {
+        let m = values(6, 1);
+        let packed = PackedMatrix::new(View::row_major(&m, 2, 3));
+        let mut dst = vec![0.0f32; 5];
+        packed.product(&mut dst, &[1.0, 2.0, 3.0, 4.0], 2, false);
+    }
+}
