@@ -1,11 +1,10 @@
 //! The machine's measured peak binary32 multiply-add rate: the yardstick `hsnn bench` reports
 //! its figures against. A register-resident kernel of independent fused multiply-adds (enough
-//! chains to hide the instruction's latency on two pipes), run on every thread of the current
-//! rayon pool at once, so the figure is what these cores can do, not a data-sheet number.
+//! chains to hide the instruction's latency on two pipes), run on as many threads as the current
+//! rayon pool has, at once, so the figure is what these cores can do, not a data-sheet number.
 
 use std::time::Instant;
 
-use rayon::prelude::*;
 
 /// Independent accumulator chains per thread: latency 4-5 cycles times 2 FMA pipes, plus margin.
 const CHAINS: usize = 12;
@@ -168,17 +167,37 @@ pub fn measure_peak(seconds: f64) -> PeakMeasurement {
     let mut total_elapsed = 0.0;
     let mut ran = Vec::new();
     for trial in 0..trials {
-        let start = Instant::now();
-        ran = (0..threads)
-            .into_par_iter()
-            .map(|index| {
-                let (total, instructions) =
-                    kernel(iterations, 0.5 + (trial * threads + index) as f32 * 1e-3);
-                std::hint::black_box(total);
-                instructions
-            })
-            .collect::<Vec<Instructions>>();
-        let elapsed = start.elapsed().as_secs_f64();
+        // One OS thread per pool thread, released together by a barrier: a rayon job can
+        // leave a worker busy or asleep when the kernel's pieces are handed out, and a trial
+        // in which one thread starts late measures one core (seen: half the peak once in a
+        // bench run, 2026-12-02). The trial lasts from the first start to the last end.
+        let barrier = std::sync::Barrier::new(threads);
+        let results = std::thread::scope(|scope| {
+            let handles = (0..threads)
+                .map(|index| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        let start = Instant::now();
+                        let (total, instructions) =
+                            kernel(iterations, 0.5 + (trial * threads + index) as f32 * 1e-3);
+                        std::hint::black_box(total);
+                        (start, Instant::now(), instructions)
+                    })
+                })
+                .collect::<Vec<_>>();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("a peak kernel thread panicked"))
+                .collect::<Vec<_>>()
+        });
+        let first = results.iter().map(|result| result.0).min();
+        let last = results.iter().map(|result| result.1).max();
+        let elapsed = match (first, last) {
+            (Some(first), Some(last)) => last.duration_since(first).as_secs_f64(),
+            _ => f64::INFINITY,
+        };
+        ran = results.into_iter().map(|result| result.2).collect();
         best = best.min(elapsed);
         total_elapsed += elapsed;
     }
