@@ -94,7 +94,8 @@ impl<'a, T: Real> View<'a, T> {
 }
 
 /// The family of product kernels the `gemm` crate runs on this CPU: `"avx512"`, `"avx2"` or
-/// `"portable"` (its x86-v4 and x86-v3 levels, detected as it detects them). The f32 products,
+/// `"portable"` (its x86-v4 and x86-v3 levels, detected as it detects them); in the `"avx512"`
+/// family the per-step products run on [`crate::packed::PackedMatrix`]. The f32 products,
 /// and so every result of this backend, are the same for every thread count but not across
 /// families: their kernels add a product's terms in blocks of other sizes, so the last bits
 /// differ, and spike counts that sit on a threshold with them (clause C2). Snapshots of this

@@ -36,16 +36,11 @@ pub struct PackedMatrix {
     plain: Vec<f32>,
 }
 
-/// Whether this CPU runs the packed kernel.
+/// Whether this CPU runs the packed kernel: where the `gemm` crate runs its AVX-512 kernels
+/// (one detection, so that a kernel family, [`crate::kernels::product_kernels`], names one set
+/// of results).
 fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::kernels::product_kernels() == "avx512"
 }
 
 impl Clone for PackedMatrix {
