@@ -129,21 +129,17 @@ impl PackedMatrix {
                 let a_block = &a[row * k..(row + block) * k];
                 let c_block = &mut dst[row * n + panel * PANEL..];
                 // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
-                // kernels' only target feature. The kernel reads `a_block[r * k + i]` for
-                // r < block, i < k (inside `a_block`, `block * k` long) and
-                // `packed[i * stride + j]` for i < k, j < stride (inside `packed`,
-                // `k * stride` long); it reads and writes `c_block[r * n + j]` for r < block,
-                // j < width only (masked loads and stores), the last being
-                // `(row + block - 1) * n + panel * PANEL + width - 1 < rows * n <= dst.len()`.
+                // kernels' only target feature; `block_dispatch` checks the slices' lengths
+                // against what its kernel reads and writes.
                 #[allow(unsafe_code)]
                 unsafe {
                     block_dispatch(
                         block,
                         stride / 16,
                         k,
-                        a_block.as_ptr(),
-                        packed.as_ptr(),
-                        c_block.as_mut_ptr(),
+                        a_block,
+                        packed,
+                        c_block,
                         n,
                         width,
                         accumulate,
@@ -161,26 +157,45 @@ fn panel_stride(n: usize, panel: usize) -> usize {
     PANEL.min((n - panel * PANEL).next_multiple_of(16))
 }
 
-/// [`block_avx512`] for `rows` (1 to [`ROWS_PER_BLOCK`]) and `vectors` (1 to [`VECTORS`]).
+/// [`block_avx512`] for `rows` (1 to [`ROWS_PER_BLOCK`]) and `vectors` (1 to [`VECTORS`])
+/// over slices. Panics when a slice is shorter than the kernel's reads or writes: `a` needs
+/// `rows * k` values, `b` (one packed panel) `k * 16 * vectors`, and `c` the `width` values of
+/// each of its `rows` rows of stride `ldc`.
 ///
 /// # Safety
-/// As [`block_avx512`] with `ROWS = rows` and `VECTORS = vectors`.
+/// The CPU supports AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code, clippy::too_many_arguments)]
 unsafe fn block_dispatch(
     rows: usize,
     vectors: usize,
     k: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
     ldc: usize,
     width: usize,
     accumulate: bool,
 ) {
+    assert!(
+        (1..=ROWS_PER_BLOCK).contains(&rows) && (1..=VECTORS).contains(&vectors),
+        "register block of {rows} rows and {vectors} vectors"
+    );
+    assert!(
+        width <= 16 * vectors && width <= ldc,
+        "block wider than its panel"
+    );
+    assert!(a.len() >= rows * k, "block's rows too short");
+    assert!(b.len() >= k * 16 * vectors, "packed panel too short");
+    assert!(
+        c.len() >= (rows - 1) * ldc + width,
+        "block's destination too short"
+    );
+    let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     macro_rules! by_vectors {
         ($rows:literal) => {
-            // SAFETY: the caller's contract, with the sizes matched here.
+            // SAFETY: the CPU supports AVX-512F (the caller's contract); the asserts above are
+            // `block_avx512`'s bounds for these `rows` and `vectors`.
             unsafe {
                 match vectors {
                     4 => block_avx512::<$rows, 4>(k, a, b, c, ldc, width, accumulate),
@@ -342,17 +357,51 @@ mod tests {
             let mut alone = vec![0.0f32; n];
             packed.product(&mut alone, &a[r * k..(r + 1) * k], 1, false);
             assert_eq!(alone, whole[r * n..(r + 1) * n], "row {r}");
-            // Where the CPU has the kernel family, the packed kernel must be the one that ran.
-            if crate::kernels::product_kernels() == "avx512" {
-                for c in [0usize, 17, 211] {
-                    let mut chain = 0.0f32;
+        }
+        // Where the CPU has the kernel family, the packed kernel must be the one that ran:
+        // every element is one chain of fused multiply-adds started from the destination's
+        // value (gemm, the fallback, adds the destination to its sum at the end instead).
+        if crate::kernels::product_kernels() == "avx512" {
+            let start = values(rows * n, 8);
+            let mut accumulated = start.clone();
+            packed.product(&mut accumulated, &a, rows, true);
+            for r in 0..rows {
+                for c in 0..n {
+                    let (mut chain, mut from_zero) = (start[r * n + c], 0.0f32);
                     for i in 0..k {
                         chain = a[r * k + i].mul_add(m[i * n + c], chain);
+                        from_zero = a[r * k + i].mul_add(m[i * n + c], from_zero);
                     }
-                    assert_eq!(chain.to_bits(), whole[r * n + c].to_bits(), "({r},{c})");
+                    assert_eq!(from_zero.to_bits(), whole[r * n + c].to_bits(), "({r},{c})");
+                    assert_eq!(
+                        chain.to_bits(),
+                        accumulated[r * n + c].to_bits(),
+                        "({r},{c})"
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn c2_packed_products_with_an_empty_dimension_write_what_they_must() {
+        // No rows or no columns: nothing written. No inner dimension: zeros, or the
+        // destination unchanged when accumulating.
+        let m = values(12, 1);
+        let packed = PackedMatrix::new(View::row_major(&m, 3, 4));
+        let mut untouched = vec![5.0f32; 8];
+        packed.product(&mut untouched, &[], 0, false);
+        assert_eq!(untouched, vec![5.0; 8]);
+        let empty = PackedMatrix::new(View::row_major(&m, 0, 4));
+        let mut dst = vec![5.0f32; 8];
+        empty.product(&mut dst, &[], 2, true);
+        assert_eq!(dst, vec![5.0; 8]);
+        empty.product(&mut dst, &[], 2, false);
+        assert_eq!(dst, vec![0.0; 8]);
+        let narrow = PackedMatrix::new(View::row_major(&m, 3, 0));
+        let mut dst = vec![5.0f32; 2];
+        narrow.product(&mut dst, &values(6, 2), 2, false);
+        assert_eq!(dst, vec![5.0; 2]);
     }
 
     #[test]

@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-
 /// Independent accumulator chains per thread: latency 4-5 cycles times 2 FMA pipes, plus margin.
 const CHAINS: usize = 12;
 
