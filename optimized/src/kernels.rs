@@ -84,6 +84,12 @@ impl<'a, T: Real> View<'a, T> {
         self.data[row * self.row_stride + column * self.column_stride]
     }
 
+    /// Whether this is the transpose of a row-major matrix ([`View::t`] of
+    /// [`View::row_major`]) rather than a row-major one.
+    pub fn is_transposed_row_major(&self) -> bool {
+        self.column_stride != 1 && self.row_stride == 1
+    }
+
     /// Whether every element the view can address lies inside its slice.
     fn in_bounds(&self) -> bool {
         self.rows == 0

@@ -5,10 +5,12 @@
 //! [`PackedMatrix`] is packed when the network is built, and [`PackedMatrix::product`] runs a
 //! register-blocked AVX-512 kernel over it straight from the left operand's rows.
 //!
-//! Every output element is one chain of fused multiply-adds over `k` in order `0..k`, started
-//! from the destination's value when accumulating, so a product's bits depend on neither the
-//! thread count nor the row count of the call (clause T8). Without AVX-512F the product goes
-//! through [`crate::kernels::matmul`] on the unpacked matrix.
+//! In the packed kernel every output element is one chain of fused multiply-adds over `k` in
+//! order `0..k`, started from the destination's value when accumulating, so a product's bits
+//! depend on neither the thread count nor the row count of the call (clause T8). Outside the
+//! `"avx512"` kernel family the product goes through [`crate::kernels::matmul`] on the matrix
+//! as it was given (same strides, so the same bits as before packing existed); there the
+//! shards' fixed size is what keeps results independent of the thread count.
 
 use crate::kernels::{matmul, View};
 
@@ -16,8 +18,9 @@ use crate::kernels::{matmul, View};
 const VECTORS: usize = 4;
 /// Output columns per packed panel.
 const PANEL: usize = 16 * VECTORS;
-/// Rows of the left operand per register block: 5 x 2 accumulators, enough chains to keep
-/// two fused multiply-add pipes busy, and 50 (the paper run's shard) is 10 blocks exactly.
+/// Rows of the left operand per register block: 6 x 4 = 24 accumulators (of 32 vector
+/// registers), enough independent chains to hide the fused multiply-add's latency on two
+/// pipes, with few loads of the packed panel per multiply-add.
 const ROWS_PER_BLOCK: usize = 6;
 
 /// A `k x n` f32 matrix packed for [`PackedMatrix::product`]: panels of [`PANEL`] columns,
@@ -32,8 +35,11 @@ pub struct PackedMatrix {
     /// Where panel 0 starts in `panels`: the first 64-byte boundary, so that no vector load
     /// of the kernel splits a cache line.
     start: usize,
-    /// The matrix row-major, for the portable route.
+    /// The matrix as given, row-major, or its transpose row-major when `transposed`: the
+    /// route outside the AVX-512 family multiplies by the same view as before packing.
     plain: Vec<f32>,
+    /// Whether the matrix was given as the transpose of a row-major one.
+    transposed: bool,
 }
 
 /// Whether this CPU runs the packed kernel: where the `gemm` crate runs its AVX-512 kernels
@@ -46,7 +52,7 @@ fn simd_available() -> bool {
 impl Clone for PackedMatrix {
     /// Packs again: a copied buffer would lose the panels' 64-byte alignment.
     fn clone(&self) -> Self {
-        PackedMatrix::new(View::row_major(&self.plain, self.k, self.n))
+        PackedMatrix::new(self.unpacked())
     }
 }
 
@@ -54,10 +60,16 @@ impl PackedMatrix {
     /// Packs `matrix` (any strides: a transposed view packs its transpose).
     pub fn new(matrix: View<'_, f32>) -> Self {
         let (k, n) = (matrix.rows(), matrix.cols());
+        let transposed = matrix.is_transposed_row_major();
         let mut plain = vec![0.0f32; k * n];
         for row in 0..k {
             for column in 0..n {
-                plain[row * n + column] = matrix.at(row, column);
+                let index = if transposed {
+                    column * k + row
+                } else {
+                    row * n + column
+                };
+                plain[index] = matrix.at(row, column);
             }
         }
         let (panels, start) = if simd_available() {
@@ -70,7 +82,7 @@ impl PackedMatrix {
                 for row in 0..k {
                     for offset in 0..PANEL.min(n - panel * PANEL) {
                         panels[start + panel * k * PANEL + row * stride + offset] =
-                            plain[row * n + panel * PANEL + offset];
+                            matrix.at(row, panel * PANEL + offset);
                     }
                 }
             }
@@ -84,6 +96,16 @@ impl PackedMatrix {
             panels,
             start,
             plain,
+            transposed,
+        }
+    }
+
+    /// The matrix as it was given to [`PackedMatrix::new`], over the kept copy.
+    fn unpacked(&self) -> View<'_, f32> {
+        if self.transposed {
+            View::row_major(&self.plain, self.n, self.k).t()
+        } else {
+            View::row_major(&self.plain, self.k, self.n)
         }
     }
 
@@ -109,7 +131,7 @@ impl PackedMatrix {
             matmul(
                 dst,
                 View::row_major(a, rows, k),
-                View::row_major(&self.plain, k, n),
+                self.unpacked(),
                 accumulate,
             );
             return;
@@ -181,9 +203,11 @@ unsafe fn block_dispatch(
         (1..=ROWS_PER_BLOCK).contains(&rows) && (1..=VECTORS).contains(&vectors),
         "register block of {rows} rows and {vectors} vectors"
     );
+    // Every vector of the block holds at least one column: the kernel forms each vector's
+    // destination pointer, which must stay inside `c` even where its mask is empty.
     assert!(
-        width <= 16 * vectors && width <= ldc,
-        "block wider than its panel"
+        width > 16 * (vectors - 1) && width <= 16 * vectors && width <= ldc,
+        "block of {width} columns in {vectors} vectors"
     );
     assert!(a.len() >= rows * k, "block's rows too short");
     assert!(b.len() >= k * 16 * vectors, "packed panel too short");
@@ -296,10 +320,12 @@ mod tests {
 
     #[test]
     fn c2_packed_product_equals_f64_sums_on_every_edge_shape() {
-        // Rows around the 5-row block, columns around the 16- and 32-wide panel edges, inner
-        // dimensions 1 and odd; transposed and plain matrices; with and without accumulating.
-        for &rows in &[1usize, 4, 5, 6, 11, 50] {
-            for &n in &[1usize, 15, 16, 17, 31, 32, 33, 212] {
+        // Rows around the 6-row block and its even split, columns around the 16-lane vector
+        // and the 64-wide panel edges (a part-masked last vector in every position of a
+        // panel), inner dimensions 1 and odd; transposed and plain matrices; with and without
+        // accumulating.
+        for &rows in &[1usize, 5, 6, 7, 12, 13, 50] {
+            for &n in &[1usize, 15, 16, 17, 33, 48, 63, 64, 65, 127, 128, 212] {
                 for &k in &[1usize, 7, 64] {
                     for transposed in [false, true] {
                         let a = values(rows * k, 1);
@@ -353,15 +379,16 @@ mod tests {
         let packed = PackedMatrix::new(View::row_major(&m, k, n));
         let mut whole = vec![0.0f32; rows * n];
         packed.product(&mut whole, &a, rows, false);
-        for r in [0usize, 4, 5, 37, 49] {
-            let mut alone = vec![0.0f32; n];
-            packed.product(&mut alone, &a[r * k..(r + 1) * k], 1, false);
-            assert_eq!(alone, whole[r * n..(r + 1) * n], "row {r}");
-        }
         // Where the CPU has the kernel family, the packed kernel must be the one that ran:
         // every element is one chain of fused multiply-adds started from the destination's
-        // value (gemm, the fallback, adds the destination to its sum at the end instead).
+        // value (gemm, the fallback, adds the destination to its sum at the end instead, and
+        // takes other paths for one row).
         if crate::kernels::product_kernels() == "avx512" {
+            for r in [0usize, 4, 5, 37, 49] {
+                let mut alone = vec![0.0f32; n];
+                packed.product(&mut alone, &a[r * k..(r + 1) * k], 1, false);
+                assert_eq!(alone, whole[r * n..(r + 1) * n], "row {r}");
+            }
             let start = values(rows * n, 8);
             let mut accumulated = start.clone();
             packed.product(&mut accumulated, &a, rows, true);
@@ -402,6 +429,30 @@ mod tests {
         let mut dst = vec![5.0f32; 2];
         narrow.product(&mut dst, &values(6, 2), 2, false);
         assert_eq!(dst, vec![5.0; 2]);
+    }
+
+    #[test]
+    fn c2_the_route_outside_avx512_multiplies_by_the_view_as_given() {
+        // Without the packed kernel the product goes through gemm, whose path depends on the
+        // operand's strides: the kept copy must be the same view, transposed or not, for the
+        // other kernel families to keep the bits they had before packing.
+        let (k, n) = (5, 3);
+        let m = values(k * n, 9);
+        for view in [View::row_major(&m, k, n), View::row_major(&m, n, k).t()] {
+            let packed = PackedMatrix::new(view);
+            let kept = packed.unpacked();
+            assert_eq!(
+                kept.is_transposed_row_major(),
+                view.is_transposed_row_major()
+            );
+            for r in 0..k {
+                for c in 0..n {
+                    assert_eq!(kept.at(r, c).to_bits(), view.at(r, c).to_bits());
+                }
+            }
+        }
+        assert!(View::row_major(&m, n, k).t().is_transposed_row_major());
+        assert!(!View::row_major(&m, k, n).is_transposed_row_major());
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub fn kernel_total(iterations: u64, start: f32) -> (f32, usize) {
     (total, instructions.lanes())
 }
 
-/// Measures the peak on every thread of the current rayon pool for about `seconds`.
+/// Measures the peak on as many OS threads as the current rayon pool has, for about
+/// `seconds`.
 pub fn measure_peak(seconds: f64) -> PeakMeasurement {
     let threads = rayon::current_num_threads();
     // Calibrate on one thread: the rounds that take about a tenth of the budget.
