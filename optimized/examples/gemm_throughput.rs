@@ -1,5 +1,6 @@
 //! GFLOP/s of the products the optimized backend runs, on both cores the way training runs
-//! them (one shard per core, single-threaded products):
+//! them (one shard per core, single-threaded products), the per-step shapes both through
+//! `gemm` and through `PackedMatrix` (which the backend uses for them on AVX-512 CPUs):
 //! `cargo run --release -p hsnn-optimized --example gemm_throughput`.
 //! Compare with `python3 benches/peers/gemm_openblas.py` (numpy's OpenBLAS, same shapes).
 
