@@ -21,6 +21,7 @@ const PANEL: usize = 16 * VECTORS;
 /// Rows of the left operand per register block: 6 x 4 = 24 accumulators (of 32 vector
 /// registers), enough independent chains to hide the fused multiply-add's latency on two
 /// pipes, with few loads of the packed panel per multiply-add.
+#[cfg(target_arch = "x86_64")]
 const ROWS_PER_BLOCK: usize = 6;
 
 /// A `k x n` f32 matrix packed for [`PackedMatrix::product`]: panels of [`PANEL`] columns,
@@ -30,7 +31,7 @@ pub struct PackedMatrix {
     k: usize,
     n: usize,
     /// Panel `p`, row `r`, column `c` at `start + p * k * PANEL + r * panel_stride(n, p) + c`;
-    /// empty without AVX-512F.
+    /// empty outside the `"avx512"` kernel family.
     panels: Vec<f32>,
     /// Where panel 0 starts in `panels`: the first 64-byte boundary, so that no vector load
     /// of the kernel splits a cache line.
@@ -57,7 +58,7 @@ impl Clone for PackedMatrix {
 }
 
 impl PackedMatrix {
-    /// Packs `matrix` (any strides: a transposed view packs its transpose).
+    /// Packs `matrix`, whatever its strides (a transposed view packs the matrix it shows).
     pub fn new(matrix: View<'_, f32>) -> Self {
         let (k, n) = (matrix.rows(), matrix.cols());
         let transposed = matrix.is_transposed_row_major();
@@ -136,38 +137,40 @@ impl PackedMatrix {
             );
             return;
         }
-        // Row blocks as even as they can be (50 rows: 5 of 6 and 4 of 5, not 8 of 6 and
-        // one of 2), so that every block keeps enough accumulators in flight.
-        let blocks = rows.div_ceil(ROWS_PER_BLOCK);
-        let (base, extra) = (rows / blocks, rows % blocks);
         #[cfg(target_arch = "x86_64")]
-        for panel in 0..n.div_ceil(PANEL) {
-            let width = PANEL.min(n - panel * PANEL);
-            let stride = panel_stride(n, panel);
-            let packed = &self.panels[self.start + panel * k * PANEL..][..k * stride];
-            let mut row = 0;
-            for index in 0..blocks {
-                let block = base + usize::from(index < extra);
-                let a_block = &a[row * k..(row + block) * k];
-                let c_block = &mut dst[row * n + panel * PANEL..];
-                // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
-                // kernels' only target feature; `block_dispatch` checks the slices' lengths
-                // against what its kernel reads and writes.
-                #[allow(unsafe_code)]
-                unsafe {
-                    block_dispatch(
-                        block,
-                        stride / 16,
-                        k,
-                        a_block,
-                        packed,
-                        c_block,
-                        n,
-                        width,
-                        accumulate,
-                    );
+        {
+            // Row blocks as even as they can be (50 rows: 5 of 6 and 4 of 5, not 8 of 6 and
+            // one of 2), so that every block keeps enough accumulators in flight.
+            let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+            let (base, extra) = (rows / blocks, rows % blocks);
+            for panel in 0..n.div_ceil(PANEL) {
+                let width = PANEL.min(n - panel * PANEL);
+                let stride = panel_stride(n, panel);
+                let packed = &self.panels[self.start + panel * k * PANEL..][..k * stride];
+                let mut row = 0;
+                for index in 0..blocks {
+                    let block = base + usize::from(index < extra);
+                    let a_block = &a[row * k..(row + block) * k];
+                    let c_block = &mut dst[row * n + panel * PANEL..];
+                    // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
+                    // kernels' only target feature; `block_dispatch` checks the slices' lengths
+                    // against what its kernel reads and writes.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        block_dispatch(
+                            block,
+                            stride / 16,
+                            k,
+                            a_block,
+                            packed,
+                            c_block,
+                            n,
+                            width,
+                            accumulate,
+                        );
+                    }
+                    row += block;
                 }
-                row += block;
             }
         }
     }
@@ -262,13 +265,13 @@ unsafe fn block_avx512<const ROWS: usize, const VECTORS: usize>(
         __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
         _mm512_set1_ps, _mm512_setzero_ps,
     };
-    let mut masks = [0u16; VECTORS];
+    // Every vector holds at least one of the `width` columns (checked by `block_dispatch`).
+    let mut masks = [u16::MAX; VECTORS];
     for (v, mask) in masks.iter_mut().enumerate() {
-        *mask = match width.saturating_sub(16 * v) {
-            0 => 0,
-            lanes @ 1..=15 => (1u16 << lanes) - 1,
-            _ => u16::MAX,
-        };
+        let lanes = width - 16 * v;
+        if lanes < 16 {
+            *mask = (1u16 << lanes) - 1;
+        }
     }
     let mut acc: [[__m512; VECTORS]; ROWS] = [[_mm512_setzero_ps(); VECTORS]; ROWS];
     if accumulate {

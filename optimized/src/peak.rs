@@ -167,10 +167,10 @@ pub fn measure_peak(seconds: f64) -> PeakMeasurement {
     let mut total_elapsed = 0.0;
     let mut ran = Vec::new();
     for trial in 0..trials {
-        // One OS thread per pool thread, released together by a barrier: a rayon job can
-        // leave a worker busy or asleep when the kernel's pieces are handed out, and a trial
-        // in which one thread starts late measures one core (seen: half the peak once in a
-        // bench run, 2026-12-02). The trial lasts from the first start to the last end.
+        // One OS thread per pool thread, released together by a barrier, so that every
+        // thread runs the kernel at once whatever the pool's workers are doing; the trial
+        // lasts from the first start to the last end. (Half-peak readings on a shared machine
+        // happen with this too: `hsnn bench` therefore measures between its repetitions.)
         let barrier = std::sync::Barrier::new(threads);
         let results = std::thread::scope(|scope| {
             let handles = (0..threads)
