@@ -20,6 +20,7 @@ use hsnn_spec::{Result, SequenceBatch};
 use crate::arithmetic::{bit_serial_steps, fire, nearest, popcount, rshr, saturate};
 use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
+use crate::pairs::{PairMatrix, Split};
 
 /// The widest complete sum, sign included, that binary64 holds exactly: every partial sum of
 /// a sum whose bound fits lies below 2^52 in magnitude, well inside binary64's 53-bit
@@ -491,7 +492,154 @@ struct Piece<'a> {
     memory_input_integrators: Vec<i64>,
     /// The model's tensors in binary64, converted once, by name.
     tensors: Vec<(&'static str, Dense)>,
+    /// The tensors whose products run in 16-bit integer pairs, by name (`a_bar` transposed):
+    /// those whose entries fit i16 and whose every sum is proven to fit i32 (H13).
+    pair_tensors: Vec<(&'static str, PairMatrix)>,
+    /// The operands' i16 pieces, for the pair products.
+    input_pieces: Pieces,
+    memory_pieces: Pieces,
+    previous_memory_pieces: Pieces,
+    hidden_pieces: Pieces,
+    /// The pair products' i32 sums before they join their accumulator: high and low pieces.
+    pair_sums: (Vec<i32>, Vec<i32>),
     counters: HardwareCounters,
+}
+
+/// An operand's i16 pieces (`rows x width`, row-major) for the pair products, kept only when
+/// some pair product reads it.
+struct Pieces {
+    split: Option<Split>,
+    high: Vec<i16>,
+    low: Vec<i16>,
+}
+
+impl Pieces {
+    fn new(split: Option<Split>, len: usize) -> Self {
+        let low = match split {
+            Some(Split::Halves { .. }) => len,
+            _ => 0,
+        };
+        Pieces {
+            split,
+            high: vec![0; if split.is_some() { len } else { 0 }],
+            low: vec![0; low],
+        }
+    }
+
+    /// Takes the pieces of `values` (integers held in binary64) when they are kept.
+    fn fill(&mut self, values: &[f64]) {
+        if let Some(split) = self.split {
+            split.fill(values, &mut self.high, &mut self.low);
+        }
+    }
+}
+
+/// Which operand a tensor reads (H8): the input, the hidden output (or counts), the memory.
+fn operand_of(tensor: &str) -> Operand {
+    match tensor {
+        "encoder_input" | "kernel_input" => Operand::Input,
+        "encoder_hidden" | "kernel_hidden" | "readout_kernel" => Operand::Hidden,
+        _ => Operand::Memory,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    Input,
+    Hidden,
+    Memory,
+}
+
+/// The largest magnitude `operand` takes in `model` (H1's symmetric limits, H7's count range).
+fn operand_limit(model: &FixedModel, operand: Operand) -> Option<i64> {
+    let limit = hsnn_spec::fixed::symmetric_limit;
+    let formats = &model.formats;
+    match operand {
+        Operand::Input => Some(limit(formats.input.bits)),
+        Operand::Memory => Some(limit(formats.memory.bits)),
+        Operand::Hidden => match &model.counts.hidden {
+            Some(range) => Some(range.min.unsigned_abs().max(range.max.unsigned_abs()) as i64),
+            None => formats.hidden.as_ref().map(|format| limit(format.bits)),
+        },
+    }
+}
+
+/// `tensor` (named `name`) packed for pair products when its products can run in them
+/// exactly: entries within i16, an operand two i16 pieces hold, and every output's sum of one
+/// piece within i32 (H13). Outer and dot products (one row or one column) stay in binary64.
+fn pair_route(
+    model: &FixedModel,
+    name: &str,
+    tensor: &FixedTensor,
+    transpose: bool,
+) -> Option<PairMatrix> {
+    if tensor.rows <= 1 || tensor.cols <= 1 {
+        return None;
+    }
+    let limit = operand_limit(model, operand_of(name))?;
+    let split = Split::for_limit(limit)?;
+    let matrix = PairMatrix::new(&tensor.data, tensor.rows, tensor.cols, transpose)?;
+    matrix.fits(split.piece_limit(limit)).then_some(matrix)
+}
+
+/// `acc[r * acc_stride + j] += 2^shift * sum_i y[r][i] W[i][j]` for the operand whose pieces
+/// are `pieces`, row `r` starting at `offset + r * stride`: the pair products of each piece,
+/// joined as `hi 2^s + lo` (exact in binary64, whose accumulator holds the sum, H13).
+#[allow(clippy::too_many_arguments)]
+fn add_pair_product(
+    acc: &mut [f64],
+    acc_stride: usize,
+    pieces: &Pieces,
+    offset: usize,
+    stride: usize,
+    rows: usize,
+    matrix: &PairMatrix,
+    shift: u32,
+    sums: &mut (Vec<i32>, Vec<i32>),
+) {
+    let n = matrix.cols();
+    if rows == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        acc_stride >= n && (rows - 1) * acc_stride + n <= acc.len(),
+        "product destination too short"
+    );
+    let (high, low) = sums;
+    high.resize(rows * n, 0);
+    matrix.product(high, n, &pieces.high[offset..], stride, rows, false);
+    let scale = 2f64.powi(shift as i32);
+    match pieces.split {
+        Some(Split::Halves { shift: low_bits }) => {
+            low.resize(rows * n, 0);
+            matrix.product(low, n, &pieces.low[offset..], stride, rows, false);
+            let high_scale = scale * 2f64.powi(low_bits as i32);
+            for row in 0..rows {
+                let out = &mut acc[row * acc_stride..][..n];
+                let (high, low) = (&high[row * n..][..n], &low[row * n..][..n]);
+                for ((out, &high), &low) in out.iter_mut().zip(high).zip(low) {
+                    *out += f64::from(high) * high_scale + f64::from(low) * scale;
+                }
+            }
+        }
+        _ => {
+            for row in 0..rows {
+                let out = &mut acc[row * acc_stride..][..n];
+                for (out, &high) in out.iter_mut().zip(&high[row * n..][..n]) {
+                    *out += f64::from(high) * scale;
+                }
+            }
+        }
+    }
+}
+
+/// The operand buffer a product reads.
+#[derive(Clone, Copy)]
+enum Reads {
+    Input,
+    Hidden,
+    Memory,
+    PreviousMemory,
 }
 
 /// Which operands a sum's dense terms read (the chip's choice in H8's order).
@@ -533,8 +681,36 @@ impl<'a> Piece<'a> {
             "readout_kernel",
         ]
         .into_iter()
-        .filter_map(|name| fixed.named(name).map(|tensor| (name, Dense::of(tensor))))
-        .collect();
+        .filter_map(|name| fixed.named(name).map(|tensor| (name, Dense::of(tensor))));
+        let tensors: Vec<(&'static str, Dense)> = tensors
+            .chain([("a_bar", Dense::transposed(&fixed.a_bar))])
+            .collect();
+        let model = chip.model();
+        let pair_tensors: Vec<(&'static str, PairMatrix)> = tensors
+            .iter()
+            .filter_map(|&(name, _)| {
+                let tensor = if name == "a_bar" {
+                    &fixed.a_bar
+                } else {
+                    fixed.named(name)?
+                };
+                pair_route(model, name, tensor, name == "a_bar").map(|matrix| (name, matrix))
+            })
+            .collect();
+        // An operand is cut into pieces only when a pair product reads it.
+        let pieces = |operand: Operand, width: usize| {
+            let read = pair_tensors
+                .iter()
+                .any(|&(name, _)| operand_of(name) == operand);
+            let split = operand_limit(model, operand)
+                .and_then(Split::for_limit)
+                .filter(|_| read);
+            Pieces::new(split, rows * width)
+        };
+        let input_pieces = pieces(Operand::Input, lmu.input_size);
+        let memory_pieces = pieces(Operand::Memory, lmu.memory_length());
+        let previous_memory_pieces = pieces(Operand::Memory, lmu.memory_length());
+        let hidden_pieces = pieces(Operand::Hidden, lmu.hidden_size);
         Piece {
             chip,
             batch,
@@ -548,7 +724,62 @@ impl<'a> Piece<'a> {
             hidden_integrators,
             memory_input_integrators,
             tensors,
+            pair_tensors,
+            input_pieces,
+            memory_pieces,
+            previous_memory_pieces,
+            hidden_pieces,
+            pair_sums: (Vec::new(), Vec::new()),
             counters,
+        }
+    }
+
+    /// `acc (+)= 2^shift * operand x tensor` over the piece's rows (row `r` of the operand at
+    /// `offset + r * width`): through the pair products where the tensor has them (H13), in
+    /// binary64 otherwise.
+    fn add_term(
+        &mut self,
+        acc: &mut [f64],
+        acc_stride: usize,
+        operand: Reads,
+        offset: usize,
+        tensor_name: &str,
+        shift: u32,
+    ) {
+        let rows = self.range.len();
+        let (reals, pieces) = match operand {
+            Reads::Input => (&self.input, &self.input_pieces),
+            Reads::Hidden => (&self.hidden, &self.hidden_pieces),
+            Reads::Memory => (&self.memory, &self.memory_pieces),
+            Reads::PreviousMemory => (&self.previous_memory, &self.previous_memory_pieces),
+        };
+        let width = reals.len() / rows.max(1);
+        let pair = self
+            .pair_tensors
+            .iter()
+            .find(|(name, _)| *name == tensor_name)
+            .map(|(_, matrix)| matrix);
+        match pair {
+            Some(matrix) => add_pair_product(
+                acc,
+                acc_stride,
+                pieces,
+                offset,
+                width,
+                rows,
+                matrix,
+                shift,
+                &mut self.pair_sums,
+            ),
+            None => {
+                let tensor = self
+                    .tensors
+                    .iter()
+                    .find(|(name, _)| *name == tensor_name)
+                    .map(|(_, dense)| dense)
+                    .expect("a validated fixed model holds every tensor its sums name");
+                add_product(acc, acc_stride, &reals[offset..], width, rows, tensor, shift);
+            }
         }
     }
 
@@ -573,16 +804,20 @@ impl<'a> Piece<'a> {
             {
                 continue;
             }
-            let operand: &[f64] = match (operands, term.operand.as_str()) {
-                (SumOperands::Logits, _) | (_, "hidden") => &self.hidden,
-                (_, "input") => &self.input,
-                (SumOperands::Preactivation, _) => &self.memory,
-                (SumOperands::MemoryInput, _) => &self.previous_memory,
+            let operand = match (operands, term.operand.as_str()) {
+                (SumOperands::Logits, _) | (_, "hidden") => Reads::Hidden,
+                (_, "input") => Reads::Input,
+                (SumOperands::Preactivation, _) => Reads::Memory,
+                (SumOperands::MemoryInput, _) => Reads::PreviousMemory,
             };
-            let width = operand.len() / rows.max(1);
             let tensor = self.dense(&term.tensor);
-            add_product(acc, tensor.cols, operand, width, rows, tensor, term.shift);
-            let macs = (tensor.rows * tensor.cols) as u64;
+            let (cols, macs) = (tensor.cols, (tensor.rows * tensor.cols) as u64);
+            let width = match operand {
+                Reads::Input => self.input.len(),
+                Reads::Hidden => self.hidden.len(),
+                Reads::Memory | Reads::PreviousMemory => self.memory.len(),
+            } / rows.max(1);
+            self.add_term(acc, cols, operand, 0, &term.tensor, term.shift);
             self.count_dense(&term.tensor, sum_name, macs);
             self.counters.memory.state_words_read += (rows * width) as u64;
         }
@@ -607,18 +842,10 @@ impl<'a> Piece<'a> {
     ) {
         let rows = self.rows();
         let hidden_size = self.chip.model().config.lmu.hidden_size;
-        let tensor = self.dense(tensor_name);
-        let fan_out = tensor.cols as u64;
+        let cols = self.dense(tensor_name).cols;
+        let fan_out = cols as u64;
         if let Some(term) = term(sum, tensor_name) {
-            add_product(
-                acc,
-                tensor.cols,
-                &self.hidden,
-                hidden_size,
-                rows,
-                tensor,
-                term.shift,
-            );
+            self.add_term(acc, cols, Reads::Hidden, 0, tensor_name, term.shift);
         }
         let counters = &mut self.counters.sites[0].targets[target];
         counters.dense_equivalent_macs += (rows * hidden_size) as u64 * fan_out;
@@ -640,7 +867,6 @@ impl<'a> Piece<'a> {
         let memory_input_site = usize::from(spiking_hidden);
         let fraction_v = formats.integrator_fraction_bits;
         let input_scale = 2f64.powi(formats.input.fraction_bits);
-        let a_bar = Dense::transposed(&model.tensors.a_bar);
         let b_bar = &model.tensors.b_bar.data;
         let a_term = term(&sums.memory, "a_bar").map(|term| term.shift);
         let b_term = term(&sums.memory, "b_bar").map(|term| term.shift);
@@ -670,8 +896,10 @@ impl<'a> Piece<'a> {
                     self.input[row * lmu.input_size + feature] = integer as f64;
                 }
             }
+            self.input_pieces.fill(&self.input);
             self.counters.memory.state_words_written += rows_u64 * lmu.input_size as u64;
             std::mem::swap(&mut self.memory, &mut self.previous_memory);
+            std::mem::swap(&mut self.memory_pieces, &mut self.previous_memory_pieces);
 
             // The previous step's hidden events reach W_h and e_h now.
             memory_input_acc.fill(0.0);
@@ -717,13 +945,12 @@ impl<'a> Piece<'a> {
             if let Some(shift) = a_term {
                 for dimension in 0..memory_size {
                     let start = dimension * order;
-                    add_product(
+                    self.add_term(
                         &mut memory_acc[start..],
                         memory_length,
-                        &self.previous_memory[start..],
-                        memory_length,
-                        rows,
-                        &a_bar,
+                        Reads::PreviousMemory,
+                        start,
+                        "a_bar",
                         shift,
                     );
                 }
@@ -786,6 +1013,7 @@ impl<'a> Piece<'a> {
                 &mut memory_integers,
                 &mut self.memory,
             );
+            self.memory_pieces.fill(&self.memory);
             self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
 
             // 5. Z.
@@ -846,6 +1074,7 @@ impl<'a> Piece<'a> {
                 }
                 self.counters.memory.state_words_written += rows_u64 * hidden_size as u64;
             }
+            self.hidden_pieces.fill(&self.hidden);
             if self.full {
                 for row in 0..rows {
                     let copy = |source: &[i64], target: &mut [i64], width: usize| {

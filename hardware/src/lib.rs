@@ -11,6 +11,7 @@
 //! - [`chip`]: one sequence as a stream of steps, event-driven (H7, H8)
 //! - [`backend`]: batches, threads and the [`hsnn_spec::Backend`] interface (H8, H12)
 //! - [`fast`]: the same integers and counters, computed densely over a batch (H13)
+//! - [`pairs`]: the fast engine's exact 16-bit integer products (VNNI where present, H13)
 //! - [`counters`]: what the chip counts (H10)
 //! - [`energy`]: device profiles and the pricing rule (H11)
 
@@ -20,6 +21,7 @@ pub mod chip;
 pub mod counters;
 pub mod energy;
 pub mod fast;
+pub mod pairs;
 
 pub use backend::{run_batch, Engine, HardwareBackend};
 pub use chip::{Chip, ChipState, Event, StepOutput};

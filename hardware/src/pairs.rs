@@ -1,0 +1,564 @@
+//! Exact integer products in 16-bit pairs for the fast engine (SPEC.md clause H13).
+//!
+//! A [`PairMatrix`] holds a tensor whose integers fit i16, packed once; [`PairMatrix::product`]
+//! multiplies i16 operand rows by it into i32 sums. On CPUs with AVX-512 VNNI the kernel is
+//! `vpdpwssd` (32 multiply-adds per instruction, four times binary64's fused multiply-add on
+//! the same vector width); elsewhere a plain loop. Both compute in wrapping 32-bit arithmetic,
+//! which is exact modulo 2^32 whatever the order of the additions, so both give the exact sum
+//! whenever that sum lies in i32: the caller proves it from the tensor's column sums and the
+//! operand's limit ([`PairMatrix::fits`]), as H5 proves the accumulator width. Wider operands
+//! (the 24-bit memory) are split into 16-bit pieces ([`Split`]) and multiplied piece by piece.
+
+/// 16-lane i32 vectors per packed panel.
+#[cfg(target_arch = "x86_64")]
+const VECTORS: usize = 4;
+/// Output columns per packed panel.
+#[cfg(target_arch = "x86_64")]
+const PANEL: usize = 16 * VECTORS;
+/// Operand rows per register block: 6 x 4 = 24 accumulators of the 32 vector registers, enough
+/// independent chains to hide `vpdpwssd`'s latency, few panel loads per instruction.
+#[cfg(target_arch = "x86_64")]
+const ROWS_PER_BLOCK: usize = 6;
+
+/// The largest magnitude a 16-bit piece of an operand may have: i16's symmetric range (H1), so
+/// that no product is `(-2^15)^2`.
+pub(crate) const PIECE_LIMIT: i64 = (1 << 15) - 1;
+
+/// How an operand of integers up to `limit` in magnitude becomes i16 pieces: whole, or split
+/// as `y = hi 2^shift + lo` with `lo` in `[0, 2^shift)` and `hi = y >> shift` (floor), both
+/// within [`PIECE_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// `|y| <= PIECE_LIMIT`: the operand itself.
+    Whole,
+    /// Two pieces, `hi` and `lo`.
+    Halves {
+        /// The bits in `lo`.
+        shift: u32,
+    },
+}
+
+impl Split {
+    /// The split for an operand whose magnitude is at most `limit`, or `None` when two 16-bit
+    /// pieces cannot hold it (beyond 29 magnitude bits).
+    pub(crate) fn for_limit(limit: i64) -> Option<Split> {
+        if limit <= PIECE_LIMIT {
+            return Some(Split::Whole);
+        }
+        // Magnitude bits split as evenly as possible keeps both pieces' limits, and so the
+        // proof of each piece's sum, as small as they can be.
+        let magnitude_bits = 64 - limit.unsigned_abs().leading_zeros();
+        let shift = magnitude_bits.div_ceil(2);
+        let split = Split::Halves { shift };
+        (split.piece_limit(limit) <= PIECE_LIMIT).then_some(split)
+    }
+
+    /// The largest magnitude of any piece of an operand up to `limit`.
+    pub(crate) fn piece_limit(self, limit: i64) -> i64 {
+        match self {
+            Split::Whole => limit,
+            Split::Halves { shift } => {
+                // floor division: -limit >> shift has the larger magnitude of the two signs.
+                let high = (-limit >> shift).abs().max(limit >> shift);
+                high.max((1 << shift) - 1)
+            }
+        }
+    }
+
+    /// The pieces of `values` (each within the limit this split was made for): `hi` gets the
+    /// operand itself when whole.
+    pub(crate) fn fill(self, values: &[f64], hi: &mut [i16], lo: &mut [i16]) {
+        match self {
+            Split::Whole => {
+                for (piece, &value) in hi.iter_mut().zip(values) {
+                    *piece = value as i16;
+                }
+            }
+            Split::Halves { shift } => {
+                let mask = (1i64 << shift) - 1;
+                for ((high, low), &value) in hi.iter_mut().zip(lo.iter_mut()).zip(values) {
+                    let value = value as i64;
+                    *high = (value >> shift) as i16;
+                    *low = (value & mask) as i16;
+                }
+            }
+        }
+    }
+}
+
+/// A `k x n` tensor of integers within [`PIECE_LIMIT`], packed for [`PairMatrix::product`]
+/// (clause H13): panels of 64 columns, each holding rows `2p` and `2p + 1` interleaved column
+/// by column (the layout `vpdpwssd` reads), the last panel rounded up to whole vectors and
+/// padded with zeros, as is an odd `k`'s last pair.
+#[derive(Debug, Clone)]
+pub(crate) struct PairMatrix {
+    k: usize,
+    n: usize,
+    /// Row-major `k x n`: the portable route's operand.
+    plain: Vec<i16>,
+    /// The VNNI kernel's panels; empty where it does not run.
+    panels: Vec<i16>,
+    /// `max_j sum_i |W_ij|`: the bound of every output's sum per unit of operand.
+    column_sum_limit: i64,
+}
+
+/// Whether this CPU runs the VNNI kernel.
+fn vnni_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The name of the kernel [`PairMatrix::product`] runs on this CPU: `"avx512-vnni"` or
+/// `"portable"` (the results are the same integers).
+pub fn pair_kernel() -> &'static str {
+    if vnni_available() {
+        "avx512-vnni"
+    } else {
+        "portable"
+    }
+}
+
+impl PairMatrix {
+    /// Packs the `rows x cols` row-major integers `data` (transposed first when `transpose`,
+    /// so that the product reads `data^T`), or `None` when an entry lies beyond
+    /// [`PIECE_LIMIT`].
+    pub(crate) fn new(data: &[i64], rows: usize, cols: usize, transpose: bool) -> Option<Self> {
+        assert_eq!(data.len(), rows * cols, "tensor of the wrong size");
+        if data.iter().any(|value| value.abs() > PIECE_LIMIT) {
+            return None;
+        }
+        let (k, n) = if transpose {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
+        let entry = |i: usize, j: usize| {
+            if transpose {
+                data[j * cols + i]
+            } else {
+                data[i * cols + j]
+            }
+        };
+        let mut plain = vec![0i16; k * n];
+        let mut column_sums = vec![0i64; n];
+        for i in 0..k {
+            for j in 0..n {
+                let value = entry(i, j);
+                plain[i * n + j] = value as i16;
+                column_sums[j] += value.abs();
+            }
+        }
+        let column_sum_limit = column_sums.into_iter().max().unwrap_or(0);
+        let mut matrix = PairMatrix {
+            k,
+            n,
+            plain,
+            panels: Vec::new(),
+            column_sum_limit,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if vnni_available() && k > 0 && n > 0 {
+            let pairs = k.div_ceil(2);
+            let mut panels = vec![0i16; 2 * pairs * n.next_multiple_of(16)];
+            for panel in 0..n.div_ceil(PANEL) {
+                let stride = panel_stride(n, panel);
+                let base = 2 * pairs * panel * PANEL;
+                for i in 0..k {
+                    for offset in 0..PANEL.min(n - panel * PANEL) {
+                        panels[base + (i / 2) * 2 * stride + 2 * offset + i % 2] =
+                            matrix.plain[i * n + panel * PANEL + offset];
+                    }
+                }
+            }
+            matrix.panels = panels;
+        }
+        Some(matrix)
+    }
+
+    /// Rows: the inner dimension of a product.
+    pub(crate) fn rows(&self) -> usize {
+        self.k
+    }
+
+    /// Columns.
+    pub(crate) fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// Whether every output's sum over operands of magnitude at most `operand_limit` lies in
+    /// i32, so that [`PairMatrix::product`] gives it exactly (clause H13's proof, H5's bound
+    /// for one term).
+    pub(crate) fn fits(&self, operand_limit: i64) -> bool {
+        self.column_sum_limit
+            .checked_mul(operand_limit)
+            .is_some_and(|bound| bound <= i64::from(i32::MAX))
+    }
+
+    /// `dst[r * ldc + j] (+)= sum_i a[r * lda + i] W[i][j]` for `r < rows`, `j < n`, in
+    /// wrapping i32 arithmetic (exact when [`PairMatrix::fits`] the operand), added to `dst`
+    /// when `accumulate`. Panics when a slice is too short or a stride shorter than its row.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn product(
+        &self,
+        dst: &mut [i32],
+        ldc: usize,
+        a: &[i16],
+        lda: usize,
+        rows: usize,
+        accumulate: bool,
+    ) {
+        let (k, n) = (self.k, self.n);
+        if rows == 0 || n == 0 {
+            return;
+        }
+        assert!(ldc >= n && lda >= k, "product strides shorter than their rows");
+        assert!(dst.len() >= (rows - 1) * ldc + n, "product destination too short");
+        assert!(a.len() >= (rows - 1) * lda + k, "product operand too short");
+        if !accumulate {
+            for row in 0..rows {
+                dst[row * ldc..][..n].fill(0);
+            }
+        }
+        if k == 0 {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if !self.panels.is_empty() {
+            self.product_vnni(dst, ldc, a, lda, rows);
+            return;
+        }
+        for row in 0..rows {
+            let out = &mut dst[row * ldc..][..n];
+            for (i, &y) in a[row * lda..][..k].iter().enumerate() {
+                let y = i32::from(y);
+                for (out, &w) in out.iter_mut().zip(&self.plain[i * n..][..n]) {
+                    *out = out.wrapping_add(y * i32::from(w));
+                }
+            }
+        }
+    }
+
+    /// [`PairMatrix::product`]'s accumulation through the VNNI kernel, block by block.
+    #[cfg(target_arch = "x86_64")]
+    fn product_vnni(&self, dst: &mut [i32], ldc: usize, a: &[i16], lda: usize, rows: usize) {
+        let (k, n) = (self.k, self.n);
+        let pairs = k.div_ceil(2);
+        // Row blocks as even as they can be (50 rows: 5 of 6 and 4 of 5), so that every
+        // block keeps enough accumulators in flight.
+        let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+        let (base, extra) = (rows / blocks, rows % blocks);
+        for panel in 0..n.div_ceil(PANEL) {
+            let width = PANEL.min(n - panel * PANEL);
+            let stride = panel_stride(n, panel);
+            let packed = &self.panels[2 * pairs * panel * PANEL..][..2 * pairs * stride];
+            let mut row = 0;
+            for index in 0..blocks {
+                let block = base + usize::from(index < extra);
+                let a_block = &a[row * lda..(row + block - 1) * lda + k];
+                let c_block = &mut dst[row * ldc + panel * PANEL..];
+                // SAFETY: `panels` is non-empty only where AVX-512F, BW and VNNI were detected
+                // (`new`), the kernel's target features; `block_dispatch` checks the slices'
+                // lengths against what its kernel reads and writes.
+                #[allow(unsafe_code)]
+                unsafe {
+                    block_dispatch(block, stride / 16, k, a_block, lda, packed, c_block, ldc, width);
+                }
+                row += block;
+            }
+        }
+    }
+}
+
+/// Columns per packed row pair of panel `panel` of a tensor of `n` columns: [`PANEL`], or the
+/// last panel's columns rounded up to a whole vector.
+#[cfg(target_arch = "x86_64")]
+fn panel_stride(n: usize, panel: usize) -> usize {
+    PANEL.min((n - panel * PANEL).next_multiple_of(16))
+}
+
+/// [`block_vnni`] for `rows` (1 to [`ROWS_PER_BLOCK`]) and `vectors` (1 to [`VECTORS`]) over
+/// slices. Panics when a slice is shorter than the kernel's reads or writes: `a` needs its
+/// `rows` rows of `k` values at stride `lda`, `b` (one packed panel) `2 * ceil(k/2) * 16 *
+/// vectors` values, and `c` the `width` values of each of its `rows` rows of stride `ldc`.
+///
+/// # Safety
+/// The CPU supports AVX-512F, BW and VNNI.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+unsafe fn block_dispatch(
+    rows: usize,
+    vectors: usize,
+    k: usize,
+    a: &[i16],
+    lda: usize,
+    b: &[i16],
+    c: &mut [i32],
+    ldc: usize,
+    width: usize,
+) {
+    assert!(
+        (1..=ROWS_PER_BLOCK).contains(&rows) && (1..=VECTORS).contains(&vectors),
+        "register block of {rows} rows and {vectors} vectors"
+    );
+    // Every vector of the block holds at least one column: the kernel forms each vector's
+    // destination pointer, which must stay inside `c` even where its mask is partial.
+    assert!(
+        width > 16 * (vectors - 1) && width <= 16 * vectors && width <= ldc,
+        "block of {width} columns in {vectors} vectors"
+    );
+    assert!(k > 0 && lda >= k, "block's rows of {k} values at stride {lda}");
+    assert!(a.len() >= (rows - 1) * lda + k, "block's rows too short");
+    assert!(b.len() >= 2 * k.div_ceil(2) * 16 * vectors, "packed panel too short");
+    assert!(c.len() >= (rows - 1) * ldc + width, "block's destination too short");
+    let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    macro_rules! by_vectors {
+        ($rows:literal) => {
+            // SAFETY: the CPU supports the kernel's features (the caller's contract); the
+            // asserts above are `block_vnni`'s bounds for these `rows` and `vectors`.
+            unsafe {
+                match vectors {
+                    4 => block_vnni::<$rows, 4>(k, a, lda, b, c, ldc, width),
+                    3 => block_vnni::<$rows, 3>(k, a, lda, b, c, ldc, width),
+                    2 => block_vnni::<$rows, 2>(k, a, lda, b, c, ldc, width),
+                    _ => block_vnni::<$rows, 1>(k, a, lda, b, c, ldc, width),
+                }
+            }
+        };
+    }
+    match rows {
+        6 => by_vectors!(6),
+        5 => by_vectors!(5),
+        4 => by_vectors!(4),
+        3 => by_vectors!(3),
+        2 => by_vectors!(2),
+        _ => by_vectors!(1),
+    }
+}
+
+/// One register block: `ROWS` operand rows (stride `lda`, `k` values each) times one packed
+/// panel of `16 * VECTORS` columns, added into `ROWS x width` values of `c` (stride `ldc`).
+///
+/// # Safety
+/// The CPU supports AVX-512F, BW and VNNI; `a` is valid for reads of `a[r * lda + i]`, r <
+/// ROWS, i < k (k >= 1); `b` for `2 * ceil(k/2) * 16 * VECTORS` reads; `c` for reads and
+/// writes of `c[r * ldc + j]`, r < ROWS, j < width, 16 * (VECTORS - 1) < width <= 16 * VECTORS.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn block_vnni<const ROWS: usize, const VECTORS: usize>(
+    k: usize,
+    a: *const i16,
+    lda: usize,
+    b: *const i16,
+    c: *mut i32,
+    ldc: usize,
+    width: usize,
+) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_dpwssd_epi32, _mm512_loadu_si512, _mm512_mask_storeu_epi32,
+        _mm512_maskz_loadu_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
+    };
+    let mut masks = [u16::MAX; VECTORS];
+    for (v, mask) in masks.iter_mut().enumerate() {
+        let lanes = width - 16 * v;
+        if lanes < 16 {
+            *mask = (1u16 << lanes) - 1;
+        }
+    }
+    let mut acc: [[__m512i; VECTORS]; ROWS] = [[_mm512_setzero_si512(); VECTORS]; ROWS];
+    for (r, row) in acc.iter_mut().enumerate() {
+        for (v, value) in row.iter_mut().enumerate() {
+            // SAFETY: a masked load touches only lanes j < width of row r.
+            *value = unsafe { _mm512_maskz_loadu_epi32(masks[v], c.add(r * ldc + 16 * v).cast()) };
+        }
+    }
+    let panel = 2 * 16 * VECTORS;
+    let whole_pairs = k / 2;
+    for p in 0..=whole_pairs {
+        // The pair (a[2p], a[2p + 1]) as one i32, low half first, as vpdpwssd reads it; an odd
+        // k's last pair is (a[k - 1], 0), its packed row padded with zeros.
+        let pair_at = |r: usize| -> i32 {
+            // SAFETY: 2p + 1 < k for a whole pair, 2p = k - 1 for the odd tail: both inside
+            // row r's k values.
+            unsafe {
+                let at = a.add(r * lda + 2 * p);
+                if p < whole_pairs {
+                    at.cast::<i32>().read_unaligned()
+                } else {
+                    i32::from(at.read() as u16)
+                }
+            }
+        };
+        if p == whole_pairs && k % 2 == 0 {
+            break;
+        }
+        // SAFETY: p < ceil(k/2), so every vector lies inside the panel's
+        // `2 * ceil(k/2) * 16 * VECTORS` values.
+        unsafe {
+            let mut columns = [_mm512_setzero_si512(); VECTORS];
+            for (v, column) in columns.iter_mut().enumerate() {
+                *column = _mm512_loadu_si512(b.add(p * panel + 32 * v).cast());
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let pair = _mm512_set1_epi32(pair_at(r));
+                for (accumulator, &column) in row.iter_mut().zip(&columns) {
+                    *accumulator = _mm512_dpwssd_epi32(*accumulator, pair, column);
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, &value) in row.iter().enumerate() {
+            // SAFETY: a masked store touches only lanes j < width of row r.
+            unsafe { _mm512_mask_storeu_epi32(c.add(r * ldc + 16 * v).cast(), masks[v], value) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Integers in [-limit, limit] with no pattern a wrong index could match by accident.
+    fn integers(len: usize, seed: u64, limit: i64) -> Vec<i64> {
+        (0..len)
+            .map(|i| {
+                let x = (i as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+                (x % (2 * limit as u64 + 1)) as i64 - limit
+            })
+            .collect()
+    }
+
+    /// H13: every product equals the sum computed in i64 one term at a time, on shapes around
+    /// every edge of the kernel (rows around the 6-row block and its even split, columns
+    /// around the 16-lane vector and the 64-column panel, odd and even k, operand strides
+    /// longer than a row), from zero and accumulated, nothing written outside the product.
+    #[test]
+    fn h13_pair_product_equals_i64_sums_on_every_edge_shape() {
+        for &rows in &[1usize, 5, 6, 7, 13, 50] {
+            for &n in &[1usize, 15, 16, 17, 63, 64, 65, 212, 256] {
+                for &k in &[1usize, 2, 3, 64, 211] {
+                    for &transpose in &[false, true] {
+                        let (r, c) = if transpose { (n, k) } else { (k, n) };
+                        let data = integers(k * n, (rows * 31 + n * 7 + k) as u64, 32_767);
+                        let matrix = PairMatrix::new(&data, r, c, transpose)
+                            .expect("entries within i16");
+                        let weight = |i: usize, j: usize| {
+                            if transpose {
+                                data[j * c + i]
+                            } else {
+                                data[i * c + j]
+                            }
+                        };
+                        let (lda, ldc) = (k + 3, n + 5);
+                        let a: Vec<i16> = integers(rows * lda, 99, 2_047)
+                            .into_iter()
+                            .map(|value| value as i16)
+                            .collect();
+                        let start = integers(rows * ldc, 7, 1000);
+                        for &accumulate in &[false, true] {
+                            let mut dst: Vec<i32> = start.iter().map(|&v| v as i32).collect();
+                            matrix.product(&mut dst, ldc, &a, lda, rows, accumulate);
+                            for row in 0..rows {
+                                for j in 0..ldc {
+                                    let expected = if j >= n {
+                                        start[row * ldc + j]
+                                    } else {
+                                        let from = if accumulate { start[row * ldc + j] } else { 0 };
+                                        from + (0..k)
+                                            .map(|i| i64::from(a[row * lda + i]) * weight(i, j))
+                                            .sum::<i64>()
+                                    };
+                                    assert_eq!(
+                                        i64::from(dst[row * ldc + j]),
+                                        expected,
+                                        "rows {rows} n {n} k {k} transpose {transpose} \
+                                         accumulate {accumulate} at ({row}, {j})"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// H13: partial sums that leave i32 still give the exact complete sum when it fits
+    /// (addition modulo 2^32), as H5 says of a wrapping accumulator.
+    #[test]
+    fn h13_pair_product_wraps_its_partial_sums_exactly() {
+        // 32767 * 32767 * 2 = 2^31 - 2^17 + 2: every pair of the first half pushes past i32,
+        // the second half brings the sum back to 2.
+        let k = 8;
+        let mut data = vec![32_767i64; k];
+        for value in &mut data[k / 2..] {
+            *value = -32_767;
+        }
+        let matrix = PairMatrix::new(&data, k, 1, false).expect("entries within i16");
+        let a = vec![32_767i16; k];
+        let mut dst = vec![2i32];
+        matrix.product(&mut dst, 1, &a, k, 1, true);
+        assert_eq!(dst, vec![2]);
+    }
+
+    /// H13: the proof admits exactly the sums that fit i32, and a tensor beyond i16 is not
+    /// packed.
+    #[test]
+    fn h13_pair_bound_admits_exactly_the_sums_within_i32() {
+        // Column sums 300 and 100: the limit is the larger.
+        let matrix = PairMatrix::new(&[100, -50, -200, 50], 2, 2, false).expect("within i16");
+        let largest = i64::from(i32::MAX) / 300;
+        assert!(matrix.fits(largest));
+        assert!(!matrix.fits(largest + 1));
+        assert!(PairMatrix::new(&[32_767, -32_767], 1, 2, false).is_some());
+        assert!(PairMatrix::new(&[32_768], 1, 1, false).is_none());
+        assert!(PairMatrix::new(&[-32_768], 1, 1, false).is_none());
+    }
+
+    /// H13: the pieces of a split operand give back the operand, `hi 2^shift + lo`, within
+    /// their limit, for both signs and at the operand's limits.
+    #[test]
+    fn h13_split_pieces_rebuild_the_operand_within_their_limit() {
+        assert_eq!(Split::for_limit(32_767), Some(Split::Whole));
+        assert_eq!(Split::for_limit(1), Some(Split::Whole));
+        // 24-bit memory: 23 magnitude bits, 12 in lo, hi in [-2048, 2047].
+        let limit = (1i64 << 23) - 1;
+        let split = Split::for_limit(limit).expect("24 bits split into two pieces");
+        assert_eq!(split, Split::Halves { shift: 12 });
+        assert_eq!(split.piece_limit(limit), 4095);
+        // 29 magnitude bits: lo takes 15, hi [-16384, 16383]; 30 bits would need hi = -32768.
+        let widest = (1i64 << 29) - 1;
+        assert_eq!(
+            Split::for_limit(widest).map(|split| split.piece_limit(widest)),
+            Some(32_767)
+        );
+        assert_eq!(Split::for_limit((1 << 30) - 1), None);
+        for &limit in &[32_768i64, 100_000, (1 << 23) - 1, widest] {
+            let split = Split::for_limit(limit).expect("within 29 bits");
+            let Split::Halves { shift } = split else {
+                panic!("limit {limit} needs two pieces");
+            };
+            let values: Vec<f64> = [-limit, -limit + 1, -1, 0, 1, limit - 1, limit]
+                .into_iter()
+                .chain(integers(200, 3, limit))
+                .map(|v| v as f64)
+                .collect();
+            let (mut hi, mut lo) = (vec![0i16; values.len()], vec![0i16; values.len()]);
+            split.fill(&values, &mut hi, &mut lo);
+            let piece_limit = split.piece_limit(limit);
+            for ((&value, &high), &low) in values.iter().zip(&hi).zip(&lo) {
+                assert_eq!((i64::from(high) << shift) + i64::from(low), value as i64);
+                assert!(i64::from(high).abs() <= piece_limit && (0..=piece_limit).contains(&i64::from(low)));
+            }
+        }
+    }
+}
