@@ -308,7 +308,9 @@ impl Chip {
                 &mut state.memory_input_integrators,
                 &memory_input,
                 &mut state.record.memory_input_counts,
-                &mut state.record.memory_input_integrator,
+                state
+                    .full
+                    .then_some(&mut state.record.memory_input_integrator),
             );
             let site = &mut state.counters.sites[usize::from(model.counts.hidden.is_some())];
             site.neuron_updates += lmu.memory_size as u64;
@@ -390,7 +392,7 @@ impl Chip {
                 &mut state.hidden_integrators,
                 &preactivation,
                 &mut state.record.hidden_counts,
-                &mut state.record.hidden_integrator,
+                state.full.then_some(&mut state.record.hidden_integrator),
             );
             let site = &mut state.counters.sites[0];
             site.neuron_updates += lmu.hidden_size as u64;
@@ -538,8 +540,8 @@ impl Chip {
     }
 }
 
-/// One spiking site's quantizer step (clause H7) on its operands, recording counts and
-/// integrators; returns the events, in neuron order.
+/// One spiking site's quantizer step (clause H7) on its operands, recording counts and, at
+/// trace level full, integrators (H12); returns the events, in neuron order.
 #[allow(clippy::too_many_arguments)]
 fn quantize_site(
     site: QuantizedSite,
@@ -548,13 +550,15 @@ fn quantize_site(
     integrators: &mut [i64],
     operands: &[i64],
     counts: &mut Vec<i64>,
-    recorded_integrators: &mut Vec<i64>,
+    mut recorded_integrators: Option<&mut Vec<i64>>,
 ) -> Vec<Event> {
     let mut sent = Vec::new();
     for (neuron, (state, &operand)) in integrators.iter_mut().zip(operands).enumerate() {
         let (count, integrator) = fire(state, apply_rule(rule, operand), fraction_v);
         counts.push(count);
-        recorded_integrators.push(integrator);
+        if let Some(recorded) = recorded_integrators.as_mut() {
+            recorded.push(integrator);
+        }
         if count != 0 {
             sent.push(Event {
                 site,

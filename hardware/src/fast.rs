@@ -81,9 +81,9 @@ pub fn run_batch_fast(
         steps: batch.steps,
         logit_exponent: model.sums.logits.exponent,
         hidden_counts: cells(spiking_hidden, lmu.hidden_size),
-        hidden_integrator: cells(spiking_hidden, lmu.hidden_size),
+        hidden_integrator: cells(spiking_hidden && full, lmu.hidden_size),
         memory_input_counts: cells(spiking_memory_input, lmu.memory_size),
-        memory_input_integrator: cells(spiking_memory_input, lmu.memory_size),
+        memory_input_integrator: cells(spiking_memory_input && full, lmu.memory_size),
         memory_input: cells(full, lmu.memory_size),
         memory: cells(full, lmu.memory_length()),
         preactivation: cells(full, lmu.hidden_size),
@@ -237,8 +237,7 @@ fn add_product(
             let operand = &lhs[row * lhs_stride..][..k];
             let out = &mut acc[row * acc_stride..][..n];
             if n == 1 {
-                let dot: f64 = operand.iter().zip(&rhs.data).map(|(&y, &w)| y * w).sum();
-                out[0] += scale * dot;
+                out[0] += scale * exact_dot(operand, &rhs.data);
             } else {
                 let y = scale * operand[0];
                 for (out, &w) in out.iter_mut().zip(&rhs.data) {
@@ -276,6 +275,27 @@ fn add_product(
             gemm::Parallelism::None,
         );
     }
+}
+
+/// `sum_i a_i b_i` of integers in binary64, in eight interleaved partial sums: every partial
+/// sum is an exact integer (H13's bound), so the grouping changes no bit, and eight
+/// independent chains vectorize where one chain would wait on each addition.
+fn exact_dot(a: &[f64], b: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0.0f64; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(&x, &y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += x * y;
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// What one step's counts at a spiking site add to each of its targets (clause B6): events,
@@ -418,7 +438,7 @@ fn round_into_portable(
 }
 
 /// H7's quantizer step on one row of a spiking site: `U_v = V + rule(Z)`, the count
-/// `U_v >> F_v`, the new state; counts and `U_v` recorded, counts tallied and written as the
+/// `U_v >> F_v`, the new state; counts (and `U_v` at trace level full) recorded, counts tallied and written as the
 /// next step's operand. The rule's kind is matched once per row, not per neuron.
 #[allow(clippy::too_many_arguments)]
 fn fire_row(
@@ -460,16 +480,20 @@ type FireRow<'a> = (
 #[inline(always)]
 fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
     let (integrators, operands, counts, recorded, reals, tally) = row;
-    for ((((state, &z), count_out), recorded_out), real) in integrators
+    // The integrators are recorded only at trace level full (H12); `recorded` is empty else.
+    let record = !recorded.is_empty();
+    for (neuron, (((state, &z), count_out), real)) in integrators
         .iter_mut()
         .zip(operands)
         .zip(counts.iter_mut())
-        .zip(recorded.iter_mut())
         .zip(reals.iter_mut())
+        .enumerate()
     {
         let (count, integrator) = fire(state, rule(z), fraction_v);
         *count_out = count;
-        *recorded_out = integrator;
+        if record {
+            recorded[neuron] = integrator;
+        }
         *real = count as f64;
         tally.add(count);
     }
@@ -526,10 +550,16 @@ impl Pieces {
         }
     }
 
-    /// Takes the pieces of `values` (integers held in binary64) when they are kept.
-    fn fill(&mut self, values: &[f64]) {
+    /// Takes the pieces of `values`, from element `start` of the operand, when they are kept.
+    fn fill(&mut self, start: usize, values: &[i64]) {
         if let Some(split) = self.split {
-            split.fill(values, &mut self.high, &mut self.low);
+            let end = start + values.len();
+            let low = if self.low.is_empty() {
+                &mut []
+            } else {
+                &mut self.low[start..end]
+            };
+            split.fill(values, &mut self.high[start..end], low);
         }
     }
 }
@@ -882,6 +912,8 @@ impl<'a> Piece<'a> {
         let mut memory_integers = vec![0i64; rows * memory_length];
         let mut preactivation_integers = vec![0i64; rows * hidden_size];
         let mut preactivation_reals = vec![0.0; rows * hidden_size];
+        let mut input_integers = vec![0i64; rows * lmu.input_size];
+        let mut hidden_integers = vec![0i64; rows * hidden_size];
         let mut previous_events = EventSums::default();
         let rows_u64 = rows as u64;
 
@@ -894,9 +926,10 @@ impl<'a> Piece<'a> {
                         saturate(nearest(value * input_scale), formats.input.bits);
                     self.counters.saturations.input += u64::from(clamped);
                     self.input[row * lmu.input_size + feature] = integer as f64;
+                    input_integers[row * lmu.input_size + feature] = integer;
                 }
             }
-            self.input_pieces.fill(&self.input);
+            self.input_pieces.fill(0, &input_integers);
             self.counters.memory.state_words_written += rows_u64 * lmu.input_size as u64;
             std::mem::swap(&mut self.memory, &mut self.previous_memory);
             std::mem::swap(&mut self.memory_pieces, &mut self.previous_memory_pieces);
@@ -969,7 +1002,9 @@ impl<'a> Piece<'a> {
                         );
                         let slot = at(row, step, memory_size, dimension);
                         record.memory_input_counts[slot] = count;
-                        record.memory_input_integrator[slot] = integrator;
+                        if self.full {
+                            record.memory_input_integrator[slot] = integrator;
+                        }
                         tally.add(count);
                         if let (Some(shift), true) = (b_term, count != 0) {
                             let scale = count as f64 * 2f64.powi(shift as i32);
@@ -1013,7 +1048,7 @@ impl<'a> Piece<'a> {
                 &mut memory_integers,
                 &mut self.memory,
             );
-            self.memory_pieces.fill(&self.memory);
+            self.memory_pieces.fill(0, &memory_integers);
             self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
 
             // 5. Z.
@@ -1050,10 +1085,16 @@ impl<'a> Piece<'a> {
                         &mut self.hidden_integrators[neurons.clone()],
                         &preactivation_integers[neurons.clone()],
                         &mut record.hidden_counts[slots.clone()],
-                        &mut record.hidden_integrator[slots],
-                        &mut self.hidden[neurons],
+                        if self.full {
+                            &mut record.hidden_integrator[slots.clone()]
+                        } else {
+                            &mut []
+                        },
+                        &mut self.hidden[neurons.clone()],
                         &mut tally,
                     );
+                    self.hidden_pieces
+                        .fill(neurons.start, &record.hidden_counts[slots]);
                 }
                 let events = tally.sums();
                 let site = &mut self.counters.sites[0];
@@ -1067,14 +1108,15 @@ impl<'a> Piece<'a> {
                         let index = row * hidden_size + neuron;
                         let output = apply_rule(hidden_rule, preactivation_integers[index]);
                         self.hidden[index] = output as f64;
+                        hidden_integers[index] = output;
                         if self.full {
                             record.hidden_output[at(row, step, hidden_size, neuron)] = output;
                         }
                     }
                 }
+                self.hidden_pieces.fill(0, &hidden_integers);
                 self.counters.memory.state_words_written += rows_u64 * hidden_size as u64;
             }
-            self.hidden_pieces.fill(&self.hidden);
             if self.full {
                 for row in 0..rows {
                     let copy = |source: &[i64], target: &mut [i64], width: usize| {

@@ -67,7 +67,7 @@ impl Split {
 
     /// The pieces of `values` (each within the limit this split was made for): `hi` gets the
     /// operand itself when whole.
-    pub(crate) fn fill(self, values: &[f64], hi: &mut [i16], lo: &mut [i16]) {
+    pub(crate) fn fill(self, values: &[i64], hi: &mut [i16], lo: &mut [i16]) {
         match self {
             Split::Whole => {
                 for (piece, &value) in hi.iter_mut().zip(values) {
@@ -77,7 +77,6 @@ impl Split {
             Split::Halves { shift } => {
                 let mask = (1i64 << shift) - 1;
                 for ((high, low), &value) in hi.iter_mut().zip(lo.iter_mut()).zip(values) {
-                    let value = value as i64;
                     *high = (value >> shift) as i16;
                     *low = (value & mask) as i16;
                 }
@@ -547,16 +546,15 @@ mod tests {
             let Split::Halves { shift } = split else {
                 panic!("limit {limit} needs two pieces");
             };
-            let values: Vec<f64> = [-limit, -limit + 1, -1, 0, 1, limit - 1, limit]
+            let values: Vec<i64> = [-limit, -limit + 1, -1, 0, 1, limit - 1, limit]
                 .into_iter()
                 .chain(integers(200, 3, limit))
-                .map(|v| v as f64)
                 .collect();
             let (mut hi, mut lo) = (vec![0i16; values.len()], vec![0i16; values.len()]);
             split.fill(&values, &mut hi, &mut lo);
             let piece_limit = split.piece_limit(limit);
             for ((&value, &high), &low) in values.iter().zip(&hi).zip(&lo) {
-                assert_eq!((i64::from(high) << shift) + i64::from(low), value as i64);
+                assert_eq!((i64::from(high) << shift) + i64::from(low), value);
                 assert!(i64::from(high).abs() <= piece_limit && (0..=piece_limit).contains(&i64::from(low)));
             }
         }

@@ -912,7 +912,9 @@ fn run_sequence(
                     &memory_input,
                 );
                 record.memory_input_counts.extend(&counts);
-                record.memory_input_integrator.extend(&integrators);
+                if full {
+                    record.memory_input_integrator.extend(&integrators);
+                }
                 counts
             }
             None => memory_input.clone(),
@@ -975,7 +977,9 @@ fn run_sequence(
                 &preactivation,
             );
             record.hidden_counts.extend(&counts);
-            record.hidden_integrator.extend(&integrators);
+            if full {
+                record.hidden_integrator.extend(&integrators);
+            }
             state.hidden = counts;
         } else {
             state.hidden = preactivation

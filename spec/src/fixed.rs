@@ -815,7 +815,7 @@ impl Saturations {
 /// The integer record of a fixed-point run over a batch (clause H12): what both fixed-point
 /// implementations must agree on bit for bit. Per-step vectors are batch-major, element
 /// (sample b, step t, index k) at `(b * steps + t) * width + k`; they are empty unless
-/// `full` was asked for, except the counts and integrators of spiking sites.
+/// `full` was asked for, except the counts of spiking sites.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedRun {
     /// Sequences.
@@ -828,11 +828,11 @@ pub struct FixedRun {
     pub logit_exponent: i32,
     /// Hidden spike counts (empty unless the hidden units spike).
     pub hidden_counts: Vec<i64>,
-    /// Hidden integrators `U_v` before the split into count and state.
+    /// Hidden integrators `U_v` before the split into count and state (full only).
     pub hidden_integrator: Vec<i64>,
     /// Memory-input spike counts (empty unless the memory input spikes).
     pub memory_input_counts: Vec<i64>,
-    /// Memory-input integrators `U_v`.
+    /// Memory-input integrators `U_v` (full only).
     pub memory_input_integrator: Vec<i64>,
     /// `U` per step (full only).
     pub memory_input: Vec<i64>,
