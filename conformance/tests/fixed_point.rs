@@ -118,12 +118,18 @@ fn h12_hardware_equals_fixed_reference_bit_for_bit() {
 /// tanh, identity and relu, weight widths 4 to 16, memory widths 16 and 24, dt from 0.5 to 10,
 /// saturating and not) the fast engine gives the chip's integers (counts, integrators, `U`,
 /// `M`, `Z`, `H`, logits, saturation counters) and every one of the chip's counters, on 1 and
-/// 2 threads against the chip's 3.
+/// 2 threads against the chip's 3; the products run in 16-bit integer pairs where their
+/// bounds are proven, in binary64 elsewhere, and the cases cover both and their mixture.
 #[test]
 fn h13_fast_engine_equals_chip_bit_for_bit() {
     let widths = [4u32, 6, 8, 12, 16];
     let compared = std::cell::Cell::new(0);
     let with_events = std::cell::Cell::new(0);
+    let (with_pairs, with_binary64, mixed) = (
+        std::cell::Cell::new(0u64),
+        std::cell::Cell::new(0u64),
+        std::cell::Cell::new(0u64),
+    );
     proptest!(deterministic(160), |(
         seed in 0u64..1000,
         activation in 0usize..3,
@@ -142,6 +148,17 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         // These models' sums fit binary64 exactly, so the fast engine runs them itself (a
         // fallback to the chip would make the comparison below trivially true).
         prop_assert!(hsnn_hardware::fast::unsupported_reason(&fixed).is_none());
+        // Which products ran in 16-bit pairs and which in binary64: both routes must be
+        // compared, and on the same model where the proofs admit some tensors and not others.
+        let pairs = hsnn_hardware::fast::pair_products(&fixed).len();
+        let matrices = ["encoder_hidden", "encoder_memory", "kernel_hidden", "kernel_memory", "readout_kernel", "a_bar"]
+            .iter()
+            .filter_map(|name| fixed.tensors.named(name))
+            .filter(|tensor| tensor.rows > 1 && tensor.cols > 1)
+            .count();
+        with_pairs.set(with_pairs.get() + u64::from(pairs > 0));
+        with_binary64.set(with_binary64.get() + u64::from(pairs < matrices));
+        mixed.set(mixed.get() + u64::from(pairs > 0 && pairs < matrices));
         let chip = Chip::new(fixed).expect("chip");
         let expected = run_batch(&chip, &batch, full, 3).expect("chip run");
         for threads in [1, 2] {
@@ -158,6 +175,11 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         with_events.get() >= 60,
         "cases with events: {}",
         with_events.get()
+    );
+    let routes = (with_pairs.get(), with_binary64.get(), mixed.get());
+    assert!(
+        routes.0 >= 100 && routes.1 >= 5 && routes.2 >= 5,
+        "cases with pair products, with binary64 products, with both: {routes:?}"
     );
 }
 

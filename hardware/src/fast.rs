@@ -17,7 +17,7 @@ use std::ops::Range;
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
 use hsnn_spec::{Result, SequenceBatch};
 
-use crate::arithmetic::{bit_serial_steps, fire, nearest, popcount, rshr, saturate};
+use crate::arithmetic::{fire, nearest, rshr, saturate};
 use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
 use crate::pairs::{PairMatrix, Split};
@@ -203,6 +203,7 @@ impl Dense {
 /// `r < rows`: one exact integer product (clause H13). Panics when a slice is too short:
 /// callers size every buffer from the model's own dimensions.
 #[allow(unsafe_code)] // the fast engine's one unsafe block: the call into gemm
+#[inline(always)]
 fn add_product(
     acc: &mut [f64],
     acc_stride: usize,
@@ -280,6 +281,7 @@ fn add_product(
 /// `sum_i a_i b_i` of integers in binary64, in eight interleaved partial sums: every partial
 /// sum is an exact integer (H13's bound), so the grouping changes no bit, and eight
 /// independent chains vectorize where one chain would wait on each addition.
+#[inline(always)]
 fn exact_dot(a: &[f64], b: &[f64]) -> f64 {
     const LANES: usize = 8;
     let mut lanes = [0.0f64; LANES];
@@ -309,13 +311,31 @@ struct EventSums {
 }
 
 impl EventSums {
+    /// Adds one count (B2, B3, B6), branch-free so that a row's loop vectorizes: a zero count
+    /// adds zero to every sum, and for `|n| > 0` the bit-serial steps `64 - lz - tz` are
+    /// positive, so the saturating subtraction only acts on zero.
+    #[inline(always)]
     fn add(&mut self, count: i64) {
-        if count != 0 {
-            self.events += 1;
-            self.popcounts += popcount(count);
-            self.bit_serial_steps += bit_serial_steps(count);
-            self.magnitudes += count.unsigned_abs();
+        let magnitude = count.unsigned_abs();
+        self.events += u64::from(magnitude != 0);
+        self.popcounts += u64::from(magnitude.count_ones());
+        self.bit_serial_steps +=
+            u64::from((64 - magnitude.leading_zeros()).saturating_sub(magnitude.trailing_zeros()));
+        self.magnitudes += magnitude;
+    }
+
+    /// Adds every count of `counts`, in local sums (kept in registers, so the loop
+    /// vectorizes).
+    #[inline(always)]
+    fn add_all(&mut self, counts: &[i64]) {
+        let mut row = EventSums::default();
+        for &count in counts {
+            row.add(count);
         }
+        self.events += row.events;
+        self.popcounts += row.popcounts;
+        self.bit_serial_steps += row.bit_serial_steps;
+        self.magnitudes += row.magnitudes;
     }
 
     /// Counts these events into `target`, each reaching `fan_out` targets (as the chip's
@@ -325,49 +345,6 @@ impl EventSums {
         target.additions += fan_out * self.popcounts;
         target.bit_serial_steps += fan_out * self.bit_serial_steps;
         target.spike_synops += fan_out * self.magnitudes;
-    }
-}
-
-/// Counts of magnitude up to this are tallied by value (H7's ranges are a few bits wide).
-const TALLIED_COUNTS: i64 = 64;
-
-/// One step's counts tallied by value, so that each count costs one increment and the set bits
-/// and bit-serial steps of B2, B3 are taken once per distinct value; a count outside the
-/// tallied range is summed directly.
-struct CountTally {
-    by_value: [u64; (2 * TALLIED_COUNTS + 1) as usize],
-    others: EventSums,
-}
-
-impl CountTally {
-    fn new() -> Self {
-        CountTally {
-            by_value: [0; (2 * TALLIED_COUNTS + 1) as usize],
-            others: EventSums::default(),
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, count: i64) {
-        match usize::try_from(count.wrapping_add(TALLIED_COUNTS)) {
-            Ok(index) if index < self.by_value.len() => self.by_value[index] += 1,
-            _ => self.others.add(count),
-        }
-    }
-
-    fn sums(&self) -> EventSums {
-        let mut sums = self.others;
-        for (index, &times) in self.by_value.iter().enumerate() {
-            let count = index as i64 - TALLIED_COUNTS;
-            if times == 0 || count == 0 {
-                continue;
-            }
-            sums.events += times;
-            sums.popcounts += times * popcount(count);
-            sums.bit_serial_steps += times * bit_serial_steps(count);
-            sums.magnitudes += times * count.unsigned_abs();
-        }
-        sums
     }
 }
 
@@ -438,9 +415,10 @@ fn round_into_portable(
 }
 
 /// H7's quantizer step on one row of a spiking site: `U_v = V + rule(Z)`, the count
-/// `U_v >> F_v`, the new state; counts (and `U_v` at trace level full) recorded, counts tallied and written as the
-/// next step's operand. The rule's kind is matched once per row, not per neuron.
+/// `U_v >> F_v`, the new state; counts (and `U_v` at trace level full) recorded, counts
+/// tallied and written as the next step's operand. The rule's kind is matched once per row, not per neuron.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn fire_row(
     rule: &FixedActivation,
     fraction_v: u32,
@@ -449,7 +427,7 @@ fn fire_row(
     counts: &mut [i64],
     recorded: &mut [i64],
     reals: &mut [f64],
-    tally: &mut CountTally,
+    tally: &mut EventSums,
 ) {
     let row = (integrators, operands, counts, recorded, reals, tally);
     match rule {
@@ -459,7 +437,14 @@ fn fire_row(
         } => {
             let last = values.len() as i64 - 1;
             fire_row_with(
-                |z| values[(z - first_index).clamp(0, last) as usize],
+                // `get` (never `None`: the index is clamped into the table) rather than
+                // indexing, so that the loop has no panic path and vectorizes its reads.
+                |z| {
+                    values
+                        .get((z - first_index).clamp(0, last) as usize)
+                        .copied()
+                        .unwrap_or_default()
+                },
                 fraction_v,
                 row,
             );
@@ -474,29 +459,36 @@ type FireRow<'a> = (
     &'a mut [i64],
     &'a mut [i64],
     &'a mut [f64],
-    &'a mut CountTally,
+    &'a mut EventSums,
 );
 
 #[inline(always)]
 fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
     let (integrators, operands, counts, recorded, reals, tally) = row;
-    // The integrators are recorded only at trace level full (H12); `recorded` is empty else.
-    let record = !recorded.is_empty();
-    for (neuron, (((state, &z), count_out), real)) in integrators
+    let neurons = integrators
         .iter_mut()
         .zip(operands)
         .zip(counts.iter_mut())
-        .zip(reals.iter_mut())
-        .enumerate()
-    {
-        let (count, integrator) = fire(state, rule(z), fraction_v);
-        *count_out = count;
-        if record {
-            recorded[neuron] = integrator;
+        .zip(reals.iter_mut());
+    // The integrators are recorded only at trace level full (H12; `recorded` is empty else):
+    // two loops, so that neither tests the level per neuron.
+    if recorded.is_empty() {
+        for (((state, &z), count_out), real) in neurons {
+            let (count, _) = fire(state, rule(z), fraction_v);
+            *count_out = count;
+            *real = count as f64;
         }
-        *real = count as f64;
-        tally.add(count);
+    } else {
+        for ((((state, &z), count_out), real), recorded) in neurons.zip(recorded.iter_mut()) {
+            let (count, integrator) = fire(state, rule(z), fraction_v);
+            *count_out = count;
+            *real = count as f64;
+            *recorded = integrator;
+        }
     }
+    // A separate pass over the row's counts: a plain reduction, which vectorizes where the
+    // quantizer's table reads and state updates do not.
+    tally.add_all(counts);
 }
 
 /// One thread's contiguous piece of the batch, every sequence advanced one step at a time.
@@ -551,6 +543,7 @@ impl Pieces {
     }
 
     /// Takes the pieces of `values`, from element `start` of the operand, when they are kept.
+    #[inline(always)]
     fn fill(&mut self, start: usize, values: &[i64]) {
         if let Some(split) = self.split {
             let end = start + values.len();
@@ -594,6 +587,42 @@ fn operand_limit(model: &FixedModel, operand: Operand) -> Option<i64> {
     }
 }
 
+/// The tensors a product reads, by the name its sum's terms give them (`a_bar` included).
+const PRODUCT_TENSORS: [&str; 8] = [
+    "encoder_input",
+    "encoder_hidden",
+    "encoder_memory",
+    "kernel_input",
+    "kernel_hidden",
+    "kernel_memory",
+    "readout_kernel",
+    "a_bar",
+];
+
+/// The model's tensors whose products run in 16-bit integer pairs, packed (`a_bar`
+/// transposed, as `M_t = M_{t-1} Abar^T` reads it).
+fn pair_tensors(model: &FixedModel) -> Vec<(&'static str, PairMatrix)> {
+    PRODUCT_TENSORS
+        .into_iter()
+        .filter_map(|name| {
+            let tensor = model.tensors.named(name)?;
+            pair_route(model, name, tensor, name == "a_bar").map(|matrix| (name, matrix))
+        })
+        .collect()
+}
+
+/// The names of the tensors whose products the fast engine computes in 16-bit integer pairs
+/// on `model` (clause H13): entries within i16, and every output's sum of one operand piece
+/// proven within i32. The other products run in binary64. On the paper model at the default
+/// conversion: `kernel_hidden`, `kernel_memory` and `a_bar` (every product of a step but the
+/// encoders' single column and the one-input terms).
+pub fn pair_products(model: &FixedModel) -> Vec<&'static str> {
+    pair_tensors(model)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// `tensor` (named `name`) packed for pair products when its products can run in them
 /// exactly: entries within i16, an operand two i16 pieces hold, and every output's sum of one
 /// piece within i32 (H13). Outer and dot products (one row or one column) stay in binary64.
@@ -616,6 +645,7 @@ fn pair_route(
 /// are `pieces`, row `r` starting at `offset + r * stride`: the pair products of each piece,
 /// joined as `hi 2^s + lo` (exact in binary64, whose accumulator holds the sum, H13).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn add_pair_product(
     acc: &mut [f64],
     acc_stride: usize,
@@ -716,17 +746,7 @@ impl<'a> Piece<'a> {
             .chain([("a_bar", Dense::transposed(&fixed.a_bar))])
             .collect();
         let model = chip.model();
-        let pair_tensors: Vec<(&'static str, PairMatrix)> = tensors
-            .iter()
-            .filter_map(|&(name, _)| {
-                let tensor = if name == "a_bar" {
-                    &fixed.a_bar
-                } else {
-                    fixed.named(name)?
-                };
-                pair_route(model, name, tensor, name == "a_bar").map(|matrix| (name, matrix))
-            })
-            .collect();
+        let pair_tensors = pair_tensors(model);
         // An operand is cut into pieces only when a pair product reads it.
         let pieces = |operand: Operand, width: usize| {
             let read = pair_tensors
@@ -767,6 +787,7 @@ impl<'a> Piece<'a> {
     /// `acc (+)= 2^shift * operand x tensor` over the piece's rows (row `r` of the operand at
     /// `offset + r * width`): through the pair products where the tensor has them (H13), in
     /// binary64 otherwise.
+    #[inline(always)]
     fn add_term(
         &mut self,
         acc: &mut [f64],
@@ -808,7 +829,15 @@ impl<'a> Piece<'a> {
                     .find(|(name, _)| *name == tensor_name)
                     .map(|(_, dense)| dense)
                     .expect("a validated fixed model holds every tensor its sums name");
-                add_product(acc, acc_stride, &reals[offset..], width, rows, tensor, shift);
+                add_product(
+                    acc,
+                    acc_stride,
+                    &reals[offset..],
+                    width,
+                    rows,
+                    tensor,
+                    shift,
+                );
             }
         }
     }
@@ -827,6 +856,7 @@ impl<'a> Piece<'a> {
 
     /// Adds the dense terms of `sum` (operands that are not counts, Abar and Bbar aside) into
     /// `acc`, counting their multiply-accumulates and operand reads as the chip does (H10).
+    #[inline(always)]
     fn dense_terms(&mut self, sum: &Sum, sum_name: &str, acc: &mut [f64], operands: SumOperands) {
         let rows = self.rows();
         for term in &sum.terms {
@@ -862,6 +892,7 @@ impl<'a> Piece<'a> {
 
     /// Delivers the previous step's hidden counts to `tensor` (clause H8), counting them
     /// against the hidden site's target `target` (H10).
+    #[inline(always)]
     fn deliver_hidden(
         &mut self,
         events: &EventSums,
@@ -883,7 +914,45 @@ impl<'a> Piece<'a> {
         self.counters.memory.weight_words_read += events.events * fan_out;
     }
 
-    fn run(mut self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+    /// Runs the piece's sequences through every step and the readout: the logits' integers
+    /// and the counters. Where the CPU has AVX-512, the whole step (its elementwise loops
+    /// inlined) is compiled for it: the loops are integer arithmetic, or binary64 on exact
+    /// integers, so the vector width changes no bit.
+    fn run(self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512cd")
+                && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+                && std::arch::is_x86_feature_detected!("popcnt")
+                && std::arch::is_x86_feature_detected!("lzcnt")
+                && std::arch::is_x86_feature_detected!("bmi1")
+            {
+                // SAFETY: the CPU supports the nine features (detected just above), the only
+                // requirement of `run_avx512`, which is `run_steps` (safe Rust) compiled for
+                // them.
+                #[allow(unsafe_code)]
+                return unsafe { self.run_avx512(record) };
+            }
+        }
+        self.run_steps(record)
+    }
+
+    /// [`Piece::run_steps`] compiled for AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512vpopcntdq,popcnt,lzcnt,bmi1"
+    )]
+    unsafe fn run_avx512(self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+        self.run_steps(record)
+    }
+
+    #[inline(always)]
+    fn run_steps(mut self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
         let chip = self.chip;
         let model = chip.model();
         let lmu = &model.config.lmu;
@@ -991,7 +1060,7 @@ impl<'a> Piece<'a> {
                 self.counters.memory.state_words_read += rows_u64 * memory_length as u64;
             }
             if let Some(rule) = memory_input_rule {
-                let mut tally = CountTally::new();
+                let mut tally = EventSums::default();
                 for row in 0..rows {
                     for dimension in 0..memory_size {
                         let index = row * memory_size + dimension;
@@ -1016,7 +1085,7 @@ impl<'a> Piece<'a> {
                         }
                     }
                 }
-                let events = tally.sums();
+                let events = tally;
                 let site = &mut self.counters.sites[memory_input_site];
                 site.neuron_updates += rows_u64 * memory_size as u64;
                 site.events += events.events;
@@ -1074,7 +1143,7 @@ impl<'a> Piece<'a> {
             }
             self.counters.nonlinear_neuron_updates += rows_u64 * hidden_size as u64;
             if spiking_hidden {
-                let mut tally = CountTally::new();
+                let mut tally = EventSums::default();
                 for row in 0..rows {
                     let neurons = row * hidden_size..(row + 1) * hidden_size;
                     let slots =
@@ -1096,7 +1165,7 @@ impl<'a> Piece<'a> {
                     self.hidden_pieces
                         .fill(neurons.start, &record.hidden_counts[slots]);
                 }
-                let events = tally.sums();
+                let events = tally;
                 let site = &mut self.counters.sites[0];
                 site.neuron_updates += rows_u64 * hidden_size as u64;
                 site.events += events.events;
@@ -1161,21 +1230,37 @@ impl<'a> Piece<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arithmetic::{bit_serial_steps, popcount};
 
-    /// B2, B3, B6: the tally gives the sums of counting one by one, for counts inside, at and
-    /// beyond the edges of its range (64, 65 and counts of 41 bits included).
+    /// B2, B3, B6: the branch-free sums equal the chip's counting of each event with H8's
+    /// definitions (arithmetic.rs), for small counts, zero, 41-bit counts and the most negative
+    /// count (whose magnitude only u64 holds).
     #[test]
-    fn h13_count_tally_equals_counting_one_by_one() {
+    fn h13_event_sums_equal_counting_one_by_one() {
         let counts: Vec<i64> = (-70..=70)
-            .chain([1 << 40, -(1 << 40), (1 << 40) + 5, 0, 0, 3, 3])
+            .chain([
+                1 << 40,
+                -(1 << 40),
+                (1 << 40) + 5,
+                0,
+                0,
+                3,
+                3,
+                i64::MAX,
+                i64::MIN,
+            ])
             .collect();
-        let mut tally = CountTally::new();
-        let mut direct = EventSums::default();
+        let mut sums = EventSums::default();
+        let (mut events, mut popcounts, mut steps, mut magnitudes) = (0u64, 0u64, 0u64, 0u64);
         for &count in &counts {
-            tally.add(count);
-            direct.add(count);
+            sums.add(count);
+            if count != 0 {
+                events += 1;
+                popcounts += popcount(count);
+                steps += bit_serial_steps(count);
+                magnitudes += count.unsigned_abs();
+            }
         }
-        let sums = tally.sums();
         assert_eq!(
             (
                 sums.events,
@@ -1183,13 +1268,16 @@ mod tests {
                 sums.bit_serial_steps,
                 sums.magnitudes
             ),
-            (
-                direct.events,
-                direct.popcounts,
-                direct.bit_serial_steps,
-                direct.magnitudes
-            )
+            (events, popcounts, steps, magnitudes)
         );
         assert_eq!(sums.events, counts.len() as u64 - 3);
+        // 5 = 0b101: two set bits over three bit positions; 12 = 0b1100 over two.
+        let mut five = EventSums::default();
+        five.add(-5);
+        five.add(12);
+        assert_eq!(
+            (five.popcounts, five.bit_serial_steps, five.magnitudes),
+            (4, 5, 17)
+        );
     }
 }

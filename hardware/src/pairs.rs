@@ -67,6 +67,7 @@ impl Split {
 
     /// The pieces of `values` (each within the limit this split was made for): `hi` gets the
     /// operand itself when whole.
+    #[inline(always)]
     pub(crate) fn fill(self, values: &[i64], hi: &mut [i16], lo: &mut [i16]) {
         match self {
             Split::Whole => {
@@ -182,11 +183,6 @@ impl PairMatrix {
         Some(matrix)
     }
 
-    /// Rows: the inner dimension of a product.
-    pub(crate) fn rows(&self) -> usize {
-        self.k
-    }
-
     /// Columns.
     pub(crate) fn cols(&self) -> usize {
         self.n
@@ -218,8 +214,14 @@ impl PairMatrix {
         if rows == 0 || n == 0 {
             return;
         }
-        assert!(ldc >= n && lda >= k, "product strides shorter than their rows");
-        assert!(dst.len() >= (rows - 1) * ldc + n, "product destination too short");
+        assert!(
+            ldc >= n && lda >= k,
+            "product strides shorter than their rows"
+        );
+        assert!(
+            dst.len() >= (rows - 1) * ldc + n,
+            "product destination too short"
+        );
         assert!(a.len() >= (rows - 1) * lda + k, "product operand too short");
         if !accumulate {
             for row in 0..rows {
@@ -268,7 +270,17 @@ impl PairMatrix {
                 // lengths against what its kernel reads and writes.
                 #[allow(unsafe_code)]
                 unsafe {
-                    block_dispatch(block, stride / 16, k, a_block, lda, packed, c_block, ldc, width);
+                    block_dispatch(
+                        block,
+                        stride / 16,
+                        k,
+                        a_block,
+                        lda,
+                        packed,
+                        c_block,
+                        ldc,
+                        width,
+                    );
                 }
                 row += block;
             }
@@ -313,10 +325,19 @@ unsafe fn block_dispatch(
         width > 16 * (vectors - 1) && width <= 16 * vectors && width <= ldc,
         "block of {width} columns in {vectors} vectors"
     );
-    assert!(k > 0 && lda >= k, "block's rows of {k} values at stride {lda}");
+    assert!(
+        k > 0 && lda >= k,
+        "block's rows of {k} values at stride {lda}"
+    );
     assert!(a.len() >= (rows - 1) * lda + k, "block's rows too short");
-    assert!(b.len() >= 2 * k.div_ceil(2) * 16 * vectors, "packed panel too short");
-    assert!(c.len() >= (rows - 1) * ldc + width, "block's destination too short");
+    assert!(
+        b.len() >= 2 * k.div_ceil(2) * 16 * vectors,
+        "packed panel too short"
+    );
+    assert!(
+        c.len() >= (rows - 1) * ldc + width,
+        "block's destination too short"
+    );
     let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     macro_rules! by_vectors {
         ($rows:literal) => {
@@ -448,8 +469,8 @@ mod tests {
                     for &transpose in &[false, true] {
                         let (r, c) = if transpose { (n, k) } else { (k, n) };
                         let data = integers(k * n, (rows * 31 + n * 7 + k) as u64, 32_767);
-                        let matrix = PairMatrix::new(&data, r, c, transpose)
-                            .expect("entries within i16");
+                        let matrix =
+                            PairMatrix::new(&data, r, c, transpose).expect("entries within i16");
                         let weight = |i: usize, j: usize| {
                             if transpose {
                                 data[j * c + i]
@@ -471,7 +492,8 @@ mod tests {
                                     let expected = if j >= n {
                                         start[row * ldc + j]
                                     } else {
-                                        let from = if accumulate { start[row * ldc + j] } else { 0 };
+                                        let from =
+                                            if accumulate { start[row * ldc + j] } else { 0 };
                                         from + (0..k)
                                             .map(|i| i64::from(a[row * lda + i]) * weight(i, j))
                                             .sum::<i64>()
@@ -555,7 +577,10 @@ mod tests {
             let piece_limit = split.piece_limit(limit);
             for ((&value, &high), &low) in values.iter().zip(&hi).zip(&lo) {
                 assert_eq!((i64::from(high) << shift) + i64::from(low), value);
-                assert!(i64::from(high).abs() <= piece_limit && (0..=piece_limit).contains(&i64::from(low)));
+                assert!(
+                    i64::from(high).abs() <= piece_limit
+                        && (0..=piece_limit).contains(&i64::from(low))
+                );
             }
         }
     }

@@ -126,7 +126,8 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
 /// H13: on both shipped models (non-spiking and spiking at dt 10, the default conversion) and
 /// the first 24 embedded test images, the fast engine gives the chip's integers at trace level
 /// full and every one of its counters; the spiking model sends events at most steps, so the
-/// counters derived from the counts are exercised at full load.
+/// counters derived from the counts are exercised at full load; its large products run in
+/// 16-bit integer pairs.
 #[test]
 fn h13_fast_engine_equals_chip_on_the_shipped_models() {
     let experiment = paper_experiment().expect("paper experiment");
@@ -145,6 +146,11 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
             convert(&model, &ConversionOptions::default()).expect("conversion"),
         )
         .expect("chip");
+        // The paper network's three large products are the ones the 16-bit pair route must
+        // take (8-bit weights, 16-bit Abar, the 24-bit memory in two pieces, bounds within i32).
+        let mut pairs = hsnn_hardware::fast::pair_products(chip.model());
+        pairs.sort_unstable();
+        assert_eq!(pairs, ["a_bar", "kernel_hidden", "kernel_memory"]);
         let on_chip = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
         let fast = hsnn_hardware::run_batch_fast(&chip, &batch, true, 2).expect("fast run");
         let name = model.config.quantizer.placement.name();
