@@ -1246,7 +1246,6 @@ mod tests {
                 0,
                 3,
                 3,
-                i64::MAX,
                 i64::MIN,
             ])
             .collect();
