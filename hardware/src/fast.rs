@@ -614,8 +614,8 @@ fn pair_tensors(model: &FixedModel) -> Vec<(&'static str, PairMatrix)> {
 /// The names of the tensors whose products the fast engine computes in 16-bit integer pairs
 /// on `model` (clause H13): entries within i16, and every output's sum of one operand piece
 /// proven within i32. The other products run in binary64. On the paper model at the default
-/// conversion: `kernel_hidden`, `kernel_memory` and `a_bar` (every product of a step but the
-/// encoders' single column and the one-input terms).
+/// conversion: `kernel_hidden`, `kernel_memory`, `a_bar` and `readout_kernel` (every product
+/// but the encoders' single column and the one-input terms).
 pub fn pair_products(model: &FixedModel) -> Vec<&'static str> {
     pair_tensors(model)
         .into_iter()
@@ -1238,16 +1238,7 @@ mod tests {
     #[test]
     fn h13_event_sums_equal_counting_one_by_one() {
         let counts: Vec<i64> = (-70..=70)
-            .chain([
-                1 << 40,
-                -(1 << 40),
-                (1 << 40) + 5,
-                0,
-                0,
-                3,
-                3,
-                i64::MIN,
-            ])
+            .chain([1 << 40, -(1 << 40), (1 << 40) + 5, 0, 0, 3, 3, i64::MIN])
             .collect();
         let mut sums = EventSums::default();
         let (mut events, mut popcounts, mut steps, mut magnitudes) = (0u64, 0u64, 0u64, 0u64);

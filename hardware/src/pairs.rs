@@ -131,6 +131,18 @@ impl PairMatrix {
     /// so that the product reads `data^T`), or `None` when an entry lies beyond
     /// [`PIECE_LIMIT`].
     pub(crate) fn new(data: &[i64], rows: usize, cols: usize, transpose: bool) -> Option<Self> {
+        Self::for_kernel(data, rows, cols, transpose, vnni_available())
+    }
+
+    /// [`PairMatrix::new`] for the VNNI kernel when `vnni` (which the CPU must support) or
+    /// the portable loop.
+    fn for_kernel(
+        data: &[i64],
+        rows: usize,
+        cols: usize,
+        transpose: bool,
+        vnni: bool,
+    ) -> Option<Self> {
         assert_eq!(data.len(), rows * cols, "tensor of the wrong size");
         if data.iter().any(|value| value.abs() > PIECE_LIMIT) {
             return None;
@@ -164,8 +176,10 @@ impl PairMatrix {
             panels: Vec::new(),
             column_sum_limit,
         };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = vnni;
         #[cfg(target_arch = "x86_64")]
-        if vnni_available() && k > 0 && n > 0 {
+        if vnni && k > 0 && n > 0 {
             let pairs = k.div_ceil(2);
             let mut panels = vec![0i16; 2 * pairs * n.next_multiple_of(16)];
             for panel in 0..n.div_ceil(PANEL) {
@@ -402,7 +416,7 @@ unsafe fn block_vnni<const ROWS: usize, const VECTORS: usize>(
     }
     let panel = 2 * 16 * VECTORS;
     let whole_pairs = k / 2;
-    for p in 0..=whole_pairs {
+    for p in 0..k.div_ceil(2) {
         // The pair (a[2p], a[2p + 1]) as one i32, low half first, as vpdpwssd reads it; an odd
         // k's last pair is (a[k - 1], 0), its packed row padded with zeros.
         let pair_at = |r: usize| -> i32 {
@@ -417,9 +431,6 @@ unsafe fn block_vnni<const ROWS: usize, const VECTORS: usize>(
                 }
             }
         };
-        if p == whole_pairs && k % 2 == 0 {
-            break;
-        }
         // SAFETY: p < ceil(k/2), so every vector lies inside the panel's
         // `2 * ceil(k/2) * 16 * VECTORS` values.
         unsafe {
@@ -457,7 +468,8 @@ mod tests {
             .collect()
     }
 
-    /// H13: every product equals the sum computed in i64 one term at a time, on shapes around
+    /// H13: every product, on the VNNI kernel (where the CPU has it) and on the portable loop,
+    /// equals the sum computed in i64 one term at a time, on shapes around
     /// every edge of the kernel (rows around the 6-row block and its even split, columns
     /// around the 16-lane vector and the 64-column panel, odd and even k, operand strides
     /// longer than a row), from zero and accumulated, nothing written outside the product.
@@ -466,11 +478,17 @@ mod tests {
         for &rows in &[1usize, 5, 6, 7, 13, 50] {
             for &n in &[1usize, 15, 16, 17, 63, 64, 65, 212, 256] {
                 for &k in &[1usize, 2, 3, 64, 211] {
-                    for &transpose in &[false, true] {
+                    for (transpose, vnni) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        if vnni && !vnni_available() {
+                            continue;
+                        }
                         let (r, c) = if transpose { (n, k) } else { (k, n) };
                         let data = integers(k * n, (rows * 31 + n * 7 + k) as u64, 32_767);
-                        let matrix =
-                            PairMatrix::new(&data, r, c, transpose).expect("entries within i16");
+                        let matrix = PairMatrix::for_kernel(&data, r, c, transpose, vnni)
+                            .expect("entries within i16");
+                        assert_eq!(matrix.panels.is_empty(), !vnni);
                         let weight = |i: usize, j: usize| {
                             if transpose {
                                 data[j * c + i]
@@ -502,7 +520,7 @@ mod tests {
                                         i64::from(dst[row * ldc + j]),
                                         expected,
                                         "rows {rows} n {n} k {k} transpose {transpose} \
-                                         accumulate {accumulate} at ({row}, {j})"
+                                         vnni {vnni} accumulate {accumulate} at ({row}, {j})"
                                     );
                                 }
                             }
@@ -524,11 +542,14 @@ mod tests {
         for value in &mut data[k / 2..] {
             *value = -32_767;
         }
-        let matrix = PairMatrix::new(&data, k, 1, false).expect("entries within i16");
-        let a = vec![32_767i16; k];
-        let mut dst = vec![2i32];
-        matrix.product(&mut dst, 1, &a, k, 1, true);
-        assert_eq!(dst, vec![2]);
+        for vnni in [false, vnni_available()] {
+            let matrix =
+                PairMatrix::for_kernel(&data, k, 1, false, vnni).expect("entries within i16");
+            let a = vec![32_767i16; k];
+            let mut dst = vec![2i32];
+            matrix.product(&mut dst, 1, &a, k, 1, true);
+            assert_eq!(dst, vec![2], "vnni {vnni}");
+        }
     }
 
     /// H13: the proof admits exactly the sums that fit i32, and a tensor beyond i16 is not

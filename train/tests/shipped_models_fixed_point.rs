@@ -146,11 +146,15 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
             convert(&model, &ConversionOptions::default()).expect("conversion"),
         )
         .expect("chip");
-        // The paper network's three large products are the ones the 16-bit pair route must
-        // take (8-bit weights, 16-bit Abar, the 24-bit memory in two pieces, bounds within i32).
+        // Every product of the paper network with more than one row and column takes the
+        // 16-bit pair route (8-bit weights, 16-bit Abar, the 24-bit memory in two pieces,
+        // every bound within i32).
         let mut pairs = hsnn_hardware::fast::pair_products(chip.model());
         pairs.sort_unstable();
-        assert_eq!(pairs, ["a_bar", "kernel_hidden", "kernel_memory"]);
+        assert_eq!(
+            pairs,
+            ["a_bar", "kernel_hidden", "kernel_memory", "readout_kernel"]
+        );
         let on_chip = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
         let fast = hsnn_hardware::run_batch_fast(&chip, &batch, true, 2).expect("fast run");
         let name = model.config.quantizer.placement.name();
