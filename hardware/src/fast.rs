@@ -405,7 +405,14 @@ fn round_into_portable(
     let limit = hsnn_spec::fixed::symmetric_limit(bits);
     let mut clamped_total = 0u64;
     for ((&sum, integer), real) in acc.iter().zip(integers.iter_mut()).zip(reals.iter_mut()) {
-        let rounded = rshr(sum as i64, target_shift);
+        // A plain `as` conversion saturates and maps NaN to 0, which the compiler does not
+        // vectorize; these sums need neither.
+        // SAFETY: `sum` is an exact sum of products of integers whose bound (H5) the engine
+        // requires within EXACT_SUM_BITS (`unsupported_reason`), so it is finite, integral and
+        // below 2^52 in magnitude: representable in i64, as `to_int_unchecked` requires.
+        #[allow(unsafe_code)]
+        let whole: i64 = unsafe { sum.to_int_unchecked() };
+        let rounded = rshr(whole, target_shift);
         let value = rounded.clamp(-limit, limit);
         clamped_total += u64::from(value != rounded);
         *integer = value;
@@ -465,25 +472,26 @@ type FireRow<'a> = (
 #[inline(always)]
 fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
     let (integrators, operands, counts, recorded, reals, tally) = row;
+    // The rule's increments first, into the counts' row: a loop of table reads alone, so that
+    // the quantizer's loop below has none and vectorizes.
+    for (increment, &z) in counts.iter_mut().zip(operands) {
+        *increment = rule(z);
+    }
     let neurons = integrators
         .iter_mut()
-        .zip(operands)
         .zip(counts.iter_mut())
         .zip(reals.iter_mut());
     // The integrators are recorded only at trace level full (H12; `recorded` is empty else):
     // two loops, so that neither tests the level per neuron.
     if recorded.is_empty() {
-        for (((state, &z), count_out), real) in neurons {
-            let (count, _) = fire(state, rule(z), fraction_v);
-            *count_out = count;
-            *real = count as f64;
+        for ((state, count), real) in neurons {
+            (*count, _) = fire(state, *count, fraction_v);
+            *real = *count as f64;
         }
     } else {
-        for ((((state, &z), count_out), real), recorded) in neurons.zip(recorded.iter_mut()) {
-            let (count, integrator) = fire(state, rule(z), fraction_v);
-            *count_out = count;
-            *real = count as f64;
-            *recorded = integrator;
+        for (((state, count), real), recorded) in neurons.zip(recorded.iter_mut()) {
+            (*count, *recorded) = fire(state, *count, fraction_v);
+            *real = *count as f64;
         }
     }
     // A separate pass over the row's counts: a plain reduction, which vectorizes where the
@@ -581,7 +589,10 @@ fn operand_limit(model: &FixedModel, operand: Operand) -> Option<i64> {
         Operand::Input => Some(limit(formats.input.bits)),
         Operand::Memory => Some(limit(formats.memory.bits)),
         Operand::Hidden => match &model.counts.hidden {
-            Some(range) => Some(range.min.unsigned_abs().max(range.max.unsigned_abs()) as i64),
+            Some(range) => {
+                let magnitude = range.min.unsigned_abs().max(range.max.unsigned_abs());
+                Some(i64::try_from(magnitude).unwrap_or(i64::MAX))
+            }
             None => formats.hidden.as_ref().map(|format| limit(format.bits)),
         },
     }
