@@ -442,13 +442,16 @@ fn fire_row(
             first_index,
             values,
         } => {
-            let last = values.len() as i64 - 1;
+            // The table as a slice and its first index as a value, taken once: read through
+            // the rule's references, they would be loaded again for every neuron.
+            let (table, first): (&[i64], i64) = (values, *first_index);
+            let last = table.len() as i64 - 1;
             fire_row_with(
                 // `get` (never `None`: the index is clamped into the table) rather than
-                // indexing, so that the loop has no panic path and vectorizes its reads.
-                |z| {
-                    values
-                        .get((z - first_index).clamp(0, last) as usize)
+                // indexing, so that the loop has no panic path.
+                move |z| {
+                    table
+                        .get((z - first).clamp(0, last) as usize)
                         .copied()
                         .unwrap_or_default()
                 },
