@@ -114,13 +114,16 @@ pub fn run_batch_fast(
             hidden_output: hidden_output.next().unwrap_or_default(),
         })
         .collect();
+    // Packed once per batch and shared: every piece multiplies by the same tensors.
+    let pairs = pair_tensors(model);
     let results: Vec<(Vec<i64>, HardwareCounters)> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
             .iter()
             .zip(outputs)
             .map(|(range, out)| {
                 let range = range.clone();
-                scope.spawn(move || Piece::new(chip, batch, range, full).run(out))
+                let pairs = &pairs;
+                scope.spawn(move || Piece::new(chip, batch, range, full, pairs).run(out))
             })
             .collect();
         handles
@@ -423,7 +426,8 @@ fn round_into_portable(
 
 /// H7's quantizer step on one row of a spiking site: `U_v = V + rule(Z)`, the count
 /// `U_v >> F_v`, the new state; counts (and `U_v` at trace level full) recorded, counts
-/// tallied and written as the next step's operand. The rule's kind is matched once per row, not per neuron.
+/// summed and written as the next step's operand. The rule's kind is matched once per row,
+/// not per neuron.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn fire_row(
@@ -521,7 +525,7 @@ struct Piece<'a> {
     tensors: Vec<(&'static str, Dense)>,
     /// The tensors whose products run in 16-bit integer pairs, by name (`a_bar` transposed):
     /// those whose entries fit i16 and whose every sum is proven to fit i32 (H13).
-    pair_tensors: Vec<(&'static str, PairMatrix)>,
+    pair_tensors: &'a [(&'static str, PairMatrix)],
     /// The operands' i16 pieces, for the pair products.
     input_pieces: Pieces,
     memory_pieces: Pieces,
@@ -728,7 +732,13 @@ enum SumOperands {
 }
 
 impl<'a> Piece<'a> {
-    fn new(chip: &'a Chip, batch: &'a SequenceBatch, range: Range<usize>, full: bool) -> Self {
+    fn new(
+        chip: &'a Chip,
+        batch: &'a SequenceBatch,
+        range: Range<usize>,
+        full: bool,
+        pair_tensors: &'a [(&'static str, PairMatrix)],
+    ) -> Self {
         let lmu = &chip.model().config.lmu;
         let rows = range.len();
         let mut hidden_integrators = Vec::with_capacity(rows * lmu.hidden_size);
@@ -745,22 +755,20 @@ impl<'a> Piece<'a> {
         }
         counters.sequences = rows as u64;
         let fixed = &chip.model().tensors;
-        let tensors = [
-            "encoder_input",
-            "encoder_hidden",
-            "encoder_memory",
-            "kernel_input",
-            "kernel_hidden",
-            "kernel_memory",
-            "readout_kernel",
-        ]
-        .into_iter()
-        .filter_map(|name| fixed.named(name).map(|tensor| (name, Dense::of(tensor))));
-        let tensors: Vec<(&'static str, Dense)> = tensors
-            .chain([("a_bar", Dense::transposed(&fixed.a_bar))])
+        let tensors: Vec<(&'static str, Dense)> = PRODUCT_TENSORS
+            .into_iter()
+            .filter_map(|name| {
+                let tensor = fixed.named(name)?;
+                // Abar transposed, so that `M_t = M_{t-1} Abar^T` is a row-major product.
+                let dense = if name == "a_bar" {
+                    Dense::transposed(tensor)
+                } else {
+                    Dense::of(tensor)
+                };
+                Some((name, dense))
+            })
             .collect();
         let model = chip.model();
-        let pair_tensors = pair_tensors(model);
         // An operand is cut into pieces only when a pair product reads it.
         let pieces = |operand: Operand, width: usize| {
             let read = pair_tensors

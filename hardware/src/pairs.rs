@@ -116,16 +116,6 @@ fn vnni_available() -> bool {
     }
 }
 
-/// The name of the kernel [`PairMatrix::product`] runs on this CPU: `"avx512-vnni"` or
-/// `"portable"` (the results are the same integers).
-pub fn pair_kernel() -> &'static str {
-    if vnni_available() {
-        "avx512-vnni"
-    } else {
-        "portable"
-    }
-}
-
 impl PairMatrix {
     /// Packs the `rows x cols` row-major integers `data` (transposed first when `transpose`,
     /// so that the product reads `data^T`), or `None` when an entry lies beyond
