@@ -169,7 +169,8 @@ impl PairMatrix {
         #[cfg(not(target_arch = "x86_64"))]
         let _ = vnni;
         #[cfg(target_arch = "x86_64")]
-        if vnni && k > 0 && n > 0 {
+        // An empty tensor packs to no panels, and `product` returns before reading them.
+        if vnni {
             let pairs = k.div_ceil(2);
             let mut panels = vec![0i16; 2 * pairs * n.next_multiple_of(16)];
             for panel in 0..n.div_ceil(PANEL) {
@@ -515,6 +516,33 @@ mod tests {
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// H13: a product with no rows, no columns or no inner terms is the empty sum: it writes
+    /// nothing outside its rows and columns, and zeroes (or keeps, accumulating) the rest.
+    #[test]
+    fn h13_pair_product_of_empty_shapes_is_the_empty_sum() {
+        for vnni in [false, vnni_available()] {
+            for (k, n, rows) in [(3usize, 4usize, 0usize), (3, 0, 2), (0, 4, 2), (0, 0, 0)] {
+                let data = integers(k * n, 5, 100);
+                let matrix =
+                    PairMatrix::for_kernel(&data, k, n, false, vnni).expect("entries within i16");
+                let (lda, ldc) = (k + 1, n + 1);
+                let a = vec![7i16; rows.max(1) * lda];
+                for accumulate in [false, true] {
+                    let mut dst = vec![9i32; rows.max(1) * ldc];
+                    matrix.product(&mut dst, ldc, &a, lda, rows, accumulate);
+                    for (index, &value) in dst.iter().enumerate() {
+                        let inside = index / ldc < rows && index % ldc < n;
+                        let expected = if inside && !accumulate { 0 } else { 9 };
+                        assert_eq!(
+                            value, expected,
+                            "k {k} n {n} rows {rows} vnni {vnni} accumulate {accumulate} at {index}"
+                        );
                     }
                 }
             }
