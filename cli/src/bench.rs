@@ -15,8 +15,9 @@ use serde::Serialize;
 /// The `format` tag of `hsnn bench --json` output.
 pub const BENCH_FORMAT: &str = "hsnn-bench";
 /// Its version (2: the measured peak, the counted FLOPs and the fractions of the peak; 3: the
-/// spiking forward pass without a trace and the spiking training step).
-pub const BENCH_FORMAT_VERSION: u32 = 3;
+/// spiking forward pass without a trace and the spiking training step; 4: the spiking forward
+/// pass recording the counts' tally, as `eval` does).
+pub const BENCH_FORMAT_VERSION: u32 = 4;
 
 /// What `hsnn bench` measured.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +58,9 @@ pub struct BenchReport {
     /// Sequences per second of the same spiking forward pass recording nothing (trace level
     /// none): the quantizer's own cost, without the counts' 8 bytes per neuron and step.
     pub spiking_untraced_samples_per_s: f64,
+    /// Sequences per second of the same spiking forward pass recording the counts' tally
+    /// (trace level tally, SPEC N3): what `eval` and `reproduce` record for the metrics.
+    pub spiking_tallied_samples_per_s: f64,
     /// The placement and dt of the spiking measurement.
     pub spiking_setting: String,
     /// This machine's measured peak, FLOP/s over the pool's threads
@@ -195,12 +199,13 @@ pub fn bench<T: Trainer>(
         }
     }
     let spiking_train_step_s = median(&mut spiking_train_times);
-    let mut forward_times = [Vec::new(), Vec::new(), Vec::new()];
+    let mut forward_times = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for repetition in 0..=repetitions {
         for (which, (timed, trace)) in [
             (&model, TraceLevel::None),
             (&spiking, TraceLevel::Counts),
             (&spiking, TraceLevel::None),
+            (&spiking, TraceLevel::Tally),
         ]
         .into_iter()
         .enumerate()
@@ -215,10 +220,11 @@ pub fn bench<T: Trainer>(
             peaks.push(hsnn_optimized::peak::measure_peak(0.3));
         }
     }
-    let [mut plain, mut counted, mut untraced] = forward_times;
+    let [mut plain, mut counted, mut untraced, mut tallied] = forward_times;
     let inference = size as f64 / median(&mut plain);
     let spiking_inference = size as f64 / median(&mut counted);
     let spiking_untraced = size as f64 / median(&mut untraced);
+    let spiking_tallied = size as f64 / median(&mut tallied);
     let train_step_samples_s = train_times.clone();
     let measurements = peaks.len();
     let mut peak = peaks
@@ -250,6 +256,7 @@ pub fn bench<T: Trainer>(
         inference_samples_per_s: inference,
         spiking_inference_samples_per_s: spiking_inference,
         spiking_untraced_samples_per_s: spiking_untraced,
+        spiking_tallied_samples_per_s: spiking_tallied,
         spiking_train_step_s,
         spiking_setting: format!(
             "placement {}, dt {}",
@@ -407,7 +414,7 @@ pub fn render(report: &BenchReport) -> String {
         "{} ({} parameters), backend {}, {} threads, batch {} x {} steps, {} repetitions:\n\
          training step (gradients + Adam, non-spiking): median {:.3} s (min {:.3} s); spiking ({}): {:.3} s\n\
          inference, non-spiking: {:.0} sequences/s\n\
-         inference, spiking ({}): {:.0} sequences/s recording the counts, {:.0} without\n\
+         inference, spiking ({}): {:.0} sequences/s recording the counts, {:.0} their tally (as eval), {:.0} nothing\n\
          machine peak: {:.1} GFLOP/s ({})\n\
          training step: {:.2} GFLOP counted, {:.1} GFLOP/s, {:.0} % of the peak\n\
          inference: {:.2} GFLOP per batch counted, {:.1} GFLOP/s, {:.0} % of the peak",
@@ -429,6 +436,7 @@ pub fn render(report: &BenchReport) -> String {
         report.inference_samples_per_s,
         report.spiking_setting,
         report.spiking_inference_samples_per_s,
+        report.spiking_tallied_samples_per_s,
         report.spiking_untraced_samples_per_s,
         report.peak_flops_per_s / 1e9,
         report.peak_method,

@@ -53,6 +53,7 @@ fn metrics_of(model: &hsnn_spec::NetworkConfig, run: &FixedRun) -> Result<hsnn_s
             fan_out_last_step,
             counts: counts.clone(),
             integrator: Vec::new(),
+            tally: None,
         });
     }
     hsnn_reference::metrics::bit_metrics(&Trace {

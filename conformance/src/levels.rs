@@ -229,6 +229,7 @@ mod tests {
             fan_out_last_step: vec![1],
             counts,
             integrator,
+            tally: None,
         }
     }
 

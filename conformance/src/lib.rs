@@ -73,6 +73,7 @@ macro_rules! with_backend_checks {
             network::n2_large_dt_approaches_plain_lmu,
             network::n2_quantized_sites_record_consistent_counts,
             network::n3_trace_levels_record_what_they_promise,
+            network::n3_the_tally_level_tallies_the_counts,
             network::n4_psmnist_has_102027_trainable_parameters,
             network::q3_initial_state_independent_of_batching,
             errors::e1_quantizer_rejects_bad_dt,

@@ -310,6 +310,71 @@ pub fn n3_trace_levels_record_what_they_promise(backend: &impl Backend, _level: 
     assert_eq!(full.trace.dt, 2.0);
 }
 
+/// N3: the level `tally` gives the logits of any other level and, per site, its counts
+/// tallied by neuron and value with the last step apart, counted here one by one from the
+/// level `counts` trace; no counts, integrators or hidden states. 110 sequences, so that a
+/// backend that works in shards (of 50, the optimized one) joins several.
+pub fn n3_the_tally_level_tallies_the_counts(backend: &impl Backend, _level: Level) {
+    let model = small_model(33, Activation::Tanh, QuantizerPlacement::Both, 20.0);
+    let batch = small_batch(&model, 34, 110, 6);
+    let counts = forward(backend, &model, &batch, TraceLevel::Counts);
+    let tallied = forward(backend, &model, &batch, TraceLevel::Tally);
+    assert_eq!(
+        tallied.logits, counts.logits,
+        "recording must not change the result"
+    );
+    assert!(tallied.trace.hidden.is_empty());
+    assert_eq!(tallied.trace.sites.len(), 2);
+    for (counted, tallied) in counts.trace.sites.iter().zip(&tallied.trace.sites) {
+        assert_eq!(
+            (tallied.site, tallied.batch, tallied.steps, tallied.neurons),
+            (counted.site, counted.batch, counted.steps, counted.neurons)
+        );
+        assert_eq!(tallied.fan_out, counted.fan_out);
+        assert_eq!(tallied.fan_out_last_step, counted.fan_out_last_step);
+        assert!(tallied.counts.is_empty() && tallied.integrator.is_empty());
+        let mut by_hand: std::collections::BTreeMap<(bool, usize, i64), u64> =
+            std::collections::BTreeMap::new();
+        for sample in 0..counted.batch {
+            for step in 0..counted.steps {
+                for neuron in 0..counted.neurons {
+                    let count = counted.count(sample, step, neuron);
+                    *by_hand
+                        .entry((step + 1 == counted.steps, neuron, count))
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        let tally = tallied.tally.as_ref().expect("a tally at level tally");
+        let cells = tally
+            .steps
+            .iter()
+            .map(|cell| ((false, cell.neuron, cell.count), cell.times))
+            .chain(
+                tally
+                    .last_step
+                    .iter()
+                    .map(|cell| ((true, cell.neuron, cell.count), cell.times)),
+            );
+        let mut listed = std::collections::BTreeMap::new();
+        for (key, times) in cells {
+            assert!(times > 0, "{:?}: a cell of no updates", counted.site);
+            assert!(
+                listed.insert(key, times).is_none(),
+                "{:?}: a (neuron, count) listed twice",
+                counted.site
+            );
+        }
+        assert_eq!(listed, by_hand, "{:?}: the tally", counted.site);
+        // Distinct values exist, or this test would not tell a tally from its totals.
+        assert!(
+            by_hand.len() > 2 * counted.neurons,
+            "{:?}: counts too uniform",
+            counted.site
+        );
+    }
+}
+
 /// N4: the psMNIST network of docs/PAPER.md section 3 has 102,027 trainable parameters.
 pub fn n4_psmnist_has_102027_trainable_parameters(_backend: &impl Backend, _level: Level) {
     let config = NetworkConfig::psmnist();

@@ -275,6 +275,7 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
                 fan_out_last_step: fan_out_last_step.clone(),
                 counts: counts.clone(),
                 integrator: Vec::new(),
+                tally: None,
             };
             let mut accumulator = SiteMetricsAccumulator::new(&trace);
             accumulator.add(&trace).expect("consistent trace");

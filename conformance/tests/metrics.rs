@@ -26,6 +26,7 @@ fn site(
         fan_out_last_step: vec![fan_out_last; neurons],
         counts,
         integrator: Vec::new(),
+        tally: None,
     }
 }
 
@@ -135,6 +136,71 @@ fn b5_inconsistent_trace_is_an_error() {
     assert!(error.to_string().contains("12 values"), "{error}");
 }
 
+/// B1-B6 from a tally (trace level tally, N3): the hand-computed sequence above, its
+/// counts replaced by their tally, gives the same hand-derived values.
+#[test]
+fn b5_the_hand_computed_sequence_from_its_tally() {
+    let counts = vec![0, 1, -3, 4, 6, 5, 0, -1];
+    let trace = Trace {
+        dt: 1.0,
+        sites: vec![site(Activation::Tanh, 1, 4, 2, counts, 10, 3)],
+        hidden: Vec::new(),
+    }
+    .into_tallied();
+    assert!(trace.sites[0].counts.is_empty());
+    let metrics = bit_metrics(&trace).expect("consistent tally");
+    let hidden = &metrics.sites[0];
+    assert_eq!(hidden.activity_bits, 3.0);
+    assert_eq!(hidden.max_abs_count, 6);
+    assert_eq!(hidden.mean_significant_bits, 10.0 / 6.0);
+    assert_eq!(hidden.mean_popcount, 9.0 / 6.0);
+    assert_eq!(hidden.nonzero_fraction, 0.75);
+    assert_eq!(hidden.events.neuron_updates, 8);
+    // Steps 0-2 (rows (0, 1), (-3, 4), (6, 5)) reach 10 targets: events 1, -3, 4, 6, 5 of
+    // sig 1, 2, 1, 2, 3; the last step (0, -1) reaches 3: the event -1 of sig 1. So 50 + 3
+    // events, 90 + 3 additions.
+    assert_eq!(hidden.events.synaptic_events, 53);
+    assert_eq!(hidden.events.synaptic_additions, 93);
+    assert_eq!(hidden.histogram.values().sum::<u64>(), 8);
+}
+
+/// B5: a tally that does not fit its trace's shape (a cell of a neuron the site lacks, or
+/// another number of updates in all or at the last step) is an error, not a panic.
+#[test]
+fn b5_a_tally_of_another_shape_is_an_error() {
+    let tallied = |counts: Vec<i64>| {
+        Trace {
+            dt: 1.0,
+            sites: vec![site(Activation::Tanh, 2, 3, 2, counts, 1, 1)],
+            hidden: Vec::new(),
+        }
+        .into_tallied()
+    };
+    let good = tallied(vec![1, 0, 2, 0, -1, 3, 0, 0, 4, 1, 1, 1]);
+    assert!(bit_metrics(&good).is_ok());
+    let mut foreign = good.clone();
+    if let Some(tally) = &mut foreign.sites[0].tally {
+        tally.steps[0].neuron = 2;
+    }
+    let error = bit_metrics(&foreign).expect_err("a cell of neuron 2 of 2");
+    assert!(error.to_string().contains("neuron 2"), "{error}");
+    let mut fewer = good.clone();
+    if let Some(tally) = &mut fewer.sites[0].tally {
+        tally.last_step[0].times += 1;
+    }
+    let error = bit_metrics(&fewer).expect_err("5 updates at the last step of 4");
+    assert!(error.to_string().contains("4 at it"), "{error}");
+    let mut moved = good;
+    if let Some(tally) = &mut moved.sites[0].tally {
+        let cell = tally.last_step.remove(0);
+        tally.steps.push(cell);
+    }
+    assert!(
+        bit_metrics(&moved).is_err(),
+        "an update moved off the last step"
+    );
+}
+
 /// B5: metrics accumulated batch by batch equal the metrics of the concatenated batch
 /// (proptest with a fixed seed, 256 cases).
 #[test]
@@ -163,8 +229,8 @@ fn b5_accumulation_over_batches_equals_whole() {
 }
 
 /// B1-B6 on random traces, against a count-by-count computation written here from the
-/// clauses: narrow and wide ranges of counts (the accumulator tallies a batch by value when
-/// its range is narrow enough and counts one by one otherwise: i64's extremes in one batch),
+/// clauses: narrow and wide ranges of counts (the accumulator's tally keeps a window of
+/// values and a map beyond it: i64's extremes in one batch),
 /// a fan-out of its own per neuron and for the last step.
 #[test]
 fn b6_metrics_equal_a_count_by_count_computation() {
@@ -191,6 +257,7 @@ fn b6_metrics_equal_a_count_by_count_computation() {
             fan_out_last_step: fan_out_last.clone(),
             counts: counts.clone(),
             integrator: Vec::new(),
+            tally: None,
         };
         let mut accumulator = SiteMetricsAccumulator::new(&trace);
         accumulator.add(&trace).expect("consistent");

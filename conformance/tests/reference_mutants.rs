@@ -90,6 +90,7 @@ fn hidden_trace(neurons: usize, counts: Vec<i64>) -> SiteTrace {
         fan_out_last_step: vec![1; neurons],
         counts,
         integrator: Vec::new(),
+        tally: None,
     }
 }
 

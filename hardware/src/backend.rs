@@ -266,12 +266,18 @@ pub fn forward_output(chip: &Chip, run: &FixedRun, level: TraceLevel) -> Forward
                 neurons,
                 fan_out,
                 fan_out_last_step,
-                counts: counts.to_vec(),
+                counts: if level == TraceLevel::Tally {
+                    Vec::new()
+                } else {
+                    counts.to_vec()
+                },
                 integrator: if level == TraceLevel::Full {
                     integrators.iter().map(|&u| u as f64 * v_scale).collect()
                 } else {
                     Vec::new()
                 },
+                tally: (level == TraceLevel::Tally)
+                    .then(|| hsnn_spec::CountTally::of_counts(counts, run.steps, neurons)),
             }
         };
     if level != TraceLevel::None {

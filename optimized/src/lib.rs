@@ -27,7 +27,7 @@ pub mod quantizer;
 use hsnn_spec::{
     Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, HsnnError, LmuConfig,
     LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch,
-    SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
+    SiteTrace, TallyBuilder, Tensor2, Trace, TraceLevel, Trainer, Weights,
 };
 use rayon::prelude::*;
 
@@ -169,10 +169,12 @@ impl Backend for OptimizedBackend {
         let lmu = &config.lmu;
         let placement = config.quantizer.placement;
         let recording = options.trace != TraceLevel::None;
+        let tallying = options.trace == TraceLevel::Tally;
         // Each shard writes its counts straight into its part of the batch's trace: one
-        // buffer per site, written once, never copied.
+        // buffer per site, written once, never copied. At level tally each shard tallies its
+        // own counts instead, and no count is written.
         let site_counts = |quantized: bool, neurons: usize| {
-            (recording && quantized)
+            (recording && !tallying && quantized)
                 .then(|| kernels::zeroed_counts(batch.batch * batch.steps * neurons))
         };
         let mut hidden_counts = site_counts(placement.quantizes_hidden(), lmu.hidden_size);
@@ -229,9 +231,16 @@ impl Backend for OptimizedBackend {
                 memory_counts,
             ),
         ] {
-            let Some(counts) = counts else { continue };
+            let quantized = match site {
+                QuantizedSite::Hidden => placement.quantizes_hidden(),
+                QuantizedSite::MemoryInput => placement.quantizes_memory_input(),
+            };
+            if !(recording && quantized) {
+                continue;
+            }
             let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
             let mut integrator = Vec::new();
+            let mut tally = tallying.then(|| TallyBuilder::new(neurons));
             for shard in &shards {
                 let record = match site {
                     QuantizedSite::Hidden => shard.hidden_site.as_ref(),
@@ -239,6 +248,9 @@ impl Backend for OptimizedBackend {
                 };
                 if let Some(record) = record {
                     integrator.extend_from_slice(&record.integrator);
+                    if let (Some(tally), Some(shard_tally)) = (&mut tally, &record.tally) {
+                        tally.merge(&shard_tally.clone().finish());
+                    }
                 }
             }
             sites.push(SiteTrace {
@@ -249,8 +261,9 @@ impl Backend for OptimizedBackend {
                 neurons,
                 fan_out,
                 fan_out_last_step,
-                counts,
+                counts: counts.unwrap_or_default(),
                 integrator,
+                tally: tally.map(TallyBuilder::finish),
             });
         }
         Ok(ForwardOutput {

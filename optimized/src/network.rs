@@ -17,7 +17,7 @@
 
 use hsnn_spec::{
     initial_state::initial_state, Activation, HsnnError, Model, NetworkConfig, QuantizedSite,
-    Result, SequenceBatch, TraceLevel,
+    Result, SequenceBatch, TallyBuilder, TraceLevel,
 };
 
 mod input_driven;
@@ -131,6 +131,46 @@ pub struct SiteRecord {
     pub counts: Vec<i64>,
     /// Integrator values, empty unless the trace level is full.
     pub integrator: Vec<f64>,
+    /// The counts' tally, at trace level tally only (then `counts` is empty).
+    pub tally: Option<TallyBuilder>,
+}
+
+impl SiteRecord {
+    /// Records one step's counts of a site (and integrators, at level full): tallied, or
+    /// copied into the batch-major `counts_out` (`S * steps * neurons`) when one is given,
+    /// else into this record's own counts.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        counts_out: Option<&mut [i64]>,
+        counts: &[i32],
+        integrators: &[f32],
+        s: usize,
+        steps: usize,
+        step: usize,
+        neurons: usize,
+    ) {
+        if let Some(tally) = &mut self.tally {
+            for row in counts.chunks_exact(neurons.max(1)).take(s) {
+                tally.add_row(row, step + 1 == steps);
+            }
+            return;
+        }
+        let counts_out = match counts_out {
+            Some(out) => out,
+            None => &mut self.counts[..],
+        };
+        store_site(
+            counts_out,
+            &mut self.integrator,
+            counts,
+            integrators,
+            s,
+            steps,
+            step,
+            neurons,
+        );
+    }
 }
 
 /// Where a shard writes the counts of its recorded sites (clause N3): slices of the whole
@@ -339,12 +379,14 @@ impl Network {
         let mut memory_counts = vec![0i32; s * memory_size];
         let mut memory_integrator = vec![0.0f32; s * memory_size];
         let mut memory_rates = vec![0.0f32; s * memory_size];
+        let tallying = trace == TraceLevel::Tally;
         let site_record = |neurons: usize, external: bool| SiteRecord {
-            counts: if external {
+            counts: if external || tallying {
                 Vec::new()
             } else {
                 vec![0; s * steps * neurons]
             },
+            tally: tallying.then(|| TallyBuilder::new(neurons)),
             integrator: if record_full {
                 vec![0.0; s * steps * neurons]
             } else {
@@ -385,13 +427,8 @@ impl Network {
                         &mut memory_rates,
                     )?;
                     if let Some(record) = &mut memory_site {
-                        let counts_out = match memory_counts_out.as_deref_mut() {
-                            Some(out) => out,
-                            None => &mut record.counts[..],
-                        };
-                        store_site(
-                            counts_out,
-                            &mut record.integrator,
+                        record.store(
+                            memory_counts_out.as_deref_mut(),
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -454,13 +491,8 @@ impl Network {
                         &mut memory_rates,
                     )?;
                     if let Some(record) = &mut memory_site {
-                        let counts_out = match memory_counts_out.as_deref_mut() {
-                            Some(out) => out,
-                            None => &mut record.counts[..],
-                        };
-                        store_site(
-                            counts_out,
-                            &mut record.integrator,
+                        record.store(
+                            memory_counts_out.as_deref_mut(),
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -535,13 +567,8 @@ impl Network {
                     current_rates,
                 )?;
                 if let Some(record) = &mut hidden_site {
-                    let counts_out = match hidden_counts_out.as_deref_mut() {
-                        Some(out) => out,
-                        None => &mut record.counts[..],
-                    };
-                    store_site(
-                        counts_out,
-                        &mut record.integrator,
+                    record.store(
+                        hidden_counts_out.as_deref_mut(),
                         &hidden_counts,
                         &hidden_integrator,
                         s,

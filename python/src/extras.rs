@@ -196,6 +196,7 @@ pub fn bit_metrics<'py>(
         fan_out_last_step: fan(fan_out_last_step, "fan_out_last_step")?,
         counts: values,
         integrator: Vec::new(),
+        tally: None,
     };
     let mut accumulator = hsnn_reference::metrics::SiteMetricsAccumulator::new(&trace);
     accumulator.add(&trace).or_raise(py)?;

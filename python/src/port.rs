@@ -6,7 +6,8 @@
 use hsnn_conformance::levels::NOT_IMPLEMENTED;
 use hsnn_spec::{
     Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, HsnnError, LmuConfig,
-    LmuMatrices, LossFunction, Model, QuantizerRun, Result, SequenceBatch, Tensor2, Trainer,
+    LmuMatrices, LossFunction, Model, QuantizerRun, Result, SequenceBatch, Tensor2, TraceLevel,
+    Trainer,
 };
 use pyo3::prelude::*;
 use serde::Serialize;
@@ -164,14 +165,19 @@ impl Backend for PyPort {
         batch: &SequenceBatch,
         options: &ForwardOptions,
     ) -> Result<ForwardOutput> {
-        self.call(
+        // The bridge's ports record counts; the tally level is answered from them (N3).
+        let mut output: ForwardOutput = self.call(
             "forward",
             &ForwardArguments {
                 model,
                 batch,
-                trace: options.trace,
+                trace: options.trace.recorded(),
             },
-        )
+        )?;
+        if options.trace == TraceLevel::Tally {
+            output.trace = output.trace.into_tallied();
+        }
+        Ok(output)
     }
 }
 

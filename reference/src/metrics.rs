@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use hsnn_spec::{EventCounts, HsnnError, Result, SiteMetrics, SiteTrace};
+use hsnn_spec::{CountTally, EventCounts, HsnnError, Result, SiteMetrics, SiteTrace, TallyCell};
 
 /// Bits needed for the magnitude `|n|`: `ceil(log2(|n| + 1))`, 0 for 0 (clause B1).
 pub fn magnitude_bits(count: i64) -> u32 {
@@ -33,10 +33,6 @@ pub fn significant_bits(count: i64) -> u32 {
 pub fn popcount(count: i64) -> u32 {
     count.unsigned_abs().count_ones()
 }
-
-/// The largest tally (neurons times distinct counts) [`SiteMetricsAccumulator::add`] keeps:
-/// 32 MiB of u64 cells.
-const MAX_TALLY_CELLS: usize = 1 << 22;
 
 /// Accumulates the metrics of one site over any number of batches, so a whole test set can be
 /// measured without holding its trace (section B).
@@ -86,62 +82,39 @@ impl SiteMetricsAccumulator {
                 ),
             });
         }
-        let expected_length = trace.batch * trace.steps * trace.neurons;
-        if trace.counts.len() != expected_length {
-            return Err(HsnnError::ShapeMismatch {
-                name: "site trace counts".into(),
-                expected: format!("{expected_length} values"),
-                found: format!("{} values", trace.counts.len()),
-            });
-        }
-        // Every step but the last reaches `fan_out`; there, each count is tallied by neuron
-        // and value, and the metrics of a (neuron, value) pair are taken once per batch: the
-        // same sums as counting one by one, in a few nanoseconds per count instead of a
-        // tree update. The tally spans the batch's own range of counts (a few values at dt
-        // 10, a few thousand at dt 1000); a range too wide for it, and the last step
-        // (fan_out_last_step), are counted one by one.
-        let neurons = trace.neurons;
-        let lowest = trace.counts.iter().copied().min().unwrap_or(0);
-        let highest = trace.counts.iter().copied().max().unwrap_or(0);
-        let width = highest
-            .checked_sub(lowest)
-            .and_then(|span| usize::try_from(span).ok())
-            .map(|span| span + 1)
-            .filter(|&width| width.saturating_mul(neurons) <= MAX_TALLY_CELLS);
-        let mut tally = vec![0u64; width.map_or(0, |width| width * neurons)];
-        for sample in 0..trace.batch {
-            for step in 0..trace.steps {
-                let start = (sample * trace.steps + step) * neurons;
-                let counts = &trace.counts[start..start + neurons];
-                match width {
-                    Some(width) if step + 1 < trace.steps => {
-                        for (cells, &count) in tally.chunks_mut(width).zip(counts) {
-                            // In range by construction: lowest <= count <= highest.
-                            cells[count.abs_diff(lowest) as usize] += 1;
-                        }
-                    }
-                    _ => {
-                        let fan_out = if step + 1 == trace.steps {
-                            &trace.fan_out_last_step
-                        } else {
-                            &trace.fan_out
-                        };
-                        for (neuron, &count) in counts.iter().enumerate() {
-                            self.count_one(neuron, count, fan_out[neuron], 1);
-                        }
-                    }
-                }
+        let counted;
+        let tally = match &trace.tally {
+            Some(tally) => {
+                check_tally(trace, tally)?;
+                tally
             }
-        }
-        if let Some(width) = width {
-            for (neuron, cells) in tally.chunks(width).enumerate() {
-                for (offset, &times) in cells.iter().enumerate() {
-                    if times > 0 {
-                        let count = lowest.wrapping_add(offset as i64);
-                        self.count_one(neuron, count, trace.fan_out[neuron], times);
-                    }
+            None => {
+                let expected_length = trace.batch * trace.steps * trace.neurons;
+                if trace.counts.len() != expected_length {
+                    return Err(HsnnError::ShapeMismatch {
+                        name: "site trace counts".into(),
+                        expected: format!("{expected_length} values"),
+                        found: format!("{} values", trace.counts.len()),
+                    });
                 }
+                // Tallied by neuron and value first, so that the metrics of a (neuron, value)
+                // pair are taken once per batch: the same sums as counting one by one, in a few
+                // nanoseconds per count instead of a tree update.
+                counted = CountTally::of_counts(&trace.counts, trace.steps, trace.neurons);
+                &counted
             }
+        };
+        for cell in &tally.steps {
+            self.count_one(
+                cell.neuron,
+                cell.count,
+                trace.fan_out[cell.neuron],
+                cell.times,
+            );
+        }
+        for cell in &tally.last_step {
+            let fan_out = trace.fan_out_last_step[cell.neuron];
+            self.count_one(cell.neuron, cell.count, fan_out, cell.times);
         }
         Ok(())
     }
@@ -204,6 +177,45 @@ impl SiteMetricsAccumulator {
             events: self.events.clone(),
         }
     }
+}
+
+/// Checks a tally against its trace's shape (B5, N3): every cell of one of its neurons, and
+/// as many updates as `batch * steps * neurons`, `batch * neurons` of them at the last step.
+fn check_tally(trace: &SiteTrace, tally: &CountTally) -> Result<()> {
+    let cells = tally.steps.iter().chain(&tally.last_step);
+    if let Some(cell) = cells.clone().find(|cell| cell.neuron >= trace.neurons) {
+        return Err(HsnnError::ShapeMismatch {
+            name: "site trace tally".into(),
+            expected: format!("neurons below {}", trace.neurons),
+            found: format!("a cell of neuron {}", cell.neuron),
+        });
+    }
+    let total = |cells: &[TallyCell]| {
+        cells
+            .iter()
+            .try_fold(0u64, |sum, cell| sum.checked_add(cell.times))
+    };
+    let last_steps = if trace.steps > 0 {
+        trace.batch * trace.neurons
+    } else {
+        0
+    };
+    let expected = (
+        (trace.batch * trace.steps * trace.neurons - last_steps) as u64,
+        last_steps as u64,
+    );
+    let found = (total(&tally.steps), total(&tally.last_step));
+    if found != (Some(expected.0), Some(expected.1)) {
+        return Err(HsnnError::ShapeMismatch {
+            name: "site trace tally".into(),
+            expected: format!(
+                "{} updates before the last step and {} at it",
+                expected.0, expected.1
+            ),
+            found: format!("{:?} and {:?}", found.0, found.1),
+        });
+    }
+    Ok(())
 }
 
 /// The metrics of every site of one trace (section B).

@@ -254,6 +254,7 @@ pub fn forward(
             fan_out_last_step,
             counts: Vec::new(),
             integrator: Vec::new(),
+            tally: None,
         }
     };
     let recording = options.trace != TraceLevel::None;
@@ -303,12 +304,18 @@ pub fn forward(
             hidden_trace.extend(record.hidden.iter().flat_map(|h| h.iter().copied()));
         }
     }
+    let trace = Trace {
+        dt: config.quantizer.dt,
+        sites,
+        hidden: hidden_trace,
+    };
     Ok(ForwardOutput {
         logits,
-        trace: Trace {
-            dt: config.quantizer.dt,
-            sites,
-            hidden: hidden_trace,
+        // The reference records every count and tallies them after: the readable way.
+        trace: if options.trace == TraceLevel::Tally {
+            trace.into_tallied()
+        } else {
+            trace
         },
     })
 }

@@ -33,5 +33,5 @@ pub use model::{
     MODEL_FORMAT_VERSION,
 };
 pub use tensor::{SequenceBatch, Tensor2};
-pub use trace::{QuantizedSite, SiteTrace, Trace, TraceLevel};
+pub use trace::{CountTally, QuantizedSite, SiteTrace, TallyBuilder, TallyCell, Trace, TraceLevel};
 pub use training::{AdamConfig, AdamState, DtSchedule, GradientOutput, LossFunction, Trainer};
