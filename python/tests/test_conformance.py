@@ -50,7 +50,7 @@ def test_numpy_port_passes_every_check_at_exact(name: str) -> None:
 
 
 def test_check_runs_every_check_and_raises_with_the_failures() -> None:
-    assert len(conformance.check(UNCHANGED.NumpyPort(), "exact")) == 38
+    assert len(conformance.check(UNCHANGED.NumpyPort(), "exact")) == 39
     with pytest.raises(conformance.ConformanceFailure, match="q1_state_stays_in_unit_interval"):
         conformance.check(Refuses(), "exact", pattern="q1_state*")
     with pytest.raises(ValueError, match="no conformance check"):
