@@ -472,10 +472,62 @@ mod tests {
                 ],
             ),
             (0, vec![(vec![], false), (vec![], true)]),
+            // A window widened to nearly its limit, then the count just above it: the map.
+            (
+                1,
+                vec![
+                    (vec![0], false),
+                    (vec![(1 << 20) - 100], false),
+                    (vec![(1 << 20) - 90], false),
+                    (vec![(1 << 20) - 90], true),
+                ],
+            ),
         ];
         for (index, (neurons, rows)) in cases.iter().enumerate() {
             assert_eq!(built(rows, *neurons), one_by_one(rows), "case {index}");
         }
+    }
+
+    /// N3: counts within a few values, widening the window up and down, are tallied in the
+    /// window, none in the map (the map is the slow path, for counts the window cannot hold).
+    #[test]
+    fn n3_tally_keeps_narrow_counts_in_its_window() {
+        let rows: Rows = vec![
+            (vec![0, 1, 2], false),
+            (vec![-3, 0, 5], false),
+            (vec![-12, 9, 1], true),
+            (vec![30, -40, 0], false),
+            (vec![1, 1, 1], true),
+        ];
+        let mut builder = TallyBuilder::new(3);
+        for (row, last) in &rows {
+            builder.add_row(row, *last);
+        }
+        assert!(builder.width > 0 && builder.beyond.is_empty());
+        assert_eq!(builder.finish(), one_by_one(&rows));
+        assert_eq!(CountTally::of_counts(&[], 4, 0), CountTally::default());
+    }
+
+    /// N3: the window's u32 cells are emptied into the map before one could overflow.
+    #[test]
+    fn n3_tally_empties_its_window_before_a_cell_overflows() {
+        let mut builder = TallyBuilder::new(1);
+        builder.add_row(&[4i64], false);
+        // As if u32::MAX - 1 rows had been tallied in the window, all of count 4.
+        builder.window_rows = u32::MAX - 1;
+        let offset = (4 - builder.lowest) as usize;
+        builder.cells[0][offset] = u32::MAX - 1;
+        for _ in 0..3 {
+            builder.add_row(&[4i64], false);
+        }
+        assert_eq!(
+            builder.finish().steps,
+            vec![TallyCell {
+                neuron: 0,
+                count: 4,
+                times: u64::from(u32::MAX) + 2
+            }]
+        );
     }
 
     /// N3: tallies merged equal the tally of all their rows (shards of a batch, batches of a
