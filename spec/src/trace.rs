@@ -258,6 +258,10 @@ impl TallyBuilder {
     /// Widens the window to take `count`, with room on that side, unless it would pass
     /// [`MAX_WINDOW_CELLS`].
     fn widen_to(&mut self, count: i64) {
+        // A row's counts after its first one outside the window mostly lie inside it.
+        if (count.wrapping_sub(self.lowest) as u64) < self.width as u64 {
+            return;
+        }
         let (low, high) = if self.width == 0 {
             (count.saturating_sub(4), count.saturating_add(4))
         } else {
