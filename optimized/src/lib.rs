@@ -25,9 +25,9 @@ pub mod peak;
 pub mod quantizer;
 
 use hsnn_spec::{
-    Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, HsnnError, LmuConfig,
-    LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch,
-    SiteTrace, TallyBuilder, Tensor2, Trace, TraceLevel, Trainer, Weights,
+    Activation, Backend, CountTally, ForwardOptions, ForwardOutput, GradientOutput, HsnnError,
+    LmuConfig, LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result,
+    SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
 };
 use rayon::prelude::*;
 
@@ -240,7 +240,7 @@ impl Backend for OptimizedBackend {
             }
             let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
             let mut integrator = Vec::new();
-            let mut tally = tallying.then(|| TallyBuilder::new(neurons));
+            let mut tally = tallying.then(CountTally::default);
             for shard in &shards {
                 let record = match site {
                     QuantizedSite::Hidden => shard.hidden_site.as_ref(),
@@ -249,7 +249,7 @@ impl Backend for OptimizedBackend {
                 if let Some(record) = record {
                     integrator.extend_from_slice(&record.integrator);
                     if let (Some(tally), Some(shard_tally)) = (&mut tally, &record.tally) {
-                        tally.merge(&shard_tally.clone().finish());
+                        tally.join(&shard_tally.clone().finish());
                     }
                 }
             }
@@ -263,7 +263,7 @@ impl Backend for OptimizedBackend {
                 fan_out_last_step,
                 counts: counts.unwrap_or_default(),
                 integrator,
-                tally: tally.map(TallyBuilder::finish),
+                tally,
             });
         }
         Ok(ForwardOutput {

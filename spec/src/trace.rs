@@ -157,6 +157,13 @@ pub struct CountTally {
 }
 
 impl CountTally {
+    /// Adds every cell of `other`, a tally of the same site (shards of one batch, or
+    /// batches), keeping the cells sorted, each (neuron, count) once.
+    pub fn join(&mut self, other: &CountTally) {
+        self.steps = join_cells(std::mem::take(&mut self.steps), other.steps.clone());
+        self.last_step = join_cells(std::mem::take(&mut self.last_step), other.last_step.clone());
+    }
+
     /// The tally of `counts`, laid out as a [`SiteTrace`]'s (`steps` rows of `neurons` counts
     /// per sequence, the last of each sequence's rows its last step). A trailing piece shorter
     /// than a row is ignored.
@@ -169,6 +176,34 @@ impl CountTally {
         }
         tally.finish()
     }
+}
+
+/// The cells of two sorted lists, sorted, the times of a (neuron, count) in both summed.
+fn join_cells(first: Vec<TallyCell>, second: Vec<TallyCell>) -> Vec<TallyCell> {
+    let mut joined = Vec::with_capacity(first.len() + second.len());
+    let (mut first, mut second) = (first.into_iter().peekable(), second.into_iter().peekable());
+    let key = |cell: &TallyCell| (cell.neuron, cell.count);
+    loop {
+        let order = match (first.peek(), second.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(a), Some(b)) => key(a).cmp(&key(b)),
+        };
+        match order {
+            std::cmp::Ordering::Less => joined.extend(first.next()),
+            std::cmp::Ordering::Greater => joined.extend(second.next()),
+            std::cmp::Ordering::Equal => {
+                if let (Some(a), Some(b)) = (first.next(), second.next()) {
+                    joined.push(TallyCell {
+                        times: a.times + b.times,
+                        ..a
+                    });
+                }
+            }
+        }
+    }
+    joined
 }
 
 /// The most cells (neurons times values) a [`TallyBuilder`] keeps in its window; counts
@@ -262,30 +297,37 @@ impl TallyBuilder {
         if (count.wrapping_sub(self.lowest) as u64) < self.width as u64 {
             return;
         }
+        // The window's extent in values, when it fits MAX_WINDOW_CELLS.
+        let fits = |low: i64, high: i64| {
+            high.checked_sub(low)
+                .and_then(|span| usize::try_from(span).ok())
+                .and_then(|span| span.checked_add(1))
+                .filter(|&width| width.saturating_mul(self.neurons) <= MAX_WINDOW_CELLS)
+        };
         let (low, high) = if self.width == 0 {
-            (count.saturating_sub(4), count.saturating_add(4))
+            (count, count)
         } else {
             let highest = self.lowest + (self.width as i64 - 1);
-            let span = (self.width as i64).max(8);
-            (
-                if count < self.lowest {
-                    count.saturating_sub(span)
-                } else {
-                    self.lowest
-                },
-                if count > highest {
-                    count.saturating_add(span)
-                } else {
-                    highest
-                },
-            )
+            (count.min(self.lowest), count.max(highest))
         };
-        let Some(width) = high
-            .checked_sub(low)
-            .and_then(|span| usize::try_from(span).ok())
-            .and_then(|span| span.checked_add(1))
-            .filter(|&width| width.saturating_mul(self.neurons) <= MAX_WINDOW_CELLS)
-        else {
+        // Room beyond the count on its side (as much again as the window, at least 4
+        // values), so that a slowly widening range reallocates a few times, not at every
+        // new value; less room where the limit allows no more; none if the count alone
+        // does not fit.
+        let room = (self.width as i64).max(4);
+        let Some((low, width)) = [room, room / 4, 0].into_iter().find_map(|room| {
+            let low = if count < self.lowest || self.width == 0 {
+                low.saturating_sub(room)
+            } else {
+                low
+            };
+            let high = if count >= self.lowest || self.width == 0 {
+                high.saturating_add(room)
+            } else {
+                high
+            };
+            fits(low, high).map(|width| (low, width))
+        }) else {
             return;
         };
         for cells in &mut self.cells {
@@ -319,30 +361,35 @@ impl TallyBuilder {
         self.window_rows = 0;
     }
 
-    /// Adds every cell of `other`, a tally of the same neurons (shards of one batch, or
-    /// batches). Panics when a cell's neuron is not one of these.
-    pub fn merge(&mut self, other: &CountTally) {
-        for (last, cells) in [(false, &other.steps), (true, &other.last_step)] {
-            for cell in cells {
-                assert!(cell.neuron < self.neurons, "a tally cell of another site");
-                *self
-                    .beyond
-                    .entry((last, cell.neuron, cell.count))
-                    .or_insert(0) += cell.times;
-            }
-        }
-    }
-
     /// The tally, sorted.
-    pub fn finish(mut self) -> CountTally {
-        self.empty_window();
+    pub fn finish(self) -> CountTally {
         let mut kinds = [Vec::new(), Vec::new()];
-        for ((last, neuron, count), times) in self.beyond {
-            kinds[usize::from(last)].push(TallyCell {
-                neuron,
-                count,
-                times,
-            });
+        for (kind, cells) in self.cells.iter().enumerate() {
+            // The window's cells, sorted by neuron then count as they are laid out.
+            let window = cells
+                .chunks(self.width.max(1))
+                .enumerate()
+                .flat_map(|(neuron, row)| {
+                    row.iter().enumerate().filter(|(_, &times)| times > 0).map(
+                        move |(offset, &times)| TallyCell {
+                            neuron,
+                            count: self.lowest.wrapping_add(offset as i64),
+                            times: u64::from(times),
+                        },
+                    )
+                })
+                .collect();
+            let last = kind == 1;
+            let beyond = self
+                .beyond
+                .range((last, 0, i64::MIN)..=(last, usize::MAX, i64::MAX))
+                .map(|(&(_, neuron, count), &times)| TallyCell {
+                    neuron,
+                    count,
+                    times,
+                })
+                .collect();
+            kinds[kind] = join_cells(window, beyond);
         }
         let [steps, last_step] = kinds;
         CountTally { steps, last_step }
@@ -476,14 +523,26 @@ mod tests {
                 ],
             ),
             (0, vec![(vec![], false), (vec![], true)]),
-            // A window widened to nearly its limit, then the count just above it: the map.
+            // A window widened to its limit (2^20 values: [-4, 2^20 - 5]), then the count just
+            // above it: the map.
             (
                 1,
                 vec![
                     (vec![0], false),
-                    (vec![(1 << 20) - 100], false),
-                    (vec![(1 << 20) - 90], false),
-                    (vec![(1 << 20) - 90], true),
+                    (vec![(1 << 20) - 14], false),
+                    (vec![(1 << 20) - 4], false),
+                    (vec![(1 << 20) - 4], true),
+                    (vec![(1 << 20) - 5], true),
+                ],
+            ),
+            // Near the limit, less room: after [-4, 4], 2^20 - 8 with 9 values of room would
+            // pass it, with a quarter of that (2) not.
+            (
+                1,
+                vec![
+                    (vec![0], false),
+                    (vec![(1 << 20) - 8], false),
+                    (vec![3], true),
                 ],
             ),
         ];
@@ -534,18 +593,22 @@ mod tests {
         );
     }
 
-    /// N3: tallies merged equal the tally of all their rows (shards of a batch, batches of a
+    /// N3: tallies joined equal the tally of all their rows (shards of a batch, batches of a
     /// test set).
     #[test]
-    fn n3_merged_tallies_equal_the_tally_of_all_rows() {
+    fn n3_joined_tallies_equal_the_tally_of_all_rows() {
         let first = rows(7, 20, 6, 3, 11);
         let second = rows(8, 25, 6, 400, 9000);
-        let mut builder = TallyBuilder::new(6);
-        for (row, last) in &first {
-            builder.add_row(row, *last);
-        }
-        builder.merge(&built(&second, 6));
-        assert_eq!(builder.finish(), one_by_one(&[first, second].concat()));
+        let mut joined = built(&first, 6);
+        joined.join(&built(&second, 6));
+        assert_eq!(joined, one_by_one(&[first, second].concat()));
+        // Joined with nothing, or nothing with it: itself.
+        let mut empty = CountTally::default();
+        empty.join(&joined);
+        assert_eq!(empty, joined);
+        let copy = joined.clone();
+        joined.join(&CountTally::default());
+        assert_eq!(joined, copy);
     }
 
     /// N3: a trace at level counts, tallied, keeps the tally of its counts with the last step
