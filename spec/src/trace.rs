@@ -571,6 +571,26 @@ mod tests {
         assert_eq!(CountTally::of_counts(&[], 4, 0), CountTally::default());
     }
 
+    /// N3: the window widens on the side of a new count with as much room again as it has
+    /// (at least 4 values), a quarter of that near its limit: a range that grows value by
+    /// value reallocates a few times, not at every value.
+    #[test]
+    fn n3_tally_window_widens_with_room_on_the_side_of_the_new_count() {
+        let mut builder = TallyBuilder::new(2);
+        let mut extents = Vec::new();
+        for row in [[0i64, 0], [20, 0], [-50, 0], [3, -84]] {
+            builder.add_row(&row, false);
+            extents.push((builder.lowest, builder.width));
+        }
+        // [-4, 4]; then 20 with 9 of room: [-4, 29]; then -50 with 34: [-84, 29]; then nothing.
+        assert_eq!(extents, vec![(-4, 9), (-4, 34), (-84, 114), (-84, 114)]);
+        let mut near_limit = TallyBuilder::new(1);
+        near_limit.add_row(&[0i64], false);
+        near_limit.add_row(&[(1i64 << 20) - 8], false);
+        // 9 values of room would make 2^20 + 6; 2 make 2^20 - 1.
+        assert_eq!((near_limit.lowest, near_limit.width), (-4, (1 << 20) - 1));
+    }
+
     /// N3: the window's u32 cells are emptied into the map before one could overflow.
     #[test]
     fn n3_tally_empties_its_window_before_a_cell_overflows() {
