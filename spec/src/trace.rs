@@ -123,8 +123,8 @@ impl Trace {
 }
 
 impl TraceLevel {
-    /// The level a backend that tallies after the fact asks of its computation: counts for
-    /// [`TraceLevel::Tally`], itself otherwise.
+    /// The level a backend that tallies after the fact asks of its computation (N3): counts
+    /// for [`TraceLevel::Tally`], itself otherwise.
     pub fn recorded(self) -> TraceLevel {
         match self {
             TraceLevel::Tally => TraceLevel::Counts,
@@ -210,7 +210,7 @@ fn join_cells(first: Vec<TallyCell>, second: Vec<TallyCell>) -> Vec<TallyCell> {
 /// beyond it are tallied in a map. 2^20 cells of 4 bytes for each of the two step kinds.
 const MAX_WINDOW_CELLS: usize = 1 << 20;
 
-/// Builds a [`CountTally`] row by row (one step of one sequence: a count per neuron), in
+/// Builds a [`CountTally`] (N3) row by row (one step of one sequence: a count per neuron), in
 /// under a nanosecond per count: a window of values with a u32 cell per neuron and value,
 /// neuron-major, that widens to take a count outside it, and a map for counts beyond
 /// [`MAX_WINDOW_CELLS`] (and for merged tallies). The cells are 4 bytes so that a site's
