@@ -160,16 +160,20 @@ impl SiteRecord {
             Some(out) => out,
             None => &mut self.counts[..],
         };
-        store_site(
-            counts_out,
-            &mut self.integrator,
-            counts,
-            integrators,
-            s,
-            steps,
-            step,
-            neurons,
-        );
+        for sample in 0..s {
+            let start = (sample * steps + step) * neurons;
+            let source = &counts[sample * neurons..][..neurons];
+            for (target, &count) in counts_out[start..start + neurons].iter_mut().zip(source) {
+                *target = i64::from(count);
+            }
+            if !self.integrator.is_empty() {
+                let source = &integrators[sample * neurons..][..neurons];
+                let target = &mut self.integrator[start..start + neurons];
+                for (target, &value) in target.iter_mut().zip(source) {
+                    *target = f64::from(value);
+                }
+            }
+        }
     }
 }
 
@@ -936,34 +940,5 @@ impl Network {
         tensors.push(("readout_kernel", readout_kernel));
         tensors.push(("readout_bias", readout_bias));
         Ok(Some(ShardGradients { tensors }))
-    }
-}
-
-/// Copies one step's counts (and integrators, at level full) of a site into its batch-major
-/// record: `counts_out` (`S * steps * neurons`) and `integrators_out` (the same, or empty).
-#[allow(clippy::too_many_arguments)]
-fn store_site(
-    counts_out: &mut [i64],
-    integrators_out: &mut [f64],
-    counts: &[i32],
-    integrators: &[f32],
-    s: usize,
-    steps: usize,
-    step: usize,
-    neurons: usize,
-) {
-    for sample in 0..s {
-        let start = (sample * steps + step) * neurons;
-        let source = &counts[sample * neurons..][..neurons];
-        for (target, &count) in counts_out[start..start + neurons].iter_mut().zip(source) {
-            *target = i64::from(count);
-        }
-        if !integrators_out.is_empty() {
-            let source = &integrators[sample * neurons..][..neurons];
-            let target = &mut integrators_out[start..start + neurons];
-            for (target, &value) in target.iter_mut().zip(source) {
-                *target = f64::from(value);
-            }
-        }
     }
 }
