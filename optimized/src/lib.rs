@@ -196,7 +196,7 @@ impl Backend for OptimizedBackend {
                 rest = others;
             }
         }
-        let shards: Vec<ShardOutput> = ranges
+        let mut shards: Vec<ShardOutput> = ranges
             .into_par_iter()
             .zip(outputs)
             .map(|(range, counts_out)| {
@@ -217,39 +217,37 @@ impl Backend for OptimizedBackend {
             hidden.extend_from_slice(&shard.hidden_trace);
         }
         let mut sites = Vec::new();
-        for (site, activation, neurons, counts) in [
+        for (site, quantized, activation, neurons, counts) in [
             (
                 QuantizedSite::Hidden,
+                placement.quantizes_hidden(),
                 lmu.hidden_activation,
                 lmu.hidden_size,
                 hidden_counts,
             ),
             (
                 QuantizedSite::MemoryInput,
+                placement.quantizes_memory_input(),
                 Activation::Identity,
                 lmu.memory_size,
                 memory_counts,
             ),
         ] {
-            let quantized = match site {
-                QuantizedSite::Hidden => placement.quantizes_hidden(),
-                QuantizedSite::MemoryInput => placement.quantizes_memory_input(),
-            };
             if !(recording && quantized) {
                 continue;
             }
             let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
             let mut integrator = Vec::new();
             let mut tally = tallying.then(CountTally::default);
-            for shard in &shards {
+            for shard in &mut shards {
                 let record = match site {
-                    QuantizedSite::Hidden => shard.hidden_site.as_ref(),
-                    QuantizedSite::MemoryInput => shard.memory_site.as_ref(),
+                    QuantizedSite::Hidden => shard.hidden_site.as_mut(),
+                    QuantizedSite::MemoryInput => shard.memory_site.as_mut(),
                 };
                 if let Some(record) = record {
                     integrator.extend_from_slice(&record.integrator);
-                    if let (Some(tally), Some(shard_tally)) = (&mut tally, &record.tally) {
-                        tally.join(&shard_tally.clone().finish());
+                    if let (Some(tally), Some(shard_tally)) = (&mut tally, record.tally.take()) {
+                        tally.join(shard_tally.finish());
                     }
                 }
             }

@@ -127,7 +127,8 @@ fn two_slots(
 /// What a shard's forward pass records for one quantized site, batch-major (clause N3).
 #[derive(Debug, Clone, Default)]
 pub struct SiteRecord {
-    /// Counts, `S * steps * neurons`.
+    /// Counts, `S * steps * neurons`; empty when they go to the batch's trace (`CountsOut`)
+    /// or are tallied.
     pub counts: Vec<i64>,
     /// Integrator values, empty unless the trace level is full.
     pub integrator: Vec<f64>,

@@ -159,9 +159,9 @@ pub struct CountTally {
 impl CountTally {
     /// Adds every cell of `other`, a tally of the same site (shards of one batch, or
     /// batches), keeping the cells sorted, each (neuron, count) once.
-    pub fn join(&mut self, other: &CountTally) {
-        self.steps = join_cells(std::mem::take(&mut self.steps), other.steps.clone());
-        self.last_step = join_cells(std::mem::take(&mut self.last_step), other.last_step.clone());
+    pub fn join(&mut self, other: CountTally) {
+        self.steps = join_cells(std::mem::take(&mut self.steps), other.steps);
+        self.last_step = join_cells(std::mem::take(&mut self.last_step), other.last_step);
     }
 
     /// The tally of `counts`, laid out as a [`SiteTrace`]'s (`steps` rows of `neurons` counts
@@ -211,11 +211,10 @@ fn join_cells(first: Vec<TallyCell>, second: Vec<TallyCell>) -> Vec<TallyCell> {
 const MAX_WINDOW_CELLS: usize = 1 << 20;
 
 /// Builds a [`CountTally`] (N3) row by row (one step of one sequence: a count per neuron), in
-/// under a nanosecond per count: a window of values with a u32 cell per neuron and value,
+/// about a nanosecond per count: a window of values with a u32 cell per neuron and value,
 /// neuron-major, that widens to take a count outside it, and a map for counts beyond
-/// [`MAX_WINDOW_CELLS`] (and for merged tallies). The cells are 4 bytes so that a site's
-/// window (212 neurons by 21 values at dt 10: 18 KB) stays in the first-level cache: with
-/// 8-byte cells each count cost 40 % more.
+/// [`MAX_WINDOW_CELLS`]. The cells are 4 bytes so that a site's window (212 neurons by 21
+/// values at dt 10: 18 KB) fits the first-level cache.
 #[derive(Debug, Clone)]
 pub struct TallyBuilder {
     neurons: usize,
@@ -228,8 +227,8 @@ pub struct TallyBuilder {
     /// Rows added since the cells were last emptied into `beyond`: a row adds at most one to
     /// a cell, so no cell passes this, and the cells are emptied before it reaches u32::MAX.
     window_rows: u32,
-    /// `(last step?, neuron, count) -> times` for counts outside a window at its limit, the
-    /// emptied cells, and merged tallies; joined with the window's cells in [`Self::finish`].
+    /// `(last step?, neuron, count) -> times` for counts outside a window at its limit and
+    /// the emptied cells; joined with the window's cells in [`Self::finish`].
     beyond: std::collections::BTreeMap<(bool, usize, i64), u64>,
 }
 
@@ -430,7 +429,7 @@ mod tests {
     type Rows = Vec<(Vec<i64>, bool)>;
 
     /// The tally counted one by one, in a map: the definition of N3's tally.
-    fn one_by_one(rows: &[(Vec<i64>, bool)]) -> CountTally {
+    fn one_by_one(rows: &Rows) -> CountTally {
         let mut map: BTreeMap<(bool, usize, i64), u64> = BTreeMap::new();
         for (row, last) in rows {
             for (neuron, &count) in row.iter().enumerate() {
@@ -454,7 +453,7 @@ mod tests {
     }
 
     /// Rows of `neurons` counts from a small generator, spread over `spread` values around
-    /// `centre`, every `steps`-th row of the last step.
+    /// `centre`, every seventh row of the last step.
     fn rows(
         seed: u64,
         count: usize,
@@ -620,14 +619,14 @@ mod tests {
         let first = rows(7, 20, 6, 3, 11);
         let second = rows(8, 25, 6, 400, 9000);
         let mut joined = built(&first, 6);
-        joined.join(&built(&second, 6));
+        joined.join(built(&second, 6));
         assert_eq!(joined, one_by_one(&[first, second].concat()));
         // Joined with nothing, or nothing with it: itself.
         let mut empty = CountTally::default();
-        empty.join(&joined);
+        empty.join(joined.clone());
         assert_eq!(empty, joined);
         let copy = joined.clone();
-        joined.join(&CountTally::default());
+        joined.join(CountTally::default());
         assert_eq!(joined, copy);
     }
 
