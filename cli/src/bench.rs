@@ -277,7 +277,7 @@ pub fn bench<T: Trainer>(
 /// The `format` tag of `hsnn --backend hardware bench --json` output.
 pub const FIXED_BENCH_FORMAT: &str = "hsnn-bench-fixed-point";
 /// Its version.
-pub const FIXED_BENCH_FORMAT_VERSION: u32 = 1;
+pub const FIXED_BENCH_FORMAT_VERSION: u32 = 2;
 
 /// What `hsnn --backend hardware bench` measured (SPEC.md H13): the fast engine against the
 /// event-driven chip on the shipped spiking paper model, the same batch, one run.
@@ -300,13 +300,22 @@ pub struct FixedPointBenchReport {
     /// Timed repetitions of the fast engine (after one untimed warm-up); the chip runs up to 3
     /// times.
     pub repetitions: usize,
-    /// Median seconds the chip took for the batch.
+    /// Median seconds the chip took for the batch, recording the counts.
     pub chip_batch_s: f64,
-    /// Median seconds of the fast engine for the same batch.
+    /// Seconds taken to tally the chip's counts afterwards (SPEC.md N3), as `eval`,
+    /// `energy` and the width sweep ask of the chip (trace level `tally`).
+    pub chip_tally_s: f64,
+    /// Median seconds of the fast engine for the same batch, recording the counts.
     pub fast_batch_s: f64,
-    /// `chip_batch_s / fast_batch_s`.
+    /// Median seconds of the fast engine at trace level `tally`, which tallies the counts as
+    /// it computes them and stores none.
+    pub fast_tallied_batch_s: f64,
+    /// `chip_batch_s / fast_batch_s`: both recording the counts.
     pub speedup: f64,
-    /// Whether both engines gave the same integers and counters (they must: H13).
+    /// `(chip_batch_s + chip_tally_s) / fast_tallied_batch_s`: both as `eval` runs them.
+    pub speedup_tallied: f64,
+    /// Whether both engines gave the same integers, tallies and counters at both levels
+    /// (they must: H13).
     pub identical: bool,
 }
 
@@ -342,24 +351,38 @@ pub fn bench_fixed_point(
     let mut on_chip = None;
     for _ in 0..repetitions.clamp(1, 3) {
         let start = Instant::now();
-        let run = hsnn_hardware::Engine::Chip.run(&chip, &sequences, false, threads)?;
+        let run =
+            hsnn_hardware::Engine::Chip.run(&chip, &sequences, TraceLevel::Counts, threads)?;
         chip_times.push(start.elapsed().as_secs_f64());
         on_chip = Some(run);
     }
     let chip_batch_s = median(&mut chip_times);
     let on_chip = on_chip
         .ok_or_else(|| hsnn_train::TrainError::Usage("the chip ran no repetition".into()))?;
-    let mut times = Vec::new();
+    // What the chip engine adds at level tally: its counts tallied after the run.
+    let start = Instant::now();
+    let chip_tallied = hsnn_hardware::backend::EngineRun::of_counts(
+        &chip,
+        on_chip.run.clone(),
+        on_chip.counters.clone(),
+        TraceLevel::Tally,
+    );
+    let chip_tally_s = start.elapsed().as_secs_f64();
     let mut identical = true;
-    for repetition in 0..=repetitions {
-        let start = Instant::now();
-        let fast = hsnn_hardware::Engine::Fast.run(&chip, &sequences, false, threads)?;
-        if repetition > 0 {
-            times.push(start.elapsed().as_secs_f64());
+    let mut time_fast = |level: TraceLevel, expected: &hsnn_hardware::backend::EngineRun| {
+        let mut times = Vec::new();
+        for repetition in 0..=repetitions {
+            let start = Instant::now();
+            let fast = hsnn_hardware::Engine::Fast.run(&chip, &sequences, level, threads)?;
+            if repetition > 0 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+            identical &= fast == *expected;
         }
-        identical &= fast == on_chip;
-    }
-    let fast_batch_s = median(&mut times);
+        Ok::<f64, hsnn_train::TrainError>(median(&mut times))
+    };
+    let fast_batch_s = time_fast(TraceLevel::Counts, &on_chip)?;
+    let fast_tallied_batch_s = time_fast(TraceLevel::Tally, &chip_tallied)?;
     Ok(FixedPointBenchReport {
         format: FIXED_BENCH_FORMAT,
         format_version: FIXED_BENCH_FORMAT_VERSION,
@@ -377,29 +400,39 @@ pub fn bench_fixed_point(
         steps: sequences.steps,
         repetitions,
         chip_batch_s,
+        chip_tally_s,
         fast_batch_s,
+        fast_tallied_batch_s,
         speedup: chip_batch_s / fast_batch_s,
+        speedup_tallied: (chip_batch_s + chip_tally_s) / fast_tallied_batch_s,
         identical,
     })
 }
 
 /// The fixed-point report as lines for a person.
 pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
+    let per_sequence = |seconds: f64| 1e3 * seconds / report.batch as f64;
     format!(
         "{}, {} threads, batch {} x {} steps:\n\
-         chip (event-driven): median {:.3} s per batch ({:.1} ms per sequence)\n\
-         fast engine: median {:.3} s per batch ({:.2} ms per sequence) over {} repetitions\n\
-         speed-up {:.1}x; integers and counters {}",
+         chip (event-driven), recording the counts: median {:.3} s per batch ({:.1} ms per sequence); \
+         tallying them afterwards (as eval): {:.3} s\n\
+         fast engine, recording the counts: median {:.3} s per batch ({:.2} ms per sequence) over {} repetitions\n\
+         fast engine, tallying the counts (as eval): median {:.3} s per batch ({:.2} ms per sequence)\n\
+         speed-up {:.1}x recording the counts, {:.1}x as eval runs both; integers, tallies and counters {}",
         report.model,
         report.threads,
         report.batch,
         report.steps,
         report.chip_batch_s,
-        1e3 * report.chip_batch_s / report.batch as f64,
+        per_sequence(report.chip_batch_s),
+        report.chip_tally_s,
         report.fast_batch_s,
-        1e3 * report.fast_batch_s / report.batch as f64,
+        per_sequence(report.fast_batch_s),
         report.repetitions,
+        report.fast_tallied_batch_s,
+        per_sequence(report.fast_tallied_batch_s),
         report.speedup,
+        report.speedup_tallied,
         if report.identical {
             "identical"
         } else {

@@ -5,13 +5,16 @@
 use hsnn_conformance::fixed_point::{
     h8_tiny_network_matches_hand_derivation, options_with, random_model, tiny_spiking_model,
 };
+use hsnn_hardware::backend::EngineRun;
 use hsnn_hardware::chip::Chip;
 use hsnn_hardware::counters::HardwareCounters;
 use hsnn_hardware::{run_batch, run_batch_fast};
 use hsnn_reference::fixed::{convert, run as reference_run};
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
-use hsnn_spec::{Activation, QuantizedSite, QuantizerPlacement, Result, SequenceBatch, SiteTrace};
+use hsnn_spec::{
+    Activation, QuantizedSite, QuantizerPlacement, Result, SequenceBatch, SiteTrace, TraceLevel,
+};
 use proptest::prelude::*;
 
 fn chip_run(model: &FixedModel, batch: &SequenceBatch, full: bool) -> Result<FixedRun> {
@@ -124,6 +127,7 @@ fn h12_hardware_equals_fixed_reference_bit_for_bit() {
 fn h13_fast_engine_equals_chip_bit_for_bit() {
     let widths = [4u32, 6, 8, 12, 16];
     let compared = std::cell::Cell::new(0);
+    let tallied = std::cell::Cell::new(0u64);
     let with_events = std::cell::Cell::new(0);
     let (with_pairs, with_binary64, mixed) = (
         std::cell::Cell::new(0u64),
@@ -140,7 +144,7 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         width in 0usize..5,
         memory_bits in prop::sample::select(vec![16u32, 24]),
         scale in prop::sample::select(vec![0.7, 8.0]),
-        full in any::<bool>(),
+        level in prop::sample::select(vec![TraceLevel::None, TraceLevel::Tally, TraceLevel::Counts, TraceLevel::Full]),
     )| {
         let (model, batch) = case(seed, activation, placement, connections, dt, amplitude, scale);
         let fixed = convert(&model, &options_with(widths[width], memory_bits))
@@ -160,17 +164,28 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         with_binary64.set(with_binary64.get() + u64::from(pairs < matrices));
         mixed.set(mixed.get() + u64::from(pairs > 0 && pairs < matrices));
         let chip = Chip::new(fixed).expect("chip");
-        let expected = run_batch(&chip, &batch, full, 3).expect("chip run");
+        let (on_chip, chip_counters) = run_batch(&chip, &batch, level == TraceLevel::Full, 3).expect("chip run");
+        // The chip's record answered at the level: its counts tallied afterwards (N3).
+        let expected = EngineRun::of_counts(&chip, on_chip, chip_counters, level);
+        let spiking_sites = usize::from(chip.model().counts.hidden.is_some())
+            + usize::from(chip.model().activations.memory_input.is_some());
+        let tallies = usize::from(expected.hidden_tally.is_some())
+            + usize::from(expected.memory_input_tally.is_some());
+        prop_assert_eq!(tallies, if level == TraceLevel::Tally { spiking_sites } else { 0 });
         for threads in [1, 2] {
-            let fast = run_batch_fast(&chip, &batch, full, threads).expect("fast run");
-            prop_assert_eq!(&expected.0, &fast.0, "integers, {} threads", threads);
-            prop_assert_eq!(&expected.1, &fast.1, "counters, {} threads", threads);
+            let fast = run_batch_fast(&chip, &batch, level, threads).expect("fast run");
+            prop_assert_eq!(&expected.run, &fast.run, "integers, {} threads", threads);
+            prop_assert_eq!(&expected.counters, &fast.counters, "counters, {} threads", threads);
+            prop_assert_eq!(&expected.hidden_tally, &fast.hidden_tally, "hidden tally, {} threads", threads);
+            prop_assert_eq!(&expected.memory_input_tally, &fast.memory_input_tally, "memory-input tally, {} threads", threads);
         }
         compared.set(compared.get() + 1);
-        let events: u64 = expected.1.sites.iter().map(|site| site.events).sum();
+        tallied.set(tallied.get() + u64::from(level == TraceLevel::Tally && spiking_sites > 0));
+        let events: u64 = expected.counters.sites.iter().map(|site| site.events).sum();
         with_events.set(with_events.get() + u64::from(events > 0));
     });
     assert_eq!(compared.get(), 160);
+    assert!(tallied.get() >= 20, "tallied cases: {}", tallied.get());
     assert!(
         with_events.get() >= 60,
         "cases with events: {}",
@@ -218,8 +233,9 @@ fn h13_fast_engine_leaves_sums_beyond_53_bits_to_the_chip() {
         "{reason}"
     );
     let chip = Chip::new(fixed).expect("chip");
+    let fast = run_batch_fast(&chip, &batch, TraceLevel::Full, 2).expect("fast run");
     assert_eq!(
-        run_batch_fast(&chip, &batch, true, 2).expect("fast run"),
+        (fast.run, fast.counters),
         run_batch(&chip, &batch, true, 2).expect("chip run")
     );
 }

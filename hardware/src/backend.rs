@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedPointConversion, FixedRun};
 use hsnn_spec::{
-    Activation, Backend, ForwardOptions, ForwardOutput, HsnnError, LmuConfig, LmuMatrices, Model,
-    QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
+    Activation, Backend, CountTally, ForwardOptions, ForwardOutput, HsnnError, LmuConfig,
+    LmuMatrices, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2,
+    Trace, TraceLevel,
 };
 
 use crate::arithmetic::{exponent_for, fire, nearest, saturate};
@@ -121,17 +122,78 @@ impl Engine {
         }
     }
 
-    /// Runs `chip`'s model over a batch on this engine (clauses H8, H13).
+    /// Runs `chip`'s model over a batch on this engine, keeping what trace level `level` asks
+    /// for (clauses H8, H13, N3). Both engines give equal [`EngineRun`]s at every level.
     pub fn run(
         self,
         chip: &Chip,
         batch: &SequenceBatch,
-        full: bool,
+        level: TraceLevel,
         threads: usize,
-    ) -> Result<(FixedRun, HardwareCounters)> {
+    ) -> Result<EngineRun> {
         match self {
-            Engine::Fast => crate::fast::run_batch_fast(chip, batch, full, threads),
-            Engine::Chip => run_batch(chip, batch, full, threads),
+            Engine::Fast => crate::fast::run_batch_fast(chip, batch, level, threads),
+            Engine::Chip => {
+                let (run, counters) = run_batch(chip, batch, level == TraceLevel::Full, threads)?;
+                Ok(EngineRun::of_counts(chip, run, counters, level))
+            }
+        }
+    }
+}
+
+/// A batch run on either engine at one trace level (clauses H12, H13, N3): the integers of
+/// [`FixedRun`] that the level keeps, the counters (H10), and at level `tally` each spiking
+/// site's [`CountTally`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineRun {
+    /// The integers. The count records (`hidden_counts`, `memory_input_counts`) are empty at
+    /// levels `none` and `tally`; the other per-step records at every level but `full`.
+    pub run: FixedRun,
+    /// The counters (H10), the same at every level.
+    pub counters: HardwareCounters,
+    /// At level `tally`, the hidden site's tally when the hidden units spike.
+    pub hidden_tally: Option<CountTally>,
+    /// At level `tally`, the memory input's tally when it spikes.
+    pub memory_input_tally: Option<CountTally>,
+}
+
+impl EngineRun {
+    /// `run` (a record with its counts, as the chip keeps them at every level) answered at
+    /// `level` for `chip`'s model: at `tally` each spiking site's counts replaced by their
+    /// tally (N3), at `none` dropped.
+    pub fn of_counts(
+        chip: &Chip,
+        mut run: FixedRun,
+        counters: HardwareCounters,
+        level: TraceLevel,
+    ) -> Self {
+        let model = chip.model();
+        let lmu = &model.config.lmu;
+        let steps = run.steps;
+        let answer = |counts: &mut Vec<i64>, spiking: bool, neurons: usize| {
+            if matches!(level, TraceLevel::None | TraceLevel::Tally) {
+                let counts = std::mem::take(counts);
+                (spiking && level == TraceLevel::Tally)
+                    .then(|| CountTally::of_counts(&counts, steps, neurons))
+            } else {
+                None
+            }
+        };
+        let hidden_tally = answer(
+            &mut run.hidden_counts,
+            model.counts.hidden.is_some(),
+            lmu.hidden_size,
+        );
+        let memory_input_tally = answer(
+            &mut run.memory_input_counts,
+            model.activations.memory_input.is_some(),
+            lmu.memory_size,
+        );
+        EngineRun {
+            run,
+            counters,
+            hidden_tally,
+            memory_input_tally,
         }
     }
 }
@@ -223,15 +285,16 @@ impl HardwareBackend {
         Ok(chip)
     }
 
-    /// Runs a fixed model directly (clauses H8, H13): its integers and the chip's counters.
+    /// Runs a fixed model directly (clauses H8, H13): its integers and the chip's counters,
+    /// at trace level `level`.
     pub fn run_fixed(
         &self,
         model: &FixedModel,
         batch: &SequenceBatch,
-        full: bool,
-    ) -> Result<(FixedRun, HardwareCounters)> {
+        level: TraceLevel,
+    ) -> Result<EngineRun> {
         self.engine
-            .run(&Chip::new(model.clone())?, batch, full, self.threads)
+            .run(&Chip::new(model.clone())?, batch, level, self.threads)
     }
 
     /// The counters of every forward pass since the last call, then reset (clause H10).
@@ -245,61 +308,23 @@ impl HardwareBackend {
     }
 }
 
-/// The reals a fixed run stands for (clause H12): logits `L 2^-E_L`; for a full trace the
-/// integrators `U_v 2^-F_v` and the hidden output (`alpha n / dt` or `H 2^-F_h`).
-pub fn forward_output(chip: &Chip, run: &FixedRun, level: TraceLevel) -> ForwardOutput {
+/// The reals a fixed run at trace level `level` stands for (clause H12): logits `L 2^-E_L`;
+/// the counts, or at level `tally` their tallies (N3); for a full trace the integrators
+/// `U_v 2^-F_v` and the hidden output (`alpha n / dt` or `H 2^-F_h`).
+pub fn forward_output(chip: &Chip, engine_run: EngineRun, level: TraceLevel) -> ForwardOutput {
+    let EngineRun {
+        run,
+        hidden_tally,
+        memory_input_tally,
+        ..
+    } = engine_run;
     let model = chip.model();
     let config = &model.config;
     let lmu = &config.lmu;
     let quantizer = &config.quantizer;
     let logit_scale = 2f64.powi(-run.logit_exponent);
     let v_scale = 2f64.powi(-(model.formats.integrator_fraction_bits as i32));
-    let mut sites = Vec::new();
-    let site_trace =
-        |site: QuantizedSite, activation, neurons, counts: &[i64], integrators: &[i64]| {
-            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
-            SiteTrace {
-                site,
-                activation,
-                batch: run.batch,
-                steps: run.steps,
-                neurons,
-                fan_out,
-                fan_out_last_step,
-                counts: if level == TraceLevel::Tally {
-                    Vec::new()
-                } else {
-                    counts.to_vec()
-                },
-                integrator: if level == TraceLevel::Full {
-                    integrators.iter().map(|&u| u as f64 * v_scale).collect()
-                } else {
-                    Vec::new()
-                },
-                tally: (level == TraceLevel::Tally)
-                    .then(|| hsnn_spec::CountTally::of_counts(counts, run.steps, neurons)),
-            }
-        };
-    if level != TraceLevel::None {
-        if quantizer.placement.quantizes_hidden() {
-            sites.push(site_trace(
-                QuantizedSite::Hidden,
-                lmu.hidden_activation,
-                lmu.hidden_size,
-                &run.hidden_counts,
-                &run.hidden_integrator,
-            ));
-        }
-        if quantizer.placement.quantizes_memory_input() {
-            sites.push(site_trace(
-                QuantizedSite::MemoryInput,
-                Activation::Identity,
-                lmu.memory_size,
-                &run.memory_input_counts,
-                &run.memory_input_integrator,
-            ));
-        }
-    }
+    // Taken before the counts move into their site's trace.
     let hidden = if level != TraceLevel::Full {
         Vec::new()
     } else if quantizer.placement.quantizes_hidden() {
@@ -319,9 +344,57 @@ pub fn forward_output(chip: &Chip, run: &FixedRun, level: TraceLevel) -> Forward
             .map(|&h| h as f64 * scale)
             .collect()
     };
+    let (batch, steps) = (run.batch, run.steps);
+    let site_trace = |site: QuantizedSite,
+                      activation,
+                      neurons,
+                      counts: Vec<i64>,
+                      integrators: Vec<i64>,
+                      tally: Option<CountTally>| {
+        let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
+        SiteTrace {
+            site,
+            activation,
+            batch,
+            steps,
+            neurons,
+            fan_out,
+            fan_out_last_step,
+            counts,
+            integrator: if level == TraceLevel::Full {
+                integrators.iter().map(|&u| u as f64 * v_scale).collect()
+            } else {
+                Vec::new()
+            },
+            tally: tally.filter(|_| level == TraceLevel::Tally),
+        }
+    };
+    let mut sites = Vec::new();
+    if level != TraceLevel::None {
+        if quantizer.placement.quantizes_hidden() {
+            sites.push(site_trace(
+                QuantizedSite::Hidden,
+                lmu.hidden_activation,
+                lmu.hidden_size,
+                run.hidden_counts,
+                run.hidden_integrator,
+                hidden_tally,
+            ));
+        }
+        if quantizer.placement.quantizes_memory_input() {
+            sites.push(site_trace(
+                QuantizedSite::MemoryInput,
+                Activation::Identity,
+                lmu.memory_size,
+                run.memory_input_counts,
+                run.memory_input_integrator,
+                memory_input_tally,
+            ));
+        }
+    }
     ForwardOutput {
         logits: Tensor2 {
-            rows: run.batch,
+            rows: batch,
             cols: config.output_size,
             data: run.logits.iter().map(|&l| l as f64 * logit_scale).collect(),
         },
@@ -412,16 +485,11 @@ impl Backend for HardwareBackend {
         options: &ForwardOptions,
     ) -> Result<ForwardOutput> {
         let chip = self.chip(model)?;
-        let (run, counters) = self.engine.run(
-            &chip,
-            batch,
-            options.trace == TraceLevel::Full,
-            self.threads,
-        )?;
+        let run = self.engine.run(&chip, batch, options.trace, self.threads)?;
         self.counters
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .add(&counters);
-        Ok(forward_output(&chip, &run, options.trace))
+            .add(&run.counters);
+        Ok(forward_output(&chip, run, options.trace))
     }
 }

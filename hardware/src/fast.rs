@@ -15,9 +15,10 @@
 use std::ops::Range;
 
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
-use hsnn_spec::{Result, SequenceBatch};
+use hsnn_spec::{CountTally, Result, SequenceBatch, TallyBuilder, TraceLevel};
 
 use crate::arithmetic::{fire, nearest, rshr, saturate};
+use crate::backend::EngineRun;
 use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
 use crate::pairs::{PairMatrix, Split};
@@ -48,23 +49,27 @@ pub fn unsupported_reason(model: &FixedModel) -> Option<String> {
     })
 }
 
-/// Runs a batch on the fast engine (clause H13): the same [`FixedRun`] and
-/// [`HardwareCounters`] as [`crate::run_batch`] on the chip, sequences split across `threads`
-/// in contiguous pieces and reassembled in order. A model the engine cannot run exactly
+/// Runs a batch on the fast engine (clause H13) at trace level `level`: the same
+/// [`EngineRun`] as the chip's ([`crate::Engine::Chip`]), sequences split across `threads` in
+/// contiguous pieces and reassembled in order. At levels `none` and `tally` the counts are
+/// never stored beyond the step that needs them; at `tally` each piece tallies its sites'
+/// counts as they are computed (N3). A model the engine cannot run exactly
 /// ([`unsupported_reason`]) runs on the chip instead.
 pub fn run_batch_fast(
     chip: &Chip,
     batch: &SequenceBatch,
-    full: bool,
+    level: TraceLevel,
     threads: usize,
-) -> Result<(FixedRun, HardwareCounters)> {
+) -> Result<EngineRun> {
     if unsupported_reason(chip.model()).is_some() {
-        return crate::run_batch(chip, batch, full, threads);
+        return crate::Engine::Chip.run(chip, batch, level, threads);
     }
     crate::backend::check_batch(chip, batch)?;
     let model = chip.model();
     let lmu = &model.config.lmu;
     let pieces = crate::backend::pieces(batch.batch, threads);
+    let full = level == TraceLevel::Full;
+    let counts_recorded = matches!(level, TraceLevel::Counts | TraceLevel::Full);
     // The record is allocated once and each piece writes its own sequences' part of it: the
     // layout is sequence-major, so a contiguous piece of sequences owns a contiguous slice.
     let cells = |recorded: bool, width: usize| {
@@ -80,9 +85,9 @@ pub fn run_batch_fast(
         batch: batch.batch,
         steps: batch.steps,
         logit_exponent: model.sums.logits.exponent,
-        hidden_counts: cells(spiking_hidden, lmu.hidden_size),
+        hidden_counts: cells(spiking_hidden && counts_recorded, lmu.hidden_size),
         hidden_integrator: cells(spiking_hidden && full, lmu.hidden_size),
-        memory_input_counts: cells(spiking_memory_input, lmu.memory_size),
+        memory_input_counts: cells(spiking_memory_input && counts_recorded, lmu.memory_size),
         memory_input_integrator: cells(spiking_memory_input && full, lmu.memory_size),
         memory_input: cells(full, lmu.memory_size),
         memory: cells(full, lmu.memory_length()),
@@ -116,14 +121,15 @@ pub fn run_batch_fast(
         .collect();
     // Packed once per batch and shared: every piece multiplies by the same tensors.
     let pairs = pair_tensors(model);
-    let results: Vec<(Vec<i64>, HardwareCounters)> = std::thread::scope(|scope| {
+    let tallied = level == TraceLevel::Tally;
+    let results: Vec<PieceRun> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
             .iter()
             .zip(outputs)
             .map(|(range, out)| {
                 let range = range.clone();
                 let pairs = &pairs;
-                scope.spawn(move || Piece::new(chip, batch, range, full, pairs).run(out))
+                scope.spawn(move || Piece::new(chip, batch, range, full, tallied, pairs).run(out))
             })
             .collect();
         handles
@@ -132,12 +138,38 @@ pub fn run_batch_fast(
             .collect()
     });
     let mut counters = HardwareCounters::default();
-    for (logits, piece_counters) in results {
-        record.logits.extend(logits);
-        counters.add(&piece_counters);
+    let (mut hidden_tally, mut memory_input_tally) = (None, None);
+    for piece in results {
+        record.logits.extend(piece.logits);
+        counters.add(&piece.counters);
+        join_tally(&mut hidden_tally, piece.hidden_tally);
+        join_tally(&mut memory_input_tally, piece.memory_input_tally);
     }
     record.saturations = counters.saturations.clone();
-    Ok((record, counters))
+    Ok(EngineRun {
+        run: record,
+        counters,
+        hidden_tally,
+        memory_input_tally,
+    })
+}
+
+/// `piece` (one piece's tally of a site, if tallied) added into `joined`.
+fn join_tally(joined: &mut Option<CountTally>, piece: Option<CountTally>) {
+    match (joined.as_mut(), piece) {
+        (Some(joined), Some(piece)) => joined.join(piece),
+        (None, piece) => *joined = piece,
+        (Some(_), None) => {}
+    }
+}
+
+/// What one piece gives back: its sequences' logits, its counters and, when tallied, its
+/// sites' tallies.
+struct PieceRun {
+    logits: Vec<i64>,
+    counters: HardwareCounters,
+    hidden_tally: Option<CountTally>,
+    memory_input_tally: Option<CountTally>,
 }
 
 /// `data` (a sequence-major record of `sequences` sequences, or empty) cut into one slice per
@@ -534,6 +566,11 @@ struct Piece<'a> {
     /// The pair products' i32 sums before they join their accumulator: high and low pieces.
     pair_sums: (Vec<i32>, Vec<i32>),
     counters: HardwareCounters,
+    /// One sequence's counts of the step at each spiking site, where the record keeps none
+    /// (levels `none` and `tally`): hidden, memory input.
+    step_counts: (Vec<i64>, Vec<i64>),
+    /// The tallies of the hidden site and the memory input (level `tally`, spiking sites).
+    tallies: (Option<TallyBuilder>, Option<TallyBuilder>),
 }
 
 /// An operand's i16 pieces (`rows x width`, row-major) for the pair products, kept only when
@@ -737,6 +774,7 @@ impl<'a> Piece<'a> {
         batch: &'a SequenceBatch,
         range: Range<usize>,
         full: bool,
+        tallied: bool,
         pair_tensors: &'a [(&'static str, PairMatrix)],
     ) -> Self {
         let lmu = &chip.model().config.lmu;
@@ -803,6 +841,13 @@ impl<'a> Piece<'a> {
             hidden_pieces,
             pair_sums: (Vec::new(), Vec::new()),
             counters,
+            step_counts: (vec![0; lmu.hidden_size], vec![0; lmu.memory_size]),
+            tallies: (
+                (tallied && model.counts.hidden.is_some())
+                    .then(|| TallyBuilder::new(lmu.hidden_size)),
+                (tallied && model.activations.memory_input.is_some())
+                    .then(|| TallyBuilder::new(lmu.memory_size)),
+            ),
         }
     }
 
@@ -940,7 +985,7 @@ impl<'a> Piece<'a> {
     /// and the counters. Where the CPU has AVX-512, the whole step (its elementwise loops
     /// inlined) is compiled for it: the loops are integer arithmetic, or binary64 on exact
     /// integers, so the vector width changes no bit.
-    fn run(self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+    fn run(self, record: RecordSlices<'_>) -> PieceRun {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -969,12 +1014,12 @@ impl<'a> Piece<'a> {
     #[target_feature(
         enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512vpopcntdq,popcnt,lzcnt,bmi1"
     )]
-    unsafe fn run_avx512(self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+    unsafe fn run_avx512(self, record: RecordSlices<'_>) -> PieceRun {
         self.run_steps(record)
     }
 
     #[inline(always)]
-    fn run_steps(mut self, record: RecordSlices<'_>) -> (Vec<i64>, HardwareCounters) {
+    fn run_steps(mut self, record: RecordSlices<'_>) -> PieceRun {
         let chip = self.chip;
         let model = chip.model();
         let lmu = &model.config.lmu;
@@ -995,6 +1040,9 @@ impl<'a> Piece<'a> {
         let at = |sample: usize, step: usize, width: usize, index: usize| {
             (sample * steps + step) * width + index
         };
+        let mut tallies = std::mem::take(&mut self.tallies);
+        let (mut step_hidden_counts, mut step_memory_input_counts) =
+            std::mem::take(&mut self.step_counts);
 
         let mut memory_input_acc = vec![0.0; rows * memory_size];
         let mut memory_acc = vec![0.0; rows * memory_length];
@@ -1084,17 +1132,17 @@ impl<'a> Piece<'a> {
             if let Some(rule) = memory_input_rule {
                 let mut tally = EventSums::default();
                 for row in 0..rows {
-                    for dimension in 0..memory_size {
+                    for (dimension, step_count) in step_memory_input_counts.iter_mut().enumerate() {
                         let index = row * memory_size + dimension;
                         let (count, integrator) = fire(
                             &mut self.memory_input_integrators[index],
                             apply_rule(rule, memory_input_integers[index]),
                             fraction_v,
                         );
-                        let slot = at(row, step, memory_size, dimension);
-                        record.memory_input_counts[slot] = count;
+                        *step_count = count;
                         if self.full {
-                            record.memory_input_integrator[slot] = integrator;
+                            record.memory_input_integrator[at(row, step, memory_size, dimension)] =
+                                integrator;
                         }
                         tally.add(count);
                         if let (Some(shift), true) = (b_term, count != 0) {
@@ -1105,6 +1153,13 @@ impl<'a> Piece<'a> {
                                 *acc += scale * b as f64;
                             }
                         }
+                    }
+                    if !record.memory_input_counts.is_empty() {
+                        record.memory_input_counts[at(row, step, memory_size, 0)..][..memory_size]
+                            .copy_from_slice(&step_memory_input_counts);
+                    }
+                    if let Some(builder) = tallies.1.as_mut() {
+                        builder.add_row(&step_memory_input_counts, step + 1 == steps);
                     }
                 }
                 let events = tally;
@@ -1170,22 +1225,30 @@ impl<'a> Piece<'a> {
                     let neurons = row * hidden_size..(row + 1) * hidden_size;
                     let slots =
                         at(row, step, hidden_size, 0)..at(row, step, hidden_size, hidden_size);
+                    // The record's row where it keeps the counts, the step's row otherwise.
+                    let counts: &mut [i64] = if record.hidden_counts.is_empty() {
+                        &mut step_hidden_counts
+                    } else {
+                        &mut record.hidden_counts[slots.clone()]
+                    };
                     fire_row(
                         hidden_rule,
                         fraction_v,
                         &mut self.hidden_integrators[neurons.clone()],
                         &preactivation_integers[neurons.clone()],
-                        &mut record.hidden_counts[slots.clone()],
+                        counts,
                         if self.full {
-                            &mut record.hidden_integrator[slots.clone()]
+                            &mut record.hidden_integrator[slots]
                         } else {
                             &mut []
                         },
                         &mut self.hidden[neurons.clone()],
                         &mut tally,
                     );
-                    self.hidden_pieces
-                        .fill(neurons.start, &record.hidden_counts[slots]);
+                    self.hidden_pieces.fill(neurons.start, counts);
+                    if let Some(builder) = tallies.0.as_mut() {
+                        builder.add_row(counts, step + 1 == steps);
+                    }
                 }
                 let events = tally;
                 let site = &mut self.counters.sites[0];
@@ -1245,7 +1308,12 @@ impl<'a> Piece<'a> {
                     .map(|(&sum, &bias)| (sum as i64).wrapping_add(bias))
             })
             .collect();
-        (logits, self.counters)
+        PieceRun {
+            logits,
+            counters: self.counters,
+            hidden_tally: tallies.0.map(TallyBuilder::finish),
+            memory_input_tally: tallies.1.map(TallyBuilder::finish),
+        }
     }
 }
 

@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use hsnn_hardware::backend::EngineRun;
 use hsnn_hardware::HardwareBackend;
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::fixed::{convert, ReferenceConversion};
 use hsnn_spec::fixed::{ConversionOptions, FixedActivation};
+use hsnn_spec::TraceLevel;
 use hsnn_train::data;
 use hsnn_train::evaluation::evaluate;
 use hsnn_train::experiment::DataConfig;
@@ -125,7 +127,7 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
 
 /// H13: on both shipped models (non-spiking and spiking at dt 10, the default conversion) and
 /// the first 24 embedded test images, the fast engine gives the chip's integers at trace level
-/// full and every one of its counters; the spiking model sends events at most steps, so the
+/// full and every one of its counters, and at level tally the tally of the chip's counts; the spiking model sends events at most steps, so the
 /// counters derived from the counts are exercised at full load; its large products run in
 /// 16-bit integer pairs.
 #[test]
@@ -156,14 +158,38 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
             ["a_bar", "kernel_hidden", "kernel_memory", "readout_kernel"]
         );
         let on_chip = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
-        let fast = hsnn_hardware::run_batch_fast(&chip, &batch, true, 2).expect("fast run");
+        let fast =
+            hsnn_hardware::run_batch_fast(&chip, &batch, TraceLevel::Full, 2).expect("fast run");
         let name = model.config.quantizer.placement.name();
-        assert_eq!(on_chip.0, fast.0, "integers of the {name} model");
-        assert_eq!(on_chip.1, fast.1, "counters of the {name} model");
+        assert_eq!(on_chip.0, fast.run, "integers of the {name} model");
+        assert_eq!(on_chip.1, fast.counters, "counters of the {name} model");
         let events: u64 = on_chip.1.sites.iter().map(|site| site.events).sum();
         if model.config.quantizer.placement.quantizes_hidden() {
             assert!(events > 24 * 784 * 100, "{name}: {events} events");
         }
+        // At level tally (what eval asks) the engine tallies as it goes and keeps no counts:
+        // its tally equals the tally of the chip's counts, on 2 threads joined from 2 pieces.
+        let tallied = hsnn_hardware::run_batch_fast(&chip, &batch, TraceLevel::Tally, 2)
+            .expect("tallied fast run");
+        let expected = EngineRun::of_counts(&chip, on_chip.0, on_chip.1, TraceLevel::Tally);
+        assert!(tallied.run.hidden_counts.is_empty() && tallied.run.memory.is_empty());
+        assert_eq!(
+            expected.run.logits, tallied.run.logits,
+            "logits of the {name} model"
+        );
+        assert_eq!(
+            expected.counters, tallied.counters,
+            "counters of the {name} model"
+        );
+        assert_eq!(
+            expected.hidden_tally, tallied.hidden_tally,
+            "hidden tally of the {name} model"
+        );
+        assert_eq!(
+            model.config.quantizer.placement.quantizes_hidden(),
+            tallied.hidden_tally.is_some(),
+            "{name}"
+        );
     }
 }
 

@@ -84,7 +84,7 @@ fn exercise_fixed_model(fixed: &FixedModel) {
         ConversionOptions::default(),
         1,
     );
-    let _ = chip.run_fixed(fixed, &batch, true);
+    let _ = chip.run_fixed(fixed, &batch, hsnn_spec::TraceLevel::Full);
 }
 
 /// IDX image files (D1), plain or gzipped.
