@@ -707,3 +707,43 @@ fn h7_hand_derived_sequences() {
         assert_eq!(run.final_state, vec![final_state], "{activation:?} dt {dt}");
     }
 }
+
+/// H3: the hardware backend reports the Legendre matrices the chip stores (each rounded to
+/// `memory_matrix_bits` with its own exponent), not the exact f64 ones: equal, entry by entry,
+/// to the integers of the converted model times their `2^-s`, at 8 and 16 bits.
+#[test]
+fn h3_hardware_backend_reports_the_stored_legendre_matrices() {
+    let (model, _) = case(3, 0, 1, 7, 1.0, 1.0, 0.7);
+    let exact = hsnn_reference::legendre::lmu_matrices(
+        model.config.lmu.order,
+        model.config.lmu.theta,
+        model.config.lmu.discretizer,
+    )
+    .expect("exact matrices");
+    for bits in [8u32, 16] {
+        let options = ConversionOptions {
+            memory_matrix_bits: bits,
+            ..ConversionOptions::default()
+        };
+        let fixed = convert(&model, &options).expect("conversion");
+        let backend = hsnn_hardware::HardwareBackend::new(
+            std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+            options,
+            1,
+        );
+        let reported = hsnn_spec::Backend::lmu_matrices(&backend, &model.config.lmu)
+            .expect("reported matrices");
+        for (name, reported, stored, exact) in [
+            ("a_bar", &reported.a_bar, &fixed.tensors.a_bar, &exact.a_bar),
+            ("b_bar", &reported.b_bar, &fixed.tensors.b_bar, &exact.b_bar),
+        ] {
+            let stored: Vec<f64> = (0..stored.data.len()).map(|i| stored.value(i)).collect();
+            assert_eq!(reported.data, stored, "{name} at {bits} bits");
+            assert_ne!(
+                reported.data, exact.data,
+                "{name} at {bits} bits is rounded"
+            );
+        }
+        assert_eq!(reported.a, exact.a, "the continuous matrices are exact");
+    }
+}

@@ -242,7 +242,7 @@ mod tests {
         // Magnitudes from 2^-30 to 2^30 with both signs, so that rounding depends on the order.
         let value = |seed: usize| {
             let mixed = seed.wrapping_mul(2_654_435_761) % 1_000_003;
-            let sign = if mixed % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if mixed.is_multiple_of(2) { 1.0 } else { -1.0 };
             sign * (1.0 + (mixed % 997) as f64 / 997.0) * 2f64.powi((mixed % 61) as i32 - 30)
         };
         let a = DMatrix::from_fn(rows, inner, |i, k| value(i * inner + k + 1));
