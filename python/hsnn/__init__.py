@@ -5,7 +5,8 @@ A thin shell over the Rust crates of the hsnn workspace (the math is there, none
 - backends (SPEC N5, T, H): :class:`Reference` (f64, exact), :class:`Optimized` (f32,
   threads), :class:`Hardware` (the modeled fixed-point chip);
 - :class:`Model`: model files (E2), built from a config (N4), initial weights (T6);
-- :func:`load_psmnist` (D) and :func:`bit_metrics` from spike counts (B);
+- :func:`load_psmnist` (D); :func:`bit_metrics` from spike counts and :func:`site_metrics`
+  from the site records of one or more forward passes (B, N3);
 - :func:`evaluate` (B, E2) and :func:`reproduce` (T), through the Rust training engine;
 - :mod:`hsnn.conformance`: the conformance suite run on any Python implementation (C6);
 - the exceptions of :mod:`hsnn._errors`, all derived from :class:`HsnnError` (E1).
@@ -42,6 +43,7 @@ from hsnn._native import (
     bit_metrics,
     evaluate,
     load_psmnist,
+    site_metrics,
 )
 from hsnn.training import reproduce
 
@@ -72,4 +74,5 @@ __all__ = [
     "evaluate",
     "load_psmnist",
     "reproduce",
+    "site_metrics",
 ]

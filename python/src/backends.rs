@@ -2,8 +2,8 @@
 //! (and T for the two float ones), with numpy arrays in and out.
 
 use hsnn_spec::{
-    Activation, Backend, ForwardOptions, LmuConfig, LossFunction, SequenceBatch, Tensor2, Trace,
-    TraceLevel, Trainer,
+    Activation, Backend, CountTally, ForwardOptions, LmuConfig, LossFunction, SequenceBatch,
+    TallyCell, Tensor2, Trace, TraceLevel, Trainer,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -107,7 +107,17 @@ pub fn trace_dict(
             "fan_out_last_step",
             i64_array(py, &[site.neurons], signed(site.fan_out_last_step))?,
         )?;
-        record.set_item("counts", i64_array(py, &shape, site.counts)?)?;
+        match site.tally {
+            // Level tally (N3): the tally instead of the counts.
+            Some(tally) => {
+                record.set_item("counts", py.None())?;
+                record.set_item("tally", tally_dict(py, tally)?)?;
+            }
+            None => {
+                record.set_item("counts", i64_array(py, &shape, site.counts)?)?;
+                record.set_item("tally", py.None())?;
+            }
+        }
         if site.integrator.is_empty() {
             record.set_item("integrator", py.None())?;
         } else {
@@ -123,6 +133,34 @@ pub fn trace_dict(
             "hidden",
             f64_array(py, &[batch, steps, hidden_size], trace.hidden)?,
         )?;
+    }
+    Ok(dict)
+}
+
+/// A site's tally (SPEC.md N3) as ``{"steps": cells, "last_step": cells}``, each ``cells`` a
+/// dict of three int64 arrays of one value per cell: ``neuron``, ``count``, ``times``.
+fn tally_dict(py: Python<'_>, tally: CountTally) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, cells) in [("steps", tally.steps), ("last_step", tally.last_step)] {
+        let columns = PyDict::new(py);
+        let length = [cells.len()];
+        let column = |value: fn(&TallyCell) -> i64| cells.iter().map(value).collect();
+        // Neurons and times fit i64: a site has far fewer than 2^63 neurons, and times are
+        // bounded by a batch's updates.
+        columns.set_item(
+            "neuron",
+            i64_array(py, &length, column(|cell| cell.neuron as i64))?,
+        )?;
+        columns.set_item("count", i64_array(py, &length, column(|cell| cell.count))?)?;
+        columns.set_item(
+            "times",
+            i64_array(
+                py,
+                &length,
+                column(|cell| i64::try_from(cell.times).unwrap_or(i64::MAX)),
+            )?,
+        )?;
+        dict.set_item(name, columns)?;
     }
     Ok(dict)
 }
@@ -184,7 +222,7 @@ fn forward<'py, C: Compute>(
     sample_ids: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = inputs.py();
-    let level: TraceLevel = word(py, "trace", trace, &["none", "counts", "full"])?;
+    let level: TraceLevel = word(py, "trace", trace, &["none", "tally", "counts", "full"])?;
     let batch = sequence_batch(inputs, sample_ids)?;
     let output = py
         .detach(|| {
@@ -264,7 +302,8 @@ macro_rules! backend_methods {
                 trace: &str,
                 repetitions: usize,
             ) -> PyResult<Vec<f64>> {
-                let level: TraceLevel = word(py, "trace", trace, &["none", "counts", "full"])?;
+                let level: TraceLevel =
+                    word(py, "trace", trace, &["none", "tally", "counts", "full"])?;
                 let batch = sequence_batch(inputs, None)?;
                 let options = ForwardOptions { trace: level };
                 py.detach(|| {
@@ -343,8 +382,9 @@ macro_rules! backend_methods {
             ///     The network and its weights.
             /// inputs : numpy.ndarray
             ///     float64 ``[batch, steps, features]``, C-contiguous, finite.
-            /// trace : {"none", "counts", "full"}
-            ///     What to record (N3).
+            /// trace : {"none", "tally", "counts", "full"}
+            ///     What to record (N3); ``"tally"`` gives each site's counts tallied by neuron
+            ///     and value instead of the counts, what :func:`site_metrics` needs.
             /// sample_ids : numpy.ndarray, optional
             ///     int64 ``[batch]``, the ids that seed the initial states (Q3); default
             ///     ``0..batch``.
@@ -353,8 +393,10 @@ macro_rules! backend_methods {
             /// -------
             /// dict
             ///     ``logits`` ``[batch, output_size]`` and ``trace``: ``dt``, ``sites`` (one dict
-            ///     per quantized site with ``counts`` int64 ``[batch, steps, neurons]``,
-            ///     ``integrator`` at level full, ``fan_out``) and ``hidden`` (level full).
+            ///     per quantized site with ``counts`` int64 ``[batch, steps, neurons]``, or at
+            ///     level tally ``counts`` None and ``tally`` (``steps`` and ``last_step``, each
+            ///     int64 arrays ``neuron``, ``count``, ``times``), ``integrator`` at level full,
+            ///     ``fan_out``) and ``hidden`` (level full).
             #[pyo3(signature = (model, inputs, trace="counts", sample_ids=None))]
             fn forward<'py>(
                 &self,

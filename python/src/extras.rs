@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use hsnn_data::{Dataset, LoadOptions, PixelOrder, SplitRecipe};
-use hsnn_spec::{Activation, HsnnError, QuantizedSite, SiteTrace};
+use hsnn_spec::{Activation, CountTally, HsnnError, QuantizedSite, SiteTrace, TallyCell};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -201,4 +201,170 @@ pub fn bit_metrics<'py>(
     let mut accumulator = hsnn_reference::metrics::SiteMetricsAccumulator::new(&trace);
     accumulator.add(&trace).or_raise(py)?;
     pythonize::pythonize(py, &accumulator.finish()).or_raise(py)
+}
+
+/// The bit metrics of one quantized site over one or more forward passes (SPEC.md B1-B6), from
+/// the site records that ``forward`` returns at trace level ``"tally"`` or ``"counts"`` (N3):
+/// the passes are joined as one run, so a test set can be measured batch by batch without
+/// holding its counts.
+///
+/// Parameters
+/// ----------
+/// records : dict or list of dict
+///     Site records of one site (``forward(...)["trace"]["sites"][i]``), each with ``site``,
+///     ``activation``, ``batch``, ``steps``, ``neurons``, ``fan_out``, ``fan_out_last_step``
+///     and either ``tally`` (level tally) or ``counts`` (levels counts and full).
+///
+/// Returns
+/// -------
+/// dict
+///     ``SiteMetrics`` of the results file, as :func:`bit_metrics` returns.
+#[pyfunction]
+pub fn site_metrics<'py>(records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = records.py();
+    let records: Vec<Bound<'py, PyAny>> = match records.cast::<PyDict>() {
+        Ok(record) => vec![record.clone().into_any()],
+        Err(_) => records
+            .try_iter()
+            .map_err(|_| {
+                HsnnError::invalid("records", "must be a site record (dict) or a list of them")
+            })
+            .or_raise(py)?
+            .collect::<PyResult<_>>()?,
+    };
+    let mut accumulator: Option<hsnn_reference::metrics::SiteMetricsAccumulator> = None;
+    for (index, record) in records.iter().enumerate() {
+        let trace = site_record(record, index)?;
+        let accumulator = accumulator
+            .get_or_insert_with(|| hsnn_reference::metrics::SiteMetricsAccumulator::new(&trace));
+        accumulator.add(&trace).or_raise(py)?;
+    }
+    let accumulator = accumulator
+        .ok_or_else(|| HsnnError::invalid("records", "must hold at least one site record"))
+        .or_raise(py)?;
+    pythonize::pythonize(py, &accumulator.finish()).or_raise(py)
+}
+
+/// Record `index` of [`site_metrics`]'s list as the [`SiteTrace`] it stands for.
+fn site_record(record: &Bound<'_, PyAny>, index: usize) -> PyResult<SiteTrace> {
+    let py = record.py();
+    let invalid =
+        |key: &str, reason: &str| invalid_item(py, format!("records[{index}].{key}"), reason);
+    let record = record.cast::<PyDict>().map_err(|_| {
+        invalid_item(
+            py,
+            format!("records[{index}]"),
+            "must be a site record (dict)",
+        )
+    })?;
+    let item = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+        record
+            .get_item(key)?
+            .ok_or_else(|| invalid(key, "is missing"))
+    };
+    let size = |key: &str| -> PyResult<usize> {
+        item(key)?
+            .extract::<usize>()
+            .map_err(|_| invalid(key, "must be a non-negative integer"))
+    };
+    let site = match item("site")?.extract::<String>().ok().as_deref() {
+        Some("hidden") => QuantizedSite::Hidden,
+        Some("memory_input") => QuantizedSite::MemoryInput,
+        _ => return Err(invalid("site", "must be \"hidden\" or \"memory_input\"")),
+    };
+    let activation: Activation = pythonize::depythonize(&item("activation")?)
+        .map_err(|_| invalid("activation", "must be tanh, relu or identity"))?;
+    let (batch, steps, neurons) = (size("batch")?, size("steps")?, size("neurons")?);
+    let fan = |key: &str| -> PyResult<Vec<u64>> {
+        let (_, values) = integers(&item(key)?, key, &Dims(&["neurons"]))?;
+        values
+            .iter()
+            .map(|&value| u64::try_from(value).ok().filter(|&v| v <= MAX_FAN_OUT))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid(key, &format!("must lie in 0..={MAX_FAN_OUT} per neuron")))
+    };
+    let (fan_out, fan_out_last_step) = (fan("fan_out")?, fan("fan_out_last_step")?);
+    let tally = record.get_item("tally")?.filter(|value| !value.is_none());
+    let (counts, tally) = match tally {
+        Some(tally) => (Vec::new(), Some(tally_of(&tally, index)?)),
+        None => {
+            let counts = item("counts")?;
+            if counts.is_none() {
+                return Err(invalid("counts", "is None and the record has no tally"));
+            }
+            let (shape, values) =
+                integers(&counts, "counts", &Dims(&["batch", "steps", "neurons"]))?;
+            if shape != [batch, steps, neurons] {
+                return Err(invalid(
+                    "counts",
+                    "must be shaped [batch, steps, neurons] of the record",
+                ));
+            }
+            (values, None)
+        }
+    };
+    Ok(SiteTrace {
+        site,
+        activation,
+        batch,
+        steps,
+        neurons,
+        fan_out,
+        fan_out_last_step,
+        counts,
+        integrator: Vec::new(),
+        tally,
+    })
+}
+
+/// A ``tally`` dict of a site record (``steps`` and ``last_step``, each with int64 arrays
+/// ``neuron``, ``count``, ``times`` of equal length) as a [`CountTally`]; its agreement with
+/// the record's shape is checked where it is added (B5).
+fn tally_of(tally: &Bound<'_, PyAny>, index: usize) -> PyResult<CountTally> {
+    let py = tally.py();
+    let invalid =
+        |key: &str, reason: &str| invalid_item(py, format!("records[{index}].tally.{key}"), reason);
+    let cells = |kind: &str| -> PyResult<Vec<TallyCell>> {
+        let columns = tally
+            .get_item(kind)
+            .map_err(|_| invalid(kind, "is missing"))?;
+        let column = |name: &str| -> PyResult<Vec<i64>> {
+            let value = columns
+                .get_item(name)
+                .map_err(|_| invalid(&format!("{kind}.{name}"), "is missing"))?;
+            Ok(integers(&value, name, &Dims(&["cells"]))?.1)
+        };
+        let (neurons, counts, times) = (column("neuron")?, column("count")?, column("times")?);
+        if neurons.len() != counts.len() || neurons.len() != times.len() {
+            return Err(invalid(
+                kind,
+                "must hold neuron, count and times of equal length",
+            ));
+        }
+        neurons
+            .iter()
+            .zip(&counts)
+            .zip(&times)
+            .map(|((&neuron, &count), &times)| {
+                match (usize::try_from(neuron), u64::try_from(times)) {
+                    (Ok(neuron), Ok(times)) if times > 0 => Ok(TallyCell {
+                        neuron,
+                        count,
+                        times,
+                    }),
+                    _ => Err(invalid(kind, "must hold neurons >= 0 and times >= 1")),
+                }
+            })
+            .collect()
+    };
+    Ok(CountTally {
+        steps: cells("steps")?,
+        last_step: cells("last_step")?,
+    })
+}
+
+/// An `InvalidConfigError` for the item `name` of an argument.
+fn invalid_item(py: Python<'_>, name: String, reason: &str) -> PyErr {
+    let error = HsnnError::invalid(name, reason.to_string());
+    crate::errors::raise(py, crate::errors::class_of(&error), error.to_string())
 }

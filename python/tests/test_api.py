@@ -99,6 +99,78 @@ def test_bit_metrics_match_the_independent_port(small: hsnn.Model) -> None:
     assert ours["events"] == theirs["events"]
 
 
+def tally_by_hand(counts: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """SPEC N3's tally of int64 counts ``[batch, steps, neurons]``, counted with numpy: the
+    (neuron, count) pairs of every step but the last, and of the last, each with its times."""
+    neurons = counts.shape[2]
+
+    def cells(block: np.ndarray) -> dict[str, np.ndarray]:
+        neuron = np.broadcast_to(np.arange(neurons), block.shape).ravel()
+        pairs, times = np.unique(
+            np.stack([neuron, block.ravel()], axis=1), axis=0, return_counts=True
+        )
+        return {"neuron": pairs[:, 0], "count": pairs[:, 1], "times": times.astype(np.int64)}
+
+    return {"steps": cells(counts[:, :-1, :]), "last_step": cells(counts[:, -1:, :])}
+
+
+@pytest.mark.parametrize(
+    "backend", [hsnn.Reference(), hsnn.Optimized(threads=2), hsnn.Hardware()], ids=str
+)
+def test_tally_level_gives_the_tally_of_the_counts(backend: object, small: hsnn.Model) -> None:
+    x = inputs(batch=4, steps=11) * 3.0
+    counted = backend.forward(small, x, trace="counts")  # type: ignore[attr-defined]
+    tallied = backend.forward(small, x, trace="tally")  # type: ignore[attr-defined]
+    assert np.array_equal(counted["logits"], tallied["logits"])
+    counts = counted["trace"]["sites"][0]["counts"]
+    site = tallied["trace"]["sites"][0]
+    assert site["counts"] is None and counted["trace"]["sites"][0]["tally"] is None
+    assert len(np.unique(counts)) >= 3, "counts varied enough to tell a tally from totals"
+    expected = tally_by_hand(counts)
+    for kind in ("steps", "last_step"):
+        for column in ("neuron", "count", "times"):
+            got = site["tally"][kind][column]
+            assert got.dtype == np.int64
+            assert np.array_equal(got, expected[kind][column]), (kind, column)
+
+
+def test_site_metrics_of_tallied_batches_equal_the_port_on_all_counts(
+    small: hsnn.Model,
+) -> None:
+    x = inputs(batch=6, steps=9) * 3.0
+    reference = hsnn.Reference()
+    first, second = (
+        reference.forward(small, part, trace="tally", sample_ids=ids)["trace"]["sites"][0]
+        for part, ids in ((x[:2], np.arange(2)), (x[2:], np.arange(2, 6)))
+    )
+    ours = hsnn.site_metrics([first, second])
+    site = reference.forward(small, x, trace="counts")["trace"]["sites"][0]
+    theirs = port_bit_metrics({"sites": [dict(site, counts=site["counts"].ravel())]})
+    theirs = theirs["sites"][0]
+    for key in ("activity_bits", "activity_bits_signed", "max_abs_count", "mean_popcount"):
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
+    assert ours["events"] == theirs["events"]
+    assert ours["events"]["neuron_updates"] == 6 * 9 * 5
+    # A record at level counts gives the same metrics as its tally.
+    assert hsnn.site_metrics(site) == ours
+
+
+def test_site_metrics_refuses_records_that_do_not_fit(small: hsnn.Model) -> None:
+    site = hsnn.Reference().forward(small, inputs(), trace="tally")["trace"]["sites"][0]
+    with pytest.raises(hsnn.InvalidConfigError, match="at least one"):
+        hsnn.site_metrics([])
+    zero = {kind: dict(cells) for kind, cells in site["tally"].items()}
+    zero["steps"]["times"] = np.zeros_like(zero["steps"]["times"])
+    with pytest.raises(hsnn.InvalidConfigError, match=r"records\[0\]\.tally\.steps"):
+        hsnn.site_metrics(dict(site, tally=zero))
+    with pytest.raises(hsnn.ShapeMismatchError, match="updates"):
+        hsnn.site_metrics(dict(site, batch=site["batch"] + 1))
+    with pytest.raises(hsnn.InvalidConfigError, match=r"records\[1\]\.site"):
+        hsnn.site_metrics([site, dict(site, site="output")])
+    with pytest.raises(hsnn.InvalidConfigError, match="no tally"):
+        hsnn.site_metrics(dict(site, tally=None))
+
+
 def test_optimized_results_do_not_depend_on_threads(small: hsnn.Model) -> None:
     x = inputs(batch=60, steps=5)
     one = hsnn.Optimized(threads=1).forward(small, x)
