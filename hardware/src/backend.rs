@@ -366,7 +366,8 @@ pub fn forward_output(chip: &Chip, engine_run: EngineRun, level: TraceLevel) -> 
             } else {
                 Vec::new()
             },
-            tally: tally.filter(|_| level == TraceLevel::Tally),
+            // Present only at level tally (EngineRun).
+            tally,
         }
     };
     let mut sites = Vec::new();

@@ -566,11 +566,8 @@ struct Piece<'a> {
     /// The pair products' i32 sums before they join their accumulator: high and low pieces.
     pair_sums: (Vec<i32>, Vec<i32>),
     counters: HardwareCounters,
-    /// One sequence's counts of the step at each spiking site, where the record keeps none
-    /// (levels `none` and `tally`): hidden, memory input.
-    step_counts: (Vec<i64>, Vec<i64>),
-    /// The tallies of the hidden site and the memory input (level `tally`, spiking sites).
-    tallies: (Option<TallyBuilder>, Option<TallyBuilder>),
+    /// Whether the spiking sites' counts are tallied as they are computed (level `tally`).
+    tallied: bool,
 }
 
 /// An operand's i16 pieces (`rows x width`, row-major) for the pair products, kept only when
@@ -841,13 +838,7 @@ impl<'a> Piece<'a> {
             hidden_pieces,
             pair_sums: (Vec::new(), Vec::new()),
             counters,
-            step_counts: (vec![0; lmu.hidden_size], vec![0; lmu.memory_size]),
-            tallies: (
-                (tallied && model.counts.hidden.is_some())
-                    .then(|| TallyBuilder::new(lmu.hidden_size)),
-                (tallied && model.activations.memory_input.is_some())
-                    .then(|| TallyBuilder::new(lmu.memory_size)),
-            ),
+            tallied,
         }
     }
 
@@ -1040,9 +1031,14 @@ impl<'a> Piece<'a> {
         let at = |sample: usize, step: usize, width: usize, index: usize| {
             (sample * steps + step) * width + index
         };
-        let mut tallies = std::mem::take(&mut self.tallies);
+        // The tallies of the hidden site and the memory input (level `tally`, spiking sites),
+        // and one sequence's counts of the step where the record keeps none.
+        let mut tallies = (
+            (self.tallied && spiking_hidden).then(|| TallyBuilder::new(hidden_size)),
+            (self.tallied && memory_input_rule.is_some()).then(|| TallyBuilder::new(memory_size)),
+        );
         let (mut step_hidden_counts, mut step_memory_input_counts) =
-            std::mem::take(&mut self.step_counts);
+            (vec![0i64; hidden_size], vec![0i64; memory_size]);
 
         let mut memory_input_acc = vec![0.0; rows * memory_size];
         let mut memory_acc = vec![0.0; rows * memory_length];
