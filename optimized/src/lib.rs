@@ -23,6 +23,7 @@ pub mod network;
 pub mod packed;
 pub mod peak;
 pub mod quantizer;
+mod scratch;
 
 use hsnn_spec::{
     Activation, Backend, CountTally, ForwardOptions, ForwardOutput, GradientOutput, HsnnError,

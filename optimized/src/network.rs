@@ -26,6 +26,7 @@ use crate::kernels::{matmul, tanh_in_place, View};
 use crate::legendre;
 use crate::packed::PackedMatrix;
 use crate::quantizer::{activate, derivative_from_rate, initial_state_f32, Quantizer};
+use crate::scratch;
 
 /// A model's weights and discretized memory in f32, converted once per call at the boundary.
 #[derive(Debug, Clone)]
@@ -202,6 +203,15 @@ struct History {
     fed: Vec<f32>,
 }
 
+impl Drop for History {
+    /// The per-step buffers go back to this thread's pool for the next step (clause T8).
+    fn drop(&mut self) {
+        for buffer in [&mut self.memory, &mut self.hidden, &mut self.rates] {
+            scratch::give_back(std::mem::take(buffer));
+        }
+    }
+}
+
 /// The result of one shard's forward pass.
 #[derive(Debug, Clone, Default)]
 pub struct ShardOutput {
@@ -355,24 +365,20 @@ impl Network {
         let memory_block = s * memory_length;
         let hidden_block = s * hidden;
         // The input-driven memory is never materialized.
-        let mut memory = vec![
-            0.0f32;
-            if self.input_driven {
-                0
-            } else {
-                slots * memory_block
-            }
-        ];
-        let mut hidden_states = vec![0.0f32; slots * hidden_block];
+        // Every step writes its slot of these before any step reads it (step 0's memory is
+        // cleared, later ones are a product that overwrites), so they may be reused buffers.
+        let mut memory = scratch::overwritten(if self.input_driven {
+            0
+        } else {
+            slots * memory_block
+        });
+        let mut hidden_states = scratch::overwritten(slots * hidden_block);
         let spiking_hidden = self.hidden_quantizer.is_some();
-        let mut rates = vec![
-            0.0f32;
-            if spiking_hidden {
-                slots * hidden_block
-            } else {
-                0
-            }
-        ];
+        let mut rates = scratch::overwritten(if spiking_hidden {
+            slots * hidden_block
+        } else {
+            0
+        });
 
         let mut memory_input = vec![0.0f32; s * memory_size];
         let mut memory_input_quantized = vec![0.0f32; s * memory_size];
@@ -619,7 +625,7 @@ impl Network {
         let history = keep_history.then(|| History {
             inputs: time_major,
             memory,
-            rates: if spiking_hidden { rates } else { Vec::new() },
+            rates,
             hidden: hidden_states,
             fed: fed_all,
         });
@@ -745,7 +751,8 @@ impl Network {
         let mut next_hidden_adjoint = vec![0.0f32; hidden_block];
         let mut memory_adjoint = vec![0.0f32; memory_block];
         let mut next_memory_adjoint = vec![0.0f32; memory_block];
-        let mut preactivation_adjoints = vec![0.0f32; steps * hidden_block];
+        // Every step assigns its dZ_t before anything reads it.
+        let mut preactivation_adjoints = scratch::overwritten(steps * hidden_block);
         let mut memory_input_adjoints = vec![0.0f32; steps * s * memory_size];
 
         // Per sequence, the power of two its stored adjoints are scaled down by (see the
@@ -940,6 +947,7 @@ impl Network {
         ));
         tensors.push(("readout_kernel", readout_kernel));
         tensors.push(("readout_bias", readout_bias));
+        scratch::give_back(preactivation_adjoints);
         Ok(Some(ShardGradients { tensors }))
     }
 }
