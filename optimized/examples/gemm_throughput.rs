@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use hsnn_optimized::kernels::{matmul, View};
-use hsnn_optimized::packed::PackedMatrix;
+use hsnn_optimized::packed::{transposed_product, PackedMatrix};
 use rayon::prelude::*;
 
 /// Runs `work` on two shards in parallel `repeats` times and returns the best seconds.
@@ -72,6 +72,41 @@ fn main() {
              {:.0} GFLOP/s (packed once, PackedMatrix)",
             flops / seconds / 1e9,
             flops / packed_seconds / 1e9
+        );
+    }
+    // The weight gradients as the backward pass forms them, four steps' terms at a time:
+    // 196 x (200x{m})^T (200x212) accumulated into m x 212, each group's rows different.
+    for m in [212usize, 256] {
+        let (a, b) = (filled(784 * 50 * m), filled(784 * 50 * 212));
+        let gemm_seconds = best_of(3, |_| {
+            let mut out = vec![0.0f32; m * 212];
+            for group in 0..196 {
+                matmul(
+                    &mut out,
+                    View::row_major(&a[group * 200 * m..], 200, m).t(),
+                    View::row_major(&b[group * 200 * 212..], 200, 212),
+                    true,
+                );
+            }
+        });
+        let seconds = best_of(3, |_| {
+            let mut out = vec![0.0f32; m * 212];
+            for group in 0..196 {
+                transposed_product(
+                    &mut out,
+                    (&a[group * 200 * m..], m),
+                    (&b[group * 200 * 212..], 212),
+                    200,
+                    true,
+                );
+            }
+        });
+        let flops = 2.0 * 2.0 * 784.0 * 50.0 * m as f64 * 212.0;
+        println!(
+            "196 x (200x{m})^T (200x212) accumulated, one per core: {:.0} GFLOP/s (gemm), \
+             {:.0} GFLOP/s (transposed_product)",
+            flops / gemm_seconds / 1e9,
+            flops / seconds / 1e9
         );
     }
 }

@@ -17,12 +17,14 @@
 //! It depends on hsnn-spec only. Conformance (SPEC.md section C): the backend suite at C2
 //! (`F32_EXPLAINED`), the trainer suite at the gradient bound of clause C3.
 
+pub mod elementwise;
 pub mod kernels;
 pub mod legendre;
 pub mod network;
 pub mod packed;
 pub mod peak;
 pub mod quantizer;
+mod scratch;
 
 use hsnn_spec::{
     Activation, Backend, CountTally, ForwardOptions, ForwardOutput, GradientOutput, HsnnError,

@@ -15,6 +15,8 @@
 //! recurrence needs only the per-step products and the weight gradients become one large
 //! product each over all steps: `g(W_m) = [M_0; ...; M_{T-1}]^T [dZ_0; ...; dZ_{T-1}]`.
 
+use std::borrow::Cow;
+
 use hsnn_spec::{
     initial_state::initial_state, Activation, HsnnError, Model, NetworkConfig, QuantizedSite,
     Result, SequenceBatch, TallyBuilder, TraceLevel,
@@ -22,10 +24,37 @@ use hsnn_spec::{
 
 mod input_driven;
 
+use crate::elementwise::{largest_magnitude, preactivation_adjoint, row_dots};
 use crate::kernels::{matmul, tanh_in_place, View};
 use crate::legendre;
-use crate::packed::PackedMatrix;
-use crate::quantizer::{activate, derivative_from_rate, initial_state_f32, Quantizer};
+use crate::packed::{transposed_product, PackedMatrix};
+use crate::quantizer::{activate, initial_state_f32, Quantizer};
+use crate::scratch;
+
+/// Steps whose weight-gradient terms one product forms in the backward pass (clause T3): 4
+/// steps of a shard of 50 sequences are an inner dimension of 200, long enough for the packed
+/// kernel to run near the machine's peak, and their rows (4 x 50 x 256 values of the memory)
+/// are still in cache from the steps' own products. A constant, so that the order of the sums
+/// depends on nothing but the network (clause T8).
+const GRADIENT_STEPS: usize = 4;
+
+/// Activation rows, row `r` scaled by `2^exponents[r]` (the adjoint exponent of the row it
+/// pairs with, clause T3's rescaling) when some exponent is not 0, otherwise the rows
+/// themselves: the common case costs nothing.
+fn scaled_rows<'a>(rows: &'a [f32], exponents: &[i32]) -> Cow<'a, [f32]> {
+    if exponents.iter().all(|&exponent| exponent == 0) {
+        return Cow::Borrowed(rows);
+    }
+    let width = rows.len() / exponents.len();
+    let mut out = rows.to_vec();
+    for (chunk, &exponent) in out.chunks_mut(width).zip(exponents) {
+        let factor = 2f64.powi(exponent);
+        for value in chunk {
+            *value = (f64::from(*value) * factor) as f32;
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A model's weights and discretized memory in f32, converted once per call at the boundary.
 #[derive(Debug, Clone)]
@@ -202,6 +231,15 @@ struct History {
     fed: Vec<f32>,
 }
 
+impl Drop for History {
+    /// The per-step buffers go back to this thread's pool for the next step (clause T8).
+    fn drop(&mut self) {
+        for buffer in [&mut self.memory, &mut self.hidden, &mut self.rates] {
+            scratch::give_back(std::mem::take(buffer));
+        }
+    }
+}
+
 /// The result of one shard's forward pass.
 #[derive(Debug, Clone, Default)]
 pub struct ShardOutput {
@@ -355,24 +393,20 @@ impl Network {
         let memory_block = s * memory_length;
         let hidden_block = s * hidden;
         // The input-driven memory is never materialized.
-        let mut memory = vec![
-            0.0f32;
-            if self.input_driven {
-                0
-            } else {
-                slots * memory_block
-            }
-        ];
-        let mut hidden_states = vec![0.0f32; slots * hidden_block];
+        // Every step writes its slot of these before any step reads it (step 0's memory is
+        // cleared, later ones are a product that overwrites), so they may be reused buffers.
+        let mut memory = scratch::overwritten(if self.input_driven {
+            0
+        } else {
+            slots * memory_block
+        });
+        let mut hidden_states = scratch::overwritten(slots * hidden_block);
         let spiking_hidden = self.hidden_quantizer.is_some();
-        let mut rates = vec![
-            0.0f32;
-            if spiking_hidden {
-                slots * hidden_block
-            } else {
-                0
-            }
-        ];
+        let mut rates = scratch::overwritten(if spiking_hidden {
+            slots * hidden_block
+        } else {
+            0
+        });
 
         let mut memory_input = vec![0.0f32; s * memory_size];
         let mut memory_input_quantized = vec![0.0f32; s * memory_size];
@@ -619,7 +653,7 @@ impl Network {
         let history = keep_history.then(|| History {
             inputs: time_major,
             memory,
-            rates: if spiking_hidden { rates } else { Vec::new() },
+            rates,
             hidden: hidden_states,
             fed: fed_all,
         });
@@ -691,11 +725,10 @@ impl Network {
         dlogits: &[f32],
         by_correlation: bool,
     ) -> Result<Option<ShardGradients>> {
-        let (input, hidden, memory_size, order, memory_length, outputs) = (
+        let (input, hidden, memory_size, memory_length, outputs) = (
             self.input,
             self.hidden,
             self.memory_size,
-            self.order,
             self.memory_length,
             self.outputs,
         );
@@ -745,21 +778,22 @@ impl Network {
         let mut next_hidden_adjoint = vec![0.0f32; hidden_block];
         let mut memory_adjoint = vec![0.0f32; memory_block];
         let mut next_memory_adjoint = vec![0.0f32; memory_block];
-        let mut preactivation_adjoints = vec![0.0f32; steps * hidden_block];
+        // Every step assigns its dZ_t before anything reads it.
+        let mut preactivation_adjoints = scratch::overwritten(steps * hidden_block);
         let mut memory_input_adjoints = vec![0.0f32; steps * s * memory_size];
 
         // Per sequence, the power of two its stored adjoints are scaled down by (see the
         // rescaling at the end of each step), and that exponent at every step.
         let mut exponents = vec![0i32; s];
         let mut step_exponents = vec![0i32; steps * s];
+        let mut kernel_hidden_gradient = vec![0.0f32; hidden * hidden];
+        let mut kernel_memory_gradient = vec![0.0f32; memory_length * hidden];
         for step in (0..steps).rev() {
             step_exponents[step * s..(step + 1) * s].copy_from_slice(&exponents);
             // dZ_t = dH_t * f'(Z_t) * (alpha if the hidden units spike)
             let dz = &mut preactivation_adjoints[step * hidden_block..][..hidden_block];
             let step_rates = &rates[step * hidden_block..][..hidden_block];
-            for ((dz, &dh), &rate) in dz.iter_mut().zip(&hidden_adjoint).zip(step_rates) {
-                *dz = dh * derivative_from_rate(activation, rate) * hidden_gain;
-            }
+            preactivation_adjoint(dz, &hidden_adjoint, step_rates, activation, hidden_gain);
             let dz = &preactivation_adjoints[step * hidden_block..][..hidden_block];
             if !by_correlation {
                 // dM_t += dZ_t W_m^T
@@ -768,15 +802,50 @@ impl Network {
                     .product(&mut memory_adjoint, dz, s, true);
                 // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
                 let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
-                for (row, du) in du.iter_mut().enumerate() {
-                    let mut total = 0.0f32;
-                    for (&adjoint, &b) in memory_adjoint[row * order..(row + 1) * order]
-                        .iter()
-                        .zip(&self.b_bar)
-                    {
-                        total += adjoint * b;
-                    }
-                    *du = total * memory_gain;
+                row_dots(du, &memory_adjoint, &self.b_bar, memory_gain);
+            }
+            // The weight gradients g(W_m) = sum_t M_t^T dZ_t and g(W_h) = sum_t H_{t-1}^T dZ_t
+            // (clause T3), GRADIENT_STEPS steps' terms per product while they are in cache:
+            // the steps' rows lie next to each other in the histories.
+            if step % GRADIENT_STEPS == 0 {
+                let end = (step + GRADIENT_STEPS).min(steps);
+                if !by_correlation {
+                    transposed_product(
+                        &mut kernel_memory_gradient,
+                        (
+                            &scaled_rows(
+                                &history.memory[step * memory_block..end * memory_block],
+                                &step_exponents[step * s..end * s],
+                            ),
+                            memory_length,
+                        ),
+                        (
+                            &preactivation_adjoints[step * hidden_block..end * hidden_block],
+                            hidden,
+                        ),
+                        (end - step) * s,
+                        true,
+                    );
+                }
+                let first = step.max(1);
+                if end > first {
+                    transposed_product(
+                        &mut kernel_hidden_gradient,
+                        (
+                            &scaled_rows(
+                                &history.hidden
+                                    [(first - 1) * hidden_block..(end - 1) * hidden_block],
+                                &step_exponents[first * s..end * s],
+                            ),
+                            hidden,
+                        ),
+                        (
+                            &preactivation_adjoints[first * hidden_block..end * hidden_block],
+                            hidden,
+                        ),
+                        (end - first) * s,
+                        true,
+                    );
                 }
             }
             if step == 0 {
@@ -823,10 +892,7 @@ impl Network {
                 let hidden_row = &mut next_hidden_adjoint[sample * hidden..(sample + 1) * hidden];
                 let memory_rows =
                     &mut next_memory_adjoint[sample * memory_length..(sample + 1) * memory_length];
-                let largest = hidden_row
-                    .iter()
-                    .chain(memory_rows.iter())
-                    .fold(0.0f32, |acc, value| acc.max(value.abs()));
+                let largest = largest_magnitude(hidden_row).max(largest_magnitude(memory_rows));
                 if largest > ADJOINT_RESCALE_AT {
                     for value in hidden_row.iter_mut().chain(memory_rows.iter_mut()) {
                         *value *= ADJOINT_RESCALE_BY;
@@ -861,12 +927,11 @@ impl Network {
             None
         };
 
-        // The weight gradients: one product each over all steps (rows t * S + sample).
+        // The other weight gradients: one product each over all steps (rows t * S + sample).
         let rows = steps * s;
         let earlier = (steps - 1) * s;
         let dz_all = View::row_major(&preactivation_adjoints, rows, hidden);
         let du_all = View::row_major(&memory_input_adjoints, rows, memory_size);
-        let dz_later = View::row_major(&preactivation_adjoints[s * hidden..], earlier, hidden);
         let du_later = View::row_major(
             &memory_input_adjoints[s * memory_size..],
             earlier,
@@ -888,15 +953,13 @@ impl Network {
             }
             out
         };
-        let (inputs_scaled, memory_scaled, memory_earlier_scaled, hidden_earlier_scaled);
-        let (inputs_data, memory_data, memory_earlier_data, hidden_earlier_data) = if rescaled {
+        let (inputs_scaled, memory_earlier_scaled, hidden_earlier_scaled);
+        let (inputs_data, memory_earlier_data, hidden_earlier_data) = if rescaled {
             inputs_scaled = scaled(&history.inputs, input, 0);
-            memory_scaled = scaled(&history.memory, memory_length, 0);
             memory_earlier_scaled = scaled(&history.memory, memory_length, 1);
             hidden_earlier_scaled = scaled(&history.hidden, hidden, 1);
             (
                 &inputs_scaled[..],
-                &memory_scaled[..],
                 &memory_earlier_scaled[..],
                 &hidden_earlier_scaled[..],
             )
@@ -904,14 +967,12 @@ impl Network {
             (
                 &history.inputs[..],
                 &history.memory[..],
-                &history.memory[..],
                 &history.hidden[..],
             )
         };
         let inputs = View::row_major(inputs_data, rows, input);
         // The input-driven memory has no history (its gradient came from the correlations).
         let memory_rows = |count: usize| if by_correlation { 0 } else { count };
-        let memory_all = View::row_major(memory_data, memory_rows(rows), memory_length);
         let memory_earlier =
             View::row_major(memory_earlier_data, memory_rows(earlier), memory_length);
         let hidden_earlier = View::row_major(hidden_earlier_data, earlier, hidden);
@@ -930,16 +991,14 @@ impl Network {
         if self.kernel_input.is_some() {
             tensors.push(("kernel_input", product(inputs, dz_all)));
         }
-        tensors.push(("kernel_hidden", product(hidden_earlier, dz_later)));
+        tensors.push(("kernel_hidden", kernel_hidden_gradient));
         tensors.push((
             "kernel_memory",
-            match correlated {
-                Some(kernel_memory) => kernel_memory,
-                None => product(memory_all, dz_all),
-            },
+            correlated.unwrap_or(kernel_memory_gradient),
         ));
         tensors.push(("readout_kernel", readout_kernel));
         tensors.push(("readout_bias", readout_bias));
+        scratch::give_back(preactivation_adjoints);
         Ok(Some(ShardGradients { tensors }))
     }
 }

@@ -138,38 +138,117 @@ impl PackedMatrix {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        {
-            // Row blocks as even as they can be (50 rows: 5 of 6 and 4 of 5, not 8 of 6 and
-            // one of 2), so that every block keeps enough accumulators in flight.
-            let blocks = rows.div_ceil(ROWS_PER_BLOCK);
-            let (base, extra) = (rows / blocks, rows % blocks);
+        for panel in 0..n.div_ceil(PANEL) {
+            let width = PANEL.min(n - panel * PANEL);
+            let stride = panel_stride(n, panel);
+            let packed = &self.panels[self.start + panel * k * PANEL..][..k * stride];
+            for (row, block) in row_blocks(rows) {
+                let a_block = &a[row * k..(row + block) * k];
+                let c_block = &mut dst[row * n + panel * PANEL..];
+                // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
+                // kernels' only target feature; `block_dispatch` checks the slices' lengths
+                // against what its kernel reads and writes.
+                #[allow(unsafe_code)]
+                unsafe {
+                    block_dispatch(
+                        Operands::RowMajorLeft,
+                        Block {
+                            rows: block,
+                            vectors: stride / 16,
+                            width,
+                            k,
+                        },
+                        (a_block, k),
+                        packed,
+                        (c_block, n),
+                        accumulate,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Rows of the left operand read per step of the transposed product's inner dimension: one
+/// chunk of both operands (256 rows of 256 and of 212 columns, 430 KB) stays in the second-level
+/// cache while every register block of the product passes over it.
+#[cfg(target_arch = "x86_64")]
+const CHUNK: usize = 256;
+
+/// `dst = A^T B` (or `dst += A^T B` when `accumulate`) for the row-major `k x m` matrix `A` in
+/// the first `k * m` values of `a` and the row-major `k x n` matrix `B` in the first `k * n`
+/// values of `b`; `dst` holds the first `m * n` values, row-major. These are the backward
+/// pass's weight gradients (SPEC.md clause T3, checked by C3), one step's terms at a time
+/// (`k` is the shard's sequences, 50 on the paper run): `B` is packed into panels and `A`'s
+/// columns into one strip per register block, [`CHUNK`] rows at a time.
+///
+/// With the `"avx512"` kernel family every output element is one chain of fused
+/// multiply-adds over `k` in order `0..k`, started from the destination's value when
+/// accumulating, whatever the chunking, so the result depends on neither the thread count nor
+/// the row count (clause T8). Other families go through [`crate::kernels::matmul`] on the
+/// transposed view. Panics when a slice is too short.
+pub fn transposed_product(
+    dst: &mut [f32],
+    (a, m): (&[f32], usize),
+    (b, n): (&[f32], usize),
+    k: usize,
+    accumulate: bool,
+) {
+    assert!(a.len() >= k * m, "left operand too short");
+    assert!(b.len() >= k * n, "right operand too short");
+    assert!(dst.len() >= m * n, "product destination too short");
+    if !simd_available() || m == 0 || n == 0 || k == 0 {
+        matmul(
+            dst,
+            View::row_major(a, k, m).t(),
+            View::row_major(b, k, n),
+            accumulate,
+        );
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // One chunk of B's rows packed as PackedMatrix packs a whole matrix: aligned panels,
+        // so that no vector load splits a cache line (B's rows of 212 values are not).
+        let mut panels = vec![0.0f32; CHUNK.min(k) * n.next_multiple_of(16) + 15];
+        let start = panels.as_ptr().align_offset(64).min(15);
+        for first in (0..k).step_by(CHUNK) {
+            let chunk = CHUNK.min(k - first);
+            for panel in 0..n.div_ceil(PANEL) {
+                let stride = panel_stride(n, panel);
+                let columns = PANEL.min(n - panel * PANEL);
+                for row in 0..chunk {
+                    let source = &b[(first + row) * n + panel * PANEL..][..columns];
+                    panels[start + panel * chunk * PANEL + row * stride..][..columns]
+                        .copy_from_slice(source);
+                }
+            }
             for panel in 0..n.div_ceil(PANEL) {
                 let width = PANEL.min(n - panel * PANEL);
                 let stride = panel_stride(n, panel);
-                let packed = &self.panels[self.start + panel * k * PANEL..][..k * stride];
-                let mut row = 0;
-                for index in 0..blocks {
-                    let block = base + usize::from(index < extra);
-                    let a_block = &a[row * k..(row + block) * k];
+                let packed = &panels[start + panel * chunk * PANEL..][..chunk * stride];
+                for (row, block) in row_blocks(m) {
+                    let a_block = &a[first * m + row..];
                     let c_block = &mut dst[row * n + panel * PANEL..];
-                    // SAFETY: `panels` is non-empty only when AVX-512F was detected (`new`), the
-                    // kernels' only target feature; `block_dispatch` checks the slices' lengths
-                    // against what its kernel reads and writes.
+                    // SAFETY: `simd_available` said AVX-512F is present, the kernels' only
+                    // target feature; `block_dispatch` checks the slices' lengths against what
+                    // its kernel reads and writes.
                     #[allow(unsafe_code)]
                     unsafe {
                         block_dispatch(
-                            block,
-                            stride / 16,
-                            k,
-                            a_block,
+                            Operands::TransposedLeft,
+                            Block {
+                                rows: block,
+                                vectors: stride / 16,
+                                width,
+                                k: chunk,
+                            },
+                            (a_block, m),
                             packed,
-                            c_block,
-                            n,
-                            width,
-                            accumulate,
+                            (c_block, n),
+                            first > 0 || accumulate,
                         );
                     }
-                    row += block;
                 }
             }
         }
@@ -182,82 +261,165 @@ fn panel_stride(n: usize, panel: usize) -> usize {
     PANEL.min((n - panel * PANEL).next_multiple_of(16))
 }
 
-/// [`block_avx512`] for `rows` (1 to [`ROWS_PER_BLOCK`]) and `vectors` (1 to [`VECTORS`])
-/// over slices. Panics when a slice is shorter than the kernel's reads or writes: `a` needs
-/// `rows * k` values, `b` (one packed panel) `k * 16 * vectors`, and `c` the `width` values of
-/// each of its `rows` rows of stride `ldc`.
+/// Row blocks of a product with `rows` rows: `(first row, rows in the block)`, as even as they
+/// can be (50 rows: 5 of 6 and 4 of 5, not 8 of 6 and one of 2), so that every block keeps
+/// enough accumulators in flight.
+#[cfg(target_arch = "x86_64")]
+fn row_blocks(rows: usize) -> impl Iterator<Item = (usize, usize)> {
+    let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+    let (base, extra) = (rows / blocks.max(1), rows % blocks.max(1));
+    (0..blocks).scan(0, move |row, index| {
+        let block = base + usize::from(index < extra);
+        let first = *row;
+        *row += block;
+        Some((first, block))
+    })
+}
+
+/// Where a register block finds its left operand; the right one is always a packed panel (`k`
+/// rows of `16 * vectors` values, zero-padded to whole vectors).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Operands {
+    /// Left rows row-major (row `r`, inner index `i` at `a[r * lda + i]`)
+    /// ([`PackedMatrix::product`]).
+    RowMajorLeft,
+    /// The left operand's transpose as stored (`a[i * lda + r]`) ([`transposed_product`]).
+    TransposedLeft,
+}
+
+/// The shape of one register block.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    /// Rows of the destination (1 to [`ROWS_PER_BLOCK`]).
+    rows: usize,
+    /// 16-lane vectors per destination row (1 to [`VECTORS`]).
+    vectors: usize,
+    /// Destination columns, inside the last vector.
+    width: usize,
+    /// The inner dimension.
+    k: usize,
+}
+
+/// [`block_avx512`] for a [`Block`] over slices: `a` (row stride `lda`), one packed panel `b`
+/// and `c` (row stride `ldc`). Panics when a slice is shorter than
+/// the kernel's reads or writes.
 ///
 /// # Safety
 /// The CPU supports AVX-512F.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code, clippy::too_many_arguments)]
+#[allow(unsafe_code)]
 unsafe fn block_dispatch(
-    rows: usize,
-    vectors: usize,
-    k: usize,
-    a: &[f32],
+    operands: Operands,
+    block: Block,
+    (a, lda): (&[f32], usize),
     b: &[f32],
-    c: &mut [f32],
-    ldc: usize,
-    width: usize,
+    (c, ldc): (&mut [f32], usize),
     accumulate: bool,
 ) {
+    let Block {
+        rows,
+        vectors,
+        width,
+        k,
+    } = block;
     assert!(
-        (1..=ROWS_PER_BLOCK).contains(&rows) && (1..=VECTORS).contains(&vectors),
-        "register block of {rows} rows and {vectors} vectors"
+        (1..=ROWS_PER_BLOCK).contains(&rows) && (1..=VECTORS).contains(&vectors) && k > 0,
+        "register block of {rows} rows, {vectors} vectors, inner dimension {k}"
     );
     // Every vector of the block holds at least one column: the kernel forms each vector's
-    // destination pointer, which must stay inside `c` even where its mask is empty.
+    // pointers, which must stay inside `b` and `c` even where its mask is empty.
     assert!(
         width > 16 * (vectors - 1) && width <= 16 * vectors && width <= ldc,
         "block of {width} columns in {vectors} vectors"
     );
-    assert!(a.len() >= rows * k, "block's rows too short");
+    match operands {
+        Operands::RowMajorLeft => {
+            assert!(
+                lda >= k && a.len() >= (rows - 1) * lda + k,
+                "block's rows too short"
+            );
+        }
+        Operands::TransposedLeft => {
+            assert!(
+                lda >= rows && a.len() >= (k - 1) * lda + rows,
+                "block's columns too short"
+            );
+        }
+    }
     assert!(b.len() >= k * 16 * vectors, "packed panel too short");
     assert!(
         c.len() >= (rows - 1) * ldc + width,
         "block's destination too short"
     );
     let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let strides = Strides { lda, ldc };
     macro_rules! by_vectors {
-        ($rows:literal) => {
+        ($rows:literal, $transposed:literal) => {
             // SAFETY: the CPU supports AVX-512F (the caller's contract); the asserts above are
-            // `block_avx512`'s bounds for these `rows` and `vectors`.
+            // `block_avx512`'s bounds for these `rows`, `vectors` and operands.
             unsafe {
                 match vectors {
-                    4 => block_avx512::<$rows, 4>(k, a, b, c, ldc, width, accumulate),
-                    3 => block_avx512::<$rows, 3>(k, a, b, c, ldc, width, accumulate),
-                    2 => block_avx512::<$rows, 2>(k, a, b, c, ldc, width, accumulate),
-                    _ => block_avx512::<$rows, 1>(k, a, b, c, ldc, width, accumulate),
+                    4 => block_avx512::<$rows, 4, $transposed>(
+                        k, a, b, c, strides, width, accumulate,
+                    ),
+                    3 => block_avx512::<$rows, 3, $transposed>(
+                        k, a, b, c, strides, width, accumulate,
+                    ),
+                    2 => block_avx512::<$rows, 2, $transposed>(
+                        k, a, b, c, strides, width, accumulate,
+                    ),
+                    _ => block_avx512::<$rows, 1, $transposed>(
+                        k, a, b, c, strides, width, accumulate,
+                    ),
                 }
             }
         };
     }
-    match rows {
-        6 => by_vectors!(6),
-        5 => by_vectors!(5),
-        4 => by_vectors!(4),
-        3 => by_vectors!(3),
-        2 => by_vectors!(2),
-        _ => by_vectors!(1),
+    macro_rules! by_rows {
+        ($transposed:literal) => {
+            match rows {
+                6 => by_vectors!(6, $transposed),
+                5 => by_vectors!(5, $transposed),
+                4 => by_vectors!(4, $transposed),
+                3 => by_vectors!(3, $transposed),
+                2 => by_vectors!(2, $transposed),
+                _ => by_vectors!(1, $transposed),
+            }
+        };
+    }
+    match operands {
+        Operands::RowMajorLeft => by_rows!(false),
+        Operands::TransposedLeft => by_rows!(true),
     }
 }
 
-/// One register block: `ROWS` rows of `a` (row stride `k`) times one packed panel of
-/// `16 * VECTORS` columns into `ROWS x width` values of `c` (row stride `ldc`).
+/// The row strides of a register block's operands and destination.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+struct Strides {
+    lda: usize,
+    ldc: usize,
+}
+
+/// One register block: `ROWS` destination rows times one packed panel `b` (`k` rows of
+/// `16 * VECTORS` values) into `ROWS x width` values of `c` (row stride `ldc`). The left
+/// operand's element `(r, i)` is `a[r * lda + i]`, or `a[i * lda + r]` with
+/// `TRANSPOSED_LEFT`.
 ///
 /// # Safety
-/// The CPU supports AVX-512F; `a` is valid for `ROWS * k` reads, `b` for `k * 16 * VECTORS`,
-/// and `c` for reads and writes of `c[r * ldc + j]`, r < ROWS, j < width <= 16 * VECTORS.
+/// The CPU supports AVX-512F; `a`, `b` and `c` are valid for the reads (and for `c` the
+/// writes) above, for r < ROWS, i < k and columns j < width <= 16 * VECTORS.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn block_avx512<const ROWS: usize, const VECTORS: usize>(
+unsafe fn block_avx512<const ROWS: usize, const VECTORS: usize, const TRANSPOSED_LEFT: bool>(
     k: usize,
     a: *const f32,
     b: *const f32,
     c: *mut f32,
-    ldc: usize,
+    Strides { lda, ldc }: Strides,
     width: usize,
     accumulate: bool,
 ) {
@@ -284,15 +446,19 @@ unsafe fn block_avx512<const ROWS: usize, const VECTORS: usize>(
     }
     let panel = 16 * VECTORS;
     for i in 0..k {
-        // SAFETY: i < k, so every vector lies inside the panel's `k * panel` values, and
-        // `a[r * k + i]` inside the block's `ROWS * k`.
+        // SAFETY: i < k, so every vector lies inside the panel's `k * panel` values, and the
+        // left operand's element inside `a` (the caller's bounds).
         unsafe {
             let mut columns = [_mm512_setzero_ps(); VECTORS];
             for (v, column) in columns.iter_mut().enumerate() {
                 *column = _mm512_loadu_ps(b.add(i * panel + 16 * v));
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                let value = _mm512_set1_ps(*a.add(r * k + i));
+                let value = _mm512_set1_ps(if TRANSPOSED_LEFT {
+                    *a.add(i * lda + r)
+                } else {
+                    *a.add(r * lda + i)
+                });
                 for (accumulator, &column) in row.iter_mut().zip(&columns) {
                     *accumulator = _mm512_fmadd_ps(value, column, *accumulator);
                 }
@@ -470,6 +636,107 @@ mod tests {
         packed.product(&mut first, &a, rows, false);
         cloned.product(&mut second, &a, rows, false);
         assert_eq!(first, second);
+    }
+
+    /// `A^T B` in f64 for the row-major `k x m` `a` and `k x n` `b`, plus `start`.
+    fn transposed_in_f64(
+        start: &[f32],
+        a: &[f32],
+        b: &[f32],
+        k: usize,
+        m: usize,
+        n: usize,
+    ) -> Vec<f64> {
+        let mut out: Vec<f64> = start[..m * n].iter().map(|&v| f64::from(v)).collect();
+        for i in 0..k {
+            for r in 0..m {
+                for c in 0..n {
+                    out[r * n + c] += f64::from(a[i * m + r]) * f64::from(b[i * n + c]);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn t3_transposed_product_equals_f64_sums_on_every_edge_shape() {
+        // Rows of the result around the 6-row block, columns around the vector and panel
+        // edges, inner dimensions 1, odd, and past one chunk (CHUNK = 256).
+        for &m in &[1usize, 5, 6, 7, 13, 212] {
+            for &n in &[1usize, 15, 16, 17, 65, 212] {
+                for &k in &[1usize, 7, 50, 300] {
+                    let a = values(k * m, 11);
+                    let b = values(k * n, 12);
+                    for accumulate in [false, true] {
+                        let start = values(m * n + 5, 13);
+                        let mut dst = start.clone();
+                        transposed_product(&mut dst, (&a, m), (&b, n), k, accumulate);
+                        let zeros = vec![0.0f32; m * n];
+                        let want = transposed_in_f64(
+                            if accumulate { &start } else { &zeros },
+                            &a,
+                            &b,
+                            k,
+                            m,
+                            n,
+                        );
+                        for (index, (&got, &want)) in dst.iter().zip(&want).enumerate() {
+                            assert!(
+                                (f64::from(got) - want).abs() <= 1e-5 * (k as f64 + 1.0),
+                                "{k}x{m}x{n} acc={accumulate} element {index}: {got} vs {want}"
+                            );
+                        }
+                        assert_eq!(dst[m * n..], start[m * n..], "written past the result");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn t8_transposed_product_is_one_chain_per_element_across_chunks() {
+        // Where the packed kernel runs, each element is one fused multiply-add chain over k in
+        // order, from the destination when accumulating: chunking (k = 300 > CHUNK) and the
+        // split of a sum over calls change no bit, so the backward pass's grouping of steps is
+        // the only order there is.
+        if crate::kernels::product_kernels() != "avx512" {
+            return;
+        }
+        let (k, m, n) = (300, 13, 70);
+        let a = values(k * m, 14);
+        let b = values(k * n, 15);
+        let mut whole = vec![0.0f32; m * n];
+        transposed_product(&mut whole, (&a, m), (&b, n), k, false);
+        let mut split = vec![0.0f32; m * n];
+        transposed_product(&mut split, (&a, m), (&b, n), 120, false);
+        transposed_product(
+            &mut split,
+            (&a[120 * m..], m),
+            (&b[120 * n..], n),
+            k - 120,
+            true,
+        );
+        for r in 0..m {
+            for c in 0..n {
+                let mut chain = 0.0f32;
+                for i in 0..k {
+                    chain = a[i * m + r].mul_add(b[i * n + c], chain);
+                }
+                assert_eq!(chain.to_bits(), whole[r * n + c].to_bits(), "({r},{c})");
+                assert_eq!(
+                    chain.to_bits(),
+                    split[r * n + c].to_bits(),
+                    "({r},{c}) split"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "right operand too short")]
+    fn t3_transposed_product_refuses_a_short_operand() {
+        let mut dst = vec![0.0f32; 6];
+        transposed_product(&mut dst, (&values(6, 1), 2), (&values(8, 2), 3), 3, false);
     }
 
     #[test]

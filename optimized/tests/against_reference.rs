@@ -247,3 +247,52 @@ fn c2_input_driven_memory_by_fft_matches_the_reference() {
         "fallback: gradient error {fraction} of the bound"
     );
 }
+
+/// T8: the optimized backend reuses each thread's per-step history buffers from one training
+/// step to the next; a batch's gradients after a longer, different batch (spiking, so every
+/// buffer is in use) equal its gradients on fresh threads, bit for bit. Debug builds fill a
+/// reused buffer with NaN, so a value read before it is written shows as NaN here; in release
+/// it would be the other batch's.
+#[test]
+fn t8_gradients_after_another_batch_equal_gradients_alone() {
+    let spiking = |mut model: Model| {
+        model.config.quantizer.placement = QuantizerPlacement::Both;
+        model.config.quantizer.dt = 2.0;
+        model
+    };
+    let (other_model, other_batch, other_labels) = psmnist_sized(50, 11);
+    let other_model = spiking(other_model);
+    let (model, long_batch, labels) = psmnist_sized(50, 12);
+    let model = spiking(model);
+    // 400 of the 784 steps: the reused buffers are longer than this batch needs.
+    let steps = 400;
+    let data = long_batch
+        .data
+        .chunks(784)
+        .flat_map(|sequence| sequence[..steps].iter().copied())
+        .collect();
+    let batch = SequenceBatch::new(50, steps, 1, data).expect("valid batch");
+    let one_thread = || {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("thread pool")
+    };
+    let alone = one_thread().install(|| OptimizedBackend.gradients(&model, &batch, &labels));
+    let alone = alone.expect("gradients alone");
+    let after = one_thread().install(|| {
+        OptimizedBackend
+            .gradients(&other_model, &other_batch, &other_labels)
+            .expect("the other batch");
+        OptimizedBackend.gradients(&model, &batch, &labels)
+    });
+    let after = after.expect("gradients after the other batch");
+    assert!(alone
+        .gradients
+        .named()
+        .iter()
+        .all(|(_, tensor)| tensor.data.iter().all(|value| value.is_finite())));
+    assert_eq!(alone.loss.to_bits(), after.loss.to_bits());
+    assert_eq!(alone.gradients, after.gradients);
+    assert_eq!(alone.logits, after.logits);
+}
