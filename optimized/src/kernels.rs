@@ -188,19 +188,9 @@ pub fn zeroed_counts(len: usize) -> Vec<i64> {
     buffer
 }
 
-/// A zeroed buffer of `len` f32 values advised as huge-page material, as [`zeroed_counts`]:
-/// for the histories and adjoints a training step keeps (clause T3), 80-110 MB per shard of
-/// the paper network, written once and read once, so that writing them costs a page fault
-/// per 2 MiB rather than per 4 KiB.
-pub fn zeroed_values(len: usize) -> Vec<f32> {
-    let mut buffer = vec![0.0f32; len];
-    advise_huge_pages(&mut buffer);
-    buffer
-}
-
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn advise_huge_pages<T>(buffer: &mut [T]) {
+fn advise_huge_pages(buffer: &mut [i64]) {
     const HUGE_PAGE: usize = 2 << 20;
     let start = buffer.as_mut_ptr() as usize;
     let end = start + std::mem::size_of_val(buffer);
@@ -224,7 +214,7 @@ fn advise_huge_pages<T>(buffer: &mut [T]) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge_pages<T>(_buffer: &mut [T]) {}
+fn advise_huge_pages(_buffer: &mut [i64]) {}
 
 /// Below this magnitude tanh is evaluated by its odd Taylor polynomial, above it through
 /// `exp(-2|x|)`: where the polynomial's 9 terms are accurate to f32 precision and
@@ -406,18 +396,6 @@ mod tests {
             assert!(buffer.iter().all(|&value| value == 0));
             buffer.iter_mut().for_each(|value| *value = 7);
             assert!(buffer.iter().all(|&value| value == 7));
-        }
-    }
-
-    /// The same for the f32 buffers of a training step's history (clause T3).
-    #[test]
-    fn t3_history_buffer_is_zeroed_and_sized() {
-        for len in [0, 1, 524_287, 524_288, 524_289, 3 * 524_288 + 5] {
-            let mut buffer = zeroed_values(len);
-            assert_eq!(buffer.len(), len);
-            assert!(buffer.iter().all(|&value| value.to_bits() == 0));
-            buffer.iter_mut().for_each(|value| *value = 7.5);
-            assert!(buffer.iter().all(|&value| value == 7.5));
         }
     }
 

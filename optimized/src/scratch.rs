@@ -52,7 +52,7 @@ pub(crate) fn overwritten(len: usize) -> Vec<f32> {
             }
             buffer
         }
-        None => crate::kernels::zeroed_values(len),
+        None => vec![0.0; len],
     };
     if cfg!(debug_assertions) {
         buffer.fill(f32::NAN);
