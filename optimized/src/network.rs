@@ -1002,3 +1002,35 @@ impl Network {
         Ok(Some(ShardGradients { tensors }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t3_rescaled_rows_are_scaled_by_their_own_power_of_two() {
+        // Three rows of two values: unscaled rows are the history itself; otherwise row r is
+        // multiplied by 2^exponents[r] (exact), whether some or all rows were rescaled.
+        let rows = [1.5f32, -3.0, 0.25, 7.0, -0.5, 2.0];
+        let unscaled = scaled_rows(&rows, &[0, 0, 0]);
+        assert!(
+            matches!(unscaled, Cow::Borrowed(_)),
+            "no copy when nothing was rescaled"
+        );
+        assert_eq!(&*unscaled, &rows);
+        let some = scaled_rows(&rows, &[0, 64, -3]);
+        assert_eq!(
+            &*some,
+            &[
+                1.5,
+                -3.0,
+                0.25 * 2f32.powi(64),
+                7.0 * 2f32.powi(64),
+                -0.0625,
+                0.25
+            ]
+        );
+        let all = scaled_rows(&rows, &[1, 2, 3]);
+        assert_eq!(&*all, &[3.0, -6.0, 1.0, 28.0, -4.0, 16.0]);
+    }
+}

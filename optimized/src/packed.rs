@@ -733,6 +733,21 @@ mod tests {
     }
 
     #[test]
+    fn t3_transposed_products_with_an_empty_dimension_write_what_they_must() {
+        // No inner dimension (a shard without steps' terms): zeros, or the destination
+        // unchanged when accumulating. No rows or no columns: nothing written.
+        let mut dst = vec![5.0f32; 6];
+        transposed_product(&mut dst, (&[], 2), (&[], 3), 0, true);
+        assert_eq!(dst, vec![5.0; 6]);
+        transposed_product(&mut dst, (&[], 2), (&[], 3), 0, false);
+        assert_eq!(dst, vec![0.0; 6]);
+        let mut untouched = vec![5.0f32; 4];
+        transposed_product(&mut untouched, (&[], 0), (&values(6, 1), 3), 2, false);
+        transposed_product(&mut untouched, (&values(6, 1), 3), (&[], 0), 2, false);
+        assert_eq!(untouched, vec![5.0; 4]);
+    }
+
+    #[test]
     #[should_panic(expected = "right operand too short")]
     fn t3_transposed_product_refuses_a_short_operand() {
         let mut dst = vec![0.0f32; 6];

@@ -122,6 +122,14 @@ mod tests {
             1,
             "two halves and a bit do not fit in KEPT_BYTES"
         );
+        // What is kept adds up: a small buffer and a half fit together, a second half not.
+        POOL.with(|pool| pool.borrow_mut().clear());
+        let half = KEPT_BYTES / size_of::<f32>() / 2;
+        give_back(Vec::with_capacity(1024));
+        give_back(Vec::with_capacity(half));
+        assert_eq!(pooled(), vec![1024, half], "a small buffer and a half fit");
+        give_back(Vec::with_capacity(half));
+        assert_eq!(pooled().len(), 2, "1024 values more than KEPT_BYTES do not");
         POOL.with(|pool| pool.borrow_mut().clear());
         for _ in 0..KEPT_BUFFERS + 3 {
             give_back(Vec::with_capacity(16));
