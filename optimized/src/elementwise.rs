@@ -75,8 +75,10 @@ fn preactivation_adjoint_portable(
 }
 
 compiled_for_avx512! {
-    /// `out[r] = gain * (row r of rows) . b` for each of `out.len()` rows of `b.len()` values
-    /// ([`dot_portable`]): clause T3's `dU_t = dM_t Bbar`, per memory dimension.
+    /// `out[r] = gain * (row r of rows) . b` for each of `out.len()` rows of `b.len()` values:
+    /// clause T3's `dU_t = dM_t Bbar`, per memory dimension. Each dot product is summed in 16
+    /// partial sums (value `i` into sum `i % 16`, in order), then pairwise (sum `j` plus sum
+    /// `j + 8`, then `j + 4`, ...). Panics when `rows` holds fewer than `out.len()` rows.
     pub fn row_dots = row_dots_portable / row_dots_avx512
         (out: &mut [f32], rows: &[f32], b: &[f32], gain: f32)
 }

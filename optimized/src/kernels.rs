@@ -384,8 +384,6 @@ mod tests {
         );
     }
 
-    /// tanh agrees with f64's tanh to 4 f32 ulps (relative 5e-7) over the whole range, is odd,
-    /// saturates, and keeps tiny arguments exact.
     /// The trace buffer is zeroed and as long as asked, whether or not the kernel took the
     /// huge-page advice (lengths below, at and above whole huge pages).
     #[test]
@@ -414,6 +412,8 @@ mod tests {
         assert_eq!(bits(&values), bits(&portable));
     }
 
+    /// tanh agrees with f64's tanh to 4 f32 ulps (relative 5e-7) over the whole range, is odd,
+    /// saturates, and keeps tiny arguments exact.
     #[test]
     fn q5_tanh_is_accurate_to_a_few_ulps() {
         let mut worst: f64 = 0.0;

@@ -4,10 +4,14 @@
 //! on contiguous batch-major buffers:
 //!
 //! - every product of SPEC.md clause L4 (and of the backward pass, clause T3) is one matrix
-//!   product over a shard of sequences, through the `gemm` crate's SIMD kernels chosen at run
-//!   time ([`kernels`]);
-//! - the weight gradients are one large product each over all steps of a shard, after the
-//!   backward recurrence ([`network`]);
+//!   product over a shard of sequences: on AVX-512 CPUs the per-step ones on weights packed
+//!   once ([`packed`]), otherwise and for the rest through the `gemm` crate's SIMD kernels
+//!   chosen at run time ([`kernels`]);
+//! - the weight gradients of `W_h` and `W_m` are summed inside the backward recurrence, 4
+//!   steps' terms per product ([`packed::transposed_product`]), the others are one product
+//!   each over all steps of a shard after it ([`network`]); the per-step history buffers are
+//!   reused from a per-thread pool, and the backward's per-step loops over values are
+//!   compiled for AVX-512 where present ([`elementwise`]);
 //! - the quantizer runs over whole rows of neurons with the operations of clause Q2 in f32
 //!   ([`quantizer`]); tanh is a vectorizable polynomial accurate to a few ulps;
 //! - threads: a batch is cut into shards of [`SHARD_SEQUENCES`] consecutive sequences, each
