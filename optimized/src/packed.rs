@@ -24,7 +24,7 @@ const PANEL: usize = 16 * VECTORS;
 #[cfg(target_arch = "x86_64")]
 const ROWS_PER_BLOCK: usize = 6;
 
-/// A `k x n` f32 matrix packed for [`PackedMatrix::product`]: panels of [`PANEL`] columns,
+/// A `k x n` f32 matrix packed for [`PackedMatrix::product`]: panels of 64 columns,
 /// each stored `k`-major, the last padded with zeros to a whole number of vectors (clause C2).
 #[derive(Debug)]
 pub struct PackedMatrix {
@@ -178,9 +178,10 @@ const CHUNK: usize = 256;
 /// `dst = A^T B` (or `dst += A^T B` when `accumulate`) for the row-major `k x m` matrix `A` in
 /// the first `k * m` values of `a` and the row-major `k x n` matrix `B` in the first `k * n`
 /// values of `b`; `dst` holds the first `m * n` values, row-major. These are the backward
-/// pass's weight gradients (SPEC.md clause T3, checked by C3), one step's terms at a time
-/// (`k` is the shard's sequences, 50 on the paper run): `B` is packed into panels and `A`'s
-/// columns into one strip per register block, [`CHUNK`] rows at a time.
+/// pass's weight gradients (SPEC.md clause T3, checked by C3), a few steps' terms at a time
+/// (`k` is 4 steps times the shard's 50 sequences on the paper run): `B` is packed into
+/// aligned panels 256 rows at a time, and the register blocks read `A`'s columns where they
+/// are (packing them as well cost more than it saved).
 ///
 /// With the `"avx512"` kernel family every output element is one chain of fused
 /// multiply-adds over `k` in order `0..k`, started from the destination's value when
