@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Training keeps `X_t`, `M_t`, `H_t` and `f(Z_t)` of every step, time-major, so the backward
-//! recurrence needs only the per-step products and the weight gradients become one large
-//! product each over all steps: `g(W_m) = [M_0; ...; M_{T-1}]^T [dZ_0; ...; dZ_{T-1}]`.
+//! recurrence needs only the per-step products, and a weight gradient over several steps is
+//! one product over their rows: `g(W_m) = [M_t; ...; M_{t+3}]^T [dZ_t; ...; dZ_{t+3}]` summed
+//! over groups of `GRADIENT_STEPS` (4) steps inside the recurrence for `W_m` and `W_h`, one such
+//! product over all steps after it for the encoders and `W_x`.
 
 use std::borrow::Cow;
 
@@ -33,8 +35,8 @@ use crate::scratch;
 
 /// Steps whose weight-gradient terms one product forms in the backward pass (clause T3): 4
 /// steps of a shard of 50 sequences are an inner dimension of 200, long enough for the packed
-/// kernel to run near the machine's peak, and their rows (4 x 50 x 256 values of the memory)
-/// are still in cache from the steps' own products. A constant, so that the order of the sums
+/// kernel to run near its speed on longer products, while their `dZ_t` (just written) and
+/// `H_t` (just read for `f'`) are still in cache. A constant, so that the order of the sums
 /// depends on nothing but the network (clause T8).
 const GRADIENT_STEPS: usize = 4;
 
@@ -54,6 +56,24 @@ fn scaled_rows<'a>(rows: &'a [f32], exponents: &[i32]) -> Cow<'a, [f32]> {
         }
     }
     Cow::Owned(out)
+}
+
+/// `gradient += activations^T adjoints` over as many rows as `exponents` has (one per row),
+/// the activations scaled by their row's exponent ([`scaled_rows`]): one group of clause T3's
+/// weight-gradient terms.
+fn add_gradient_terms(
+    gradient: &mut [f32],
+    (activations, width): (&[f32], usize),
+    (adjoints, columns): (&[f32], usize),
+    exponents: &[i32],
+) {
+    transposed_product(
+        gradient,
+        (&scaled_rows(activations, exponents), width),
+        (adjoints, columns),
+        exponents.len(),
+        true,
+    );
 }
 
 /// A model's weights and discretized memory in f32, converted once per call at the boundary.
@@ -810,41 +830,33 @@ impl Network {
             if step % GRADIENT_STEPS == 0 {
                 let end = (step + GRADIENT_STEPS).min(steps);
                 if !by_correlation {
-                    transposed_product(
+                    add_gradient_terms(
                         &mut kernel_memory_gradient,
                         (
-                            &scaled_rows(
-                                &history.memory[step * memory_block..end * memory_block],
-                                &step_exponents[step * s..end * s],
-                            ),
+                            &history.memory[step * memory_block..end * memory_block],
                             memory_length,
                         ),
                         (
                             &preactivation_adjoints[step * hidden_block..end * hidden_block],
                             hidden,
                         ),
-                        (end - step) * s,
-                        true,
+                        &step_exponents[step * s..end * s],
                     );
                 }
+                // H_{t-1} pairs with dZ_t, so step 0 has no term.
                 let first = step.max(1);
                 if end > first {
-                    transposed_product(
+                    add_gradient_terms(
                         &mut kernel_hidden_gradient,
                         (
-                            &scaled_rows(
-                                &history.hidden
-                                    [(first - 1) * hidden_block..(end - 1) * hidden_block],
-                                &step_exponents[first * s..end * s],
-                            ),
+                            &history.hidden[(first - 1) * hidden_block..(end - 1) * hidden_block],
                             hidden,
                         ),
                         (
                             &preactivation_adjoints[first * hidden_block..end * hidden_block],
                             hidden,
                         ),
-                        (end - first) * s,
-                        true,
+                        &step_exponents[first * s..end * s],
                     );
                 }
             }
@@ -937,45 +949,22 @@ impl Network {
             earlier,
             memory_size,
         );
-        // Activations scaled by their step's adjoint exponent, only when some adjoint was
-        // rescaled (otherwise the history itself: the common case costs nothing). Row r of
-        // `shift` steps earlier pairs with adjoint row r + shift * S.
-        let scaled = |values: &[f32], width: usize, shift: usize| -> Vec<f32> {
-            let mut out = values[..(steps - shift) * s * width].to_vec();
-            for (row, chunk) in out.chunks_mut(width).enumerate() {
-                let exponent = step_exponents[row + shift * s];
-                if exponent != 0 {
-                    let factor = 2f64.powi(exponent);
-                    for value in chunk {
-                        *value = (f64::from(*value) * factor) as f32;
-                    }
-                }
-            }
-            out
-        };
-        let (inputs_scaled, memory_earlier_scaled, hidden_earlier_scaled);
-        let (inputs_data, memory_earlier_data, hidden_earlier_data) = if rescaled {
-            inputs_scaled = scaled(&history.inputs, input, 0);
-            memory_earlier_scaled = scaled(&history.memory, memory_length, 1);
-            hidden_earlier_scaled = scaled(&history.hidden, hidden, 1);
-            (
-                &inputs_scaled[..],
-                &memory_earlier_scaled[..],
-                &hidden_earlier_scaled[..],
-            )
-        } else {
-            (
-                &history.inputs[..],
-                &history.memory[..],
-                &history.hidden[..],
-            )
-        };
-        let inputs = View::row_major(inputs_data, rows, input);
-        // The input-driven memory has no history (its gradient came from the correlations).
+        // Activations scaled by the exponent of the adjoint row they pair with (the history
+        // itself when nothing was rescaled): row r of one step earlier pairs with adjoint row
+        // r + S. The input-driven memory has no history (its gradient came from the
+        // correlations).
         let memory_rows = |count: usize| if by_correlation { 0 } else { count };
+        let inputs_data = scaled_rows(&history.inputs[..rows * input], &step_exponents);
+        let memory_earlier_data = scaled_rows(
+            &history.memory[..memory_rows(earlier) * memory_length],
+            &step_exponents[s..s + memory_rows(earlier)],
+        );
+        let hidden_earlier_data =
+            scaled_rows(&history.hidden[..earlier * hidden], &step_exponents[s..]);
+        let inputs = View::row_major(&inputs_data, rows, input);
         let memory_earlier =
-            View::row_major(memory_earlier_data, memory_rows(earlier), memory_length);
-        let hidden_earlier = View::row_major(hidden_earlier_data, earlier, hidden);
+            View::row_major(&memory_earlier_data, memory_rows(earlier), memory_length);
+        let hidden_earlier = View::row_major(&hidden_earlier_data, earlier, hidden);
         let product = |a: View<'_, f32>, b: View<'_, f32>| {
             let mut out = vec![0.0f32; a.cols() * b.cols()];
             matmul(&mut out, a.t(), b, false);

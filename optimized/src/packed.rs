@@ -74,19 +74,11 @@ impl PackedMatrix {
             }
         }
         let (panels, start) = if simd_available() {
-            // Full panels of PANEL columns, then one of the remaining columns rounded up to
-            // whole vectors (212 columns: 3 x 64 + 32, not 4 x 64).
-            let mut panels = vec![0.0f32; k * n.next_multiple_of(16) + 15];
-            let start = panels.as_ptr().align_offset(64).min(15);
-            for panel in 0..n.div_ceil(PANEL) {
-                let stride = panel_stride(n, panel);
-                for row in 0..k {
-                    for offset in 0..PANEL.min(n - panel * PANEL) {
-                        panels[start + panel * k * PANEL + row * stride + offset] =
-                            matrix.at(row, panel * PANEL + offset);
-                    }
-                }
-            }
+            let row_major: Vec<f32> = (0..k)
+                .flat_map(|row| (0..n).map(move |column| matrix.at(row, column)))
+                .collect();
+            let (mut panels, start) = aligned_panels(k, n);
+            pack_panels(&mut panels[start..], &row_major, k, n);
             (panels, start)
         } else {
             (Vec::new(), 0)
@@ -169,9 +161,9 @@ impl PackedMatrix {
     }
 }
 
-/// Rows of the left operand read per step of the transposed product's inner dimension: one
-/// chunk of both operands (256 rows of 256 and of 212 columns, 430 KB) stays in the second-level
-/// cache while every register block of the product passes over it.
+/// Rows of the right operand the transposed product packs at a time: the packed chunk (256
+/// rows of 224 values, 229 KB) stays in the second-level cache while every register block of
+/// the product passes over it, however long the inner dimension.
 #[cfg(target_arch = "x86_64")]
 const CHUNK: usize = 256;
 
@@ -209,21 +201,12 @@ pub fn transposed_product(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // One chunk of B's rows packed as PackedMatrix packs a whole matrix: aligned panels,
-        // so that no vector load splits a cache line (B's rows of 212 values are not).
-        let mut panels = vec![0.0f32; CHUNK.min(k) * n.next_multiple_of(16) + 15];
-        let start = panels.as_ptr().align_offset(64).min(15);
+        // One chunk of B's rows packed as PackedMatrix packs a whole matrix (B's rows of 212
+        // values are not aligned to cache lines, the panels are).
+        let (mut panels, start) = aligned_panels(CHUNK.min(k), n);
         for first in (0..k).step_by(CHUNK) {
             let chunk = CHUNK.min(k - first);
-            for panel in 0..n.div_ceil(PANEL) {
-                let stride = panel_stride(n, panel);
-                let columns = PANEL.min(n - panel * PANEL);
-                for row in 0..chunk {
-                    let source = &b[(first + row) * n + panel * PANEL..][..columns];
-                    panels[start + panel * chunk * PANEL + row * stride..][..columns]
-                        .copy_from_slice(source);
-                }
-            }
+            pack_panels(&mut panels[start..], &b[first * n..], chunk, n);
             for panel in 0..n.div_ceil(PANEL) {
                 let width = PANEL.min(n - panel * PANEL);
                 let stride = panel_stride(n, panel);
@@ -256,6 +239,29 @@ pub fn transposed_product(
     }
 }
 
+/// A zeroed buffer for a packed `k x n` matrix and where in it panel 0 starts: the first
+/// 64-byte boundary, so that no vector load of the kernel splits a cache line.
+fn aligned_panels(k: usize, n: usize) -> (Vec<f32>, usize) {
+    let panels = vec![0.0f32; k * n.next_multiple_of(16) + 15];
+    let start = panels.as_ptr().align_offset(64).min(15);
+    (panels, start)
+}
+
+/// Packs the row-major `k x n` matrix in the first `k * n` values of `matrix` into `panels`
+/// (from its start): full panels of [`PANEL`] columns, then one of the remaining columns
+/// rounded up to whole vectors (212 columns: 3 x 64 + 32, not 4 x 64); panel `p`, row `r`,
+/// column `c` at `p * k * PANEL + r * panel_stride(n, p) + c`. Padding is left as it is.
+fn pack_panels(panels: &mut [f32], matrix: &[f32], k: usize, n: usize) {
+    for panel in 0..n.div_ceil(PANEL) {
+        let stride = panel_stride(n, panel);
+        let columns = PANEL.min(n - panel * PANEL);
+        for row in 0..k {
+            panels[panel * k * PANEL + row * stride..][..columns]
+                .copy_from_slice(&matrix[row * n + panel * PANEL..][..columns]);
+        }
+    }
+}
+
 /// Columns per packed row of panel `panel` of a matrix of `n` columns: [`PANEL`], or the last
 /// panel's columns rounded up to a whole vector.
 fn panel_stride(n: usize, panel: usize) -> usize {
@@ -278,7 +284,7 @@ fn row_blocks(rows: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// Where a register block finds its left operand; the right one is always a packed panel (`k`
-/// rows of `16 * vectors` values, zero-padded to whole vectors).
+/// rows of `16 * vectors` values, padded to whole vectors; padding lanes are never stored).
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Operands {
