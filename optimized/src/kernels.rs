@@ -234,7 +234,8 @@ fn exp_nonpositive(y: f32) -> f32 {
     // Round to nearest by adding and subtracting 1.5 * 2^23 (exact for |y log2 e| < 2^22):
     // `f32::round` is a library call on baseline x86-64 and would stop the vectorization.
     const ROUNDING: f32 = 12_582_912.0;
-    let n = (y * std::f32::consts::LOG2_E + ROUNDING) - ROUNDING;
+    let shifted = y * std::f32::consts::LOG2_E + ROUNDING;
+    let n = shifted - ROUNDING;
     let r = (y - n * LN2_HIGH) - n * LN2_LOW;
     let mut p = 1.0 / 5040.0;
     p = p * r + 1.0 / 720.0;
@@ -244,8 +245,11 @@ fn exp_nonpositive(y: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    // n lies in [-26, 0], so 127 + n is a normal exponent.
-    let scale = f32::from_bits(((127 + n as i32) as u32) << 23);
+    // n lies in [-26, 0], so 127 + n is a normal exponent. It is read off the bits of
+    // `shifted` (1.5 * 2^23 + n, whose last mantissa bits are n): `n as i32` is a saturating
+    // conversion, which the compiler does one lane at a time and which cost half of tanh.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUNDING.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     p * scale
 }
 

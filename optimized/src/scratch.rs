@@ -31,6 +31,11 @@ thread_local! {
 /// pooled buffer that holds `len` values, else a new one. Its contents are unspecified (NaN in
 /// debug builds).
 pub(crate) fn overwritten(len: usize) -> Vec<f32> {
+    // An empty buffer (the rates of a network whose hidden units do not spike) must not take
+    // a pooled one: that would leave the next request of a step without its buffer.
+    if len == 0 {
+        return Vec::new();
+    }
     let reused = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let best = pool
@@ -106,6 +111,22 @@ mod tests {
         let larger = overwritten(5000);
         assert_ne!(larger.as_ptr(), address);
         assert_eq!(larger.len(), 5000);
+    }
+
+    #[test]
+    fn t8_scratch_an_empty_request_leaves_the_pooled_buffers_to_the_others() {
+        POOL.with(|pool| pool.borrow_mut().clear());
+        let mut kept = overwritten(1000);
+        kept.fill(1.0);
+        let address = kept.as_ptr();
+        give_back(kept);
+        let empty = overwritten(0);
+        assert_eq!(empty.capacity(), 0, "an empty request took a pooled buffer");
+        let next = overwritten(1000);
+        assert_eq!(next.as_ptr(), address, "the pooled buffer is still there");
+        give_back(empty);
+        give_back(next);
+        POOL.with(|pool| pool.borrow_mut().clear());
     }
 
     #[test]
