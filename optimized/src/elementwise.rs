@@ -75,6 +75,39 @@ fn preactivation_adjoint_portable(
 }
 
 compiled_for_avx512! {
+    /// `dst[r * n + c] = a[r] * b[c]`, or `dst[r * n + c] += a[r] * b[c]` when `accumulate`,
+    /// for `a.len()` rows and `n = b.len()` columns: a matrix product of inner dimension 1
+    /// (clause L4's `X_t e_x` and `X_t W_x` with one input, clause T3's `dU_t e_h^T` and
+    /// `dU_t e_m^T` with a memory of one dimension). Each product is rounded, then added, as
+    /// [`crate::kernels::matmul`] does for it, so it gives the same bits; a general product
+    /// routine spends longer setting up such a call than computing it, 784 times per pass.
+    /// Panics when `dst` holds fewer than `a.len() * b.len()` values.
+    pub fn outer_product = outer_product_portable / outer_product_avx512
+        (dst: &mut [f32], a: &[f32], b: &[f32], accumulate: bool)
+}
+
+#[inline(always)]
+fn outer_product_portable(dst: &mut [f32], a: &[f32], b: &[f32], accumulate: bool) {
+    assert!(
+        dst.len() >= a.len() * b.len(),
+        "destination too short for {} x {}",
+        a.len(),
+        b.len()
+    );
+    for (row, &left) in dst.chunks_exact_mut(b.len().max(1)).zip(a) {
+        if accumulate {
+            for (value, &right) in row.iter_mut().zip(b) {
+                *value += left * right;
+            }
+        } else {
+            for (value, &right) in row.iter_mut().zip(b) {
+                *value = left * right;
+            }
+        }
+    }
+}
+
+compiled_for_avx512! {
     /// `out[r] = gain * (row r of rows) . b` for each of `out.len()` rows of `b.len()` values:
     /// clause T3's `dU_t = dM_t Bbar`, per memory dimension. Each dot product is summed in 16
     /// partial sums (value `i` into sum `i % 16`, in order), then pairwise (sum `j` plus sum
@@ -163,6 +196,49 @@ mod tests {
                 ((x % 20_001) as f32 / 1000.0 - 10.0) * if x.is_multiple_of(7) { 1e3 } else { 1.0 }
             })
             .collect()
+    }
+
+    #[test]
+    fn c2_outer_products_give_the_bits_of_the_general_product() {
+        use crate::kernels::{matmul, View};
+        for (rows, columns) in [(50, 212), (50, 256), (7, 1), (1, 33), (0, 5), (5, 0)] {
+            let (a, b) = (values(rows, 3), values(columns, 4));
+            for accumulate in [false, true] {
+                let start = values(rows * columns, 5);
+                let mut expected = start.clone();
+                matmul(
+                    &mut expected,
+                    View::row_major(&a, rows, 1),
+                    View::row_major(&b, 1, columns),
+                    accumulate,
+                );
+                let mut got = start.clone();
+                outer_product(&mut got, &a, &b, accumulate);
+                let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&expected),
+                    "{rows} x {columns}, {accumulate}"
+                );
+                // And the values themselves: rounded products, added once.
+                for r in 0..rows {
+                    for c in 0..columns {
+                        let product = a[r] * b[c];
+                        let want = if accumulate {
+                            start[r * columns + c] + product
+                        } else {
+                            product
+                        };
+                        assert_eq!(got[r * columns + c].to_bits(), want.to_bits());
+                    }
+                }
+            }
+        }
+        let mut short = vec![0.0f32; 5];
+        let refused = std::panic::catch_unwind(move || {
+            outer_product(&mut short, &[1.0, 2.0], &[1.0, 2.0, 3.0], false)
+        });
+        assert!(refused.is_err(), "a short destination is refused");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use hsnn_spec::{
 
 mod input_driven;
 
-use crate::elementwise::{largest_magnitude, preactivation_adjoint, row_dots};
+use crate::elementwise::{largest_magnitude, outer_product, preactivation_adjoint, row_dots};
 use crate::kernels::{matmul, tanh_in_place, View};
 use crate::legendre;
 use crate::packed::{transposed_product, PackedMatrix};
@@ -514,12 +514,16 @@ impl Network {
                 preactivation.copy_from_slice(&projected[step * hidden_block..][..hidden_block]);
             } else {
                 // U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m
-                matmul(
-                    &mut memory_input,
-                    View::row_major(x, s, input),
-                    View::row_major(&self.encoder_input, input, memory_size),
-                    false,
-                );
+                if input == 1 {
+                    outer_product(&mut memory_input, x, &self.encoder_input, false);
+                } else {
+                    matmul(
+                        &mut memory_input,
+                        View::row_major(x, s, input),
+                        View::row_major(&self.encoder_input, input, memory_size),
+                        false,
+                    );
+                }
                 if step > 0 {
                     let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
                     if let Some(encoder) = &self.encoder_hidden {
@@ -605,12 +609,16 @@ impl Network {
                     .product(&mut preactivation, previous_hidden, s, true);
             }
             if let Some(kernel) = &self.kernel_input {
-                matmul(
-                    &mut preactivation,
-                    View::row_major(x, s, input),
-                    View::row_major(kernel, input, hidden),
-                    true,
-                );
+                if input == 1 {
+                    outer_product(&mut preactivation, x, kernel, true);
+                } else {
+                    matmul(
+                        &mut preactivation,
+                        View::row_major(x, s, input),
+                        View::row_major(kernel, input, hidden),
+                        true,
+                    );
+                }
             }
 
             // H_t = f(Z_t) or Q_f(Z_t)
@@ -869,12 +877,16 @@ impl Network {
                 .kernel_hidden_t
                 .product(&mut next_hidden_adjoint, dz, s, false);
             if let Some(encoder) = &self.encoder_hidden {
-                matmul(
-                    &mut next_hidden_adjoint,
-                    View::row_major(du, s, memory_size),
-                    View::row_major(encoder, hidden, memory_size).t(),
-                    true,
-                );
+                if memory_size == 1 {
+                    outer_product(&mut next_hidden_adjoint, du, encoder, true);
+                } else {
+                    matmul(
+                        &mut next_hidden_adjoint,
+                        View::row_major(du, s, memory_size),
+                        View::row_major(encoder, hidden, memory_size).t(),
+                        true,
+                    );
+                }
             }
             // dM_{t-1} = dM_t Abar + dU_t e_m^T
             if !by_correlation {
@@ -885,12 +897,16 @@ impl Network {
                     false,
                 );
                 if let Some(encoder) = &self.encoder_memory {
-                    matmul(
-                        &mut next_memory_adjoint,
-                        View::row_major(du, s, memory_size),
-                        View::row_major(encoder, memory_length, memory_size).t(),
-                        true,
-                    );
+                    if memory_size == 1 {
+                        outer_product(&mut next_memory_adjoint, du, encoder, true);
+                    } else {
+                        matmul(
+                            &mut next_memory_adjoint,
+                            View::row_major(du, s, memory_size),
+                            View::row_major(encoder, memory_length, memory_size).t(),
+                            true,
+                        );
+                    }
                 }
             }
             // The adjoint of a sequence can grow by orders of magnitude per step through an
