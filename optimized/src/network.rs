@@ -76,6 +76,24 @@ fn add_gradient_terms(
     );
 }
 
+/// `dst = a b` (or `dst += a b` when `accumulate`) for the row-major `rows x k` matrix in
+/// `a`: the per-step products with the inputs and the memory input (clauses L4, T3). With
+/// `k = 1` (one input; a memory of one dimension) an elementwise loop with the rounding the
+/// general product gives them ([`outer_product`]), which is most of the time of such a call.
+fn small_product(
+    dst: &mut [f32],
+    (a, rows, k): (&[f32], usize, usize),
+    b: View<'_, f32>,
+    accumulate: bool,
+) {
+    if k == 1 {
+        let row: Vec<f32> = (0..b.cols()).map(|column| b.at(0, column)).collect();
+        outer_product(dst, &a[..rows], &row, accumulate);
+    } else {
+        matmul(dst, View::row_major(a, rows, k), b, accumulate);
+    }
+}
+
 /// A model's weights and discretized memory in f32, converted once per call at the boundary.
 #[derive(Debug, Clone)]
 pub struct Network {
@@ -514,16 +532,12 @@ impl Network {
                 preactivation.copy_from_slice(&projected[step * hidden_block..][..hidden_block]);
             } else {
                 // U_t = X_t e_x + H_{t-1} e_h + M_{t-1} e_m
-                if input == 1 {
-                    outer_product(&mut memory_input, x, &self.encoder_input, false);
-                } else {
-                    matmul(
-                        &mut memory_input,
-                        View::row_major(x, s, input),
-                        View::row_major(&self.encoder_input, input, memory_size),
-                        false,
-                    );
-                }
+                small_product(
+                    &mut memory_input,
+                    (x, s, input),
+                    View::row_major(&self.encoder_input, input, memory_size),
+                    false,
+                );
                 if step > 0 {
                     let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
                     if let Some(encoder) = &self.encoder_hidden {
@@ -609,16 +623,12 @@ impl Network {
                     .product(&mut preactivation, previous_hidden, s, true);
             }
             if let Some(kernel) = &self.kernel_input {
-                if input == 1 {
-                    outer_product(&mut preactivation, x, kernel, true);
-                } else {
-                    matmul(
-                        &mut preactivation,
-                        View::row_major(x, s, input),
-                        View::row_major(kernel, input, hidden),
-                        true,
-                    );
-                }
+                small_product(
+                    &mut preactivation,
+                    (x, s, input),
+                    View::row_major(kernel, input, hidden),
+                    true,
+                );
             }
 
             // H_t = f(Z_t) or Q_f(Z_t)
@@ -877,16 +887,12 @@ impl Network {
                 .kernel_hidden_t
                 .product(&mut next_hidden_adjoint, dz, s, false);
             if let Some(encoder) = &self.encoder_hidden {
-                if memory_size == 1 {
-                    outer_product(&mut next_hidden_adjoint, du, encoder, true);
-                } else {
-                    matmul(
-                        &mut next_hidden_adjoint,
-                        View::row_major(du, s, memory_size),
-                        View::row_major(encoder, hidden, memory_size).t(),
-                        true,
-                    );
-                }
+                small_product(
+                    &mut next_hidden_adjoint,
+                    (du, s, memory_size),
+                    View::row_major(encoder, hidden, memory_size).t(),
+                    true,
+                );
             }
             // dM_{t-1} = dM_t Abar + dU_t e_m^T
             if !by_correlation {
@@ -897,16 +903,12 @@ impl Network {
                     false,
                 );
                 if let Some(encoder) = &self.encoder_memory {
-                    if memory_size == 1 {
-                        outer_product(&mut next_memory_adjoint, du, encoder, true);
-                    } else {
-                        matmul(
-                            &mut next_memory_adjoint,
-                            View::row_major(du, s, memory_size),
-                            View::row_major(encoder, memory_length, memory_size).t(),
-                            true,
-                        );
-                    }
+                    small_product(
+                        &mut next_memory_adjoint,
+                        (du, s, memory_size),
+                        View::row_major(encoder, memory_length, memory_size).t(),
+                        true,
+                    );
                 }
             }
             // The adjoint of a sequence can grow by orders of magnitude per step through an
