@@ -173,7 +173,8 @@ const CHUNK: usize = 256;
 /// pass's weight gradients (SPEC.md clause T3, checked by C3), a few steps' terms at a time
 /// (`k` is 4 steps times the shard's 50 sequences on the paper run): `B` is packed into
 /// aligned panels 256 rows at a time, and the register blocks read `A`'s columns where they
-/// are (packing them as well cost more than it saved).
+/// are (packing them as well cost more than it saved), after one pass over `A` in order that
+/// brings it into cache.
 ///
 /// With the `"avx512"` kernel family every output element is one chain of fused
 /// multiply-adds over `k` in order `0..k`, started from the destination's value when
