@@ -6,10 +6,12 @@
 //! its end. Allocated afresh each step, those pages come back from the kernel, which faults
 //! and clears every one of them: 7 % of a step in the profile. The buffers here are taken from
 //! and given back to a small pool owned by the thread (rayon's workers live as long as the
-//! process), so a step reuses the pages of the step before.
+//! process), so a step reuses the pages of the step before. The weight-gradient products
+//! take their packed panels from here as well (`packed::transposed_product`, 180 KB per call).
 //!
-//! Only buffers whose every element the caller writes before reading it may come from here:
-//! their contents are whatever the last user left. Debug builds (the test suite) fill each
+//! Only buffers whose every element the caller writes before reading it may come from here,
+//! or whose unwritten elements never reach a result (the panels' padding lanes, read into
+//! vector lanes that are never stored): their contents are whatever the last user left. Debug builds (the test suite) fill each
 //! buffer with NaN when it is taken, so a read before the write poisons the result and the
 //! gradient checks fail instead of depending on the previous batch. Nothing here changes a
 //! number; clause T8's determinism rests on that rule.
