@@ -79,7 +79,9 @@ compiled_for_avx512! {
     /// for `a.len()` rows and `n = b.len()` columns: a matrix product of inner dimension 1
     /// (clause L4's `X_t e_x` and `X_t W_x` with one input, clause T3's `dU_t e_h^T` and
     /// `dU_t e_m^T` with a memory of one dimension). Each product is rounded, then added, as
-    /// [`crate::kernels::matmul`] does for it, so it gives the same bits; a general product
+    /// [`crate::kernels::matmul`] does for it, so it gives the same values (and bits, but for
+    /// the sign of a zero product: gemm's kernel for small shapes adds `+0` to it, so `-0`
+    /// comes out `+0` there; every later addition makes it `+0` here too). A general product
     /// routine spends longer setting up such a call than computing it, 784 times per pass.
     /// Panics when `dst` holds fewer than `a.len() * b.len()` values.
     pub fn outer_product = outer_product_portable / outer_product_avx512
@@ -201,8 +203,27 @@ mod tests {
     #[test]
     fn c2_outer_products_give_the_bits_of_the_general_product() {
         use crate::kernels::{matmul, View};
-        for (rows, columns) in [(50, 212), (50, 256), (7, 1), (1, 33), (0, 5), (5, 0)] {
-            let (a, b) = (values(rows, 3), values(columns, 4));
+        for (rows, columns) in [
+            (50, 212),
+            (50, 256),
+            (7, 1),
+            (50, 1),
+            (1, 33),
+            (0, 5),
+            (5, 0),
+        ] {
+            // Exact zeros of both signs among the factors (pixels of 0, weights of either sign).
+            let with_zeros = |mut values: Vec<f32>| {
+                for (i, value) in values.iter_mut().enumerate() {
+                    match i % 5 {
+                        1 => *value = 0.0,
+                        3 => *value = -0.0,
+                        _ => {}
+                    }
+                }
+                values
+            };
+            let (a, b) = (with_zeros(values(rows, 3)), with_zeros(values(columns, 4)));
             for accumulate in [false, true] {
                 let start = values(rows * columns, 5);
                 let mut expected = start.clone();
@@ -214,7 +235,13 @@ mod tests {
                 );
                 let mut got = start.clone();
                 outer_product(&mut got, &a, &b, accumulate);
-                let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                // Zeros compare equal whatever their sign (see the doc), all else to the bit.
+                let bits = |values: &[f32]| {
+                    values
+                        .iter()
+                        .map(|v| if *v == 0.0 { 0 } else { v.to_bits() })
+                        .collect::<Vec<_>>()
+                };
                 assert_eq!(
                     bits(&got),
                     bits(&expected),

@@ -245,9 +245,9 @@ fn exp_nonpositive(y: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    // n lies in [-26, 0], so 127 + n is a normal exponent. It is read off the bits of
-    // `shifted` (1.5 * 2^23 + n, whose last mantissa bits are n): `n as i32` is a saturating
-    // conversion, which the compiler does one lane at a time and which cost half of tanh.
+    // n lies in [-26, 0], so 127 + n is a normal exponent. `shifted` is exactly 1.5 * 2^23 + n,
+    // in the binade of ROUNDING, so its bits minus ROUNDING's are n in two's complement:
+    // `n as i32`, a saturating conversion, ran one lane at a time and cost half of tanh.
     let n_bits = shifted.to_bits().wrapping_sub(ROUNDING.to_bits());
     let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     p * scale

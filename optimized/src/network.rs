@@ -86,6 +86,7 @@ fn small_product(
     b: View<'_, f32>,
     accumulate: bool,
 ) {
+    debug_assert_eq!(b.rows(), k, "inner dimensions of a product");
     if k == 1 {
         let row: Vec<f32> = (0..b.cols()).map(|column| b.at(0, column)).collect();
         outer_product(dst, &a[..rows], &row, accumulate);

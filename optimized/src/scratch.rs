@@ -7,7 +7,8 @@
 //! and clears every one of them: 7 % of a step in the profile. The buffers here are taken from
 //! and given back to a small pool owned by the thread (rayon's workers live as long as the
 //! process), so a step reuses the pages of the step before. The weight-gradient products
-//! take their packed panels from here as well (`packed::transposed_product`, 180 KB per call).
+//! take their packed panels from here as well (`packed::transposed_product`, 180 KB per
+//! call).
 //!
 //! Only buffers whose every element the caller writes before reading it may come from here,
 //! or whose unwritten elements never reach a result (the panels' padding lanes, read into
@@ -18,7 +19,9 @@
 
 use std::cell::RefCell;
 
-/// At most this many buffers stay in a thread's pool; a step takes four.
+/// At most this many buffers stay in a thread's pool; a training step holds up to five at
+/// once (memory, hidden states, rates when the hidden units spike, pre-activation adjoints,
+/// a weight-gradient product's panels).
 const KEPT_BUFFERS: usize = 8;
 
 /// At most this many bytes stay in a thread's pool, so that a long-lived process (the Python
@@ -29,9 +32,9 @@ thread_local! {
     static POOL: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A buffer of `len` values for the caller to write in full before it reads any: the smallest
-/// pooled buffer that holds `len` values, else a new one. Its contents are unspecified (NaN in
-/// debug builds).
+/// A buffer of `len` values for the caller to write before it reads them (or whose unwritten
+/// values never reach a result, as the module says): the smallest pooled buffer that holds
+/// `len` values, else a new one. Its contents are unspecified (NaN in debug builds).
 pub(crate) fn overwritten(len: usize) -> Vec<f32> {
     // An empty buffer (the rates of a network whose hidden units do not spike) must not take
     // a pooled one: that would leave the next request of a step without its buffer.
