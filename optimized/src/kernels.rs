@@ -84,6 +84,13 @@ impl<'a, T: Real> View<'a, T> {
         self.data[row * self.row_stride + column * self.column_stride]
     }
 
+    /// Row `row` as a slice of the data, when its elements lie next to each other (column
+    /// stride 1: a row of a row-major matrix, or of the transpose of a one-column one).
+    pub(crate) fn contiguous_row(&self, row: usize) -> Option<&'a [T]> {
+        (self.column_stride == 1 && row < self.rows)
+            .then(|| &self.data[row * self.row_stride..][..self.cols])
+    }
+
     /// Whether this is the transpose of a row-major matrix ([`View::t`] of
     /// [`View::row_major`]) rather than a row-major one.
     pub fn is_transposed_row_major(&self) -> bool {
@@ -331,6 +338,26 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A view lends a row in place exactly where its elements are adjacent: the rows of a
+    /// row-major matrix and the one row of a one-column matrix's transpose, never a row of
+    /// another transpose or one past the last.
+    #[test]
+    fn c2_a_view_lends_a_row_only_where_it_is_contiguous() {
+        let data: Vec<f64> = (0..12).map(f64::from).collect();
+        let matrix = View::row_major(&data, 3, 4);
+        assert_eq!(matrix.contiguous_row(0), Some(&data[0..4]));
+        assert_eq!(matrix.contiguous_row(2), Some(&data[8..12]));
+        assert_eq!(matrix.contiguous_row(3), None, "past the last row");
+        assert_eq!(
+            matrix.t().contiguous_row(0),
+            None,
+            "a column of a wider matrix"
+        );
+        let column = View::row_major(&data, 5, 1).t();
+        assert_eq!(column.contiguous_row(0), Some(&data[0..5]));
+        assert_eq!(column.contiguous_row(1), None);
     }
 
     /// The product and its transposed views agree with a triple loop, for shapes around the

@@ -78,8 +78,9 @@ fn add_gradient_terms(
 
 /// `dst = a b` (or `dst += a b` when `accumulate`) for the row-major `rows x k` matrix in
 /// `a`: the per-step products with the inputs and the memory input (clauses L4, T3). With
-/// `k = 1` (one input; a memory of one dimension) an elementwise loop with the rounding the
-/// general product gives them ([`outer_product`]), which is most of the time of such a call.
+/// `k = 1` (one input; a memory of one dimension) an elementwise loop over `b`'s one row, in
+/// place, with the rounding the general product gives them ([`outer_product`]): setting up a
+/// general product is most of the time of such a call.
 fn small_product(
     dst: &mut [f32],
     (a, rows, k): (&[f32], usize, usize),
@@ -87,11 +88,9 @@ fn small_product(
     accumulate: bool,
 ) {
     debug_assert_eq!(b.rows(), k, "inner dimensions of a product");
-    if k == 1 {
-        let row: Vec<f32> = (0..b.cols()).map(|column| b.at(0, column)).collect();
-        outer_product(dst, &a[..rows], &row, accumulate);
-    } else {
-        matmul(dst, View::row_major(a, rows, k), b, accumulate);
+    match b.contiguous_row(0) {
+        Some(row) if k == 1 => outer_product(dst, &a[..rows], row, accumulate),
+        _ => matmul(dst, View::row_major(a, rows, k), b, accumulate),
     }
 }
 

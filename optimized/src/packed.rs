@@ -207,8 +207,8 @@ pub fn transposed_product(
         // thread's pool: every value the kernel stores comes from lanes `pack_panels` writes,
         // and the padding lanes it reads are never stored, so their stale contents do not
         // matter (clause T8).
-        let mut panels = crate::scratch::overwritten(CHUNK.min(k) * n.next_multiple_of(16) + 15);
-        let start = panels.as_ptr().align_offset(64).min(15);
+        let mut panels = crate::scratch::overwritten(panels_len(CHUNK.min(k), n));
+        let start = panel_start(&panels);
         for first in (0..k).step_by(CHUNK) {
             let chunk = CHUNK.min(k - first);
             bring_into_cache(&a[first * m..(first + chunk) * m]);
@@ -262,12 +262,24 @@ fn bring_into_cache(values: &[f32]) {
     std::hint::black_box(sum);
 }
 
-/// A zeroed buffer for a packed `k x n` matrix and where in it panel 0 starts: the first
-/// 64-byte boundary, so that no vector load of the kernel splits a cache line.
+/// A zeroed buffer for a packed `k x n` matrix and where in it panel 0 starts
+/// ([`panel_start`]).
 fn aligned_panels(k: usize, n: usize) -> (Vec<f32>, usize) {
-    let panels = vec![0.0f32; k * n.next_multiple_of(16) + 15];
-    let start = panels.as_ptr().align_offset(64).min(15);
+    let panels = vec![0.0f32; panels_len(k, n)];
+    let start = panel_start(&panels);
     (panels, start)
+}
+
+/// Values a buffer for a packed `k x n` matrix holds: the panels (columns rounded up to whole
+/// vectors) and up to 15 before them, for [`panel_start`].
+fn panels_len(k: usize, n: usize) -> usize {
+    k * n.next_multiple_of(16) + 15
+}
+
+/// Where in `panels` panel 0 starts: the first 64-byte boundary, so that no vector load of
+/// the kernel splits a cache line.
+fn panel_start(panels: &[f32]) -> usize {
+    panels.as_ptr().align_offset(64).min(15)
 }
 
 /// Packs the row-major `k x n` matrix in the first `k * n` values of `matrix` into `panels`

@@ -12,9 +12,10 @@
 //!
 //! Only buffers whose every element the caller writes before reading it may come from here,
 //! or whose unwritten elements never reach a result (the panels' padding lanes, read into
-//! vector lanes that are never stored): their contents are whatever the last user left. Debug builds (the test suite) fill each
-//! buffer with NaN when it is taken, so a read before the write poisons the result and the
-//! gradient checks fail instead of depending on the previous batch. Nothing here changes a
+//! vector lanes that are never stored): their contents are whatever the last user left.
+//! Debug builds (the test suite) fill each buffer with NaN when it is taken, so a read before
+//! the write poisons the result and the gradient checks fail instead of depending on the
+//! previous batch. Nothing here changes a
 //! number; clause T8's determinism rests on that rule.
 
 use std::cell::RefCell;
