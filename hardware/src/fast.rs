@@ -21,7 +21,8 @@ use crate::arithmetic::{fire, nearest, rshr, saturate};
 use crate::backend::EngineRun;
 use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
-use crate::pairs::{PairMatrix, Split};
+use crate::pairs::{PairKernel, PairMatrix, Split};
+use hsnn_spec::isa::IsaLevel;
 
 /// The widest complete sum, sign included, that binary64 holds exactly: every partial sum of
 /// a sum whose bound fits lies below 2^52 in magnitude, well inside binary64's 53-bit
@@ -54,12 +55,26 @@ pub fn unsupported_reason(model: &FixedModel) -> Option<String> {
 /// contiguous pieces and reassembled in order. At levels `none` and `tally` the counts are
 /// never stored beyond the step that needs them; at `tally` each piece tallies its sites'
 /// counts as they are computed (N3). A model the engine cannot run exactly
-/// ([`unsupported_reason`]) runs on the chip instead.
+/// ([`unsupported_reason`]) runs on the chip instead. The kernels run at the process's
+/// dispatch level ([`IsaLevel::current`]).
 pub fn run_batch_fast(
     chip: &Chip,
     batch: &SequenceBatch,
     level: TraceLevel,
     threads: usize,
+) -> Result<EngineRun> {
+    run_batch_fast_at(chip, batch, level, threads, IsaLevel::current())
+}
+
+/// [`run_batch_fast`] with its kernels capped at dispatch level `isa` (each runs the widest
+/// path this CPU has at or below it): the same integers and counters at every level (clause
+/// H13).
+pub fn run_batch_fast_at(
+    chip: &Chip,
+    batch: &SequenceBatch,
+    level: TraceLevel,
+    threads: usize,
+    isa: IsaLevel,
 ) -> Result<EngineRun> {
     if unsupported_reason(chip.model()).is_some() {
         return crate::Engine::Chip.run(chip, batch, level, threads);
@@ -120,7 +135,7 @@ pub fn run_batch_fast(
         })
         .collect();
     // Packed once per batch and shared: every piece multiplies by the same tensors.
-    let pairs = pair_tensors(model);
+    let pairs = pair_tensors(model, PairKernel::at(isa));
     let tallied = level == TraceLevel::Tally;
     let results: Vec<PieceRun> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
@@ -129,7 +144,9 @@ pub fn run_batch_fast(
             .map(|(range, out)| {
                 let range = range.clone();
                 let pairs = &pairs;
-                scope.spawn(move || Piece::new(chip, batch, range, full, tallied, pairs).run(out))
+                scope.spawn(move || {
+                    Piece::new(chip, batch, range, full, tallied, pairs, isa).run(out)
+                })
             })
             .collect();
         handles
@@ -384,8 +401,10 @@ impl EventSums {
 }
 
 /// Rounds exact sums to their target (`sat(rshr(acc, shift))`, H1, H5), counting saturations,
-/// and writes the integers and their binary64 copies. On CPUs with AVX-512 the same loop is
-/// compiled for it (8 lanes, with its 64-bit conversions and shifts).
+/// and writes the integers and their binary64 copies. At dispatch level AVX-512, on CPUs with
+/// it, the same loop is compiled for it (8 lanes, with its 64-bit conversions and shifts); at
+/// AVX2, which has neither, the same rounding is computed in binary64 ([`round_into_avx2`]).
+#[allow(clippy::too_many_arguments)]
 fn round_into(
     acc: &[f64],
     target_shift: i32,
@@ -393,10 +412,12 @@ fn round_into(
     saturated: &mut u64,
     integers: &mut [i64],
     reals: &mut [f64],
+    isa: IsaLevel,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f")
+        if isa >= IsaLevel::Avx512
+            && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512vl")
         {
@@ -409,8 +430,82 @@ fn round_into(
             };
             return;
         }
+        if isa >= IsaLevel::Avx2
+            && IsaLevel::Avx2.supported()
+            && rounds_in_binary64(target_shift, bits)
+        {
+            // SAFETY: the CPU supports AVX2 and FMA (detected just above), the only
+            // requirement of `round_into_avx2`'s target features; the function is safe Rust
+            // recompiled for them.
+            #[allow(unsafe_code)]
+            unsafe {
+                round_into_avx2(acc, target_shift, bits, saturated, integers, reals)
+            };
+            return;
+        }
     }
     round_into_portable(acc, target_shift, bits, saturated, integers, reals);
+}
+
+/// Whether [`round_into_binary64`] gives `sat(rshr(acc, shift))` exactly: a right shift of at
+/// most 52 bits (so that `acc + 2^(shift-1)`, below 2^52 + 2^51, is exact in binary64) and a
+/// target of at most 32 bits (so that its integers convert through i32).
+fn rounds_in_binary64(target_shift: i32, bits: u32) -> bool {
+    (0..=52).contains(&target_shift) && bits <= 32
+}
+
+/// [`round_into_binary64`] compiled for AVX2 and FMA, which lack AVX-512's conversions
+/// between binary64 and i64 and its 64-bit arithmetic shift.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn round_into_avx2(
+    acc: &[f64],
+    target_shift: i32,
+    bits: u32,
+    saturated: &mut u64,
+    integers: &mut [i64],
+    reals: &mut [f64],
+) {
+    round_into_binary64(acc, target_shift, bits, saturated, integers, reals);
+}
+
+/// [`round_into_portable`]'s `sat(rshr(acc, shift))` computed in binary64, where the loop
+/// vectorizes without 64-bit integer conversions: `floor((acc + 2^(shift-1)) 2^-shift)` is
+/// `rshr` exactly for an integral `|acc| < 2^52` when [`rounds_in_binary64`] (the addition is
+/// exact, the scaling by a power of two too, and the floor of an exact value is the floor),
+/// the clamp compares integers, and the clamped value, within i32, converts exactly.
+#[inline(always)]
+fn round_into_binary64(
+    acc: &[f64],
+    target_shift: i32,
+    bits: u32,
+    saturated: &mut u64,
+    integers: &mut [i64],
+    reals: &mut [f64],
+) {
+    debug_assert!(rounds_in_binary64(target_shift, bits));
+    let limit = hsnn_spec::fixed::symmetric_limit(bits) as f64;
+    let half = if target_shift > 0 {
+        2f64.powi(target_shift - 1)
+    } else {
+        0.0
+    };
+    let scale = 2f64.powi(-target_shift);
+    let mut clamped_total = 0u64;
+    for ((&sum, integer), real) in acc.iter().zip(integers.iter_mut()).zip(reals.iter_mut()) {
+        let rounded = ((sum + half) * scale).floor();
+        let value = rounded.clamp(-limit, limit);
+        clamped_total += u64::from(value != rounded);
+        // SAFETY: `value` is an integer within the symmetric limit of at most 32 bits
+        // (`rounds_in_binary64`), so it is finite and representable in i32, as
+        // `to_int_unchecked` requires.
+        #[allow(unsafe_code)]
+        let whole: i32 = unsafe { value.to_int_unchecked() };
+        *integer = i64::from(whole);
+        *real = value;
+    }
+    *saturated += clamped_total;
 }
 
 /// [`round_into_portable`] compiled for AVX-512.
@@ -538,6 +633,57 @@ fn fire_row_with(rule: impl Fn(i64) -> i64, fraction_v: u32, row: FireRow<'_>) {
     tally.add_all(counts);
 }
 
+/// Whether this CPU has the features of the step's AVX2 build ([`Piece::run`]): AVX2, FMA,
+/// and the bit counts the counters use.
+#[cfg(target_arch = "x86_64")]
+fn step_avx2_available() -> bool {
+    IsaLevel::Avx2.supported()
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+}
+
+/// The dispatch level each of the fast engine's kernels runs at when capped at `isa` on this
+/// CPU (clause H13): `(kernel, level)` for the pair products, the step's loops and the
+/// rounding, as `hsnn --backend hardware bench --json` records them.
+pub fn kernel_levels(isa: IsaLevel) -> Vec<(&'static str, IsaLevel)> {
+    #[cfg(target_arch = "x86_64")]
+    let (step, rounding) = {
+        let avx512_step = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512cd")
+            && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+            && std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+            && std::arch::is_x86_feature_detected!("bmi1");
+        let avx512_rounding = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        let pick = |avx512: bool, avx2: bool| {
+            if isa >= IsaLevel::Avx512 && avx512 {
+                IsaLevel::Avx512
+            } else if isa >= IsaLevel::Avx2 && avx2 {
+                IsaLevel::Avx2
+            } else {
+                IsaLevel::Portable
+            }
+        };
+        (
+            pick(avx512_step, step_avx2_available()),
+            pick(avx512_rounding, IsaLevel::Avx2.supported()),
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (step, rounding) = (IsaLevel::Portable, IsaLevel::Portable);
+    vec![
+        ("fast_pair_products", PairKernel::at(isa).level()),
+        ("fast_step", step),
+        ("fast_rounding", rounding),
+    ]
+}
+
 /// One thread's contiguous piece of the batch, every sequence advanced one step at a time.
 struct Piece<'a> {
     chip: &'a Chip,
@@ -568,6 +714,8 @@ struct Piece<'a> {
     counters: HardwareCounters,
     /// Whether the spiking sites' counts are tallied as they are computed (level `tally`).
     tallied: bool,
+    /// The dispatch level the step's loops run at.
+    isa: IsaLevel,
 }
 
 /// An operand's i16 pieces (`rows x width`, row-major) for the pair products, kept only when
@@ -652,13 +800,13 @@ const PRODUCT_TENSORS: [&str; 8] = [
 ];
 
 /// The model's tensors whose products run in 16-bit integer pairs, packed (`a_bar`
-/// transposed, as `M_t = M_{t-1} Abar^T` reads it).
-fn pair_tensors(model: &FixedModel) -> Vec<(&'static str, PairMatrix)> {
+/// transposed, as `M_t = M_{t-1} Abar^T` reads it) for `kernel`.
+fn pair_tensors(model: &FixedModel, kernel: PairKernel) -> Vec<(&'static str, PairMatrix)> {
     PRODUCT_TENSORS
         .into_iter()
         .filter_map(|name| {
             let tensor = model.tensors.named(name)?;
-            pair_route(model, name, tensor, name == "a_bar").map(|matrix| (name, matrix))
+            pair_route(model, name, tensor, name == "a_bar", kernel).map(|matrix| (name, matrix))
         })
         .collect()
 }
@@ -669,7 +817,7 @@ fn pair_tensors(model: &FixedModel) -> Vec<(&'static str, PairMatrix)> {
 /// conversion: `kernel_hidden`, `kernel_memory`, `a_bar` and `readout_kernel` (every product
 /// but the encoders' single column and the one-input terms).
 pub fn pair_products(model: &FixedModel) -> Vec<&'static str> {
-    pair_tensors(model)
+    pair_tensors(model, PairKernel::Portable)
         .into_iter()
         .map(|(name, _)| name)
         .collect()
@@ -683,13 +831,14 @@ fn pair_route(
     name: &str,
     tensor: &FixedTensor,
     transpose: bool,
+    kernel: PairKernel,
 ) -> Option<PairMatrix> {
     if tensor.rows <= 1 || tensor.cols <= 1 {
         return None;
     }
     let limit = operand_limit(model, operand_of(name))?;
     let split = Split::for_limit(limit)?;
-    let matrix = PairMatrix::new(&tensor.data, tensor.rows, tensor.cols, transpose)?;
+    let matrix = PairMatrix::new(&tensor.data, tensor.rows, tensor.cols, transpose, kernel)?;
     matrix.fits(split.piece_limit(limit)).then_some(matrix)
 }
 
@@ -773,6 +922,7 @@ impl<'a> Piece<'a> {
         full: bool,
         tallied: bool,
         pair_tensors: &'a [(&'static str, PairMatrix)],
+        isa: IsaLevel,
     ) -> Self {
         let lmu = &chip.model().config.lmu;
         let rows = range.len();
@@ -839,6 +989,7 @@ impl<'a> Piece<'a> {
             pair_sums: (Vec::new(), Vec::new()),
             counters,
             tallied,
+            isa,
         }
     }
 
@@ -973,13 +1124,14 @@ impl<'a> Piece<'a> {
     }
 
     /// Runs the piece's sequences through every step and the readout: the logits' integers
-    /// and the counters. Where the CPU has AVX-512, the whole step (its elementwise loops
-    /// inlined) is compiled for it: the loops are integer arithmetic, or binary64 on exact
-    /// integers, so the vector width changes no bit.
+    /// and the counters. At dispatch level AVX-512 (AVX2), where the CPU has it, the whole
+    /// step (its elementwise loops inlined) is compiled for it: the loops are integer
+    /// arithmetic, or binary64 on exact integers, so the vector width changes no bit.
     fn run(self, record: RecordSlices<'_>) -> PieceRun {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f")
+            if self.isa >= IsaLevel::Avx512
+                && std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512dq")
                 && std::arch::is_x86_feature_detected!("avx512vl")
@@ -995,7 +1147,22 @@ impl<'a> Piece<'a> {
                 #[allow(unsafe_code)]
                 return unsafe { self.run_avx512(record) };
             }
+            if self.isa >= IsaLevel::Avx2 && step_avx2_available() {
+                // SAFETY: the CPU supports the five features (`step_avx2_available`), the only
+                // requirement of `run_avx2`, which is `run_steps` (safe Rust) compiled for
+                // them.
+                #[allow(unsafe_code)]
+                return unsafe { self.run_avx2(record) };
+            }
         }
+        self.run_steps(record)
+    }
+
+    /// [`Piece::run_steps`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx2,fma,popcnt,lzcnt,bmi1")]
+    unsafe fn run_avx2(self, record: RecordSlices<'_>) -> PieceRun {
         self.run_steps(record)
     }
 
@@ -1027,6 +1194,7 @@ impl<'a> Piece<'a> {
         let b_bar = &model.tensors.b_bar.data;
         let a_term = term(&sums.memory, "a_bar").map(|term| term.shift);
         let b_term = term(&sums.memory, "b_bar").map(|term| term.shift);
+        let isa = self.isa;
 
         let at = |sample: usize, step: usize, width: usize, index: usize| {
             (sample * steps + step) * width + index
@@ -1105,6 +1273,7 @@ impl<'a> Piece<'a> {
                 &mut self.counters.saturations.memory_input,
                 &mut memory_input_integers,
                 &mut self.memory_input,
+                isa,
             );
             self.counters.memory.state_words_written += rows_u64 * memory_size as u64;
 
@@ -1189,6 +1358,7 @@ impl<'a> Piece<'a> {
                 &mut self.counters.saturations.memory,
                 &mut memory_integers,
                 &mut self.memory,
+                isa,
             );
             self.memory_pieces.fill(0, &memory_integers);
             self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
@@ -1207,6 +1377,7 @@ impl<'a> Piece<'a> {
                 &mut self.counters.saturations.preactivation,
                 &mut preactivation_integers,
                 &mut preactivation_reals,
+                isa,
             );
 
             // 6-7. The hidden units.
@@ -1317,6 +1488,112 @@ impl<'a> Piece<'a> {
 mod tests {
     use super::*;
     use crate::arithmetic::{bit_serial_steps, popcount};
+
+    /// H1, H5, H13: the rounding gives `sat(rshr(acc, shift))` at every dispatch level this
+    /// CPU has (the binary64 form at AVX2, the AVX-512 build, the portable loop): sums at
+    /// ties and either side of them, both signs, the largest magnitudes below 2^52, every
+    /// shift from 0 to 52 and beyond (left shifts and wide ones, which the binary64 form
+    /// leaves to the portable loop), targets of 1 to 32 bits and wider, saturating and not.
+    #[test]
+    fn h13_rounding_equals_rshr_and_saturation_at_every_level() {
+        let top = (1i64 << 52) - 1;
+        let mut sums: Vec<i64> = vec![0, 1, -1, 2, -2, 3, -3, top, -top, top - 1, -top + 1];
+        for shift in 0..53 {
+            let tie = 1i64 << shift >> 1;
+            for base in [0i64, 5 << shift, -(7 << shift), top >> 1 << 1] {
+                for delta in [-tie - 1, -tie, -tie + 1, tie - 1, tie, tie + 1] {
+                    let sum = base.saturating_add(delta);
+                    if sum.abs() <= top {
+                        sums.push(sum);
+                    }
+                }
+            }
+        }
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            sums.push((state >> 11) as i64 % top * if state & 1 == 0 { 1 } else { -1 });
+        }
+        let acc: Vec<f64> = sums.iter().map(|&sum| sum as f64).collect();
+        let mut binary64_cases = 0;
+        for shift in [-3, -1, 0, 1, 2, 7, 12, 20, 31, 40, 51, 52, 53, 60] {
+            for bits in [1u32, 2, 8, 16, 24, 31, 32, 33, 48] {
+                let limit = hsnn_spec::fixed::symmetric_limit(bits);
+                let mut expected_saturated = 0u64;
+                let expected: Vec<i64> = sums
+                    .iter()
+                    .map(|&sum| {
+                        let rounded = rshr(sum, shift);
+                        let value = rounded.clamp(-limit, limit);
+                        expected_saturated += u64::from(value != rounded);
+                        value
+                    })
+                    .collect();
+                binary64_cases += usize::from(rounds_in_binary64(shift, bits));
+                for isa in IsaLevel::available() {
+                    let mut saturated = 3;
+                    let mut integers = vec![0i64; acc.len()];
+                    let mut reals = vec![0.0; acc.len()];
+                    round_into(
+                        &acc,
+                        shift,
+                        bits,
+                        &mut saturated,
+                        &mut integers,
+                        &mut reals,
+                        isa,
+                    );
+                    assert_eq!(integers, expected, "{isa}, shift {shift}, bits {bits}");
+                    assert!(
+                        reals
+                            .iter()
+                            .zip(&expected)
+                            .all(|(&real, &value)| real == value as f64),
+                        "{isa}, shift {shift}, bits {bits}"
+                    );
+                    assert_eq!(saturated, 3 + expected_saturated, "{isa}, shift {shift}");
+                }
+            }
+        }
+        assert!(binary64_cases >= 50, "{binary64_cases}");
+    }
+
+    /// The binary64 form of the rounding, on its own (whatever the CPU), equals the integer
+    /// one wherever `rounds_in_binary64` admits it; just beyond its range (a 53-bit shift of
+    /// a sum near 2^52) it would not, which is why the range is checked.
+    #[test]
+    fn h13_binary64_rounding_holds_exactly_in_its_range() {
+        let top = (1i64 << 52) - 1;
+        for shift in 0..=52 {
+            for sum in [
+                top,
+                -top,
+                top - (1 << 20),
+                1 << shift >> 1,
+                -(1 << shift >> 1),
+            ] {
+                let (mut integer, mut real, mut saturated) = ([0i64], [0.0], 0);
+                round_into_binary64(
+                    &[sum as f64],
+                    shift,
+                    32,
+                    &mut saturated,
+                    &mut integer,
+                    &mut real,
+                );
+                let limit = hsnn_spec::fixed::symmetric_limit(32);
+                assert_eq!(
+                    integer[0],
+                    rshr(sum, shift).clamp(-limit, limit),
+                    "{sum} >> {shift}"
+                );
+            }
+        }
+        assert!(!rounds_in_binary64(53, 32) && !rounds_in_binary64(-1, 32));
+        assert!(!rounds_in_binary64(10, 33) && rounds_in_binary64(52, 32));
+    }
 
     /// B2, B3, B6: the branch-free sums equal the chip's counting of each event with H8's
     /// definitions (arithmetic.rs), for small counts, zero, 41-bit counts and the most negative

@@ -26,4 +26,4 @@ pub mod pairs;
 pub use backend::{run_batch, Engine, HardwareBackend};
 pub use chip::{Chip, ChipState, Event, StepOutput};
 pub use counters::HardwareCounters;
-pub use fast::run_batch_fast;
+pub use fast::{run_batch_fast, run_batch_fast_at};

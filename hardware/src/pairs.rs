@@ -1,13 +1,18 @@
 //! Exact integer products in 16-bit pairs for the fast engine (SPEC.md clause H13).
 //!
 //! A [`PairMatrix`] holds a tensor whose integers fit i16, packed once; [`PairMatrix::product`]
-//! multiplies i16 operand rows by it into i32 sums. On CPUs with AVX-512 VNNI the kernel is
-//! `vpdpwssd` (32 multiply-adds per instruction, four times binary64's fused multiply-add on
-//! the same vector width); elsewhere a plain loop. Both compute in wrapping 32-bit arithmetic,
-//! which is exact modulo 2^32 whatever the order of the additions, so both give the exact sum
+//! multiplies i16 operand rows by it into i32 sums. The kernel is chosen by the dispatch level
+//! ([`PairKernel::at`]): on CPUs with AVX-512 VNNI `vpdpwssd` (32 multiply-adds per
+//! instruction, four times binary64's fused multiply-add on the same vector width); with AVX2
+//! `vpmaddwd` and `vpaddd` (16 multiply-adds per pair of instructions); elsewhere a plain loop.
+//! All compute in wrapping 32-bit arithmetic, which is exact modulo 2^32 whatever the order of
+//! the additions (`vpmaddwd`'s sum of two products cannot wrap: no piece is `-2^15`), so all
+//! give the exact sum
 //! whenever that sum lies in i32: the caller proves it from the tensor's column sums and the
 //! operand's limit ([`PairMatrix::fits`]), as H5 proves the accumulator width. Wider operands
 //! (the 24-bit memory) are split into 16-bit pieces ([`Split`]) and multiplied piece by piece.
+
+use hsnn_spec::isa::IsaLevel;
 
 /// 16-lane i32 vectors per packed panel.
 #[cfg(target_arch = "x86_64")]
@@ -19,6 +24,13 @@ const PANEL: usize = 16 * VECTORS;
 /// independent chains to hide `vpdpwssd`'s latency, few panel loads per instruction.
 #[cfg(target_arch = "x86_64")]
 const ROWS_PER_BLOCK: usize = 6;
+/// The AVX2 kernel's 8-lane i32 vectors per register block (a quarter panel of 32 columns).
+#[cfg(target_arch = "x86_64")]
+const AVX2_VECTORS: usize = 4;
+/// The AVX2 kernel's operand rows per register block: 3 x 4 = 12 accumulators of the 16
+/// vector registers, the rest for the panel's columns and the broadcast pair.
+#[cfg(target_arch = "x86_64")]
+const AVX2_ROWS: usize = 3;
 
 /// The largest magnitude a 16-bit piece of an operand may have: i16's symmetric range (H1), so
 /// that no product is `(-2^15)^2`.
@@ -96,10 +108,45 @@ pub(crate) struct PairMatrix {
     n: usize,
     /// Row-major `k x n`: the portable route's operand.
     plain: Vec<i16>,
-    /// The VNNI kernel's panels; empty where it does not run.
+    /// The kernel its products run on.
+    kernel: PairKernel,
+    /// The SIMD kernels' panels (the same layout for both); empty for the portable loop.
     panels: Vec<i16>,
     /// `max_j sum_i |W_ij|`: the bound of every output's sum per unit of operand.
     column_sum_limit: i64,
+}
+
+/// The kernel of the pair products (SPEC H13): every one gives the same exact sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PairKernel {
+    /// Plain loops, any CPU.
+    Portable,
+    /// AVX2 `vpmaddwd` on 8-lane vectors.
+    Avx2,
+    /// AVX-512 VNNI `vpdpwssd` on 16-lane vectors.
+    Vnni,
+}
+
+impl PairKernel {
+    /// The widest kernel this CPU runs at dispatch level `level` or below.
+    pub(crate) fn at(level: IsaLevel) -> PairKernel {
+        if level >= IsaLevel::Avx512 && vnni_available() {
+            PairKernel::Vnni
+        } else if level >= IsaLevel::Avx2 && IsaLevel::Avx2.supported() {
+            PairKernel::Avx2
+        } else {
+            PairKernel::Portable
+        }
+    }
+
+    /// The dispatch level this kernel belongs to.
+    pub(crate) fn level(self) -> IsaLevel {
+        match self {
+            PairKernel::Portable => IsaLevel::Portable,
+            PairKernel::Avx2 => IsaLevel::Avx2,
+            PairKernel::Vnni => IsaLevel::Avx512,
+        }
+    }
 }
 
 /// Whether this CPU runs the VNNI kernel.
@@ -118,20 +165,14 @@ fn vnni_available() -> bool {
 
 impl PairMatrix {
     /// Packs the `rows x cols` row-major integers `data` (transposed first when `transpose`,
-    /// so that the product reads `data^T`), or `None` when an entry lies beyond
-    /// [`PIECE_LIMIT`].
-    pub(crate) fn new(data: &[i64], rows: usize, cols: usize, transpose: bool) -> Option<Self> {
-        Self::for_kernel(data, rows, cols, transpose, vnni_available())
-    }
-
-    /// [`PairMatrix::new`] for the VNNI kernel when `vnni` (which the CPU must support) or
-    /// the portable loop.
-    fn for_kernel(
+    /// so that the product reads `data^T`) for `kernel` (one [`PairKernel::at`] gave, so that
+    /// the CPU runs it), or `None` when an entry lies beyond [`PIECE_LIMIT`].
+    pub(crate) fn new(
         data: &[i64],
         rows: usize,
         cols: usize,
         transpose: bool,
-        vnni: bool,
+        kernel: PairKernel,
     ) -> Option<Self> {
         assert_eq!(data.len(), rows * cols, "tensor of the wrong size");
         if data.iter().any(|value| value.abs() > PIECE_LIMIT) {
@@ -163,14 +204,13 @@ impl PairMatrix {
             k,
             n,
             plain,
+            kernel,
             panels: Vec::new(),
             column_sum_limit,
         };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = vnni;
         #[cfg(target_arch = "x86_64")]
         // An empty tensor packs to no panels, and `product` returns before reading them.
-        if vnni {
+        if kernel != PairKernel::Portable {
             let pairs = k.div_ceil(2);
             let mut panels = vec![0i16; 2 * pairs * n.next_multiple_of(16)];
             for panel in 0..n.div_ceil(PANEL) {
@@ -237,9 +277,10 @@ impl PairMatrix {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if !self.panels.is_empty() {
-            self.product_vnni(dst, ldc, a, lda, rows);
-            return;
+        match self.kernel {
+            PairKernel::Vnni => return self.product_vnni(dst, ldc, a, lda, rows),
+            PairKernel::Avx2 => return self.product_avx2(dst, ldc, a, lda, rows),
+            PairKernel::Portable => {}
         }
         for row in 0..rows {
             let out = &mut dst[row * ldc..][..n];
@@ -270,9 +311,9 @@ impl PairMatrix {
                 let block = base + usize::from(index < extra);
                 let a_block = &a[row * lda..(row + block - 1) * lda + k];
                 let c_block = &mut dst[row * ldc + panel * PANEL..];
-                // SAFETY: `panels` is non-empty only where AVX-512F, BW and VNNI were detected
-                // (`new`), the kernel's target features; `block_dispatch` checks the slices'
-                // lengths against what its kernel reads and writes.
+                // SAFETY: the kernel is VNNI only where AVX-512F, BW and VNNI were detected
+                // (`PairKernel::at`), the kernel's target features; `block_dispatch` checks the
+                // slices' lengths against what its kernel reads and writes.
                 #[allow(unsafe_code)]
                 unsafe {
                     block_dispatch(
@@ -288,6 +329,50 @@ impl PairMatrix {
                     );
                 }
                 row += block;
+            }
+        }
+    }
+    /// [`PairMatrix::product`]'s accumulation through the AVX2 kernel: each panel in quarters
+    /// of 32 columns (the panels' layout is the VNNI kernel's; a quarter reads the first 16
+    /// values of its columns' part of each packed row pair), block by block.
+    #[cfg(target_arch = "x86_64")]
+    fn product_avx2(&self, dst: &mut [i32], ldc: usize, a: &[i16], lda: usize, rows: usize) {
+        let (k, n) = (self.k, self.n);
+        let pairs = k.div_ceil(2);
+        let blocks = rows.div_ceil(AVX2_ROWS);
+        let (base, extra) = (rows / blocks, rows % blocks);
+        let quarter = 8 * AVX2_VECTORS;
+        for panel in 0..n.div_ceil(PANEL) {
+            let width = PANEL.min(n - panel * PANEL);
+            let stride = panel_stride(n, panel);
+            let packed = &self.panels[2 * pairs * panel * PANEL..][..2 * pairs * stride];
+            for part in 0..width.div_ceil(quarter) {
+                let part_width = quarter.min(width - part * quarter);
+                let mut row = 0;
+                for index in 0..blocks {
+                    let block = base + usize::from(index < extra);
+                    let a_block = &a[row * lda..(row + block - 1) * lda + k];
+                    let c_block = &mut dst[row * ldc + panel * PANEL + part * quarter..];
+                    // SAFETY: the kernel is AVX2 only where AVX2 was detected
+                    // (`PairKernel::at`), the kernel's target feature; `block_dispatch_avx2`
+                    // checks the slices' lengths against what its kernel reads and writes.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        block_dispatch_avx2(
+                            block,
+                            part_width.div_ceil(8),
+                            k,
+                            a_block,
+                            lda,
+                            &packed[2 * part * quarter..],
+                            2 * stride,
+                            c_block,
+                            ldc,
+                            part_width,
+                        );
+                    }
+                    row += block;
+                }
             }
         }
     }
@@ -445,6 +530,170 @@ unsafe fn block_vnni<const ROWS: usize, const VECTORS: usize>(
     }
 }
 
+/// [`block_avx2`] for `rows` (1 to [`AVX2_ROWS`]) and `vectors` (1 to [`AVX2_VECTORS`]) over
+/// slices. Panics when a slice is shorter than the kernel's reads or writes: `a` needs its
+/// `rows` rows of `k` values at stride `lda`, `b` (a part of one packed panel whose row pairs
+/// lie `pair_stride` values apart) `(ceil(k/2) - 1) * pair_stride + 16 * vectors` values, and
+/// `c` the `width` values of each of its `rows` rows of stride `ldc`.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+unsafe fn block_dispatch_avx2(
+    rows: usize,
+    vectors: usize,
+    k: usize,
+    a: &[i16],
+    lda: usize,
+    b: &[i16],
+    pair_stride: usize,
+    c: &mut [i32],
+    ldc: usize,
+    width: usize,
+) {
+    assert!(
+        (1..=AVX2_ROWS).contains(&rows) && (1..=AVX2_VECTORS).contains(&vectors),
+        "register block of {rows} rows and {vectors} vectors"
+    );
+    // Every vector of the block holds at least one column: the kernel forms each vector's
+    // destination pointer, which must stay inside `c` even where its mask is partial.
+    assert!(
+        width > 8 * (vectors - 1) && width <= 8 * vectors && width <= ldc,
+        "block of {width} columns in {vectors} vectors"
+    );
+    assert!(
+        k > 0 && lda >= k,
+        "block's rows of {k} values at stride {lda}"
+    );
+    assert!(a.len() >= (rows - 1) * lda + k, "block's rows too short");
+    assert!(
+        pair_stride >= 16 * vectors && b.len() >= (k.div_ceil(2) - 1) * pair_stride + 16 * vectors,
+        "packed panel too short"
+    );
+    assert!(
+        c.len() >= (rows - 1) * ldc + width,
+        "block's destination too short"
+    );
+    let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    macro_rules! by_vectors {
+        ($rows:literal) => {
+            // SAFETY: the CPU supports AVX2 (the caller's contract); the asserts above are
+            // `block_avx2`'s bounds for these `rows` and `vectors`.
+            unsafe {
+                match vectors {
+                    4 => block_avx2::<$rows, 4>(k, a, lda, b, pair_stride, c, ldc, width),
+                    3 => block_avx2::<$rows, 3>(k, a, lda, b, pair_stride, c, ldc, width),
+                    2 => block_avx2::<$rows, 2>(k, a, lda, b, pair_stride, c, ldc, width),
+                    _ => block_avx2::<$rows, 1>(k, a, lda, b, pair_stride, c, ldc, width),
+                }
+            }
+        };
+    }
+    match rows {
+        3 => by_vectors!(3),
+        2 => by_vectors!(2),
+        _ => by_vectors!(1),
+    }
+}
+
+/// One AVX2 register block: `ROWS` operand rows (stride `lda`, `k` values each) times
+/// `8 * VECTORS` columns of a packed panel (row pair `p` at `b + p * pair_stride`, its columns'
+/// pairs interleaved), added into `ROWS x width` values of `c` (stride `ldc`): per pair and
+/// vector one `vpmaddwd` (8 columns, two multiply-adds each, into i32) and one wrapping
+/// `vpaddd`.
+///
+/// # Safety
+/// The CPU supports AVX2; `a` is valid for reads of `a[r * lda + i]`, r < ROWS, i < k (k >= 1);
+/// `b` for reads of `b[p * pair_stride + j]`, p < ceil(k/2), j < 16 * VECTORS; `c` for reads
+/// and writes of `c[r * ldc + j]`, r < ROWS, j < width, 8 * (VECTORS - 1) < width <= 8 *
+/// VECTORS.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn block_avx2<const ROWS: usize, const VECTORS: usize>(
+    k: usize,
+    a: *const i16,
+    lda: usize,
+    b: *const i16,
+    pair_stride: usize,
+    c: *mut i32,
+    ldc: usize,
+    width: usize,
+) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_cmpgt_epi32, _mm256_loadu_si256, _mm256_madd_epi16,
+        _mm256_maskload_epi32, _mm256_maskstore_epi32, _mm256_set1_epi32, _mm256_setr_epi32,
+        _mm256_setzero_si256, _mm256_storeu_si256,
+    };
+    // The last vector's lanes below `width`: all of them where `width` fills it.
+    let last = VECTORS - 1;
+    let mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32((width - 8 * last) as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
+    let mut acc: [[__m256i; VECTORS]; ROWS] = [[_mm256_setzero_si256(); VECTORS]; ROWS];
+    for (r, row) in acc.iter_mut().enumerate() {
+        for (v, value) in row.iter_mut().enumerate() {
+            let at = c.wrapping_add(r * ldc + 8 * v);
+            // SAFETY: vectors before the last lie inside row r's `width` values; the last is
+            // read through its mask, which touches only lanes j < width.
+            *value = unsafe {
+                if v < last {
+                    _mm256_loadu_si256(at.cast())
+                } else {
+                    _mm256_maskload_epi32(at.cast_const(), mask)
+                }
+            };
+        }
+    }
+    let whole_pairs = k / 2;
+    for p in 0..k.div_ceil(2) {
+        // The pair (a[2p], a[2p + 1]) as one i32, low half first, as vpmaddwd reads it; an odd
+        // k's last pair is (a[k - 1], 0), its packed row padded with zeros.
+        let pair_at = |r: usize| -> i32 {
+            // SAFETY: 2p + 1 < k for a whole pair, 2p = k - 1 for the odd tail: both inside
+            // row r's k values.
+            unsafe {
+                let at = a.add(r * lda + 2 * p);
+                if p < whole_pairs {
+                    at.cast::<i32>().read_unaligned()
+                } else {
+                    i32::from(at.read() as u16)
+                }
+            }
+        };
+        // SAFETY: p < ceil(k/2) and v < VECTORS, so every load lies inside the
+        // `p * pair_stride + 16 * VECTORS` values the caller guarantees.
+        unsafe {
+            let mut columns = [_mm256_setzero_si256(); VECTORS];
+            for (v, column) in columns.iter_mut().enumerate() {
+                *column = _mm256_loadu_si256(b.add(p * pair_stride + 16 * v).cast());
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let pair = _mm256_set1_epi32(pair_at(r));
+                for (accumulator, &column) in row.iter_mut().zip(&columns) {
+                    *accumulator = _mm256_add_epi32(*accumulator, _mm256_madd_epi16(pair, column));
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, &value) in row.iter().enumerate() {
+            let at = c.wrapping_add(r * ldc + 8 * v);
+            // SAFETY: as for the loads: whole vectors inside the row's `width` values, the
+            // last through its mask.
+            unsafe {
+                if v < last {
+                    _mm256_storeu_si256(at.cast(), value);
+                } else {
+                    _mm256_maskstore_epi32(at.cast(), mask, value);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,27 +708,59 @@ mod tests {
             .collect()
     }
 
-    /// H13: every product, on the VNNI kernel (where the CPU has it) and on the portable loop,
-    /// equals the sum computed in i64 one term at a time, on shapes around
-    /// every edge of the kernel (rows around the 6-row block and its even split, columns
-    /// around the 16-lane vector and the 64-column panel, odd and even k, operand strides
-    /// longer than a row), from zero and accumulated, nothing written outside the product.
+    /// The kernels of every dispatch level this CPU has, each once.
+    fn kernels() -> Vec<PairKernel> {
+        let mut kernels: Vec<PairKernel> = IsaLevel::available()
+            .into_iter()
+            .map(PairKernel::at)
+            .collect();
+        kernels.dedup();
+        kernels
+    }
+
+    /// The kernels run at each level of this CPU: the portable loop always, AVX2 on an AVX2
+    /// machine, each level's own kernel (so the tests below run every one the CPU has).
+    #[test]
+    fn h13_each_level_runs_its_own_pair_kernel() {
+        assert_eq!(PairKernel::at(IsaLevel::Portable), PairKernel::Portable);
+        if IsaLevel::Avx2.supported() {
+            assert_eq!(PairKernel::at(IsaLevel::Avx2), PairKernel::Avx2);
+        }
+        for level in IsaLevel::available() {
+            assert!(PairKernel::at(level).level() <= level);
+        }
+        assert_eq!(kernels().len(), {
+            let mut levels: Vec<IsaLevel> = IsaLevel::available()
+                .into_iter()
+                .map(|level| PairKernel::at(level).level())
+                .collect();
+            levels.dedup();
+            levels.len()
+        });
+    }
+
+    /// H13: every product, on every kernel the CPU has (VNNI, AVX2, the portable loop), equals
+    /// the sum computed in i64 one term at a time, on shapes around every edge of the kernels
+    /// (rows around the 6-row and 3-row blocks and their even split, columns around the
+    /// 8- and 16-lane vectors, the 32-column quarter and the 64-column panel, odd and even k,
+    /// operand strides longer than a row), from zero and accumulated, nothing written outside
+    /// the product.
     #[test]
     fn h13_pair_product_equals_i64_sums_on_every_edge_shape() {
-        for &rows in &[1usize, 5, 6, 7, 13, 50] {
-            for &n in &[1usize, 15, 16, 17, 63, 64, 65, 212, 256] {
+        for &rows in &[1usize, 2, 3, 4, 5, 6, 7, 13, 50] {
+            for &n in &[
+                1usize, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 212, 256,
+            ] {
                 for &k in &[1usize, 2, 3, 64, 211] {
-                    for (transpose, vnni) in
-                        [(false, false), (true, false), (false, true), (true, true)]
+                    for (transpose, kernel) in kernels()
+                        .into_iter()
+                        .flat_map(|kernel| [(false, kernel), (true, kernel)])
                     {
-                        if vnni && !vnni_available() {
-                            continue;
-                        }
                         let (r, c) = if transpose { (n, k) } else { (k, n) };
                         let data = integers(k * n, (rows * 31 + n * 7 + k) as u64, 32_767);
-                        let matrix = PairMatrix::for_kernel(&data, r, c, transpose, vnni)
+                        let matrix = PairMatrix::new(&data, r, c, transpose, kernel)
                             .expect("entries within i16");
-                        assert_eq!(matrix.panels.is_empty(), !vnni);
+                        assert_eq!(matrix.panels.is_empty(), kernel == PairKernel::Portable);
                         let weight = |i: usize, j: usize| {
                             if transpose {
                                 data[j * c + i]
@@ -511,7 +792,7 @@ mod tests {
                                         i64::from(dst[row * ldc + j]),
                                         expected,
                                         "rows {rows} n {n} k {k} transpose {transpose} \
-                                         vnni {vnni} accumulate {accumulate} at ({row}, {j})"
+                                         {kernel:?} accumulate {accumulate} at ({row}, {j})"
                                     );
                                 }
                             }
@@ -526,11 +807,11 @@ mod tests {
     /// nothing outside its rows and columns, and zeroes (or keeps, accumulating) the rest.
     #[test]
     fn h13_pair_product_of_empty_shapes_is_the_empty_sum() {
-        for vnni in [false, vnni_available()] {
+        for kernel in kernels() {
             for (k, n, rows) in [(3usize, 4usize, 0usize), (3, 0, 2), (0, 4, 2), (0, 0, 0)] {
                 let data = integers(k * n, 5, 100);
                 let matrix =
-                    PairMatrix::for_kernel(&data, k, n, false, vnni).expect("entries within i16");
+                    PairMatrix::new(&data, k, n, false, kernel).expect("entries within i16");
                 let (lda, ldc) = (k + 1, n + 1);
                 let a = vec![7i16; rows.max(1) * lda];
                 for accumulate in [false, true] {
@@ -541,7 +822,7 @@ mod tests {
                         let expected = if inside && !accumulate { 0 } else { 9 };
                         assert_eq!(
                             value, expected,
-                            "k {k} n {n} rows {rows} vnni {vnni} accumulate {accumulate} at {index}"
+                            "k {k} n {n} rows {rows} {kernel:?} accumulate {accumulate} at {index}"
                         );
                     }
                 }
@@ -560,13 +841,12 @@ mod tests {
         for value in &mut data[k / 2..] {
             *value = -32_767;
         }
-        for vnni in [false, vnni_available()] {
-            let matrix =
-                PairMatrix::for_kernel(&data, k, 1, false, vnni).expect("entries within i16");
+        for kernel in kernels() {
+            let matrix = PairMatrix::new(&data, k, 1, false, kernel).expect("entries within i16");
             let a = vec![32_767i16; k];
             let mut dst = vec![2i32];
             matrix.product(&mut dst, 1, &a, k, 1, true);
-            assert_eq!(dst, vec![2], "vnni {vnni}");
+            assert_eq!(dst, vec![2], "{kernel:?}");
         }
     }
 
@@ -575,13 +855,16 @@ mod tests {
     #[test]
     fn h13_pair_bound_admits_exactly_the_sums_within_i32() {
         // Column sums 300 and 100: the limit is the larger.
-        let matrix = PairMatrix::new(&[100, -50, -200, 50], 2, 2, false).expect("within i16");
+        let new = |data: &[i64], rows, cols| {
+            PairMatrix::new(data, rows, cols, false, PairKernel::Portable)
+        };
+        let matrix = new(&[100, -50, -200, 50], 2, 2).expect("within i16");
         let largest = i64::from(i32::MAX) / 300;
         assert!(matrix.fits(largest));
         assert!(!matrix.fits(largest + 1));
-        assert!(PairMatrix::new(&[32_767, -32_767], 1, 2, false).is_some());
-        assert!(PairMatrix::new(&[32_768], 1, 1, false).is_none());
-        assert!(PairMatrix::new(&[-32_768], 1, 1, false).is_none());
+        assert!(new(&[32_767, -32_767], 1, 2).is_some());
+        assert!(new(&[32_768], 1, 1).is_none());
+        assert!(new(&[-32_768], 1, 1).is_none());
     }
 
     /// H13: the pieces of a split operand give back the operand, `hi 2^shift + lo`, within

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod fixed;
 pub mod initial_state;
+pub mod isa;
 pub mod metrics;
 pub mod model;
 pub mod tensor;

@@ -158,38 +158,47 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
             ["a_bar", "kernel_hidden", "kernel_memory", "readout_kernel"]
         );
         let on_chip = hsnn_hardware::run_batch(&chip, &batch, true, 2).expect("chip run");
-        let fast =
-            hsnn_hardware::run_batch_fast(&chip, &batch, TraceLevel::Full, 2).expect("fast run");
-        let name = model.config.quantizer.placement.name();
-        assert_eq!(on_chip.0, fast.run, "integers of the {name} model");
-        assert_eq!(on_chip.1, fast.counters, "counters of the {name} model");
-        let events: u64 = on_chip.1.sites.iter().map(|site| site.events).sum();
-        if model.config.quantizer.placement.quantizes_hidden() {
-            assert!(events > 24 * 784 * 100, "{name}: {events} events");
+        // At every dispatch level this CPU has (portable, AVX2, AVX-512): the same integers.
+        for isa in hsnn_spec::isa::IsaLevel::available() {
+            let fast = hsnn_hardware::run_batch_fast_at(&chip, &batch, TraceLevel::Full, 2, isa)
+                .expect("fast run");
+            let name = format!("{} model at {isa}", model.config.quantizer.placement.name());
+            assert_eq!(on_chip.0, fast.run, "integers of the {name}");
+            assert_eq!(on_chip.1, fast.counters, "counters of the {name}");
+            let events: u64 = on_chip.1.sites.iter().map(|site| site.events).sum();
+            if model.config.quantizer.placement.quantizes_hidden() {
+                assert!(events > 24 * 784 * 100, "{name}: {events} events");
+            }
+            // At level tally (what eval asks) the engine tallies as it goes and keeps no counts:
+            // its tally equals the tally of the chip's counts, on 2 threads joined from 2 pieces.
+            let tallied =
+                hsnn_hardware::run_batch_fast_at(&chip, &batch, TraceLevel::Tally, 2, isa)
+                    .expect("tallied fast run");
+            let expected = EngineRun::of_counts(
+                &chip,
+                on_chip.0.clone(),
+                on_chip.1.clone(),
+                TraceLevel::Tally,
+            );
+            assert!(tallied.run.hidden_counts.is_empty() && tallied.run.memory.is_empty());
+            assert_eq!(
+                expected.run.logits, tallied.run.logits,
+                "logits of the {name}"
+            );
+            assert_eq!(
+                expected.counters, tallied.counters,
+                "counters of the {name}"
+            );
+            assert_eq!(
+                expected.hidden_tally, tallied.hidden_tally,
+                "hidden tally of the {name}"
+            );
+            assert_eq!(
+                model.config.quantizer.placement.quantizes_hidden(),
+                tallied.hidden_tally.is_some(),
+                "{name}"
+            );
         }
-        // At level tally (what eval asks) the engine tallies as it goes and keeps no counts:
-        // its tally equals the tally of the chip's counts, on 2 threads joined from 2 pieces.
-        let tallied = hsnn_hardware::run_batch_fast(&chip, &batch, TraceLevel::Tally, 2)
-            .expect("tallied fast run");
-        let expected = EngineRun::of_counts(&chip, on_chip.0, on_chip.1, TraceLevel::Tally);
-        assert!(tallied.run.hidden_counts.is_empty() && tallied.run.memory.is_empty());
-        assert_eq!(
-            expected.run.logits, tallied.run.logits,
-            "logits of the {name} model"
-        );
-        assert_eq!(
-            expected.counters, tallied.counters,
-            "counters of the {name} model"
-        );
-        assert_eq!(
-            expected.hidden_tally, tallied.hidden_tally,
-            "hidden tally of the {name} model"
-        );
-        assert_eq!(
-            model.config.quantizer.placement.quantizes_hidden(),
-            tallied.hidden_tally.is_some(),
-            "{name}"
-        );
     }
 }
 
