@@ -16,8 +16,32 @@ use serde::Serialize;
 pub const BENCH_FORMAT: &str = "hsnn-bench";
 /// Its version (2: the measured peak, the counted FLOPs and the fractions of the peak; 3: the
 /// spiking forward pass without a trace and the spiking training step; 4: the spiking forward
-/// pass recording the counts' tally, as `eval` does).
-pub const BENCH_FORMAT_VERSION: u32 = 4;
+/// pass recording the counts' tally, as `eval` does; 5: the dispatch level and the level each
+/// kernel ran at).
+pub const BENCH_FORMAT_VERSION: u32 = 5;
+
+/// The process's SIMD dispatch level (`HSNN_ISA` or the widest detected) and the level each
+/// kernel of `kernels` runs at, as the bench reports record them.
+fn levels(
+    kernels: Vec<(&'static str, hsnn_spec::isa::IsaLevel)>,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    (
+        hsnn_spec::isa::IsaLevel::current().name().into(),
+        kernels
+            .into_iter()
+            .map(|(kernel, level)| (kernel.to_string(), level.name().to_string()))
+            .collect(),
+    )
+}
+
+/// `kernels` as `name level, ...` for a person.
+fn render_levels(kernels: &std::collections::BTreeMap<String, String>) -> String {
+    kernels
+        .iter()
+        .map(|(kernel, level)| format!("{kernel} {level}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// What `hsnn bench` measured.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +58,12 @@ pub struct BenchReport {
     pub backend: String,
     /// Worker threads of the pool.
     pub threads: usize,
+    /// The SIMD dispatch level the process ran at (`HSNN_ISA`, or the widest this CPU has):
+    /// `portable`, `avx2` or `avx512`.
+    pub isa: String,
+    /// The level each of the backend's kernels ran at (the optimized backend's; empty for
+    /// the reference).
+    pub kernel_levels: std::collections::BTreeMap<String, String>,
     /// Trainable parameters of the network.
     pub trainable_parameters: usize,
     /// Sequences per batch (the experiment's batch size).
@@ -240,6 +270,11 @@ pub fn bench<T: Trainer>(
     let train_step_s = median(&mut train_times);
     let train_step_flops = training_flops(&experiment.network, size, batch.steps);
     let inference_batch_flops = forward_flops(&experiment.network, size, batch.steps);
+    let (isa, kernel_levels) = levels(if trainer.name() == "optimized" {
+        hsnn_optimized::kernels::kernel_levels()
+    } else {
+        Vec::new()
+    });
     Ok(BenchReport {
         format: BENCH_FORMAT,
         format_version: BENCH_FORMAT_VERSION,
@@ -247,6 +282,8 @@ pub fn bench<T: Trainer>(
         experiment: experiment.name.clone(),
         backend: trainer.name().into(),
         threads: rayon::current_num_threads(),
+        isa,
+        kernel_levels,
         trainable_parameters: experiment.network.trainable_parameter_count(),
         batch: size,
         steps: batch.steps,
@@ -276,8 +313,8 @@ pub fn bench<T: Trainer>(
 
 /// The `format` tag of `hsnn --backend hardware bench --json` output.
 pub const FIXED_BENCH_FORMAT: &str = "hsnn-bench-fixed-point";
-/// Its version.
-pub const FIXED_BENCH_FORMAT_VERSION: u32 = 2;
+/// Its version (3: the dispatch level and the level each kernel ran at).
+pub const FIXED_BENCH_FORMAT_VERSION: u32 = 3;
 
 /// What `hsnn --backend hardware bench` measured (SPEC.md H13): the fast engine against the
 /// event-driven chip on the shipped spiking paper model, the same batch, one run.
@@ -293,6 +330,10 @@ pub struct FixedPointBenchReport {
     pub model: String,
     /// Worker threads of both engines.
     pub threads: usize,
+    /// The SIMD dispatch level the process ran at (`HSNN_ISA`, or the widest this CPU has).
+    pub isa: String,
+    /// The level each of the fast engine's kernels ran at (SPEC.md H13).
+    pub kernel_levels: std::collections::BTreeMap<String, String>,
     /// Sequences per batch (the first embedded test images).
     pub batch: usize,
     /// Steps per sequence.
@@ -383,6 +424,9 @@ pub fn bench_fixed_point(
     };
     let fast_batch_s = time_fast(TraceLevel::Counts, &on_chip)?;
     let fast_tallied_batch_s = time_fast(TraceLevel::Tally, &chip_tallied)?;
+    let (isa, kernel_levels) = levels(hsnn_hardware::fast::kernel_levels(
+        hsnn_spec::isa::IsaLevel::current(),
+    ));
     Ok(FixedPointBenchReport {
         format: FIXED_BENCH_FORMAT,
         format_version: FIXED_BENCH_FORMAT_VERSION,
@@ -396,6 +440,8 @@ pub fn bench_fixed_point(
             model.config.quantizer.dt
         ),
         threads,
+        isa,
+        kernel_levels,
         batch: size,
         steps: sequences.steps,
         repetitions,
@@ -413,7 +459,7 @@ pub fn bench_fixed_point(
 pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
     let per_sequence = |seconds: f64| 1e3 * seconds / report.batch as f64;
     format!(
-        "{}, {} threads, batch {} x {} steps:\n\
+        "{}, {} threads, batch {} x {} steps, dispatch level {} ({}):\n\
          chip (event-driven), recording the counts: median {:.3} s per batch ({:.1} ms per sequence); \
          tallying them afterwards (as eval): {:.3} s\n\
          fast engine, recording the counts: median {:.3} s per batch ({:.2} ms per sequence) over {} repetitions\n\
@@ -423,6 +469,8 @@ pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
         report.threads,
         report.batch,
         report.steps,
+        report.isa,
+        render_levels(&report.kernel_levels),
         report.chip_batch_s,
         per_sequence(report.chip_batch_s),
         report.chip_tally_s,
@@ -444,7 +492,7 @@ pub fn render_fixed_point(report: &FixedPointBenchReport) -> String {
 /// The report as lines for a person.
 pub fn render(report: &BenchReport) -> String {
     format!(
-        "{} ({} parameters), backend {}, {} threads, batch {} x {} steps, {} repetitions:\n\
+        "{} ({} parameters), backend {}, {} threads, batch {} x {} steps, {} repetitions, dispatch level {} ({}):\n\
          training step (gradients + Adam, non-spiking): median {:.3} s (min {:.3} s); spiking ({}): {:.3} s\n\
          inference, non-spiking: {:.0} sequences/s\n\
          inference, spiking ({}): {:.0} sequences/s recording the counts, {:.0} their tally (as eval), {:.0} nothing\n\
@@ -458,6 +506,8 @@ pub fn render(report: &BenchReport) -> String {
         report.batch,
         report.steps,
         report.repetitions,
+        report.isa,
+        render_levels(&report.kernel_levels),
         report.train_step_s,
         report
             .train_step_samples_s

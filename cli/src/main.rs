@@ -367,6 +367,8 @@ fn stop_on_signal() -> Arc<std::sync::atomic::AtomicBool> {
 }
 
 fn run(arguments: Arguments) -> TrainResult<()> {
+    // HSNN_ISA (the SIMD dispatch cap) refused here, as an error, when the CPU lacks the level.
+    hsnn_spec::isa::check_environment()?;
     if let Some(threads) = arguments.threads {
         let threads = data::check_threads("--threads", threads)?;
         rayon::ThreadPoolBuilder::new()

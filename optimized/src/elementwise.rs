@@ -1,5 +1,5 @@
 //! The backward pass's per-step loops over values (SPEC.md clause T3), compiled for AVX-512
-//! where the CPU has it. Written as plain Rust without fused multiply-adds, so both builds of
+//! or AVX2 where the CPU has it and the dispatch level allows. Written as plain Rust without fused multiply-adds, so both builds of
 //! each loop do the same IEEE operations lane by lane and give the same bits (clause T8): the
 //! AVX-512 build only runs more lanes at once. Before these, the loops ran one value at a time
 //! in the baseline build (the activation matched per value, the dot products a single chain),
@@ -13,18 +13,37 @@ use crate::quantizer::derivative_from_rate;
 const LANES: usize = 16;
 
 /// Defines `pub fn $name` running `$portable` (`#[inline(always)]` plain Rust), recompiled
-/// for AVX-512F as `$avx512` where the CPU has it.
+/// for AVX-512F as `$avx512` and for AVX2 and FMA as `$name`'s inner `avx2` where the
+/// dispatch level ([`hsnn_spec::isa::IsaLevel::current`]) allows it.
 macro_rules! compiled_for_avx512 {
     ($(#[$doc:meta])* pub fn $name:ident = $portable:ident / $avx512:ident
         ($($argument:ident: $type:ty),*) $(-> $result:ty)?) => {
         $(#[$doc])*
         pub fn $name($($argument: $type),*) $(-> $result)? {
+            /// The portable loop compiled for AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (detected just above), the only
-                // requirement of the wrapper's target feature; the wrapper runs safe Rust.
-                #[allow(unsafe_code)]
-                return unsafe { $avx512($($argument),*) };
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($argument: $type),*) $(-> $result)? {
+                $portable($($argument),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            match hsnn_spec::isa::IsaLevel::current() {
+                hsnn_spec::isa::IsaLevel::Avx512 => {
+                    // SAFETY: the level is AVX-512 only where the CPU has AVX-512F
+                    // (`IsaLevel::supported`), the only requirement of the wrapper's target
+                    // feature; the wrapper runs safe Rust.
+                    #[allow(unsafe_code)]
+                    return unsafe { $avx512($($argument),*) };
+                }
+                hsnn_spec::isa::IsaLevel::Avx2 => {
+                    // SAFETY: the level is AVX2 only where the CPU has AVX2 and FMA
+                    // (`IsaLevel::supported`), the wrapper's target features; it runs safe
+                    // Rust.
+                    #[allow(unsafe_code)]
+                    return unsafe { avx2($($argument),*) };
+                }
+                hsnn_spec::isa::IsaLevel::Portable => {}
             }
             $portable($($argument),*)
         }

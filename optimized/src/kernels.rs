@@ -133,6 +133,33 @@ pub fn product_kernels() -> &'static str {
     "portable"
 }
 
+/// The dispatch level each of this backend's kernels runs at in this process
+/// ([`hsnn_spec::isa::IsaLevel::current`]), as `hsnn bench --json` records it: the per-step
+/// products on packed weights (AVX-512 only; below it they go through `gemm`), the quantizer,
+/// tanh and the backward pass's elementwise loops, and the `gemm` crate's products, which
+/// pick their own kernels from the CPU (their family, [`product_kernels`]) and know no cap.
+pub fn kernel_levels() -> Vec<(&'static str, hsnn_spec::isa::IsaLevel)> {
+    use hsnn_spec::isa::IsaLevel;
+    let level = IsaLevel::current();
+    let gemm = match product_kernels() {
+        "avx512" => IsaLevel::Avx512,
+        "avx2" => IsaLevel::Avx2,
+        _ => IsaLevel::Portable,
+    };
+    let packed = if crate::packed::simd_available() {
+        IsaLevel::Avx512
+    } else {
+        gemm
+    };
+    vec![
+        ("packed_products", packed),
+        ("quantizer", level),
+        ("tanh", level),
+        ("elementwise", level),
+        ("gemm_products", gemm),
+    ]
+}
+
 /// `dst = a b` (or `dst += a b` when `accumulate`), with `dst` the first
 /// `a.rows() * b.cols()` values of the slice, row-major. Panics on mismatched shapes or a
 /// destination too short: those are programming errors of this crate, not user input.
@@ -289,22 +316,42 @@ pub fn tanh(x: f32) -> f32 {
     }
 }
 
-/// `values[i] = tanh(values[i])` for every element; the loop compiled for AVX-512 where the
-/// CPU has it (the same IEEE operations lane by lane, so the same results as SSE2's).
+/// `values[i] = tanh(values[i])` for every element; the loop compiled for AVX-512 or AVX2
+/// where the CPU has it and the dispatch level allows (the same IEEE operations lane by lane,
+/// so the same results as SSE2's).
 pub fn tanh_in_place(values: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (detected just above), the only requirement
-            // of `tanh_in_place_avx512`'s target feature; it runs the portable loop, safe
-            // Rust, recompiled for it.
+    match hsnn_spec::isa::IsaLevel::current() {
+        hsnn_spec::isa::IsaLevel::Avx512 => {
+            // SAFETY: the level is AVX-512 only where the CPU has AVX-512F
+            // (`IsaLevel::supported`), the only requirement of `tanh_in_place_avx512`'s target
+            // feature; it runs the portable loop, safe Rust, recompiled for it.
             #[allow(unsafe_code)]
             unsafe {
                 tanh_in_place_avx512(values)
             };
             return;
         }
+        hsnn_spec::isa::IsaLevel::Avx2 => {
+            // SAFETY: the level is AVX2 only where the CPU has AVX2 and FMA
+            // (`IsaLevel::supported`), `tanh_in_place_avx2`'s target features; it runs the
+            // portable loop, safe Rust, recompiled for them.
+            #[allow(unsafe_code)]
+            unsafe {
+                tanh_in_place_avx2(values)
+            };
+            return;
+        }
+        hsnn_spec::isa::IsaLevel::Portable => {}
     }
+    tanh_in_place_portable(values);
+}
+
+/// [`tanh_in_place_portable`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh_in_place_avx2(values: &mut [f32]) {
     tanh_in_place_portable(values);
 }
 

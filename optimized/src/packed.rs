@@ -46,8 +46,11 @@ pub struct PackedMatrix {
 /// Whether this CPU runs the packed kernel: where the `gemm` crate runs its AVX-512 kernels
 /// (one detection, so that a kernel family, [`crate::kernels::product_kernels`], names one set
 /// of results).
-fn simd_available() -> bool {
+/// At a dispatch level capped below AVX-512 ([`hsnn_spec::isa`]) the products take the
+/// other route.
+pub(crate) fn simd_available() -> bool {
     crate::kernels::product_kernels() == "avx512"
+        && hsnn_spec::isa::IsaLevel::current() >= hsnn_spec::isa::IsaLevel::Avx512
 }
 
 impl Clone for PackedMatrix {
@@ -594,7 +597,7 @@ mod tests {
         // every element is one chain of fused multiply-adds started from the destination's
         // value (gemm, the fallback, adds the destination to its sum at the end instead, and
         // takes other paths for one row).
-        if crate::kernels::product_kernels() == "avx512" {
+        if simd_available() {
             for r in [0usize, 4, 5, 37, 49] {
                 let mut alone = vec![0.0f32; n];
                 packed.product(&mut alone, &a[r * k..(r + 1) * k], 1, false);
@@ -741,7 +744,7 @@ mod tests {
         // order, from the destination when accumulating: chunking (k = 300 > CHUNK) and the
         // split of a sum over calls change no bit, so the backward pass's grouping of steps is
         // the only order there is.
-        if crate::kernels::product_kernels() != "avx512" {
+        if !simd_available() {
             return;
         }
         let (k, m, n) = (300, 13, 70);

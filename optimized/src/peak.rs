@@ -42,18 +42,23 @@ impl Instructions {
 /// One thread's kernel: `iterations` rounds of `CHAINS` multiply-adds on every lane; returns
 /// the sum of the accumulators, so the work cannot be optimised away, and the instructions it
 /// ran: the widest fused multiply-add this CPU has, because that is what bounds every kernel
-/// the backend could run here.
+/// the backend could run here, at the dispatch level ([`hsnn_spec::isa`]) the process is capped
+/// at.
 fn kernel(iterations: u64, start: f32) -> (f32, Instructions) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        use hsnn_spec::isa::IsaLevel;
+        let level = IsaLevel::current();
+        if level >= IsaLevel::Avx512 && std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (detected just above), the only requirement
             // of `fma_avx512`'s target feature; it touches no memory but its own stack array.
             #[allow(unsafe_code)]
             let total = unsafe { fma_avx512(iterations, start) };
             return (total, Instructions::Avx512);
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        if level >= IsaLevel::Avx2
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports AVX2 and FMA (detected just above), the only
             // requirement of `fma_avx2`'s target features; it touches no memory but its own
@@ -240,7 +245,9 @@ mod tests {
         for iterations in [1, 10, 1000] {
             let (simd, lanes) = kernel_total(iterations, 0.5);
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && hsnn_spec::isa::IsaLevel::current() == hsnn_spec::isa::IsaLevel::Avx512
+            {
                 assert_eq!(
                     lanes, 16,
                     "AVX-512F is present, so the peak is its kernel's"

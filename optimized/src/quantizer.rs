@@ -119,19 +119,36 @@ impl Quantizer {
         Ok(())
     }
 
-    /// The loop of [`Self::step_row`], compiled for AVX-512 where the CPU has it (16 lanes
-    /// instead of SSE2's 4; the same IEEE operations lane by lane, so the same results).
+    /// The loop of [`Self::step_row`], compiled for AVX-512 or AVX2 where the CPU has it and
+    /// the dispatch level allows (16 or 8 lanes instead of SSE2's 4; the same IEEE operations
+    /// lane by lane, so the same results).
     fn integrate_row(&self, row: Row<'_>) -> bool {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (detected just above), the only
-                // requirement of `integrate_avx512`'s target feature; it runs the portable
-                // loop, safe Rust, recompiled for it.
+        match hsnn_spec::isa::IsaLevel::current() {
+            hsnn_spec::isa::IsaLevel::Avx512 => {
+                // SAFETY: the level is AVX-512 only where the CPU has AVX-512F
+                // (`IsaLevel::supported`), the only requirement of `integrate_avx512`'s target
+                // feature; it runs the portable loop, safe Rust, recompiled for it.
                 #[allow(unsafe_code)]
                 return unsafe { self.integrate_avx512(row) };
             }
+            hsnn_spec::isa::IsaLevel::Avx2 => {
+                // SAFETY: the level is AVX2 only where the CPU has AVX2 and FMA
+                // (`IsaLevel::supported`), `integrate_avx2`'s target features; it runs the
+                // portable loop, safe Rust, recompiled for them.
+                #[allow(unsafe_code)]
+                return unsafe { self.integrate_avx2(row) };
+            }
+            hsnn_spec::isa::IsaLevel::Portable => {}
         }
+        self.integrate_activation(row)
+    }
+
+    /// [`Self::integrate_activation`] compiled for AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn integrate_avx2(&self, row: Row<'_>) -> bool {
         self.integrate_activation(row)
     }
 

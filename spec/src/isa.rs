@@ -10,6 +10,7 @@
 //! the whole process, so that every path can be run and tested on a machine that has a wider
 //! one; asking for a level the machine lacks is an error ([`cap_from`]).
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -86,13 +87,16 @@ impl IsaLevel {
             .collect()
     }
 
-    /// The process's level: [`ISA_VARIABLE`]'s cap when set, the widest detected otherwise;
-    /// read once.
+    /// The process's level: the cap [`set_cap`] set, else [`ISA_VARIABLE`]'s when set (read
+    /// once), else the widest detected.
     ///
     /// # Panics
     /// When [`ISA_VARIABLE`] names no level or one this CPU lacks (the message says which);
     /// a program checks it first with [`check_environment`] to report it as an error.
     pub fn current() -> IsaLevel {
+        if let Some(level) = IsaLevel::from_code(CAP.load(Ordering::Relaxed)) {
+            return level;
+        }
         static CURRENT: OnceLock<std::result::Result<IsaLevel, String>> = OnceLock::new();
         match CURRENT.get_or_init(|| {
             cap_from(std::env::var(ISA_VARIABLE).ok().as_deref()).map_err(|error| error.to_string())
@@ -101,6 +105,36 @@ impl IsaLevel {
             Err(message) => panic!("{message}"),
         }
     }
+}
+
+impl IsaLevel {
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_code(code: u8) -> Option<IsaLevel> {
+        IsaLevel::ALL.into_iter().find(|level| level.code() == code)
+    }
+}
+
+/// The cap [`set_cap`] set (0: none).
+static CAP: AtomicU8 = AtomicU8::new(0);
+
+/// Caps the process's level at `level` from now on, over [`ISA_VARIABLE`] (`None`: back to
+/// it), or an error when this CPU lacks `level`. For tests that run every level in turn in
+/// one process: kernels read the level when they run, so a cap changed while another thread
+/// runs one changes the path (never the validity) of its later calls.
+pub fn set_cap(level: Option<IsaLevel>) -> Result<()> {
+    if let Some(level) = level {
+        if !level.supported() {
+            return Err(HsnnError::InvalidConfig {
+                field: "isa cap".into(),
+                reason: format!("asks for `{level}`, which this CPU lacks"),
+            });
+        }
+    }
+    CAP.store(level.map_or(0, IsaLevel::code), Ordering::Relaxed);
+    Ok(())
 }
 
 impl std::fmt::Display for IsaLevel {
@@ -165,6 +199,10 @@ mod tests {
                 assert!(error.to_string().contains("lacks"), "{error}");
             }
         }
+        for level in IsaLevel::ALL {
+            assert_eq!(IsaLevel::from_code(level.code()), Some(level));
+        }
+        assert_eq!(IsaLevel::from_code(0), None);
         let error = cap_from(Some("neon")).expect_err("no such level");
         assert!(
             error.to_string().contains("names no dispatch level"),
@@ -174,5 +212,21 @@ mod tests {
         assert_eq!(available.first(), Some(&IsaLevel::Portable));
         assert!(available.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(available.last(), Some(&IsaLevel::detected()));
+    }
+
+    /// A programmatic cap overrides the environment's and is refused where the CPU lacks the
+    /// level; taking it off gives the environment's (or the detected) level back.
+    #[test]
+    fn isa_set_cap_overrides_and_is_refused_beyond_the_cpu() {
+        let before = IsaLevel::current();
+        for level in IsaLevel::available() {
+            set_cap(Some(level)).expect("a level the CPU has");
+            assert_eq!(IsaLevel::current(), level);
+        }
+        for level in IsaLevel::ALL.into_iter().filter(|level| !level.supported()) {
+            assert!(set_cap(Some(level)).is_err(), "{level}");
+        }
+        set_cap(None).expect("no cap");
+        assert_eq!(IsaLevel::current(), before);
     }
 }
