@@ -564,14 +564,21 @@ pub fn t1_uniform_logits_give_log_classes(trainer: &impl Trainer, level: Level) 
         &expected_bias,
         &output.gradients.readout_bias.data,
     );
+    // Bad labels are refused; the wording is checked on hsnn's own trainers only (C6).
     let error = trainer
         .gradients(&model, &batch, &[1, 4])
-        .expect_err("label 4 of 4 classes");
-    assert!(error.to_string().contains("output_size"), "{error}");
+        .expect_err("label 4 of 4 classes must be refused");
+    assert!(
+        trainer.is_port() || error.to_string().contains("output_size"),
+        "{error}"
+    );
     let error = trainer
         .gradients(&model, &batch, &[1])
-        .expect_err("one label for two sequences");
-    assert!(error.to_string().contains("labels"), "{error}");
+        .expect_err("one label for two sequences must be refused");
+    assert!(
+        trainer.is_port() || error.to_string().contains("labels"),
+        "{error}"
+    );
 }
 
 /// A small network with readout bias `bias` and a zero readout kernel, so that every

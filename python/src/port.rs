@@ -3,7 +3,9 @@
 //! Arguments go to `hsnn.conformance._bridge.call` as the serde shapes of the Rust types (with
 //! numeric lists as numpy arrays); the bridge converts the port's answer back to those shapes.
 
-use hsnn_conformance::levels::NOT_IMPLEMENTED;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hsnn_conformance::levels::{NOT_IMPLEMENTED, NOT_SUPPORTED};
 use hsnn_spec::{
     Activation, Backend, ForwardOptions, ForwardOutput, GradientOutput, HsnnError, LmuConfig,
     LmuMatrices, LossFunction, Model, QuantizerRun, Result, SequenceBatch, Tensor2, TraceLevel,
@@ -17,6 +19,8 @@ use serde::Serialize;
 pub struct PyPort {
     object: Py<PyAny>,
     name: String,
+    /// Calls made into the port, so that a check that never calls it reports `n/a` (C6).
+    calls: AtomicUsize,
 }
 
 impl PyPort {
@@ -29,18 +33,26 @@ impl PyPort {
         Ok(PyPort {
             object: object.clone().unbind(),
             name,
+            calls: AtomicUsize::new(0),
         })
     }
 
+    /// How many times a check called into the port.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// Calls `method` of the port through the bridge with `arguments`, and reads its answer
-    /// as `T`. A method the port lacks ends the check as `not implemented`; an answer of the
-    /// wrong shape fails the check, with the bridge's message; an exception is the port's
-    /// refusal, [`HsnnError::Port`].
+    /// as `T`. A method the port lacks ends the check as `not implemented`; an input it
+    /// declines with `hsnn.conformance.NotSupported` ends it as `not supported`; an answer of
+    /// the wrong shape fails the check, with the bridge's message; any other exception is the
+    /// port's refusal, [`HsnnError::Port`].
     fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         arguments: &impl Serialize,
     ) -> Result<T> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let outcome = Python::attach(|py| -> std::result::Result<PyResult<T>, String> {
             let bridge = py
                 .import("hsnn.conformance._bridge")
@@ -57,11 +69,17 @@ impl PyPort {
                     let bad_answer = bridge
                         .getattr("BadAnswer")
                         .is_ok_and(|class| error.is_instance(py, &class));
+                    let declined = bridge
+                        .getattr("NotSupported")
+                        .is_ok_and(|class| error.is_instance(py, &class));
                     let stopped = bridge
                         .getattr("CheckTimeout")
                         .is_ok_and(|class| error.is_instance(py, &class));
                     if missing {
                         return Err(format!("{NOT_IMPLEMENTED}{}", error.value(py)));
+                    }
+                    if declined {
+                        return Err(format!("{NOT_SUPPORTED}{}", error.value(py)));
                     }
                     if bad_answer || stopped {
                         return Err(error.value(py).to_string());
@@ -91,7 +109,8 @@ impl PyPort {
                     message: format!("{type_name}: {}", exception.value(py)),
                 }
             })),
-            // A missing method, an unreadable answer or the time limit end the check here.
+            // A missing method, a declined input, an unreadable answer or the time limit end
+            // the check here.
             Err(message) => panic!("{message}"),
         }
     }

@@ -6,7 +6,8 @@ use std::cell::Cell;
 use std::sync::Once;
 
 use hsnn_conformance::levels::{
-    Level, F32_EXPLAINED, F32_GRADIENTS, FIXED_POINT, NOT_APPLICABLE, NOT_IMPLEMENTED,
+    Level, F32_EXPLAINED, F32_GRADIENTS, F64_EXPLAINED, F64_GRADIENTS, FIXED_POINT, NOT_APPLICABLE,
+    NOT_IMPLEMENTED, NOT_SUPPORTED,
 };
 use hsnn_conformance::matrix::{backend_checks, clause_of, run_check, trainer_checks, Check};
 use pyo3::prelude::*;
@@ -48,11 +49,12 @@ pub fn conformance_checks() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Runs the check named `check` on `port` at `level` (``"exact"``, ``"f32"`` or
-/// ``"fixed"``, SPEC.md C1-C3 and H12) and returns ``(status, message)``: status ``"pass"``,
-/// ``"fail"``, ``"n/a"`` (the check does not apply at this level) or ``"not implemented"``
-/// (the port lacks a method it needs); message is ``None`` on a pass, else the check's own
-/// message.
+/// Runs the check named `check` on `port` at `level` (``"exact"``, ``"f64"``, ``"f32"`` or
+/// ``"fixed"``, SPEC.md C1-C3, Q2 and H12) and returns ``(status, message)``: status
+/// ``"pass"``, ``"fail"``, ``"n/a"`` (the check does not apply at this level, or never calls
+/// the port), ``"not implemented"`` (the port lacks a method it needs) or ``"not
+/// supported"`` (the port declined an input with ``hsnn.conformance.NotSupported``); message
+/// is ``None`` on a pass, else the check's own message (C6).
 #[pyfunction]
 pub fn run_conformance_check(
     py: Python<'_>,
@@ -62,13 +64,14 @@ pub fn run_conformance_check(
 ) -> PyResult<(String, Option<String>)> {
     let (forward, training) = match level {
         "exact" => (Level::Exact, Some(Level::Exact)),
+        "f64" => (F64_EXPLAINED, Some(F64_GRADIENTS)),
         "f32" => (F32_EXPLAINED, Some(F32_GRADIENTS)),
         "fixed" => (FIXED_POINT, None),
         other => {
             return Err(raise(
                 py,
                 "UsageError",
-                format!("--level must be exact, f32 or fixed, got {other:?}"),
+                format!("--level must be exact, f64, f32 or fixed, got {other:?}"),
             ))
         }
     };
@@ -95,6 +98,8 @@ pub fn run_conformance_check(
         ));
     };
     quiet_panics_in_checks();
+    // Each shrink step would call the port again: report the first failing input (C6).
+    hsnn_conformance::set_shrinking(false);
     let failure = py.detach(|| {
         IN_CHECK.with(|flag| flag.set(true));
         let failure = run_check(&port, level, &found);
@@ -102,6 +107,12 @@ pub fn run_conformance_check(
         failure
     });
     Ok(match failure {
+        None if port.calls() == 0 => (
+            "n/a".into(),
+            Some(
+                "the check never calls the implementation: it checks hsnn's own definitions".into(),
+            ),
+        ),
         None => ("pass".into(), None),
         Some(message) => {
             // A property check reports a panic as `Test failed: <message>`; the marker counts
@@ -111,6 +122,11 @@ pub fn run_conformance_check(
             if let Some(rest) = unwrapped.strip_prefix(NOT_IMPLEMENTED) {
                 (
                     "not implemented".into(),
+                    Some(rest.trim_end_matches('.').to_string()),
+                )
+            } else if let Some(rest) = unwrapped.strip_prefix(NOT_SUPPORTED) {
+                (
+                    "not supported".into(),
                     Some(rest.trim_end_matches('.').to_string()),
                 )
             } else if let Some(rest) = message.strip_prefix(NOT_APPLICABLE) {

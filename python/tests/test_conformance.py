@@ -42,15 +42,22 @@ def failing(results: list[conformance.CheckResult]) -> set[str]:
 
 UNCHANGED = port_module([], "numpy_port_unchanged")
 
+#: Checks that never call the implementation (hsnn's own definitions): n/a for a port (C6).
+NEVER_CALLS = {"n4_psmnist_has_102027_trainable_parameters"}
+
+
+def expected_status(name: str) -> str:
+    return "n/a" if name in NEVER_CALLS else "pass"
+
 
 @pytest.mark.parametrize("name", [name for name, _, _ in conformance.checks()])
 def test_numpy_port_passes_every_check_at_exact(name: str) -> None:
     result = conformance.run_check(UNCHANGED.NumpyPort(), "exact", name)
-    assert result.status == "pass", result.message
+    assert result.status == expected_status(name), result.message
 
 
 def test_check_runs_every_check_and_raises_with_the_failures() -> None:
-    assert len(conformance.check(UNCHANGED.NumpyPort(), "exact")) == 39
+    assert len(conformance.check(UNCHANGED.NumpyPort(), "exact")) == 42
     with pytest.raises(conformance.ConformanceFailure, match="q1_state_stays_in_unit_interval"):
         conformance.check(Refuses(), "exact", pattern="q1_state*")
     with pytest.raises(ValueError, match="no conformance check"):
@@ -123,6 +130,14 @@ NO_ALPHA = (
     "        hidden_gain = memory_gain = 1.0",
 )
 
+TF_LIKE_TANH = (
+    "    return np.asarray(_LIBM_TANH(x), dtype=np.float64).reshape(x.shape)",
+    (
+        "    t = np.asarray(_LIBM_TANH(x), dtype=np.float64).reshape(x.shape)\n"
+        "    return t * (1.0 + 4.0 * 2.0**-53 * (x > 1.0))"
+    ),
+)
+
 #: variant -> (its edit, the checks it must fail). Measured once, then each set checked to
 #: be explained by the edit (see the comments); a change of either side fails the test.
 VARIANTS: dict[str, tuple[tuple[str, str], set[str]]] = {
@@ -130,15 +145,16 @@ VARIANTS: dict[str, tuple[tuple[str, str], set[str]]] = {
     # other inputs of the suite round the same either way.
     "fused_multiply_add": (FMA, {"q2_no_fused_multiply_add_in_the_integrator"}),
     # Q1: v_t may reach 1.0 and the count misses its carry. The random inputs of Q1's property
-    # checks never land on the carry; the golden case `identity_carry_rule` (C4) does.
-    "carry_dropped": (NO_CARRY, {"c4_backend_reproduces_golden_vectors"}),
+    # checks never land on the carry; Q2's hand-derived carry case and the golden case
+    # `identity_carry_rule` (C4) do.
+    "carry_dropped": (NO_CARRY, {"q2_hand_derived_sequences", "c4_golden_quantizer_cases"}),
     # L4: the hidden units read m_{t-1}. Every network value moves (N1, N2, L4's decoding,
     # C4); the backward pass, which still follows L4, no longer matches the forward pass's
     # differences (T2, T3).
     "previous_memory": (
         PREVIOUS_MEMORY,
         {
-            "c4_backend_reproduces_golden_vectors",
+            "c4_golden_network_cases",
             "l4_memory_reconstructs_delayed_input",
             "n1_tiny_network_matches_hand_derivation",
             "n2_spiking_off_equals_plain_lmu",
@@ -154,7 +170,7 @@ VARIANTS: dict[str, tuple[tuple[str, str], set[str]]] = {
     "float32_as_exact": (
         FLOAT32,
         {
-            "c4_backend_reproduces_golden_vectors",
+            "c4_golden_network_cases",
             "n1_tiny_network_matches_hand_derivation",
             "n1_tiny_spiking_network_matches_hand_derivation",
             "n2_spiking_off_equals_plain_lmu",
@@ -164,6 +180,10 @@ VARIANTS: dict[str, tuple[tuple[str, str], set[str]]] = {
             "t8_batch_gradient_is_the_mean_over_its_sequences",
         },
     ),
+    # Q2 (libm): a tanh 3 to 4 ulp off above x = 1, as TensorFlow's vectorized float64 tanh
+    # is. Only the check that reads tanh to the ulp sees it; every other value stays within
+    # C1's 1e-12 and no integrator of the suite lies that close to an integer.
+    "tanh_not_faithful": (TF_LIKE_TANH, {"q2_tanh_is_faithfully_rounded"}),
     # T2: the surrogate gradient without the amplitude alpha: both T2 checks run alpha != 1.
     "gradient_without_alpha": (
         NO_ALPHA,
@@ -181,7 +201,7 @@ def test_broken_variant_fails_exactly_what_it_breaks(variant: str) -> None:
     module = port_module([edit], f"numpy_port_{variant}")
     results = conformance.run(module.NumpyPort(), "exact")
     assert failing(results) == expected, {r.check: r.message for r in results if r.status == "fail"}
-    assert all(r.status == "pass" for r in results if r.check not in expected)
+    assert all(r.status == expected_status(r.check) for r in results if r.check not in expected)
 
 
 class QuantizerOnly:
@@ -319,3 +339,129 @@ def test_a_stopped_thread_does_not_poison_later_checks() -> None:
     assert first[0].status == "fail"
     later = conformance.run(QuantizerOnly(), "exact", pattern="q1_*")
     assert all(r.status == "pass" for r in later), later
+
+
+def test_the_f64_level_passes_the_numpy_port_and_drops_only_order_and_tanh() -> None:
+    results = conformance.run(UNCHANGED.NumpyPort(), "f64")
+    by_check = {r.check: r for r in results}
+    order = by_check.pop("q2_no_fused_multiply_add_in_the_integrator")
+    assert order.status == "n/a" and "operation order" in (order.message or "")
+    tanh = by_check.pop("q2_tanh_is_faithfully_rounded")
+    assert tanh.status == "n/a" and "not faithful" in (tanh.message or "")
+    assert all(r.status == expected_status(r.check) for r in by_check.values()), [
+        (r.check, r.message) for r in by_check.values() if r.status == "fail"
+    ]
+
+
+@pytest.mark.parametrize("level", ["exact", "f64", "f32"])
+def test_a_missing_carry_rule_fails_at_every_level(level: str) -> None:
+    module = port_module([NO_CARRY], f"numpy_port_no_carry_{level}")
+    results = conformance.run(module.NumpyPort(), level, pattern="q2_hand*")
+    assert results[0].status == "fail"
+    assert "case 4" in (results[0].message or ""), results[0].message
+    golden = conformance.run(module.NumpyPort(), level, pattern="c4_golden_quantizer*")
+    assert golden[0].status == "fail" and "carry" in (golden[0].message or ""), golden[0]
+
+
+class PlainOnly:
+    """The numpy port without a spiking quantizer: it declines spiking models (C6)."""
+
+    def __init__(self) -> None:
+        self._port = port_module([], "numpy_port_plain_only").NumpyPort()
+
+    def name(self) -> str:
+        return "plain-only"
+
+    def lmu_matrices(self, config: Any) -> Any:
+        return self._port.lmu_matrices(config)
+
+    def forward(self, model: Any, batch: Any, trace: str) -> Any:
+        placement = model["config"]["quantizer"]["placement"]
+        if placement != "none":
+            raise conformance.NotSupported(f"no spiking quantizer (placement {placement})")
+        return self._port.forward(model, batch, trace)
+
+
+def test_a_declined_input_reports_not_supported_never_a_failure() -> None:
+    results = {r.check: r for r in conformance.run(PlainOnly(), "exact")}
+    spiking = results["n1_tiny_spiking_network_matches_hand_derivation"]
+    assert spiking.status == "not supported"
+    assert spiking.message == "no spiking quantizer (placement hidden)"
+    assert results["n1_tiny_network_matches_hand_derivation"].status == "pass"
+    assert results["c4_golden_legendre_cases"].status == "pass"
+    assert results["c4_golden_network_cases"].status == "not supported"
+    assert results["c4_golden_quantizer_cases"].status == "not implemented"
+    assert results["n4_psmnist_has_102027_trainable_parameters"].status == "n/a"
+    assert not [r for r in results.values() if r.status == "fail"], [
+        (r.check, r.message) for r in results.values() if r.status == "fail"
+    ]
+
+
+class ValidatesThenDeclines(PlainOnly):
+    """Refuses a bad amplitude before it declines spiking: without the runner's request on
+    the valid spiking model first, E1's amplitude case (a spiking model) would pass although
+    this port runs no spiking model at all."""
+
+    def forward(self, model: Any, batch: Any, trace: str) -> Any:
+        if not model["config"]["quantizer"]["amplitude"] > 0:
+            raise ValueError("amplitude must be positive")
+        return super().forward(model, batch, trace)
+
+
+def test_an_error_check_never_passes_on_a_declined_input() -> None:
+    results = {r.check: r for r in conformance.run(ValidatesThenDeclines(), "exact", "e*")}
+    assert results["e1_quantizer_rejects_bad_dt"].status == "not implemented"
+    invalid = results["e1_forward_rejects_invalid_config"]
+    assert invalid.status == "not supported", invalid
+    assert invalid.message == "no spiking quantizer (placement hidden)"
+    assert results["e1_forward_rejects_mismatched_shapes"].status == "pass"
+    assert results["e2_model_file_version_and_corruption"].status == "pass"
+
+
+def test_a_port_that_declines_everything_never_crashes_the_runner() -> None:
+    class DeclinesAll(PlainOnly):
+        def lmu_matrices(self, config: Any) -> Any:
+            raise conformance.NotSupported("nothing")
+
+        def forward(self, model: Any, batch: Any, trace: str) -> Any:
+            raise conformance.NotSupported("nothing")
+
+    results = conformance.run(DeclinesAll(), "exact")
+    assert not [r for r in results if r.status in {"fail", "pass"}], [
+        (r.check, r.status, r.message) for r in results if r.status in {"fail", "pass"}
+    ]
+
+
+def test_a_failure_cell_is_one_line_and_the_json_keeps_the_whole_text() -> None:
+    module = port_module([PREVIOUS_MEMORY], "numpy_port_one_line")
+    results = conformance.run(module.NumpyPort(), "exact", pattern="t2_spiking*")
+    failure = results[0]
+    assert failure.status == "fail"
+    assert "\n" not in (failure.message or "") and len(failure.message or "") <= 240
+    assert "minimal failing input" not in (failure.message or "")
+    assert "minimal failing input" in (failure.detail or "")
+    report = conformance.report(results, "x", "exact")
+    assert report["results"][0]["detail"] == failure.detail
+    assert f"| FAIL: {failure.message} |" in conformance.render(results, "x", "exact")
+
+
+def test_label_wording_is_asked_of_hsnns_own_trainers_only() -> None:
+    class TerseLabels:
+        def __init__(self) -> None:
+            self._port = port_module([], "numpy_port_terse").NumpyPort()
+
+        def gradients(self, model: Any, batch: Any, labels: Any) -> Any:
+            if len(labels) != batch["batch"] or max(labels) >= 4:
+                raise ValueError("bad")
+            return self._port.gradients(model, batch, labels)
+
+    results = conformance.run(TerseLabels(), "exact", pattern="t1_uniform*")
+    assert results[0].status == "pass", results[0].message
+
+
+def test_a_tanh_that_is_not_faithful_is_admitted_at_the_f64_level() -> None:
+    module = port_module([TF_LIKE_TANH], "numpy_port_tanh_f64")
+    results = conformance.run(module.NumpyPort(), "f64")
+    assert not [r for r in results if r.status == "fail"], [
+        (r.check, r.message) for r in results if r.status == "fail"
+    ]

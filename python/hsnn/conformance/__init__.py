@@ -4,11 +4,12 @@ The checks are hsnn-conformance's own, the ones every Rust backend passes (docs/
 run unchanged through a bridge that calls the implementation's methods (docs/PORTING.md).
 From the command line::
 
-    python -m hsnn.conformance PATH/TO/FILE.py:OBJECT --level exact|f32|fixed \\
+    python -m hsnn.conformance PATH/TO/FILE.py:OBJECT --level exact|f64|f32|fixed \\
         [--json OUT] [--checks PATTERN]
 
 From a test suite: ``hsnn.conformance.check(port, "exact")`` raises
-:class:`ConformanceFailure` naming every failing check.
+:class:`ConformanceFailure` naming every failing check. A port declines an input it does not
+support by raising :class:`NotSupported`; the check then reports ``not supported``.
 """
 
 from __future__ import annotations
@@ -27,23 +28,37 @@ from typing import Any
 
 from hsnn import _native
 from hsnn.conformance import _bridge
-from hsnn.conformance._bridge import CheckTimeout
+from hsnn.conformance._bridge import CheckTimeout, NotSupported
 
 __all__ = [
     "LEVELS",
+    "STATUSES",
     "CheckResult",
     "ConformanceFailure",
+    "NotSupported",
     "check",
     "checks",
+    "counts",
     "load",
     "render",
     "report",
     "run",
     "run_check",
+    "summary",
 ]
 
-#: The levels a port declares (SPEC C1, C2 with C3 for gradients, H12).
-LEVELS = ("exact", "f32", "fixed")
+#: The levels a port declares: ``exact`` (SPEC C1), ``f64`` (C2 with float64 bounds, for an
+#: f64 implementation that does not follow Q2's operation order or whose tanh is not
+#: faithfully rounded; Q2), ``f32`` (C2, C3 for gradients) and ``fixed`` (H12).
+LEVELS = ("exact", "f64", "f32", "fixed")
+
+#: What a check can end as (C6): ``pass``; ``fail``; ``n/a`` (not at this level, or the check
+#: never calls the port); ``not implemented`` (a method it needs is missing); ``not supported``
+#: (the port declined an input with :class:`NotSupported`).
+STATUSES = ("pass", "fail", "n/a", "not implemented", "not supported")
+
+#: Longest cell of the printed matrix; the whole message is in ``--json`` (``detail``).
+CELL_CHARACTERS = 240
 
 #: Seconds a check may take before it is stopped (the slowest check on the numpy port takes
 #: a few seconds).
@@ -61,11 +76,15 @@ class CheckResult:
     clause : str
         The SPEC clause, e.g. ``Q1``.
     status : str
-        ``pass``, ``fail``, ``n/a`` (not at this level) or ``not implemented``.
+        One of :data:`STATUSES`.
     message : str or None
-        The check's own message for anything but a pass.
+        For anything but a pass, one line: the check's own message, which names the input
+        and the values it compared (a property check's shrunk input and run statistics are
+        left out).
     seconds : float
         Time the check took.
+    detail : str or None
+        The whole message, as the check ended with it (written to ``--json``).
     """
 
     check: str
@@ -73,6 +92,30 @@ class CheckResult:
     status: str
     message: str | None
     seconds: float
+    detail: str | None = None
+
+
+def summary(message: str | None) -> str | None:
+    """The one line of a check's message that a matrix cell shows (C6).
+
+    The check's own sentence: its first line, without the property runner's ``Test failed:``
+    prefix and ``minimal failing input`` tail, cut to :data:`CELL_CHARACTERS`.
+    """
+    if message is None:
+        return None
+    lines = message.strip().splitlines()
+    line = lines[0] if lines else ""
+    line = line.removeprefix("Test failed: ")
+    line = line.split("; minimal failing input:")[0].rstrip(".")
+    if len(line) > CELL_CHARACTERS:
+        line = line[: CELL_CHARACTERS - 3].rstrip() + "..."
+    return line
+
+
+def _result(
+    name: str, clause: str, status: str, message: str | None, seconds: float
+) -> CheckResult:
+    return CheckResult(name, clause, status, summary(message), seconds, message)
 
 
 class ConformanceFailure(AssertionError):
@@ -138,7 +181,7 @@ def _run_one(port: Any, level: str, name: str, clause: str, timeout: float) -> C
                 "; it could not be stopped (blocked outside Python) and runs on in the background"
             )
         )
-        return CheckResult(
+        return _result(
             name,
             clause,
             "fail",
@@ -148,9 +191,9 @@ def _run_one(port: Any, level: str, name: str, clause: str, timeout: float) -> C
     seconds = time.perf_counter() - start
     if "error" in box:
         error = box["error"]
-        return CheckResult(name, clause, "fail", f"{type(error).__name__}: {error}", seconds)
+        return _result(name, clause, "fail", f"{type(error).__name__}: {error}", seconds)
     status, message = box["result"]
-    return CheckResult(name, clause, status, message, seconds)
+    return _result(name, clause, status, message, seconds)
 
 
 def run_check(port: Any, level: str, name: str, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
@@ -161,7 +204,7 @@ def run_check(port: Any, level: str, name: str, timeout: float = DEFAULT_TIMEOUT
     ----------
     port : object
         The implementation under test.
-    level : {"exact", "f32", "fixed"}
+    level : {"exact", "f64", "f32", "fixed"}
         Its declared level.
     name : str
         A check's exact name, as :func:`checks` lists them.
@@ -197,8 +240,8 @@ def run(
     ----------
     port : object
         An implementation of some of the methods of docs/PORTING.md.
-    level : {"exact", "f32", "fixed"}
-        Its declared conformance level (SPEC C1, C2/C3, H12).
+    level : {"exact", "f64", "f32", "fixed"}
+        Its declared conformance level (SPEC C1, Q2 and C2, C2/C3, H12).
     pattern : str, optional
         Only the checks :func:`checks` selects with it.
     timeout : float
@@ -274,10 +317,15 @@ def load(target: str) -> Any:
 def _cell(result: CheckResult) -> str:
     if result.status == "pass":
         return "pass"
-    text = (result.message or "").replace("|", "/").replace("\n", " ")
+    text = (summary(result.message) or "").replace("|", "/").replace("`", "'")
     if result.status == "fail":
         return f"FAIL: {text}"
     return f"{result.status}: {text}"
+
+
+def counts(results: Sequence[CheckResult]) -> dict[str, int]:
+    """How many results end in each of :data:`STATUSES`."""
+    return {status: sum(r.status == status for r in results) for status in STATUSES}
 
 
 def render(results: Sequence[CheckResult], implementation: str, level: str) -> str:
@@ -287,14 +335,12 @@ def render(results: Sequence[CheckResult], implementation: str, level: str) -> s
         "|---|---|---|",
     ]
     lines += [f"| {r.clause} | `{r.check}` | {_cell(r)} |" for r in results]
-    counts = {
-        status: sum(r.status == status for r in results)
-        for status in ("pass", "fail", "n/a", "not implemented")
-    }
+    tally = counts(results)
     lines.append("")
     lines.append(
-        f"{counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a, "
-        f"{counts['not implemented']} not implemented, of {len(results)} checks."
+        f"{tally['pass']} pass, {tally['fail']} fail, {tally['n/a']} n/a, "
+        f"{tally['not implemented']} not implemented, {tally['not supported']} not supported, "
+        f"of {len(results)} checks."
     )
     return "\n".join(lines) + "\n"
 

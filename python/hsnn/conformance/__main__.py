@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "--level",
         required=True,
         choices=LEVELS,
-        help="the level the implementation declares (SPEC C1-C3, H12)",
+        help="the level the implementation declares (SPEC C1-C3, Q2 for f64, H12)",
     )
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument(

@@ -5,8 +5,9 @@ The Rust side (``PyPort`` in ``python/src/port.rs``) serialises each call's argu
 serde shapes of the Rust types (docs/PORTING.md); here, every list of numbers becomes a 1-d
 numpy array (float64, or int64 for integers), so a port receives numpy. The answer is checked
 and flattened back: a method the port lacks raises :class:`NotImplementedByPort`, an answer of
-the wrong shape or dtype raises :class:`BadAnswer`; any other exception is the port's own
-refusal of the input and goes back to Rust unchanged.
+the wrong shape or dtype raises :class:`BadAnswer`; :class:`NotSupported`, raised by the port,
+declines an input it does not support; any other exception is the port's own refusal of the
+input and goes back to Rust unchanged.
 """
 
 from __future__ import annotations
@@ -18,11 +19,32 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BadAnswer", "CheckTimeout", "NotImplementedByPort", "call", "stop"]
+__all__ = ["BadAnswer", "CheckTimeout", "NotImplementedByPort", "NotSupported", "call", "stop"]
 
 
 class NotImplementedByPort(Exception):
     """The port has no method the check needs: the check reports ``not implemented``."""
+
+
+class NotSupported(Exception):
+    """Raised by a port for an input it does not support (SPEC C6): the check reports
+    ``not supported: <reason>``, the exception's message, never a failure or a pass.
+
+    A port raises it for what it leaves out by design (a quantizer placement, a loss, an
+    activation, a discretizer, a trace level), before it looks at anything else of the input;
+    bad input is refused with any other exception (E1, E2). Public as
+    ``hsnn.conformance.NotSupported``.
+
+    Examples
+    --------
+    >>> from hsnn.conformance import NotSupported
+    >>> class PlainLmuPort:
+    ...     def forward(self, model, batch, trace):
+    ...         placement = model["config"]["quantizer"]["placement"]
+    ...         if placement != "none":
+    ...             raise NotSupported(f"no spiking quantizer (placement {placement})")
+    ...         ...
+    """
 
 
 class BadAnswer(Exception):
