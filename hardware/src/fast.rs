@@ -414,6 +414,8 @@ fn round_into(
     reals: &mut [f64],
     isa: IsaLevel,
 ) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     #[cfg(target_arch = "x86_64")]
     {
         if isa >= IsaLevel::Avx512
@@ -450,6 +452,7 @@ fn round_into(
 /// Whether [`round_into_binary64`] gives `sat(rshr(acc, shift))` exactly: a right shift of at
 /// most 52 bits (so that `acc + 2^(shift-1)`, below 2^52 + 2^51, is exact in binary64) and a
 /// target of at most 32 bits (so that its integers convert through i32).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn rounds_in_binary64(target_shift: i32, bits: u32) -> bool {
     (0..=52).contains(&target_shift) && bits <= 32
 }
@@ -475,6 +478,7 @@ unsafe fn round_into_avx2(
 /// `rshr` exactly for an integral `|acc| < 2^52` when [`rounds_in_binary64`] (the addition is
 /// exact, the scaling by a power of two too, and the floor of an exact value is the floor),
 /// the clamp compares integers, and the clamped value, within i32, converts exactly.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn round_into_binary64(
     acc: &[f64],

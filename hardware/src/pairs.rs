@@ -109,8 +109,10 @@ pub(crate) struct PairMatrix {
     /// Row-major `k x n`: the portable route's operand.
     plain: Vec<i16>,
     /// The kernel its products run on.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     kernel: PairKernel,
     /// The SIMD kernels' panels (the same layout for both); empty for the portable loop.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     panels: Vec<i16>,
     /// `max_j sum_i |W_ij|`: the bound of every output's sum per unit of operand.
     column_sum_limit: i64,
@@ -200,6 +202,7 @@ impl PairMatrix {
             }
         }
         let column_sum_limit = column_sums.into_iter().max().unwrap_or(0);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut matrix = PairMatrix {
             k,
             n,

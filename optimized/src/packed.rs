@@ -35,6 +35,7 @@ pub struct PackedMatrix {
     panels: Vec<f32>,
     /// Where panel 0 starts in `panels`: the first 64-byte boundary, so that no vector load
     /// of the kernel splits a cache line.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     start: usize,
     /// The matrix as given, row-major, or its transpose row-major when `transposed`: the
     /// route outside the AVX-512 family multiplies by the same view as before packing.

@@ -19,8 +19,9 @@ pub struct PeakMeasurement {
     pub method: String,
 }
 
-/// Which instructions a kernel ran.
+/// Which instructions a kernel ran (outside x86-64 only the portable kernel exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Instructions {
     /// 512-bit fused multiply-adds, 16 lanes.
     Avx512,
