@@ -79,7 +79,7 @@ class CheckResult:
         One of :data:`STATUSES`.
     message : str or None
         For anything but a pass, one line: the check's own message, which names the input
-        and the values it compared (a property check's shrunk input and run statistics are
+        and the values it compared (a property check's failing input and run statistics are
         left out).
     seconds : float
         Time the check took.
