@@ -31,6 +31,11 @@ DOC = ROOT / "docs" / "PORTS.md"
 BEGIN = "<!-- ports matrix: begin (python ports/matrices.py) -->"
 END = "<!-- ports matrix: end -->"
 
+#: Seconds per check. keras-spiking's property checks make one Keras call per time step and
+#: take about a minute each on an idle core (over 300 s, the runner's default, while builds
+#: share the machine); the limit is there to stop a hang, not to time the libraries.
+TIMEOUT = 1800
+
 #: (column name, adapter, levels), in the order of the document.
 PORTS = (
     (
@@ -57,6 +62,8 @@ def run_port(target: str, level: str) -> list[dict[str, object]]:
                 level,
                 "--json",
                 str(out),
+                "--timeout",
+                str(TIMEOUT),
             ],
             cwd=ROOT,
             env=environment,
