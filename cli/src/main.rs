@@ -171,6 +171,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Bring a model made elsewhere into an hsnn model file (SPEC.md section K).
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v1.json`
     /// from the repository root.
     Vectors {
@@ -181,6 +186,27 @@ enum Command {
         /// spec/vectors/hsnn-golden-fixed-v1.json`.
         #[arg(long)]
         fixed: bool,
+    },
+}
+
+/// What `hsnn import` reads.
+#[derive(Debug, Subcommand)]
+enum ImportSource {
+    /// A Keras LMU (SPEC.md K1): the paper's Keras 2 HDF5 file (the original LMUCell), or a
+    /// keras-lmu 0.9 model as a `.keras` archive or a `.weights.h5` file with --keras-config.
+    /// Checks the file's fixed memory matrices against hsnn's (K2) and refuses what hsnn
+    /// cannot express, naming the layer and the variable; writes a model file (format 3)
+    /// recording the source file and its SHA-256.
+    Keras {
+        /// The Keras file.
+        file: PathBuf,
+        /// The model file to write (written atomically; nothing is written on an error).
+        #[arg(long)]
+        out: PathBuf,
+        /// For a `.weights.h5` file: the model's configuration (`model.to_json()`, or the
+        /// `config.json` of a `.keras` archive).
+        #[arg(long)]
+        keras_config: Option<PathBuf>,
     },
 }
 
@@ -378,11 +404,77 @@ fn run(arguments: Arguments) -> TrainResult<()> {
                 TrainError::Usage(format!("cannot start {threads} threads: {error}"))
             })?;
     }
+    if let Command::Import { source } = &arguments.command {
+        return import_command(source);
+    }
     match arguments.backend {
         BackendChoice::Optimized => run_command(&OptimizedBackend, arguments.command),
         BackendChoice::Reference => run_command(&ReferenceBackend, arguments.command),
         BackendChoice::Hardware => run_hardware_command(arguments.command),
     }
+}
+
+/// `hsnn import keras`: reads, checks, writes, and says what it read.
+fn import_command(source: &ImportSource) -> TrainResult<()> {
+    let ImportSource::Keras {
+        file,
+        out,
+        keras_config,
+    } = source;
+    let started = std::time::Instant::now();
+    let model = hsnn_train::keras::import_file(file, keras_config.as_deref())?;
+    model.save(out)?;
+    let lmu = &model.config.lmu;
+    let connections = &lmu.connections;
+    println!(
+        "imported {}: {} hidden ({}), memory {} x order {}, theta {}, {:?}, input {}, output {}; \
+         connections input_to_hidden {}, hidden_to_memory {}, memory_to_memory {}; {} trainable \
+         parameters",
+        file.display(),
+        lmu.hidden_size,
+        lmu.hidden_activation.name(),
+        lmu.memory_size,
+        lmu.order,
+        lmu.theta,
+        lmu.discretizer,
+        lmu.input_size,
+        model.config.output_size,
+        connections.input_to_hidden,
+        connections.hidden_to_memory,
+        connections.memory_to_memory,
+        model
+            .weights
+            .named()
+            .iter()
+            .map(|(_, tensor)| tensor.data.len())
+            .sum::<usize>()
+    );
+    if let Some(import) = &model.import {
+        println!(
+            "layout {}, Keras {}, layers {}, SHA-256 {}",
+            import.layout,
+            import.keras_version.as_deref().unwrap_or("not recorded"),
+            import.layers.join(" -> "),
+            import.source_sha256
+        );
+        if let Some(check) = &import.fixed_matrix_check {
+            println!(
+                "the file's fixed memory matrices against hsnn's L2/L3 in binary32: Abar - I \
+                 within {:.2e}, Bbar within {:.2e} (tolerance {:.2e})",
+                check.a_bar_max_difference, check.b_bar_max_difference, check.tolerance
+            );
+        }
+    }
+    println!(
+        "wrote {} (format hsnn-model {}) in {:.2} s; the quantizer is off (placement none): \
+         evaluate with `hsnn eval --model {} --config EXPERIMENT.json` for the data it was \
+         trained on",
+        out.display(),
+        model.format_version,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
@@ -487,6 +579,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             hsnn_cli::plot::draw(&out, &loaded)?;
             println!("wrote {}", out.display());
         }
+        Command::Import { source } => return import_command(&source),
         Command::Vectors { out, fixed } => {
             let text = if fixed {
                 hsnn_conformance::golden_fixed::generate_json()?

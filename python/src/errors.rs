@@ -53,6 +53,7 @@ impl<T> OrRaise<T> for Result<T, TrainError> {
                 TrainError::Spec(inner) => class_of(inner),
                 TrainError::Data(_) => "DataError",
                 TrainError::Usage(_) => "UsageError",
+                TrainError::Import { .. } => "KerasImportError",
                 TrainError::Interrupted { .. } => "RunInterrupted",
             };
             raise(py, class, error.to_string())

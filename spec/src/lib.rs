@@ -30,8 +30,8 @@ pub use config::{
 pub use error::{HsnnError, Result};
 pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
 pub use model::{
-    DataProvenance, DataRecipe, DataSource, Model, Provenance, Weights, MODEL_FORMAT,
-    MODEL_FORMAT_VERSION,
+    DataProvenance, DataRecipe, DataSource, FixedMatrixCheck, ImportProvenance, Model, Provenance,
+    Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_FORMAT_VERSION_IMPORTED,
 };
 pub use tensor::{SequenceBatch, Tensor2};
 pub use trace::{CountTally, QuantizedSite, SiteTrace, TallyBuilder, TallyCell, Trace, TraceLevel};

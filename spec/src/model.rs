@@ -9,12 +9,15 @@ use crate::tensor::Tensor2;
 
 /// The `format` tag of a model file.
 pub const MODEL_FORMAT: &str = "hsnn-model";
-/// The model file format version this build writes for a model with provenance (SPEC.md
-/// clause E2). A model without provenance is written as version 1, which it exactly fits, so
-/// readers of version 1 (ports, the golden vectors) keep reading it.
+/// The model file format version this build writes for a model with training provenance
+/// (SPEC.md clause E2). A model without provenance is written as version 1, which it exactly
+/// fits, so readers of version 1 (ports, the golden vectors) keep reading it.
 pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// The model file format version of an imported model, one that records the file it was read
+/// from (SPEC.md clauses E2, K1).
+pub const MODEL_FORMAT_VERSION_IMPORTED: u32 = 3;
 /// The model file format versions this build reads (SPEC.md clause E2).
-pub const MODEL_FORMAT_VERSIONS_READ: [u32; 2] = [1, 2];
+pub const MODEL_FORMAT_VERSIONS_READ: [u32; 3] = [1, 2, 3];
 
 /// The trainable weights of the hybrid network, row-vector convention (SPEC.md clause N4):
 /// every matrix maps a row vector of its rows' space to its columns' space. Optional tensors
@@ -236,8 +239,44 @@ pub struct Provenance {
     pub data: DataProvenance,
 }
 
+/// Where an imported model's weights came from (SPEC.md clauses E2 version 3, K1): the file,
+/// its layout, and how closely the fixed matrices it stores agree with hsnn's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportProvenance {
+    /// The program and command that wrote it, e.g. `hsnn-train 0.1.0 (hsnn import keras)`.
+    pub generator: String,
+    /// The source file's name as it was given (a live Keras object: the file it was saved to).
+    pub source_file: String,
+    /// SHA-256 (lowercase hex) of the source file's bytes.
+    pub source_sha256: String,
+    /// The layout that was read (clause K1), e.g. `keras2_lmu_paper_hdf5`.
+    pub layout: String,
+    /// The Keras version the file records, when it records one.
+    pub keras_version: Option<String>,
+    /// The layers whose weights were read, in network order (recurrent layer, readout).
+    pub layers: Vec<String>,
+    /// For a file that stores the memory's fixed matrices (the paper's `AT`, `BT`): the
+    /// largest absolute difference from hsnn's L2/L3 matrices rounded to binary32, and the
+    /// tolerance it was checked against (clause K2); `None` where the file stores none.
+    pub fixed_matrix_check: Option<FixedMatrixCheck>,
+}
+
+/// How a file's stored memory matrices compare with hsnn's (SPEC.md clause K2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedMatrixCheck {
+    /// Largest `|file - f32(hsnn)|` over the entries of `Abar - I` (the file's `AT`, transposed).
+    pub a_bar_max_difference: f64,
+    /// Largest `|file - f32(hsnn)|` over the entries of `Bbar`.
+    pub b_bar_max_difference: f64,
+    /// The bound both were checked against.
+    pub tolerance: f64,
+}
+
 /// A model file: format tag and version, configuration and weights, and from version 2 its
-/// provenance and a checksum of its contents (SPEC.md clause E2).
+/// provenance and a checksum of its contents (SPEC.md clause E2); version 3 records an
+/// imported model's source instead (clause K1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
@@ -252,6 +291,9 @@ pub struct Model {
     /// How it was made (version 2; absent in version 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Where an imported model came from (version 3; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportProvenance>,
     /// SHA-256 of the model's compact JSON without this field (version 2, written with the
     /// provenance): a file whose configuration, weights or provenance changed afterwards is
     /// refused on reading.
@@ -268,6 +310,7 @@ impl Model {
             config,
             weights,
             provenance: None,
+            import: None,
             content_sha256: None,
         };
         model.validate()?;
@@ -278,7 +321,17 @@ impl Model {
     /// its contents computed when it is serialized.
     pub fn with_provenance(mut self, provenance: Provenance) -> Self {
         self.provenance = Some(provenance);
+        self.import = None;
         self.format_version = MODEL_FORMAT_VERSION;
+        self
+    }
+
+    /// The same model recording the file it was imported from (clause K1): written as
+    /// version 3, sealed with the checksum of its contents like version 2.
+    pub fn with_import(mut self, import: ImportProvenance) -> Self {
+        self.import = Some(import);
+        self.provenance = None;
+        self.format_version = MODEL_FORMAT_VERSION_IMPORTED;
         self
     }
 
@@ -308,6 +361,25 @@ impl Model {
             return Err(HsnnError::Parse {
                 what: "model file".into(),
                 reason: "format_version 1 has no provenance or content_sha256 (they came with version 2)".into(),
+            });
+        }
+        if self.format_version < MODEL_FORMAT_VERSION_IMPORTED && self.import.is_some() {
+            return Err(HsnnError::Parse {
+                what: "model file".into(),
+                reason: format!(
+                    "format_version {} has no import record (it came with version 3)",
+                    self.format_version
+                ),
+            });
+        }
+        if self.format_version == MODEL_FORMAT_VERSION_IMPORTED
+            && (self.import.is_none() || self.provenance.is_some())
+        {
+            return Err(HsnnError::Parse {
+                what: "model file".into(),
+                reason: "format_version 3 is an imported model: it has an import record and no \
+                         training provenance"
+                    .into(),
             });
         }
         self.config.validate()?;
@@ -358,7 +430,7 @@ impl Model {
     /// The model as pretty JSON; a model with provenance gets the checksum of its current
     /// contents.
     pub fn to_json(&self) -> String {
-        let sealed = self.provenance.is_some().then(|| {
+        let sealed = (self.provenance.is_some() || self.import.is_some()).then(|| {
             let mut sealed = self.clone();
             sealed.content_sha256 = Some(self.content_checksum());
             sealed

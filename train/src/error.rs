@@ -14,6 +14,16 @@ pub enum TrainError {
     /// A file of the command line's own (experiment, checkpoint, results) is unusable.
     #[error("{0}")]
     Usage(String),
+    /// A Keras file cannot be imported (SPEC.md clause K2): it is unreadable, of another
+    /// architecture, or holds something hsnn cannot express; the reason names the layer and
+    /// the variable.
+    #[error("cannot import {file}: {reason}")]
+    Import {
+        /// The file, as given.
+        file: String,
+        /// What is wrong, naming the layer and variable where there is one.
+        reason: String,
+    },
     /// The run stopped on request right after a checkpoint (`--stop-after-epochs`, tests).
     #[error("stopped on request in stage {stage} after {minibatches} minibatches, checkpoint saved; continue with --resume")]
     Interrupted {

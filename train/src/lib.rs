@@ -13,6 +13,7 @@
 //! - [`initialization`]: the original LMU's initialization and the seeded stream (T6, T8)
 //! - [`training_loop`]: minibatch training with dt schedules, checkpoints and resume
 //! - [`reproduce`]: the main job: stages, evaluation sweep, table, results JSON
+//! - [`keras`]: Keras models in and out: the paper's file and keras-lmu 0.9 (section K)
 //! - [`pretrained`]: the shipped paper models and the quick path that evaluates them
 //! - [`run_folder`]: the output folder: checked up front, refused when taken, locked
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod evaluation;
 pub mod experiment;
 pub mod initialization;
+pub mod keras;
 pub mod optimizer;
 pub mod pretrained;
 pub mod reproduce;
