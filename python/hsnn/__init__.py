@@ -7,6 +7,7 @@ A thin shell over the Rust crates of the hsnn workspace (the math is there, none
 - :class:`Model`: model files (E2), built from a config (N4), initial weights (T6);
 - :func:`load_psmnist` (D); :func:`bit_metrics` from spike counts and :func:`site_metrics`
   from the site records of one or more forward passes (B, N3);
+- :func:`import_keras` and :func:`to_keras`: Keras LMUs in and out (K);
 - :func:`evaluate` (B, E2) and :func:`reproduce` (T), through the Rust training engine;
 - :mod:`hsnn.conformance`: the conformance suite run on any Python implementation (C6);
 - the exceptions of :mod:`hsnn._errors`, all derived from :class:`HsnnError` (E1).
@@ -24,6 +25,7 @@ from hsnn._errors import (
     FormatVersionError,
     HsnnError,
     InvalidConfigError,
+    KerasImportError,
     LayoutError,
     NonFiniteError,
     NumericalError,
@@ -45,6 +47,7 @@ from hsnn._native import (
     load_psmnist,
     site_metrics,
 )
+from hsnn.keras import import_keras, to_keras
 from hsnn.training import reproduce
 
 __version__ = "0.1.0"
@@ -58,6 +61,7 @@ __all__ = [
     "Hardware",
     "HsnnError",
     "InvalidConfigError",
+    "KerasImportError",
     "LayoutError",
     "Model",
     "NonFiniteError",
@@ -72,7 +76,9 @@ __all__ = [
     "UsageError",
     "bit_metrics",
     "evaluate",
+    "import_keras",
     "load_psmnist",
     "reproduce",
     "site_metrics",
+    "to_keras",
 ]

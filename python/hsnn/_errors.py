@@ -15,6 +15,7 @@ __all__ = [
     "FormatVersionError",
     "HsnnError",
     "InvalidConfigError",
+    "KerasImportError",
     "LayoutError",
     "NonFiniteError",
     "NumericalError",
@@ -69,6 +70,11 @@ class NumericalError(HsnnError, ArithmeticError):
 
 class DataError(HsnnError, ValueError):
     """Missing or malformed MNIST files (SPEC D1, E3; ``DataError``)."""
+
+
+class KerasImportError(HsnnError, ValueError):
+    """A Keras file cannot be imported (SPEC K2): unreadable, of another architecture, or
+    holding something hsnn cannot express; the message names the layer and the variable."""
 
 
 class UsageError(HsnnError, ValueError):

@@ -7,6 +7,7 @@
 //! - [`backends`]: `hsnn.Reference`, `hsnn.Optimized`, `hsnn.Hardware` (SPEC.md N5, T, H)
 //! - [`model`] holds `hsnn.Model` (E2, N4, T6)
 //! - [`port`] and [`runner`]: the conformance suite on a Python object (C6)
+//! - [`keras`]: Keras models in and out (K)
 //! - [`extras`]: psMNIST (D) and bit metrics from counts (B)
 //! - [`training`]: evaluation and training through hsnn-train's engine (B, T)
 //! - [`arrays`], [`errors`]: numpy and exceptions at the boundary (E1)
@@ -15,6 +16,7 @@ mod arrays;
 mod backends;
 mod errors;
 mod extras;
+mod keras;
 mod model;
 mod port;
 mod runner;
@@ -35,6 +37,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(extras::site_metrics, module)?)?;
     module.add_function(wrap_pyfunction!(training::evaluate, module)?)?;
     module.add_function(wrap_pyfunction!(training::reproduce, module)?)?;
+    module.add_function(wrap_pyfunction!(keras::import_keras_file, module)?)?;
+    module.add_function(wrap_pyfunction!(keras::keras_export, module)?)?;
     module.add_function(wrap_pyfunction!(runner::conformance_checks, module)?)?;
     module.add_function(wrap_pyfunction!(runner::run_conformance_check, module)?)?;
     Ok(())

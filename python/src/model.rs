@@ -213,8 +213,8 @@ impl PyModel {
     }
 
     /// The model as plain Python values: ``{"format", "format_version", "config": dict,
-    /// "weights": {name: ndarray or None}, "provenance": dict or None}`` (the fields of a model
-    /// file, SPEC.md E2).
+    /// "weights": {name: ndarray or None}, "provenance": dict or None, "import": dict or
+    /// None}`` (the fields of a model file, SPEC.md E2, K1).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         dict.set_item("format", &self.model.format)?;
@@ -226,6 +226,11 @@ impl PyModel {
             None => py.None().into_bound(py),
         };
         dict.set_item("provenance", provenance)?;
+        let import = match &self.model.import {
+            Some(import) => pythonize::pythonize(py, import).or_raise(py)?,
+            None => py.None().into_bound(py),
+        };
+        dict.set_item("import", import)?;
         Ok(dict)
     }
 
