@@ -511,7 +511,8 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
                 )?;
             }
             println!("{}", render_table(&results));
-            if results.experiment == "psmnist-paper" {
+            // The paper's network, whatever the recipe or start: the paper comparison.
+            if results.experiment.starts_with("psmnist-paper") {
                 println!(
                     "{}",
                     hsnn_train::reproduce::render_paper_comparison(&results)

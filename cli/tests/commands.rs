@@ -590,3 +590,43 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
     assert!(text.contains("inference only"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hsnn import keras` on a file that is not Keras, and on a `.weights.h5` without its
+/// configuration: a clear error, a failing exit code, and no model file (SPEC.md K2).
+#[test]
+fn k2_a_refused_import_writes_no_file() {
+    let folder = std::env::temp_dir().join(format!("hsnn-cli-import-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    let not_keras = folder.join("notes.h5");
+    std::fs::write(&not_keras, "just text").expect("written");
+    let out = folder.join("model.json");
+    let text = failing(&[
+        "import",
+        "keras",
+        &not_keras.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(
+        text.contains("cannot import")
+            && text.contains("notes.h5")
+            && text.contains("not a Keras file"),
+        "{text}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&folder)
+        .expect("listed")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .filter(|name| name != "notes.h5")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let text = failing(&[
+        "import",
+        "keras",
+        "/nonexistent/paper.hdf5",
+        "--out",
+        "x.json",
+    ]);
+    assert!(text.contains("/nonexistent/paper.hdf5"), "{text}");
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -225,7 +225,8 @@ fn attribute_texts(value: &hdf5_pure::AttrValue) -> Option<Vec<String>> {
         AttrValue::StringArray(texts)
         | AttrValue::AsciiStringArray(texts)
         | AttrValue::VarLenAsciiCharArray(texts)
-        | AttrValue::VarLenStringArray(texts) => Some(texts.clone()),
+        | AttrValue::VarLenStringArray(texts)
+        | AttrValue::VarLenAsciiStringArray(texts) => Some(texts.clone()),
         AttrValue::StringArraySized { values, .. }
         | AttrValue::AsciiStringArraySized { values, .. } => Some(values.clone()),
         other => attribute_text(other).map(|text| vec![text]),

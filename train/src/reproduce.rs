@@ -452,6 +452,9 @@ pub fn report<T: Trainer>(
     // A row per stage, then (when converting) a row and a sweep point per dt for the
     // converted weights.
     let evaluations = experiment.stages.len()
+        + usize::from(
+            first_stage.placement != QuantizerPlacement::None && non_spiking_base.is_some(),
+        )
         + experiment.evaluation_dts.len()
         + usize::from(converts) * (1 + experiment.evaluation_dts.len());
     let done = std::cell::Cell::new(0usize);
@@ -489,6 +492,20 @@ pub fn report<T: Trainer>(
             validation_accuracy,
         });
     }
+    // A start model that no stage trained non-spiking (the first stage already spikes) gets a
+    // row of its own, so the report shows what the spiking stages started from.
+    let start_row = first_stage.placement != QuantizerPlacement::None;
+    if let (true, Some((base, base_name))) = (start_row, &non_spiking_base) {
+        let (measurement, validation_accuracy) = measure(base, base_name)?;
+        rows.insert(
+            0,
+            ResultRow {
+                label: format!("{base_name} (non-spiking)"),
+                measurement,
+                validation_accuracy,
+            },
+        );
+    }
     if let (true, Some((base, base_name))) = (converts, &non_spiking_base) {
         let converted = with_quantizer(base, last_stage.placement, last_dt);
         let (measurement, validation_accuracy) = measure(
@@ -496,7 +513,7 @@ pub fn report<T: Trainer>(
             &format!("{base_name} converted at dt {last_dt}"),
         )?;
         rows.insert(
-            1,
+            1 + usize::from(start_row),
             ResultRow {
                 label: format!("{base_name} weights converted to spikes"),
                 measurement,
