@@ -1244,7 +1244,7 @@ fn layer_variables<'a>(
     let prefix = format!("layers/{group}/");
     let mut chosen: Vec<(&String, &Array)> = variables
         .iter()
-        .filter(|(path, _)| path.strip_prefix(&prefix).is_some_and(|rest| inside(rest)))
+        .filter(|(path, _)| path.strip_prefix(&prefix).is_some_and(&inside))
         .collect();
     chosen.sort_by_key(|(path, _)| variable_order_key(path));
     chosen
