@@ -513,7 +513,7 @@ pub fn report<T: Trainer>(
             &format!("{base_name} converted at dt {last_dt}"),
         )?;
         rows.insert(
-            1 + usize::from(start_row),
+            1,
             ResultRow {
                 label: format!("{base_name} weights converted to spikes"),
                 measurement,
