@@ -59,7 +59,7 @@ fn names_in_spec(spec: &str) -> BTreeSet<String> {
         .filter(|word| {
             let bytes = word.as_bytes();
             bytes.len() > 3
-                && b"qlnbcetdh".contains(&bytes[0])
+                && b"qlnbcetdhk".contains(&bytes[0])
                 && bytes[1].is_ascii_digit()
                 && bytes[2] == b'_'
         })
