@@ -651,12 +651,16 @@ mod tests {
         let downgraded = text.replacen("\"format_version\": 2", "\"format_version\": 1", 1);
         let error = Model::from_json(&downgraded, "v1").expect_err("version 1 has no provenance");
         assert!(error.to_string().contains("version 2"), "{error}");
-        let future = text.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
-        let error = Model::from_json(&future, "v3").expect_err("version 3");
+        // Version 3 is an imported model (K1): training provenance is not its record.
+        let imported = text.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
+        let error = Model::from_json(&imported, "v3").expect_err("version 3 has no provenance");
+        assert!(error.to_string().contains("imported model"), "{error}");
+        let future = text.replacen("\"format_version\": 2", "\"format_version\": 4", 1);
+        let error = Model::from_json(&future, "v4").expect_err("version 4");
         assert!(matches!(
             error,
             HsnnError::FormatVersion {
-                expected_version: 2,
+                found_version: 4,
                 ..
             }
         ));
