@@ -242,7 +242,7 @@ struct Array {
 impl Array {
     /// As an hsnn tensor of `rows x cols`: a 1-d array of `cols` values is one row; anything
     /// else must have exactly that shape. `what` names the layer and variable.
-    fn tensor(self, rows: usize, cols: usize, origin: &str, what: &str) -> TrainResult<Tensor2> {
+    fn tensor(&self, rows: usize, cols: usize, origin: &str, what: &str) -> TrainResult<Tensor2> {
         let fits = match self.shape.as_slice() {
             [length] => rows == 1 && *length == cols,
             [r, c] => *r == rows && *c == cols,
@@ -268,7 +268,7 @@ impl Array {
                 format!("{what} holds a non-finite value ({value}) at flat index {index}"),
             ));
         }
-        Ok(Tensor2::from_row_major(rows, cols, self.values)?)
+        Ok(Tensor2::from_row_major(rows, cols, self.values.clone())?)
     }
 
     fn rows(&self) -> usize {
@@ -347,6 +347,32 @@ fn parse_json(text: &str, origin: &str, what: &str) -> TrainResult<Value> {
 }
 
 /// The layers of a Sequential model's configuration, input layers left out.
+/// The recurrent layer and the Dense readout of a Sequential model's configuration (clause K2):
+/// exactly two layers besides the input, or a refusal listing what the model has instead.
+fn recurrent_and_readout<'a>(
+    config: &'a Value,
+    origin: &str,
+    recurrent: &str,
+) -> TrainResult<(&'a Value, &'a Value)> {
+    let layers = sequential_layers(config, origin)?;
+    match layers.as_slice() {
+        [first, second] => Ok((first, second)),
+        _ => Err(refuse(
+            origin,
+            format!(
+                "the model has {} layers ({}); hsnn reads {recurrent} followed by a Dense \
+                 readout",
+                layers.len(),
+                layers
+                    .iter()
+                    .map(|layer| class_name(layer))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
 fn sequential_layers<'a>(config: &'a Value, origin: &str) -> TrainResult<Vec<&'a Value>> {
     let class = config.get("class_name").and_then(Value::as_str);
     if class != Some("Sequential") {
@@ -503,22 +529,7 @@ fn read_keras2_paper(
     keras_version: Option<String>,
 ) -> TrainResult<Imported> {
     let config = parse_json(config_text, origin, "the model_config attribute")?;
-    let layers = sequential_layers(&config, origin)?;
-    let [recurrent, readout] = layers.as_slice() else {
-        return Err(refuse(
-            origin,
-            format!(
-                "the model has {} layers ({}); hsnn reads a recurrent LMU layer followed by a \
-                 Dense readout",
-                layers.len(),
-                layers
-                    .iter()
-                    .map(|layer| class_name(layer))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    };
+    let (recurrent, readout) = recurrent_and_readout(&config, origin, "a recurrent LMU layer")?;
     let rnn_name = layer_name(recurrent);
     if class_name(recurrent) != "RNN" {
         return Err(refuse(
@@ -759,7 +770,7 @@ fn recover_theta(
     for candidate in candidates {
         let (theta, discretizer) = match candidate {
             Candidate::Fixed(theta, discretizer) => (theta, discretizer),
-            Candidate::Searched => match zoh_theta_from_first_b(order, first)? {
+            Candidate::Searched => match zoh_theta_from_first_b(order, first) {
                 Some(theta) => (theta, Discretizer::ZeroOrderHold),
                 None => continue,
             },
@@ -815,7 +826,7 @@ enum Candidate {
 
 /// The `theta` whose zero-order-hold `Bbar[0]` is `first`, by the secant method from
 /// `1/first` (Bbar[0] is smooth and falls with theta); `None` when it does not converge.
-fn zoh_theta_from_first_b(order: usize, first: f64) -> TrainResult<Option<f64>> {
+fn zoh_theta_from_first_b(order: usize, first: f64) -> Option<f64> {
     let first_b = |theta: f64| -> f64 {
         let (a, b) = hsnn_reference::legendre::continuous(order, theta);
         let (_, b_bar) = hsnn_reference::legendre::zero_order_hold(&a, &b);
@@ -829,7 +840,7 @@ fn zoh_theta_from_first_b(order: usize, first: f64) -> TrainResult<Option<f64>> 
         }
         let next = current - at_current * (current - previous) / (at_current - at_previous);
         if !(next.is_finite() && next > 0.0) {
-            return Ok(None);
+            return None;
         }
         (previous, at_previous) = (current, at_current);
         current = next;
@@ -838,7 +849,7 @@ fn zoh_theta_from_first_b(order: usize, first: f64) -> TrainResult<Option<f64>> 
             break;
         }
     }
-    Ok(Some(current).filter(|theta| theta.is_finite() && *theta > 0.0))
+    Some(current).filter(|theta| theta.is_finite() && *theta > 0.0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1058,22 +1069,8 @@ fn read_keras3(
     keras_version: Option<String>,
 ) -> TrainResult<Imported> {
     let config = parse_json(config_text, origin, "the model configuration")?;
-    let layers = sequential_layers(&config, origin)?;
-    let [recurrent, readout] = layers.as_slice() else {
-        return Err(refuse(
-            origin,
-            format!(
-                "the model has {} layers ({}); hsnn reads an LMU layer (or RNN of an LMUCell) \
-                 followed by a Dense readout",
-                layers.len(),
-                layers
-                    .iter()
-                    .map(|layer| class_name(layer))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    };
+    let (recurrent, readout) =
+        recurrent_and_readout(&config, origin, "an LMU layer (or RNN of an LMUCell)")?;
     let rnn_name = layer_name(recurrent);
     let recurrent_config = recurrent.get("config").unwrap_or(&Value::Null);
     // Dropout acts in training only and changes no inference, so it is no refusal.
@@ -1093,15 +1090,7 @@ fn read_keras3(
             cell.get("config").unwrap_or(&Value::Null)
         }
         "LMU" => {
-            if bool_field(recurrent_config, "return_sequences", false) {
-                return Err(refuse(
-                    origin,
-                    format!(
-                        "layer {rnn_name}: return_sequences = true; hsnn classifies from the \
-                         last step"
-                    ),
-                ));
-            }
+            check_rnn_wrapper(recurrent, origin)?;
             recurrent_config
         }
         other => {
@@ -1362,7 +1351,6 @@ fn keras3_weights(
             memory_to_memory: cell.memory_to_memory,
         },
     };
-    let config = network(lmu, 0);
     let what = |path: &str, role: &str| format!("layer {rnn_name}, variable {path} ({role})");
 
     // e_x, e_h from the memory kernel [e_x; e_h], or the identity when the cell has none.
@@ -1373,11 +1361,7 @@ fn keras3_weights(
             0
         };
     let encoder = match get(Role::MemoryKernel) {
-        Some((path, array)) => Array {
-            shape: array.shape.clone(),
-            values: array.values.clone(),
-        }
-        .tensor(
+        Some((path, array)) => array.tensor(
             encoder_rows,
             memory_d,
             origin,
@@ -1430,18 +1414,12 @@ fn keras3_weights(
         }
     }
     let encoder_memory = match get(Role::MemoryRecurrentKernel) {
-        Some((path, array)) => Some(
-            Array {
-                shape: array.shape.clone(),
-                values: array.values.clone(),
-            }
-            .tensor(
-                memory_length,
-                memory_d,
-                origin,
-                &what(path, "recurrent_kernel: e_m"),
-            )?,
-        ),
+        Some((path, array)) => Some(array.tensor(
+            memory_length,
+            memory_d,
+            origin,
+            &what(path, "recurrent_kernel: e_m"),
+        )?),
         None => None,
     };
     let (hidden_path, hidden_array) = get(Role::HiddenKernel).ok_or_else(|| {
@@ -1451,11 +1429,7 @@ fn keras3_weights(
         )
     })?;
     let hidden_rows = memory_length + if cell.input_to_hidden { input_size } else { 0 };
-    let stacked = Array {
-        shape: hidden_array.shape.clone(),
-        values: hidden_array.values.clone(),
-    }
-    .tensor(
+    let stacked = hidden_array.tensor(
         hidden_rows,
         hidden_size,
         origin,
@@ -1473,11 +1447,7 @@ fn keras3_weights(
             format!("layer {rnn_name}: the hidden cell's recurrent kernel is missing"),
         )
     })?;
-    let kernel_hidden = Array {
-        shape: recurrent_array.shape.clone(),
-        values: recurrent_array.values.clone(),
-    }
-    .tensor(
+    let kernel_hidden = recurrent_array.tensor(
         hidden_size,
         hidden_size,
         origin,
@@ -1486,22 +1456,14 @@ fn keras3_weights(
     let (readout_path, readout_array) = get(Role::ReadoutKernel)
         .ok_or_else(|| refuse(origin, format!("layer {dense_name}: the kernel is missing")))?;
     let output_size = readout_array.cols();
-    let readout_kernel = Array {
-        shape: readout_array.shape.clone(),
-        values: readout_array.values.clone(),
-    }
-    .tensor(
+    let readout_kernel = readout_array.tensor(
         hidden_size,
         output_size,
         origin,
         &format!("layer {dense_name}, variable {readout_path} (kernel)"),
     )?;
     let readout_bias = match get(Role::ReadoutBias) {
-        Some((path, array)) => Array {
-            shape: array.shape.clone(),
-            values: array.values.clone(),
-        }
-        .tensor(
+        Some((path, array)) => array.tensor(
             1,
             output_size,
             origin,
@@ -1509,12 +1471,8 @@ fn keras3_weights(
         )?,
         None => Tensor2::zeros(1, output_size),
     };
-    let config = NetworkConfig {
-        output_size,
-        ..config
-    };
     Ok((
-        config,
+        network(lmu, output_size),
         Weights {
             encoder_input,
             encoder_hidden,

@@ -451,10 +451,11 @@ pub fn report<T: Trainer>(
     let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
     // A row per stage, then (when converting) a row and a sweep point per dt for the
     // converted weights.
+    // A start model that no stage trained non-spiking (the first stage already spikes) gets a
+    // row of its own, so the report shows what the spiking stages started from.
+    let start_row = first_stage.placement != QuantizerPlacement::None && non_spiking_base.is_some();
     let evaluations = experiment.stages.len()
-        + usize::from(
-            first_stage.placement != QuantizerPlacement::None && non_spiking_base.is_some(),
-        )
+        + usize::from(start_row)
         + experiment.evaluation_dts.len()
         + usize::from(converts) * (1 + experiment.evaluation_dts.len());
     let done = std::cell::Cell::new(0usize);
@@ -492,9 +493,6 @@ pub fn report<T: Trainer>(
             validation_accuracy,
         });
     }
-    // A start model that no stage trained non-spiking (the first stage already spikes) gets a
-    // row of its own, so the report shows what the spiking stages started from.
-    let start_row = first_stage.placement != QuantizerPlacement::None;
     if let (true, Some((base, base_name))) = (start_row, &non_spiking_base) {
         let (measurement, validation_accuracy) = measure(base, base_name)?;
         rows.insert(
