@@ -88,7 +88,7 @@ fn hardware_inference(criterion: &mut Criterion) {
     let (sequences, _) = pixel_batch(2);
     for dt in [1.0, 16.0] {
         let model = paper_model(Some(dt));
-        let fixed = hsnn_reference::fixed::convert(&model, &Default::default())
+        let fixed = hsnn_reference::compiler::convert(&model, &Default::default())
             .expect("the paper network converts");
         let chip = hsnn_hardware::Chip::new(fixed).expect("chip");
         group.throughput(Throughput::Elements(sequences.batch as u64));

@@ -376,7 +376,7 @@ pub fn bench_fixed_point(
         .ok_or_else(|| {
             hsnn_train::TrainError::Usage("the shipped models hold no spiking model".into())
         })?;
-    let fixed = hsnn_reference::fixed::convert(model, &Default::default())?;
+    let fixed = hsnn_reference::compiler::convert(model, &Default::default())?;
     let chip = hsnn_hardware::Chip::new(fixed)?;
     let experiment = hsnn_train::pretrained::paper_experiment()?;
     let mut data_config = experiment.data.clone();
@@ -402,7 +402,7 @@ pub fn bench_fixed_point(
         .ok_or_else(|| hsnn_train::TrainError::Usage("the chip ran no repetition".into()))?;
     // What the chip engine adds at level tally: its counts tallied after the run.
     let start = Instant::now();
-    let chip_tallied = hsnn_hardware::backend::EngineRun::of_counts(
+    let chip_tallied = hsnn_hardware::engine::EngineRun::of_counts(
         &chip,
         on_chip.run.clone(),
         on_chip.counters.clone(),
@@ -410,7 +410,7 @@ pub fn bench_fixed_point(
     );
     let chip_tally_s = start.elapsed().as_secs_f64();
     let mut identical = true;
-    let mut time_fast = |level: TraceLevel, expected: &hsnn_hardware::backend::EngineRun| {
+    let mut time_fast = |level: TraceLevel, expected: &hsnn_hardware::engine::EngineRun| {
         let mut times = Vec::new();
         for repetition in 0..=repetitions {
             let start = Instant::now();

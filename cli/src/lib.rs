@@ -2,12 +2,14 @@
 //!
 //! Arguments, progress bars, printing and plots around the training engine of `hsnn-train`.
 //!
-//! - [`bench`]: `hsnn bench`, the timing of training steps and inference batches
+//! - [`mod@bench`]: `hsnn bench`, the timing of training steps and inference batches
+//! - [`choice`]: arguments that name a choice, parsed from the words its type lists
 //! - [`energy`]: `hsnn energy`, the cost of a model on spiking hardware (SPEC.md H10, H11)
 //! - [`plot`]: the accuracy and bits against dt figure
 //! - [`progress`]: progress bars and per-epoch lines, an [`hsnn_train::training_loop::Observer`]
 
 pub mod bench;
+pub mod choice;
 pub mod energy;
 pub mod plot;
 pub mod progress;

@@ -5,15 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use hsnn_cli::choice;
 use hsnn_cli::progress::Progress;
+use hsnn_hardware::energy::WidthRule;
+use hsnn_hardware::Engine;
 use hsnn_optimized::OptimizedBackend;
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{Backend, Model, QuantizerPlacement, Trainer};
+use hsnn_train::data::SplitName;
 use hsnn_train::evaluation::evaluate;
 use hsnn_train::experiment::Experiment;
-use hsnn_train::reproduce::{
-    render_table, reproduce, results_path, train_stages, ReproduceOptions,
-};
+use hsnn_train::report::{render_table, results_path};
+use hsnn_train::reproduce::{reproduce, train_stages, ReproduceOptions};
 use hsnn_train::training_loop::RunControl;
 use hsnn_train::{data, TrainError, TrainResult};
 use std::sync::Arc;
@@ -43,39 +46,6 @@ enum BackendChoice {
     /// Fixed point on the modeled event-driven chip (`hsnn-hardware`, SPEC.md section H);
     /// inference only: eval and energy.
     Hardware,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SplitChoice {
-    /// The training split (first 50,000 of the training file on the full set).
-    Train,
-    /// The validation split (its last 10,000).
-    Validation,
-    /// The test file.
-    Test,
-}
-
-/// Where the quantizer sits (SPEC.md clause N2); names as in model files.
-/// `--width-rule` of `hsnn energy` (SPEC.md H11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum WidthRuleChoice {
-    /// The entry of the smallest listed width at or above the operation's.
-    NextListed,
-    /// Linear between the two listed widths around the operation's.
-    Interpolated,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlacementChoice {
-    /// Nothing spikes.
-    None,
-    /// The hidden units spike.
-    Hidden,
-    /// The memory input spikes.
-    #[value(name = "memory_input", alias = "memory-input")]
-    MemoryInput,
-    /// Both spike.
-    Both,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,10 +89,10 @@ enum Command {
         #[arg(long = "devices-file")]
         device_files: Vec<PathBuf>,
         /// How an operation of a width the profile does not list is priced (SPEC.md H11):
-        /// `next-listed` (a 24-bit add costs the 32-bit add) or `interpolated` (linear between
+        /// `next_listed` (a 24-bit add costs the 32-bit add) or `interpolated` (linear between
         /// the listed widths around it).
-        #[arg(long, value_enum, default_value = "next-listed")]
-        width_rule: WidthRuleChoice,
+        #[arg(long, value_parser = choice::words::<WidthRule>(), default_value = "next_listed")]
+        width_rule: WidthRule,
         /// Price memory traffic (H10's weight and state words) at this many picojoules per bit
         /// on every device; without it the traffic is counted and printed but not priced.
         #[arg(long = "memory-pj-per-bit")]
@@ -135,8 +105,8 @@ enum Command {
         #[arg(long)]
         model: PathBuf,
         /// Override where the quantizer sits before converting.
-        #[arg(long, value_enum)]
-        placement: Option<PlacementChoice>,
+        #[arg(long, value_parser = choice::words::<QuantizerPlacement>())]
+        placement: Option<QuantizerPlacement>,
         /// Override dt before converting (a fixed model is made for one dt).
         #[arg(long)]
         dt: Option<f64>,
@@ -229,11 +199,11 @@ struct EvalArguments {
     #[arg(long, requires = "config")]
     override_provenance: bool,
     /// Which split.
-    #[arg(long, value_enum, default_value = "test")]
-    split: SplitChoice,
+    #[arg(long, value_parser = choice::words::<SplitName>(), default_value = "test")]
+    split: SplitName,
     /// Override where the quantizer sits.
-    #[arg(long, value_enum)]
-    placement: Option<PlacementChoice>,
+    #[arg(long, value_parser = choice::words::<QuantizerPlacement>())]
+    placement: Option<QuantizerPlacement>,
     /// Override dt.
     #[arg(long)]
     dt: Option<f64>,
@@ -250,26 +220,8 @@ struct EvalArguments {
     /// products over the batch, counters derived from the counts; `chip`: the event-driven
     /// chip, one event at a time (the ground truth, about 30x slower). Both give the same
     /// integers and counters.
-    #[arg(long, value_enum, default_value = "fast")]
-    engine: EngineChoice,
-}
-
-/// `--engine`'s values (SPEC.md H13).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum EngineChoice {
-    /// Dense integer products over the whole batch (the default).
-    Fast,
-    /// The event-driven chip, one sequence and one event at a time.
-    Chip,
-}
-
-impl From<EngineChoice> for hsnn_hardware::Engine {
-    fn from(choice: EngineChoice) -> Self {
-        match choice {
-            EngineChoice::Fast => hsnn_hardware::Engine::Fast,
-            EngineChoice::Chip => hsnn_hardware::Engine::Chip,
-        }
-    }
+    #[arg(long, value_parser = choice::words::<Engine>(), default_value = "fast")]
+    engine: Engine,
 }
 
 /// How `--backend hardware`, `energy` and `convert` turn a model file into fixed point
@@ -324,7 +276,7 @@ struct RunArguments {
     /// embedded subset.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Output folder (default: runs/<experiment name>).
+    /// Output folder (default: runs/NAME, NAME the experiment's name).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue from the checkpoints in the output folder.
@@ -513,10 +465,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             println!("{}", render_table(&results));
             // The paper's network, whatever the recipe or start: the paper comparison.
             if results.experiment.starts_with("psmnist-paper") {
-                println!(
-                    "{}",
-                    hsnn_train::reproduce::render_paper_comparison(&results)
-                );
+                println!("{}", hsnn_train::report::render_paper_comparison(&results));
             }
             println!(
                 "wrote {} ({}{}) in {:.1} s",
@@ -575,7 +524,7 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             }
         }
         Command::Plot { results, out } => {
-            let loaded = hsnn_train::reproduce::Results::load(&results)?;
+            let loaded = hsnn_train::report::Results::load(&results)?;
             let out = out.unwrap_or_else(|| results.with_file_name("accuracy_bits_vs_dt.png"));
             hsnn_cli::plot::draw(&out, &loaded)?;
             println!("wrote {}", out.display());
@@ -608,23 +557,14 @@ enum EvalModel {
     Fixed(Box<hsnn_spec::fixed::FixedModel>),
 }
 
-fn placement_of(choice: PlacementChoice) -> QuantizerPlacement {
-    match choice {
-        PlacementChoice::None => QuantizerPlacement::None,
-        PlacementChoice::Hidden => QuantizerPlacement::Hidden,
-        PlacementChoice::MemoryInput => QuantizerPlacement::MemoryInput,
-        PlacementChoice::Both => QuantizerPlacement::Both,
-    }
-}
-
 /// Applies `--placement` and `--dt` to a model file's configuration.
 fn apply_overrides(
     model: &mut Model,
-    placement: Option<PlacementChoice>,
+    placement: Option<QuantizerPlacement>,
     dt: Option<f64>,
 ) -> TrainResult<()> {
     if let Some(placement) = placement {
-        model.config.quantizer.placement = placement_of(placement);
+        model.config.quantizer.placement = placement;
     }
     if let Some(dt) = dt {
         hsnn_spec::config::validate_dt_as("--dt", dt)?;
@@ -641,9 +581,9 @@ fn apply_overrides(
 /// configuration for a fixed model file) and, for a fixed model file, the fixed model.
 fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
     let path = &arguments.model;
-    let file = hsnn_train::pretrained::read_any_model(path)?;
+    let file = hsnn_train::model_file::read_any_model(path)?;
     let (model, loaded) = match file {
-        hsnn_train::pretrained::ModelFile::Fixed(fixed) => {
+        hsnn_train::model_file::ModelFile::Fixed(fixed) => {
             if arguments.placement.is_some() || arguments.dt.is_some() {
                 return Err(TrainError::Usage(format!(
                     "{} is a fixed model, made for one placement and dt (SPEC.md H9); convert the \
@@ -652,11 +592,11 @@ fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
                 )));
             }
             (
-                hsnn_train::pretrained::stand_in(&fixed)?,
+                hsnn_train::model_file::stand_in(&fixed)?,
                 EvalModel::Fixed(fixed),
             )
         }
-        hsnn_train::pretrained::ModelFile::Model(mut model) => {
+        hsnn_train::model_file::ModelFile::Model(mut model) => {
             apply_overrides(&mut model, arguments.placement, arguments.dt)?;
             (*model, EvalModel::File)
         }
@@ -670,25 +610,19 @@ fn eval_data(
     model: &Model,
     arguments: &EvalArguments,
 ) -> TrainResult<(hsnn_train::data::LoadedData, hsnn_data::Dataset)> {
-    let (mut data_config, note) = data::eval_data_config(
+    let (loaded, note) = data::load_for_evaluation(
         model,
-        arguments.config.as_deref(),
-        arguments.data.is_some(),
-        arguments.override_provenance,
+        data::EvaluationData {
+            directory: arguments.data.as_deref(),
+            config: arguments.config.as_deref(),
+            override_provenance: arguments.override_provenance,
+            limit: arguments.limit,
+        },
     )?;
     if let Some(note) = note {
         eprintln!("note: {note}");
     }
-    // The training data's limit holds unless --limit overrides it.
-    if arguments.limit.is_some() {
-        data_config.limit = arguments.limit;
-    }
-    let loaded = data::load(arguments.data.as_deref(), &data_config)?;
-    let dataset = match arguments.split {
-        SplitChoice::Train => loaded.split.train.clone(),
-        SplitChoice::Validation => loaded.split.validation.clone(),
-        SplitChoice::Test => loaded.split.test.clone(),
-    };
+    let dataset = loaded.split_named(arguments.split).clone();
     Ok((loaded, dataset))
 }
 
@@ -745,7 +679,7 @@ fn eval_command<B: Backend>(
             "model": arguments.model.display().to_string(),
             "model_provenance": model.provenance,
             "data": loaded.description,
-            "split": format!("{:?}", arguments.split).to_lowercase(),
+            "split": arguments.split,
             "backend": backend.name(),
             "placement": model.config.quantizer.placement,
             "dt": model.config.quantizer.dt,
@@ -814,7 +748,7 @@ fn hardware_backend(
     arguments: &EvalArguments,
 ) -> TrainResult<hsnn_hardware::HardwareBackend> {
     let threads = rayon::current_num_threads();
-    let engine = arguments.engine.into();
+    let engine = arguments.engine;
     match loaded {
         EvalModel::Fixed(fixed) => hsnn_train::pretrained::hardware_backend(
             fixed.options.clone(),
@@ -878,10 +812,7 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
                 return Err(strict_error(&counters.saturations));
             }
             let pricing = hsnn_cli::energy::PricingChoices {
-                width_rule: match width_rule {
-                    WidthRuleChoice::NextListed => hsnn_hardware::energy::WidthRule::NextListed,
-                    WidthRuleChoice::Interpolated => hsnn_hardware::energy::WidthRule::Interpolated,
-                },
+                width_rule,
                 memory_joules_per_bit: memory_pj_per_bit.map(|picojoules| picojoules * 1e-12),
             };
             let report = hsnn_cli::energy::EnergyReport::new(
@@ -910,10 +841,10 @@ fn run_hardware_command(command: Command) -> TrainResult<()> {
             conversion,
             out,
         } => {
-            let mut loaded = hsnn_train::pretrained::read_model_file(&model)?;
+            let mut loaded = hsnn_train::model_file::read_model_file(&model)?;
             apply_overrides(&mut loaded, placement, dt)?;
             let options = conversion.options()?;
-            let fixed = hsnn_reference::fixed::convert(&loaded, &options)?;
+            let fixed = hsnn_reference::compiler::convert(&loaded, &options)?;
             fixed.save(&out)?;
             let sums = &fixed.sums;
             println!(

@@ -8,7 +8,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use hsnn_train::reproduce::Results;
+use hsnn_train::report::Results;
 use hsnn_train::{TrainError, TrainResult};
 
 /// DejaVu Sans (Bitstream Vera licence, `cli/assets/DejaVuSans-LICENSE.txt`).
@@ -45,7 +45,7 @@ fn draw_line<X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
 }
 
 /// Picks one bit metric out of a site summary.
-type BitsOf = fn(&hsnn_train::reproduce::SiteSummary) -> f64;
+type BitsOf = fn(&hsnn_train::report::SiteSummary) -> f64;
 
 /// Draws the trained model's and the converted weights' points as two labelled lines, with the
 /// legend in the lower right (the two accuracy charts).
@@ -175,7 +175,7 @@ pub fn draw(path: &Path, results: &Results) -> TrainResult<()> {
         .map_err(plot_error)?;
 
     // The trade itself: accuracy against the activity bits each model needed at each dt.
-    let against_bits = |measurement: &hsnn_train::reproduce::Measurement| {
+    let against_bits = |measurement: &hsnn_train::report::Measurement| {
         measurement
             .sites
             .first()
@@ -209,7 +209,7 @@ pub fn draw(path: &Path, results: &Results) -> TrainResult<()> {
         .draw()
         .map_err(plot_error)?;
     // The paper's activity budget for its hybrid-spiking LMU (docs/PAPER.md section 1).
-    let budget = hsnn_train::reproduce::PAPER_BUDGETS.0;
+    let budget = hsnn_train::report::PAPER_BUDGETS.0;
     trade_chart
         .draw_series(LineSeries::new(
             vec![(budget, accuracy_low), (budget, accuracy_high)],

@@ -4,7 +4,8 @@
 //! not the conversion, is the contract: an implementation runs the stored fixed models and
 //! must reproduce every integer.
 
-use hsnn_reference::fixed::{convert, run};
+use hsnn_reference::compiler::convert;
+use hsnn_reference::fixed::run;
 use hsnn_spec::fixed::{ConversionOptions, FixedRun};
 use hsnn_spec::model::parse_versioned;
 use hsnn_spec::vectors::{

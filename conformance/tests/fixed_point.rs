@@ -5,11 +5,12 @@
 use hsnn_conformance::fixed_point::{
     h8_tiny_network_matches_hand_derivation, options_with, random_model, tiny_spiking_model,
 };
-use hsnn_hardware::backend::EngineRun;
 use hsnn_hardware::chip::Chip;
 use hsnn_hardware::counters::HardwareCounters;
+use hsnn_hardware::engine::EngineRun;
 use hsnn_hardware::{run_batch, run_batch_fast};
-use hsnn_reference::fixed::{convert, run as reference_run};
+use hsnn_reference::compiler::convert;
+use hsnn_reference::fixed::run as reference_run;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
 use hsnn_spec::{
@@ -643,7 +644,7 @@ fn h12_first_count_differences_are_explained_by_the_derived_bound() {
 fn h7_hand_derived_sequences() {
     use hsnn_spec::{Backend, Tensor2};
     let backend = hsnn_hardware::HardwareBackend::new(
-        std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        std::sync::Arc::new(hsnn_reference::compiler::ReferenceConversion),
         ConversionOptions::default(),
         1,
     );
@@ -727,7 +728,7 @@ fn h3_hardware_backend_reports_the_stored_legendre_matrices() {
         };
         let fixed = convert(&model, &options).expect("conversion");
         let backend = hsnn_hardware::HardwareBackend::new(
-            std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+            std::sync::Arc::new(hsnn_reference::compiler::ReferenceConversion),
             options,
             1,
         );

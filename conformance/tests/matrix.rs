@@ -40,7 +40,7 @@ fn column<B: hsnn_spec::Trainer>(
 /// only).
 fn hardware_column() -> Column {
     let backend = hsnn_hardware::HardwareBackend::new(
-        std::sync::Arc::new(hsnn_reference::fixed::ReferenceConversion),
+        std::sync::Arc::new(hsnn_reference::compiler::ReferenceConversion),
         hsnn_spec::fixed::ConversionOptions::default(),
         2,
     );

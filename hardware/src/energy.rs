@@ -9,7 +9,10 @@
 //! - `synop`: keras-spiking's `ModelEnergy` table, a price per synaptic operation and per
 //!   neuron update, and whether the device is event-driven (`spiking`);
 //! - `operations`: prices per integer addition and multiplication by width (Horowitz, 45 nm),
-//!   and optionally per word read or written.
+//!   and optionally per word read (each table read is charged). A profile may also list
+//!   prices per word written; they are checked but charged nowhere, since the chip's only
+//!   writes are its memory state words, which [`PricingOptions::memory_joules_per_bit`]
+//!   prices as traffic.
 //!
 //! [`price`] turns a run's counters into joules per inference, for the hybrid network that
 //! ran and for the non-spiking comparison counted alongside it ([`Network`]).
@@ -411,6 +414,16 @@ pub enum WidthRule {
     Interpolated,
 }
 
+impl hsnn_spec::Words for WidthRule {
+    const ALL: &'static [Self] = &[WidthRule::NextListed, WidthRule::Interpolated];
+    fn word(self) -> &'static str {
+        match self {
+            WidthRule::NextListed => "next_listed",
+            WidthRule::Interpolated => "interpolated",
+        }
+    }
+}
+
 impl Device {
     /// The price of one `operation` at `bits` on an `operations` profile: the entry of the
     /// smallest listed width `>= bits`; above the largest listed width, `ceil(bits / 32)`
@@ -623,8 +636,11 @@ pub fn price_both(
 /// MAC at `multiply(max(operand_bits, weight_bits)) + add(sum_bits)`, and, if the profile
 /// prices reads, every table read at `read(table_word_bits)`. In the comparison a site's
 /// `dense_equivalent_macs` are MACs whose operand is the site's non-spiking width
-/// ([`PricingOptions::comparison_operand_bits`]). Memory words are counted (H10) but not
-/// priced: the counters do not record their widths.
+/// ([`PricingOptions::comparison_operand_bits`]).
+///
+/// Memory traffic, for either kind, only when [`PricingOptions::memory_joules_per_bit`] is
+/// given: every weight word an event or MAC reads at its tensor's width, and the memory state
+/// words read and written (H10) at [`PricingOptions::state_word_bits`].
 pub fn price(
     device: &Device,
     counters: &HardwareCounters,

@@ -18,9 +18,9 @@ use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
 use hsnn_spec::{CountTally, Result, SequenceBatch, TallyBuilder, TraceLevel};
 
 use crate::arithmetic::{fire, nearest, rshr, saturate};
-use crate::backend::EngineRun;
 use crate::chip::{apply_rule, term, Chip};
 use crate::counters::{EventTarget, HardwareCounters};
+use crate::engine::{check_batch, pieces as thread_pieces, run_batch, EngineRun};
 use crate::pairs::{PairKernel, PairMatrix, Split};
 use hsnn_spec::isa::IsaLevel;
 
@@ -77,12 +77,13 @@ pub fn run_batch_fast_at(
     isa: IsaLevel,
 ) -> Result<EngineRun> {
     if unsupported_reason(chip.model()).is_some() {
-        return crate::Engine::Chip.run(chip, batch, level, threads);
+        let (run, counters) = run_batch(chip, batch, level == TraceLevel::Full, threads)?;
+        return Ok(EngineRun::of_counts(chip, run, counters, level));
     }
-    crate::backend::check_batch(chip, batch)?;
+    check_batch(chip, batch)?;
     let model = chip.model();
     let lmu = &model.config.lmu;
-    let pieces = crate::backend::pieces(batch.batch, threads);
+    let pieces = thread_pieces(batch.batch, threads);
     let full = level == TraceLevel::Full;
     let counts_recorded = matches!(level, TraceLevel::Counts | TraceLevel::Full);
     // The record is allocated once and each piece writes its own sequences' part of it: the

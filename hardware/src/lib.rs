@@ -9,7 +9,9 @@
 //!
 //! - [`arithmetic`]: the chip's integer rules, written independently of the reference (H1)
 //! - [`chip`]: one sequence as a stream of steps, event-driven (H7, H8)
-//! - [`backend`]: batches, threads and the [`hsnn_spec::Backend`] interface (H8, H12)
+//! - [`engine`]: what both engines share: a batch's run record, its pieces per thread, the
+//!   chip's batch runner (H8, H12)
+//! - [`backend`]: the choice of engine and the [`hsnn_spec::Backend`] interface (H8, H13)
 //! - [`fast`]: the same integers and counters, computed densely over a batch (H13)
 //! - [`pairs`]: the fast engine's exact 16-bit integer products (VNNI where present, H13)
 //! - [`counters`]: what the chip counts (H10)
@@ -20,10 +22,12 @@ pub mod backend;
 pub mod chip;
 pub mod counters;
 pub mod energy;
+pub mod engine;
 pub mod fast;
 pub mod pairs;
 
-pub use backend::{run_batch, Engine, HardwareBackend};
+pub use backend::{Engine, HardwareBackend};
 pub use chip::{Chip, ChipState, Event, StepOutput};
 pub use counters::HardwareCounters;
+pub use engine::{run_batch, EngineRun};
 pub use fast::{run_batch_fast, run_batch_fast_at};

@@ -3,11 +3,11 @@
 //! has), so that an AVX-512 machine proves the AVX2 and portable paths too.
 
 use hsnn_conformance::fixed_point::{options_with, random_model};
-use hsnn_hardware::backend::EngineRun;
 use hsnn_hardware::chip::Chip;
+use hsnn_hardware::engine::EngineRun;
 use hsnn_hardware::fast::kernel_levels;
 use hsnn_hardware::{run_batch, run_batch_fast_at};
-use hsnn_reference::fixed::convert;
+use hsnn_reference::compiler::convert;
 use hsnn_spec::isa::IsaLevel;
 use hsnn_spec::{Activation, QuantizerPlacement, TraceLevel};
 

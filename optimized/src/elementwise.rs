@@ -9,7 +9,7 @@ use hsnn_spec::Activation;
 
 use crate::quantizer::derivative_from_rate;
 
-/// Partial sums of [`dot`] and lanes of [`largest_magnitude`]: one AVX-512 vector.
+/// Partial sums of the dot products and lanes of [`largest_magnitude`]: one AVX-512 vector.
 const LANES: usize = 16;
 
 /// Defines `pub fn $name` running `$portable` (`#[inline(always)]` plain Rust), recompiled

@@ -65,49 +65,6 @@ fn shard_ranges(batch: &SequenceBatch) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// Softmax cross-entropy of one row of logits and its gradient (clause T1), in f64.
-fn softmax_cross_entropy(logits: &[f64], label: usize) -> (f64, Vec<f64>) {
-    let maximum = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let exponentials: Vec<f64> = logits.iter().map(|value| (value - maximum).exp()).collect();
-    let total: f64 = exponentials.iter().sum();
-    let mut gradient: Vec<f64> = exponentials.iter().map(|value| value / total).collect();
-    gradient[label] -= 1.0;
-    (total.ln() + maximum - logits[label], gradient)
-}
-
-/// Keras 2.2's `categorical_crossentropy` after a softmax layer, in binary32 (clause T1b):
-/// softmax, `q_y = s_y / sum(s)`, `c = clip(q_y, 1e-7, 1 - 1e-7)`, `L = -ln c`, and
-/// TensorFlow's gradient of those ops (none where the clip bites). Same operations and order
-/// as the reference's `keras2_probability_cross_entropy`, written apart from it.
-fn keras2_probability_cross_entropy(logits: &[f32], label: usize) -> (f64, Vec<f32>) {
-    const EPSILON: f32 = 1e-7;
-    let maximum = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut softmax: Vec<f32> = logits.iter().map(|&l| (l - maximum).exp()).collect();
-    let exponential_sum: f32 = softmax.iter().sum();
-    for value in &mut softmax {
-        *value /= exponential_sum;
-    }
-    let normaliser: f32 = softmax.iter().sum();
-    let true_class = softmax[label] / normaliser;
-    let inside = (EPSILON..=1.0 - EPSILON).contains(&true_class);
-    let loss = -true_class.clamp(EPSILON, 1.0 - EPSILON).ln();
-    if !inside {
-        // The clip's gradient is zero, and zeros stay zeros through division and softmax.
-        return (f64::from(loss), vec![0.0; logits.len()]);
-    }
-    let from_log = -1.0 / true_class;
-    let from_normaliser = from_log * ((-softmax[label] / normaliser) / normaliser);
-    let mut upstream = vec![from_normaliser; logits.len()];
-    upstream[label] += from_log / normaliser;
-    let weighted: f32 = upstream.iter().zip(&softmax).map(|(g, s)| g * s).sum();
-    let gradient = upstream
-        .iter()
-        .zip(&softmax)
-        .map(|(g, s)| (g - weighted) * s)
-        .collect();
-    (f64::from(loss), gradient)
-}
-
 impl Backend for OptimizedBackend {
     fn name(&self) -> &str {
         "optimized"
@@ -321,22 +278,8 @@ impl Trainer for OptimizedBackend {
             let mut dlogits = Vec::with_capacity(forward.logits.len());
             for (row, &label) in forward.logits.chunks(outputs).zip(&labels[range]) {
                 let wide: Vec<f64> = row.iter().map(|&value| f64::from(value)).collect();
-                let row_loss = match loss_function {
-                    LossFunction::SoftmaxCrossEntropy => {
-                        let (row_loss, gradient) = softmax_cross_entropy(&wide, label);
-                        dlogits.extend(gradient.iter().map(|&value| (value * scale) as f32));
-                        row_loss
-                    }
-                    LossFunction::Keras2Probability => {
-                        let (row_loss, gradient) = keras2_probability_cross_entropy(row, label);
-                        dlogits.extend(
-                            gradient
-                                .iter()
-                                .map(|&value| (f64::from(value) * scale) as f32),
-                        );
-                        row_loss
-                    }
-                };
+                let (row_loss, gradient) = loss_function.loss_and_logit_gradient(&wide, label);
+                dlogits.extend(gradient.iter().map(|&value| (value * scale) as f32));
                 loss += row_loss;
                 logits.extend(wide);
             }

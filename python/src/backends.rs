@@ -3,7 +3,7 @@
 
 use hsnn_spec::{
     Activation, Backend, CountTally, ForwardOptions, LmuConfig, LossFunction, SequenceBatch,
-    TallyCell, Tensor2, Trace, TraceLevel, Trainer,
+    TallyCell, Tensor2, Trace, TraceLevel, Trainer, Words,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -25,21 +25,10 @@ pub trait Compute: Sync {
     }
 }
 
-/// A word argument (`"tanh"`, `"counts"`) as the enum serde reads it, refusing other words
-/// with the list of the accepted ones.
-fn word<T: serde::de::DeserializeOwned>(
-    py: Python<'_>,
-    name: &str,
-    value: &str,
-    accepted: &[&str],
-) -> PyResult<T> {
-    serde_json::from_value(serde_json::Value::String(value.into())).map_err(|_| {
-        raise(
-            py,
-            "InvalidConfigError",
-            format!("invalid configuration: `{name}` must be one of {accepted:?}, got {value:?}"),
-        )
-    })
+/// A word argument (`"tanh"`, `"counts"`) read by the words its type lists (SPEC.md E1),
+/// refusing other words with the list of the accepted ones.
+fn word<T: Words>(py: Python<'_>, name: &str, value: &str) -> PyResult<T> {
+    T::from_word(name, value).or_raise(py)
 }
 
 /// A batch of sequences `[batch, steps, features]` (SPEC.md N5) with its sample ids (Q3).
@@ -196,7 +185,7 @@ fn quantize<'py, C: Compute>(
     initial_state: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = inputs.py();
-    let activation: Activation = word(py, "activation", activation, &["tanh", "relu", "identity"])?;
+    let activation: Activation = word(py, "activation", activation)?;
     let (shape, data) = floats(inputs, "inputs", &Dims(&["steps", "neurons"]))?;
     let inputs = Tensor2::from_row_major(shape[0], shape[1], data).or_raise(py)?;
     let (_, initial_state) = floats(initial_state, "initial_state", &Dims(&["neurons"]))?;
@@ -222,7 +211,7 @@ fn forward<'py, C: Compute>(
     sample_ids: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = inputs.py();
-    let level: TraceLevel = word(py, "trace", trace, &["none", "tally", "counts", "full"])?;
+    let level: TraceLevel = word(py, "trace", trace)?;
     let batch = sequence_batch(inputs, sample_ids)?;
     let output = py
         .detach(|| {
@@ -255,12 +244,7 @@ fn gradients<'py, C: Compute<Inner: Trainer>>(
     sample_ids: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = inputs.py();
-    let loss: LossFunction = word(
-        py,
-        "loss",
-        loss,
-        &["softmax_cross_entropy", "keras2_probability"],
-    )?;
+    let loss: LossFunction = word(py, "loss", loss)?;
     let batch = sequence_batch(inputs, sample_ids)?;
     let targets = labels(targets, "labels", model.model.config.output_size)?;
     if targets.len() != batch.batch {
@@ -303,7 +287,7 @@ macro_rules! backend_methods {
                 repetitions: usize,
             ) -> PyResult<Vec<f64>> {
                 let level: TraceLevel =
-                    word(py, "trace", trace, &["none", "tally", "counts", "full"])?;
+                    word(py, "trace", trace)?;
                 let batch = sequence_batch(inputs, None)?;
                 let options = ForwardOptions { trace: level };
                 py.detach(|| {
@@ -585,17 +569,7 @@ backend_methods!(PyHardware {
         fixed: Option<&crate::model::PyFixedModel>,
         engine: &str,
     ) -> PyResult<Self> {
-        let engine = match engine {
-            "fast" => hsnn_hardware::Engine::Fast,
-            "chip" => hsnn_hardware::Engine::Chip,
-            other => {
-                return Err(raise(
-                    py,
-                    "UsageError",
-                    format!("engine must be \"fast\" or \"chip\" (SPEC.md H13), got {other:?}"),
-                ))
-            }
-        };
+        let engine: hsnn_hardware::Engine = word(py, "engine", engine)?;
         if fixed.is_some() && options.is_some() {
             return Err(raise(
                 py,
@@ -622,8 +596,8 @@ backend_methods!(PyHardware {
     }
 
     /// The energy per inference of what the chip ran since the last call (and resets the
-    /// counters), priced on a built-in device profile (SPEC.md H10): the hybrid network as it
-    /// ran, and the same network with nothing spiking.
+    /// counters), priced on a built-in device profile (SPEC.md H11, from H10's counters): the
+    /// hybrid network as it ran, and the same network with nothing spiking.
     ///
     /// Parameters
     /// ----------

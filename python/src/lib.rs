@@ -11,6 +11,9 @@
 //! - [`extras`]: psMNIST (D) and bit metrics from counts (B)
 //! - [`training`]: evaluation and training through hsnn-train's engine (B, T)
 //! - [`arrays`], [`errors`]: numpy and exceptions at the boundary (E1)
+//!
+//! The modules are private (the crate is a Python extension, not a Rust library), so these
+//! docs are read with `cargo doc --document-private-items`, as CI builds them.
 
 mod arrays;
 mod backends;

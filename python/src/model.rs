@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use crate::arrays::{tensor, tensor_array};
 use crate::errors::OrRaise;
 use hsnn_spec::fixed::{ConversionOptions, FixedModel};
-use hsnn_train::pretrained::ModelFile;
+use hsnn_train::model_file::ModelFile;
 
 /// A network configuration and its weights, as a model file holds them (SPEC.md E2, N4).
 ///
@@ -52,7 +52,7 @@ impl PyModel {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         match py
-            .detach(|| hsnn_train::pretrained::read_any_model(&path))
+            .detach(|| hsnn_train::model_file::read_any_model(&path))
             .or_raise(py)?
         {
             ModelFile::Model(model) => Ok(PyModel { model: *model }),
@@ -79,7 +79,7 @@ impl PyModel {
     ) -> PyResult<PyFixedModel> {
         let options = conversion_options(py, options)?;
         let fixed = py
-            .detach(|| hsnn_reference::fixed::convert(&self.model, &options))
+            .detach(|| hsnn_reference::compiler::convert(&self.model, &options))
             .or_raise(py)?;
         Ok(PyFixedModel { fixed })
     }
@@ -318,7 +318,7 @@ impl PyFixedModel {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         match py
-            .detach(|| hsnn_train::pretrained::read_any_model(&path))
+            .detach(|| hsnn_train::model_file::read_any_model(&path))
             .or_raise(py)?
         {
             ModelFile::Fixed(fixed) => Ok(PyFixedModel { fixed: *fixed }),

@@ -64,32 +64,18 @@ pub fn evaluate<'py>(
     override_provenance: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let model = &model.model;
-    hsnn_train::data::check_psmnist_shape(model).or_raise(py)?;
-    let (mut data_config, note) = hsnn_train::data::eval_data_config(
-        model,
-        config.as_deref(),
-        data.is_some(),
-        override_provenance,
-    )
-    .or_raise(py)?;
-    if limit.is_some() {
-        data_config.limit = limit;
-    }
-    let loaded = py
-        .detach(|| hsnn_train::data::load(data.as_deref(), &data_config))
+    let split = <hsnn_train::data::SplitName as hsnn_spec::Words>::from_word("split", split)
         .or_raise(py)?;
-    let dataset = match split {
-        "train" => &loaded.split.train,
-        "validation" => &loaded.split.validation,
-        "test" => &loaded.split.test,
-        other => {
-            return Err(hsnn_spec::HsnnError::invalid(
-                "split",
-                format!("must be train, validation or test, got {other:?}"),
-            ))
-            .or_raise(py)
-        }
+    let request = hsnn_train::data::EvaluationData {
+        directory: data.as_deref(),
+        config: config.as_deref(),
+        override_provenance,
+        limit,
     };
+    let (loaded, note) = py
+        .detach(|| hsnn_train::data::load_for_evaluation(model, request))
+        .or_raise(py)?;
+    let dataset = loaded.split_named(split);
     let evaluation = if let Ok(reference) = backend.cast::<PyReference>() {
         evaluate_on(py, reference.get(), model, dataset)?
     } else if let Ok(optimized) = backend.cast::<PyOptimized>() {
@@ -207,7 +193,7 @@ fn reproduce_on<C: Compute<Inner: hsnn_spec::Trainer>>(
     experiment: &Experiment,
     options: &ReproduceOptions,
     stop: &AtomicBool,
-) -> Result<hsnn_train::reproduce::Results, TrainError> {
+) -> Result<hsnn_train::report::Results, TrainError> {
     py.detach(|| {
         std::thread::scope(|scope| {
             let worker =

@@ -88,5 +88,5 @@ def test_both_engines_give_the_same_integers_and_counters() -> None:
     )
     assert fast[1] == chip[1]
     assert chip[1]["sites"][0]["events"] > 0
-    with pytest.raises(hsnn.UsageError, match="engine"):
+    with pytest.raises(hsnn.InvalidConfigError, match=r"engine.*fast, chip"):
         hsnn.Hardware(engine="gpu")

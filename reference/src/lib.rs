@@ -9,9 +9,12 @@
 //! - [`legendre`]: the Legendre memory and its discretizations (clauses L1-L3)
 //! - [`network`]: the hybrid LMU network's forward pass (clauses L4, N1-N3)
 //! - [`metrics`]: bit and event metrics from a trace (section B)
-//! - [`training`]: loss and backpropagation through time (section T)
+//! - [`training`]: backpropagation through time (section T; the loss is `hsnn_spec::loss`)
+//! - [`compiler`]: the fixed-point compiler, a model file to a fixed model (clauses H2-H7, H9)
+//! - [`fixed`]: the fixed-point network's integer rules and forward pass (clauses H1, H6-H8)
 
 pub mod activation;
+pub mod compiler;
 pub mod fixed;
 pub mod legendre;
 pub mod metrics;

@@ -1,5 +1,5 @@
-//! Training math (SPEC.md section T): softmax cross-entropy and backpropagation through time with
-//! the spiking-aware backward rule. The optimizer (T4) and the initialization (T6) belong to the
+//! Training math (SPEC.md section T): backpropagation through time with the spiking-aware
+//! backward rule, from the loss's gradient that `hsnn_spec::loss` computes (T1). The optimizer (T4) and the initialization (T6) belong to the
 //! training engine, `hsnn-train`, which applies them to any backend's gradients.
 //!
 //! Backward pass for one sequence, row-vector convention, from `dlogits = dL/dlogits`
@@ -27,98 +27,6 @@ use nalgebra::{DMatrix, RowDVector};
 
 use crate::activation;
 use crate::network::{check_batch, PreparedNetwork, SampleRecord};
-
-/// Softmax cross-entropy of one row of logits against class `label`, and its gradient with
-/// respect to the logits (clause T1): `L = log(sum_k exp(l_k)) - l_label`,
-/// `dL/dl = softmax(l) - onehot(label)`. The maximum is subtracted first so that `exp` cannot
-/// overflow. `label` must be below `logits.len()`.
-pub fn softmax_cross_entropy(logits: &[f64], label: usize) -> (f64, Vec<f64>) {
-    let maximum = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let exponentials: Vec<f64> = logits.iter().map(|value| (value - maximum).exp()).collect();
-    let total: f64 = exponentials.iter().sum();
-    let loss = total.ln() + maximum - logits[label];
-    let mut gradient: Vec<f64> = exponentials.iter().map(|value| value / total).collect();
-    gradient[label] -= 1.0;
-    (loss, gradient)
-}
-
-/// The clip bound of Keras 2's `categorical_crossentropy`, `K.epsilon()` as a binary32
-/// tensor (clause T1b).
-pub const KERAS2_EPSILON: f32 = 1e-7;
-
-/// Categorical cross-entropy of one row of logits against class `label` as standalone Keras
-/// 2.2 on TensorFlow 1 computes it after `Dense(10, activation='softmax')`, and its gradient
-/// with respect to the logits (clause T1b). Everything is binary32, in this order, sums in
-/// index order:
-///
-/// ```text
-/// s = softmax(l)                       e_k = exp(l_k - max l),  s_k = e_k / sum_j e_j
-/// q_y = s_y / S,  S = sum_k s_k        Keras: output /= reduce_sum(output)
-/// c = clip(q_y, eps, 1 - eps)          eps = 1e-7; 1 - eps rounds to 1 - 2^-23
-/// L = -ln c
-/// backward (TensorFlow's gradients of the same ops):
-/// g_q = -1 / c  if eps <= q_y <= 1 - eps, else 0          clip passes no gradient outside
-/// g_S = g_q * ((-s_y / S) / S);   g_s_k = [k = y] g_q / S + g_S
-/// dL/dl_k = (g_s_k - sum_j g_s_j s_j) * s_k              softmax's gradient
-/// ```
-///
-/// Returned in f64 (exactly the binary32 values). `label` must be below `logits.len()`.
-pub fn keras2_probability_cross_entropy(logits: &[f64], label: usize) -> (f64, Vec<f64>) {
-    let logits: Vec<f32> = logits.iter().map(|&value| value as f32).collect();
-    let maximum = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exponentials: Vec<f32> = logits.iter().map(|value| (value - maximum).exp()).collect();
-    let exponential_total: f32 = exponentials.iter().sum();
-    let probabilities: Vec<f32> = exponentials
-        .iter()
-        .map(|value| value / exponential_total)
-        .collect();
-    let total: f32 = probabilities.iter().sum();
-    let normalised = probabilities[label] / total;
-    let upper = 1.0 - KERAS2_EPSILON;
-    let clipped = normalised.clamp(KERAS2_EPSILON, upper);
-    let loss = -clipped.ln();
-
-    let normalised_gradient = if (KERAS2_EPSILON..=upper).contains(&normalised) {
-        -1.0 / clipped
-    } else {
-        0.0
-    };
-    let total_gradient = normalised_gradient * ((-probabilities[label] / total) / total);
-    let probability_gradients: Vec<f32> = (0..probabilities.len())
-        .map(|class| {
-            let direct = if class == label {
-                normalised_gradient / total
-            } else {
-                0.0
-            };
-            direct + total_gradient
-        })
-        .collect();
-    let inner: f32 = probability_gradients
-        .iter()
-        .zip(&probabilities)
-        .map(|(gradient, probability)| gradient * probability)
-        .sum();
-    let gradient = probability_gradients
-        .iter()
-        .zip(&probabilities)
-        .map(|(gradient, probability)| f64::from((gradient - inner) * probability))
-        .collect();
-    (f64::from(loss), gradient)
-}
-
-/// The loss `loss` of one row of logits against class `label`, and its gradient with respect
-/// to the logits (clause T1 or T1b).
-pub fn loss_and_logit_gradient(
-    loss: LossFunction,
-    logits: &[f64],
-    label: usize,
-) -> (f64, Vec<f64>) {
-    match loss {
-        LossFunction::SoftmaxCrossEntropy => softmax_cross_entropy(logits, label),
-        LossFunction::Keras2Probability => keras2_probability_cross_entropy(logits, label),
-    }
-}
 
 /// Gradients of one sequence's loss as nalgebra matrices, before averaging.
 struct SampleGradients {
@@ -323,7 +231,7 @@ fn chunk_loss_and_gradients(
         let inputs = &batch.data[sample * sequence_length..(sample + 1) * sequence_length];
         let record = network.simulate(inputs, batch.steps, batch.sample_ids[sample])?;
         let (loss, dlogits) =
-            loss_and_logit_gradient(loss_function, record.logits.as_slice(), label);
+            loss_function.loss_and_logit_gradient(record.logits.as_slice(), label);
         let dlogits = RowDVector::from_vec(dlogits);
         total_loss += loss;
         for (output, value) in record.logits.iter().enumerate() {

@@ -1,11 +1,12 @@
 //! # hsnn-spec: the shared vocabulary of the hsnn specification
 //!
-//! This crate holds what every backend, port and tool must agree on, and no mathematics:
-//! configurations ([`config`]), weights and model files ([`model`]), dense row-major tensors
+//! This crate holds what every backend, port and tool must agree on, and no network
+//! mathematics: configurations ([`config`]), weights and model files ([`model`]), dense row-major tensors
 //! ([`tensor`]), what a forward pass records ([`trace`]), the bit and event metrics
 //! ([`metrics`]), the backend interface ([`backend`]), the seeded initial-state generator that
-//! every backend must reproduce bit for bit ([`initial_state`]), the golden-vector schema
-//! ([`vectors`]) and the error type ([`error`]).
+//! every backend must reproduce bit for bit ([`initial_state`]), the losses every trainer
+//! minimises ([`loss`]), the golden-vector schema
+//! ([`vectors`]), the words that name each choice ([`words`]) and the error type ([`error`]).
 //!
 //! Clause identifiers (Q1, L3, N2, B4, C1, ...) refer to `spec/SPEC.md`.
 
@@ -15,12 +16,14 @@ pub mod error;
 pub mod fixed;
 pub mod initial_state;
 pub mod isa;
+pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod tensor;
 pub mod trace;
 pub mod training;
 pub mod vectors;
+pub mod words;
 
 pub use backend::{Backend, ForwardOptions, ForwardOutput, LmuMatrices, QuantizerRun};
 pub use config::{
@@ -36,3 +39,4 @@ pub use model::{
 pub use tensor::{SequenceBatch, Tensor2};
 pub use trace::{CountTally, QuantizedSite, SiteTrace, TallyBuilder, TallyCell, Trace, TraceLevel};
 pub use training::{AdamConfig, AdamState, DtSchedule, GradientOutput, LossFunction, Trainer};
+pub use words::Words;

@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: MODEL DATA N [DT]".into()),
     };
     let count: usize = count.parse()?;
-    let mut model = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
+    let mut model = hsnn_train::model_file::read_model_file(std::path::Path::new(path))?;
     if let Some(dt) = dt {
         model.config.quantizer.dt = dt;
     }

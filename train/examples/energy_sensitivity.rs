@@ -19,7 +19,7 @@ use std::sync::Arc;
 use hsnn_hardware::counters::HardwareCounters;
 use hsnn_hardware::energy::{builtin_devices, price, Device, Network, PricingOptions, WidthRule};
 use hsnn_hardware::HardwareBackend;
-use hsnn_reference::fixed::ReferenceConversion;
+use hsnn_reference::compiler::ReferenceConversion;
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::{Backend, ForwardOptions, Model, TraceLevel};
 use hsnn_train::data::{self, batch, predicted_class};
@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(str::parse)
         .collect::<Result<_, _>>()?;
-    let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
+    let original = hsnn_train::model_file::read_model_file(std::path::Path::new(path))?;
     let config = DataConfig::recorded_in(&original, Some(count));
     let directory = (directory != "embedded").then(|| std::path::Path::new(directory));
     let loaded = data::load(directory, &config)?;

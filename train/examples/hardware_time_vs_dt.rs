@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use hsnn_hardware::{run_batch, Chip};
-use hsnn_reference::fixed::convert;
+use hsnn_reference::compiler::convert;
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_train::data::{self, batch};
 use hsnn_train::experiment::DataConfig;
@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let dts: Vec<f64> = dts.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
+    let original = hsnn_train::model_file::read_model_file(std::path::Path::new(path))?;
     let config = DataConfig {
         validation_size: None,
         limit: Some(count),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use hsnn_hardware::HardwareBackend;
 use hsnn_optimized::OptimizedBackend;
-use hsnn_reference::fixed::ReferenceConversion;
+use hsnn_reference::compiler::ReferenceConversion;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::{Backend, ForwardOptions, Model, TraceLevel};
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let dts: Vec<f64> = dts.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let original = hsnn_train::pretrained::read_model_file(std::path::Path::new(path))?;
+    let original = hsnn_train::model_file::read_model_file(std::path::Path::new(path))?;
     let config = DataConfig::recorded_in(&original, Some(count));
     let directory = (directory != "embedded").then(|| std::path::Path::new(directory));
     let loaded = data::load(directory, &config)?;

@@ -8,10 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: paper_table RESULTS.json")?;
-    let results = hsnn_train::reproduce::Results::load(std::path::Path::new(&path))?;
-    print!(
-        "{}",
-        hsnn_train::reproduce::render_paper_comparison(&results)
-    );
+    let results = hsnn_train::report::Results::load(std::path::Path::new(&path))?;
+    print!("{}", hsnn_train::report::render_paper_comparison(&results));
     Ok(())
 }

@@ -105,6 +105,76 @@ pub fn predicted_class(logits: &[f64]) -> usize {
     best
 }
 
+/// One of the three splits of a data set (SPEC.md clause D3), as `eval` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitName {
+    /// The training split.
+    Train,
+    /// The validation split.
+    Validation,
+    /// The test split.
+    Test,
+}
+
+impl hsnn_spec::Words for SplitName {
+    const ALL: &'static [Self] = &[SplitName::Train, SplitName::Validation, SplitName::Test];
+    fn word(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Validation => "validation",
+            SplitName::Test => "test",
+        }
+    }
+}
+
+impl LoadedData {
+    /// The split named `name`.
+    pub fn split_named(&self, name: SplitName) -> &Dataset {
+        match name {
+            SplitName::Train => &self.split.train,
+            SplitName::Validation => &self.split.validation,
+            SplitName::Test => &self.split.test,
+        }
+    }
+}
+
+/// What an evaluation asks of its data besides the model: the MNIST folder (`None`: the
+/// embedded subset), an experiment file whose data settings replace the model's record, whether
+/// a contradiction with that record is overridden, and a cap on the sequences per split.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvaluationData<'a> {
+    /// Folder of the four MNIST IDX files; `None` uses the embedded subset.
+    pub directory: Option<&'a Path>,
+    /// An experiment file whose data settings to use (`--config`).
+    pub config: Option<&'a Path>,
+    /// Use `config` even where it contradicts the model's record (`--override-provenance`).
+    pub override_provenance: bool,
+    /// Only the first sequences of each split (`--limit`); otherwise the training data's limit.
+    pub limit: Option<usize>,
+}
+
+/// The data `model` is evaluated on, by `hsnn eval`, `hsnn energy` and `hsnn.evaluate` alike
+/// (SPEC.md clauses D6, E2): the model must take psMNIST's shape, the settings come from
+/// [`eval_data_config`], `limit` overrides the training data's. Also returns the note saying
+/// that the source differs from the training data's, when it does.
+pub fn load_for_evaluation(
+    model: &Model,
+    request: EvaluationData<'_>,
+) -> TrainResult<(LoadedData, Option<String>)> {
+    check_psmnist_shape(model)?;
+    let (mut data_config, note) = eval_data_config(
+        model,
+        request.config,
+        request.directory.is_some(),
+        request.override_provenance,
+    )?;
+    if request.limit.is_some() {
+        data_config.limit = request.limit;
+    }
+    Ok((load(request.directory, &data_config)?, note))
+}
+
 /// The data settings a model is evaluated with, by `hsnn eval` and `hsnn.evaluate` (SPEC.md
 /// clause E2): the model file's record of its training data, unless an experiment file
 /// `config` is given; one that contradicts that record is refused unless

@@ -3,7 +3,6 @@
 
 use hsnn_data::Dataset;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
-use hsnn_reference::training::loss_and_logit_gradient;
 use hsnn_spec::{Backend, BitMetrics, ForwardOptions, LossFunction, Model, TraceLevel};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +95,7 @@ pub fn evaluate_with_loss<B: Backend>(
                 }
                 .into());
             }
-            let sample_loss = loss_and_logit_gradient(loss_function, logits, label).0;
+            let sample_loss = loss_function.loss_and_logit_gradient(logits, label).0;
             if !sample_loss.is_finite() {
                 return Err(hsnn_spec::HsnnError::Numerical {
                     operation: "evaluation".into(),

@@ -203,6 +203,34 @@ fn is_plain_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The model the first stage starts from: the experiment's `start_model`, checked against its
+/// network, or the seeded initialization (clause T6).
+pub fn start_model(experiment: &Experiment) -> TrainResult<hsnn_spec::Model> {
+    let Some(path) = &experiment.start_model else {
+        return Ok(hsnn_spec::Model::new(
+            experiment.network.clone(),
+            crate::initialization::initial_weights(&experiment.network, experiment.seed),
+        )?);
+    };
+    // Plain or gzipped, as every reader of model files (the shipped models are gzipped).
+    let mut model = crate::model_file::read_model_file(path)?;
+    if model.config.lmu != experiment.network.lmu
+        || model.config.output_size != experiment.network.output_size
+    {
+        return Err(TrainError::Usage(format!(
+            "start_model {} has another network than experiment {} (lmu or output_size differ); \
+             train it with this experiment's network or drop start_model",
+            path.display(),
+            experiment.name
+        )));
+    }
+    model.config.quantizer.initial_state = experiment.network.quantizer.initial_state;
+    model.config.quantizer.amplitude = experiment.network.quantizer.amplitude;
+    // The weights are what training starts from; the file's provenance is not, so the stage
+    // fingerprints (clause T8) do not depend on it.
+    Ok(hsnn_spec::Model::new(model.config, model.weights)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -825,7 +825,7 @@ enum Candidate {
 }
 
 /// The `theta` whose zero-order-hold `Bbar[0]` is `first`, by the secant method from
-/// `1/first` (Bbar[0] is smooth and falls with theta); `None` when it does not converge.
+/// `1/first` (`Bbar[0]` is smooth and falls with theta); `None` when it does not converge.
 fn zoh_theta_from_first_b(order: usize, first: f64) -> Option<f64> {
     let first_b = |theta: f64| -> f64 {
         let (a, b) = hsnn_reference::legendre::continuous(order, theta);

@@ -352,8 +352,8 @@ fn k1_an_imported_model_file_is_accepted_wherever_a_model_is() {
     let folder = std::env::temp_dir().join(format!("hsnn-keras-import-{}", std::process::id()));
     let path = folder.join("imported.json");
     model.save(&path).expect("saved");
-    match hsnn_train::pretrained::read_any_model(&path).expect("read") {
-        hsnn_train::pretrained::ModelFile::Model(read) => {
+    match hsnn_train::model_file::read_any_model(&path).expect("read") {
+        hsnn_train::model_file::ModelFile::Model(read) => {
             // The file is sealed with its checksum (E2); everything else is as imported.
             assert!(read.content_sha256.is_some());
             assert_eq!(
@@ -366,18 +366,18 @@ fn k1_an_imported_model_file_is_accepted_wherever_a_model_is() {
                 (&model.config, &model.weights, &model.import, 3)
             );
         }
-        hsnn_train::pretrained::ModelFile::Fixed(_) => panic!("read as a fixed model"),
+        hsnn_train::model_file::ModelFile::Fixed(_) => panic!("read as a fixed model"),
     }
     let mut experiment = hsnn_train::experiment::Experiment::load(None).expect("the default");
     experiment.network = model.config.clone();
     experiment.start_model = Some(path.clone());
-    let start = hsnn_train::reproduce::start_model(&experiment).expect("a start model");
+    let start = hsnn_train::experiment::start_model(&experiment).expect("a start model");
     assert_eq!(start.weights, model.weights);
     let spiking = {
         let mut spiking = model.clone();
         spiking.config.quantizer.placement = hsnn_spec::QuantizerPlacement::Hidden;
         spiking
     };
-    hsnn_reference::fixed::convert(&spiking, &Default::default()).expect("converted");
+    hsnn_reference::compiler::convert(&spiking, &Default::default()).expect("converted");
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -21,7 +21,7 @@ fn block(text: &str) -> Option<&str> {
 #[test]
 fn k1_t7_the_papers_own_network_table_is_its_results_file() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let results = hsnn_train::reproduce::Results::load(
+    let results = hsnn_train::report::Results::load(
         &root.join("docs/results/psmnist-paper-keras-spiking.json"),
     )
     .expect("the results file");
@@ -36,11 +36,11 @@ fn k1_t7_the_papers_own_network_table_is_its_results_file() {
     let validation = start.validation_accuracy.expect("a validation accuracy");
     assert_eq!((validation * 10_000.0).round(), 9697.0);
     let (point, choice) =
-        hsnn_train::reproduce::choose_within_budgets(&results.sweep).expect("a point within");
-    assert_eq!(choice, hsnn_train::reproduce::BudgetChoice::ByValidation);
+        hsnn_train::report::choose_within_budgets(&results.sweep).expect("a point within");
+    assert_eq!(choice, hsnn_train::report::BudgetChoice::ByValidation);
     assert!(point.trained.test_accuracy > 0.9538);
 
-    let table = hsnn_train::reproduce::render_paper_comparison(&results);
+    let table = hsnn_train::report::render_paper_comparison(&results);
     for document in ["README.md", "docs/REPRODUCTION.md"] {
         let text = std::fs::read_to_string(root.join(document)).expect("readable");
         assert_eq!(

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use hsnn_hardware::backend::EngineRun;
+use hsnn_hardware::engine::EngineRun;
 use hsnn_hardware::HardwareBackend;
 use hsnn_optimized::OptimizedBackend;
-use hsnn_reference::fixed::{convert, ReferenceConversion};
+use hsnn_reference::compiler::{convert, ReferenceConversion};
 use hsnn_spec::fixed::{ConversionOptions, FixedActivation};
 use hsnn_spec::TraceLevel;
 use hsnn_train::data;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use hsnn_hardware::HardwareBackend;
 use hsnn_optimized::OptimizedBackend;
-use hsnn_reference::fixed::ReferenceConversion;
+use hsnn_reference::compiler::ReferenceConversion;
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::fixed::{ConversionOptions, FixedModel};
 use hsnn_spec::{Backend, ForwardOptions, Model, NetworkConfig, SequenceBatch, TraceLevel};
@@ -28,7 +28,7 @@ pub const SMALL: usize = 16;
 
 /// Text of the bytes, as the loaders read it (model files may be gzipped).
 fn text(data: &[u8]) -> Option<String> {
-    hsnn_train::pretrained::model_text_from_bytes(data.to_vec(), "fuzz input").ok()
+    hsnn_train::model_file::model_text_from_bytes(data.to_vec(), "fuzz input").ok()
 }
 
 fn is_small(config: &NetworkConfig) -> bool {
@@ -66,7 +66,7 @@ fn exercise_model(model: &Model) {
     };
     let _ = ReferenceBackend.forward(model, &batch, &full);
     let _ = OptimizedBackend.forward(model, &batch, &full);
-    if let Ok(fixed) = hsnn_reference::fixed::convert(model, &ConversionOptions::default()) {
+    if let Ok(fixed) = hsnn_reference::compiler::convert(model, &ConversionOptions::default()) {
         exercise_fixed_model(&fixed);
     }
 }
@@ -149,9 +149,9 @@ pub fn results(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(results) = hsnn_train::reproduce::Results::from_json(text, "fuzz input") {
-        let _ = hsnn_train::reproduce::render_table(&results);
-        let _ = hsnn_train::reproduce::render_paper_comparison(&results);
+    if let Ok(results) = hsnn_train::report::Results::from_json(text, "fuzz input") {
+        let _ = hsnn_train::report::render_table(&results);
+        let _ = hsnn_train::report::render_paper_comparison(&results);
     }
 }
 

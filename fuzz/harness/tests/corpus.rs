@@ -56,13 +56,13 @@ fn e1_fuzz_seeds_are_valid_files() {
     hsnn_spec::Model::from_json(&text("model_file", "spiking-v2.json"), "seed").expect("model");
     hsnn_spec::Model::from_json(&text("model_file", "spiking-v1.json"), "seed").expect("v1");
     let gzipped = std::fs::read(corpus.join("model_file/spiking-v2.json.gz")).expect("seed");
-    let unpacked = hsnn_train::pretrained::model_text_from_bytes(gzipped, "seed").expect("gzip");
+    let unpacked = hsnn_train::model_file::model_text_from_bytes(gzipped, "seed").expect("gzip");
     hsnn_spec::Model::from_json(&unpacked, "seed").expect("gzipped model");
     hsnn_spec::fixed::FixedModel::from_json(&text("fixed_model", "spiking-fixed.json"), "seed")
         .expect("fixed model");
     hsnn_train::training_loop::Checkpoint::from_json(&text("checkpoint", "spiking.json"), "seed")
         .expect("checkpoint");
-    hsnn_train::reproduce::Results::from_json(&text("results", "results.json"), "seed")
+    hsnn_train::report::Results::from_json(&text("results", "results.json"), "seed")
         .expect("results");
     for name in [
         "fuzz-seed.json",
