@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::{DtSchedule, Model};
 use hsnn_train::experiment::Experiment;
-use hsnn_train::reproduce::{render_table, reproduce, ReproduceOptions, Results};
+use hsnn_train::report::{render_table, Results};
+use hsnn_train::reproduce::{reproduce, ReproduceOptions};
 use hsnn_train::training_loop::{Checkpoint, RunControl};
 use hsnn_train::{TrainError, TrainResult};
 
@@ -347,10 +348,13 @@ fn reproduce_table_snapshot() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// T7: training learns. A small network on 1,000 embedded training sequences must beat chance
-/// (10 %) by a wide margin after 3 non-spiking epochs of the embedded default's network, and the spiking stage (dt 10 -> 2) must keep most
-/// of it. Thresholds are set well below the measured values (see the assertion messages) so
-/// that only a real regression trips them.
+/// T7: training learns. A small network (32 hidden units, order 32) on 1,000 embedded training
+/// sequences must beat chance (10 %) by a wide margin after 3 non-spiking epochs, and the
+/// spiking stage (dt 10 -> 2) must keep most of it. Thresholds are set well below the measured
+/// values (see the assertion messages) so that only a real regression trips them. It trains on
+/// the optimized backend, the default that users train with; the reference's gradients are
+/// held to central differences by the trainer suite (C3), and the two backends' training to
+/// each other by `t8_` and C3's checks.
 #[test]
 fn t7_training_learns_well_above_chance() {
     let mut experiment = Experiment::load(None).expect("embedded default");
@@ -370,7 +374,7 @@ fn t7_training_learns_well_above_chance() {
     experiment.network.lmu.hidden_size = 32;
     experiment.network.lmu.order = 32;
     let results = reproduce(
-        &ReferenceBackend,
+        &hsnn_optimized::OptimizedBackend,
         &experiment,
         &options(out.clone(), false, None),
     )
@@ -385,14 +389,15 @@ fn t7_training_learns_well_above_chance() {
     };
     let plain = accuracy("non_spiking (");
     let spiking = accuracy("spiking (");
-    // Measured on 2026-11-24: 47.2 % non-spiking, 55.0 % after the spiking stage.
+    // Measured on 2026-12-07 on the optimized backend: 47.2 % non-spiking, 53.0 % after the
+    // spiking stage (the reference, on 2026-11-24: 47.2 % and 55.0 %).
     assert!(
         plain > 0.35,
         "non-spiking test accuracy {plain} (measured 0.472)"
     );
     assert!(
         spiking > 0.35,
-        "spiking test accuracy {spiking} (measured 0.550)"
+        "spiking test accuracy {spiking} (measured 0.530)"
     );
     let _ = std::fs::remove_dir_all(&out);
 }

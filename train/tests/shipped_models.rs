@@ -119,14 +119,14 @@ fn t7_shipped_models_on_the_embedded_test_images_optimized() {
     insta::assert_json_snapshot!(name, summaries);
 }
 
-/// T7 and C2: the reference computes the same models on the first 200 embedded test images
+/// T7 and C2: the reference computes the same models on the first 100 embedded test images
 /// (the reference takes about a third of a second per sequence, so not all 1,000 in the suite;
-/// docs/REPRODUCTION.md gives the command for more); its accuracy is within 1 point (2 images)
+/// docs/REPRODUCTION.md gives the command for more); its accuracy is within 1 point (1 image)
 /// of the optimized backend's on the same images.
 #[test]
 fn t7_shipped_models_on_the_embedded_test_images_reference() {
-    let (summaries, accuracies) = evaluate_both(&ReferenceBackend, 200);
-    let (_, optimized) = evaluate_both(&OptimizedBackend, 200);
+    let (summaries, accuracies) = evaluate_both(&ReferenceBackend, 100);
+    let (_, optimized) = evaluate_both(&OptimizedBackend, 100);
     for ((reference, optimized), summary) in accuracies.iter().zip(&optimized).zip(&summaries) {
         assert!(
             (reference - optimized).abs() <= 0.01,
@@ -134,7 +134,7 @@ fn t7_shipped_models_on_the_embedded_test_images_reference() {
         );
         assert!(*reference > 0.9, "{summary}");
     }
-    insta::assert_json_snapshot!("shipped_models_reference_200", summaries);
+    insta::assert_json_snapshot!("shipped_models_reference_100", summaries);
 }
 
 /// E2: the shipped files are the ones `models/psmnist-paper/SHA256SUMS` lists (what a user
@@ -166,7 +166,7 @@ const README_TABLE_END: &str = "<!-- end of the generated paper table -->";
 fn t7_readme_paper_table_is_the_shipped_results_file() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let results =
-        hsnn_train::reproduce::Results::load(&root.join("models/psmnist-paper/results.json"))
+        hsnn_train::report::Results::load(&root.join("models/psmnist-paper/results.json"))
             .expect("shipped results file");
     assert!(results.data.contains("10000 test"), "{}", results.data);
     let non_spiking = results
@@ -176,8 +176,8 @@ fn t7_readme_paper_table_is_the_shipped_results_file() {
         .expect("a non-spiking row");
     assert!(non_spiking.measurement.test_accuracy > 0.96);
     let (point, choice) =
-        hsnn_train::reproduce::choose_within_budgets(&results.sweep).expect("a point within");
-    assert_eq!(choice, hsnn_train::reproduce::BudgetChoice::ByValidation);
+        hsnn_train::report::choose_within_budgets(&results.sweep).expect("a point within");
+    assert_eq!(choice, hsnn_train::report::BudgetChoice::ByValidation);
     assert!(
         point.trained.test_accuracy > 0.9538,
         "{}",
@@ -195,7 +195,7 @@ fn t7_readme_paper_table_is_the_shipped_results_file() {
             .expect("the README ends its generated paper table");
     assert_eq!(
         readme[start..end].trim(),
-        hsnn_train::reproduce::render_paper_comparison(&results).trim(),
+        hsnn_train::report::render_paper_comparison(&results).trim(),
         "README.md's paper table differs from models/psmnist-paper/results.json: paste the \
          table that `hsnn reproduce --pretrained --data data/full` prints"
     );
