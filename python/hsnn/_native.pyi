@@ -21,6 +21,7 @@ __all__ = [
     "Reference",
     "bit_metrics",
     "conformance_checks",
+    "device_names",
     "evaluate",
     "import_keras_file",
     "keras_export",
@@ -132,7 +133,7 @@ class Hardware(_Backend):
         engine: _Engine = "fast",
     ) -> Hardware: ...
     def take_counters(self) -> dict[str, Any]: ...
-    def energy(self, model: Model, device: str) -> dict[str, Any]: ...
+    def energy(self, model: Model, device: str | list[str]) -> dict[str, Any]: ...
 
 def load_psmnist(
     directory: _Path | None = None,
@@ -149,6 +150,7 @@ def bit_metrics(
     fan_out: _Integers | None = None,
     fan_out_last_step: _Integers | None = None,
 ) -> dict[str, Any]: ...
+def device_names() -> list[str]: ...
 def site_metrics(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 def evaluate(
     backend: Reference | Optimized | Hardware,

@@ -596,34 +596,60 @@ backend_methods!(PyHardware {
     }
 
     /// The energy per inference of what the chip ran since the last call (and resets the
-    /// counters), priced on a built-in device profile (SPEC.md H11, from H10's counters): the
+    /// counters), priced on built-in device profiles (SPEC.md H11, from H10's counters): the
     /// hybrid network as it ran, and the same network with nothing spiking.
     ///
     /// Parameters
     /// ----------
     /// model : Model
     ///     The model that ran (its amplitude enters the pricing).
-    /// device : str
+    /// device : str or list of str
     ///     A device of ``hardware/devices/`` (``hsnn energy --help`` lists them), e.g.
-    ///     ``"loihi"``.
+    ///     ``"loihi"``; or several, priced on the same counters.
     ///
     /// Returns
     /// -------
     /// dict
-    ///     ``hybrid`` and ``non_spiking``: ``Energy`` with ``total_joules`` and its ``parts``;
-    ///     ``sequences``: how many sequences the counters cover.
-    fn energy<'py>(&self, py: Python<'py>, model: &PyModel, device: &str) -> PyResult<Bound<'py, PyDict>> {
+    ///     For one device: ``hybrid`` and ``non_spiking`` (``Energy`` with ``total_joules``
+    ///     and its ``parts``) and ``sequences``, how many sequences the counters cover. For a
+    ///     list: that dict for each device, by device name.
+    fn energy<'py>(
+        &self,
+        py: Python<'py>,
+        model: &PyModel,
+        device: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         use hsnn_hardware::energy::{builtin_devices, find_device, price_both, PricingOptions};
         let devices = builtin_devices();
-        // The device first: a mistyped name must not cost the run's counters.
-        let device = find_device(&devices, device).or_raise(py)?;
+        let (names, one): (Vec<String>, bool) = match device.extract::<String>() {
+            Ok(name) => (vec![name], true),
+            Err(_) => (device.extract::<Vec<String>>().map_err(|_| {
+                raise(py, "DtypeError", "`device` must be a device name or a list of them")
+            })?, false),
+        };
+        // The devices first: a mistyped name must not cost the run's counters.
+        let found = names
+            .iter()
+            .map(|name| find_device(&devices, name))
+            .collect::<hsnn_spec::Result<Vec<_>>>()
+            .or_raise(py)?;
         let counters = self.backend.take_counters();
-        let options = PricingOptions::for_conversion(self.backend.options(), model.model.config.quantizer.amplitude);
-        let (hybrid, non_spiking) = price_both(device, &counters, &options).or_raise(py)?;
-        let dict = PyDict::new(py);
-        dict.set_item("hybrid", pythonize::pythonize(py, &hybrid).or_raise(py)?)?;
-        dict.set_item("non_spiking", pythonize::pythonize(py, &non_spiking).or_raise(py)?)?;
-        dict.set_item("sequences", counters.sequences)?;
-        Ok(dict)
+        let options = PricingOptions::for_conversion(
+            self.backend.options(),
+            model.model.config.quantizer.amplitude,
+        );
+        let priced = PyDict::new(py);
+        for (name, device) in names.iter().zip(found) {
+            let (hybrid, non_spiking) = price_both(device, &counters, &options).or_raise(py)?;
+            let dict = PyDict::new(py);
+            dict.set_item("hybrid", pythonize::pythonize(py, &hybrid).or_raise(py)?)?;
+            dict.set_item("non_spiking", pythonize::pythonize(py, &non_spiking).or_raise(py)?)?;
+            dict.set_item("sequences", counters.sequences)?;
+            if one {
+                return Ok(dict);
+            }
+            priced.set_item(name, dict)?;
+        }
+        Ok(priced)
     }
 });

@@ -368,3 +368,18 @@ fn invalid_item(py: Python<'_>, name: String, reason: &str) -> PyErr {
     let error = HsnnError::invalid(name, reason.to_string());
     crate::errors::raise(py, crate::errors::class_of(&error), error.to_string())
 }
+
+/// The names of the built-in device profiles (SPEC.md H11, `hardware/devices/`), in file
+/// order: what ``Hardware.energy`` accepts.
+///
+/// Returns
+/// -------
+/// list of str
+///     Every built-in device's name.
+#[pyfunction]
+pub fn device_names() -> Vec<String> {
+    hsnn_hardware::energy::builtin_devices()
+        .into_iter()
+        .map(|device| device.name)
+        .collect()
+}

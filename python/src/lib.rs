@@ -38,6 +38,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(extras::load_psmnist, module)?)?;
     module.add_function(wrap_pyfunction!(extras::bit_metrics, module)?)?;
     module.add_function(wrap_pyfunction!(extras::site_metrics, module)?)?;
+    module.add_function(wrap_pyfunction!(extras::device_names, module)?)?;
     module.add_function(wrap_pyfunction!(training::evaluate, module)?)?;
     module.add_function(wrap_pyfunction!(training::reproduce, module)?)?;
     module.add_function(wrap_pyfunction!(keras::import_keras_file, module)?)?;

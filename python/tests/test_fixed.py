@@ -72,6 +72,25 @@ def test_a_mistyped_device_keeps_the_counters() -> None:
     assert energy["sequences"] == 3 and energy["hybrid"]["total_joules"] > 0
 
 
+def test_several_devices_are_priced_on_the_same_counters() -> None:
+    """H11: a list of devices prices one run's counters on each, as one device alone would."""
+    model = hsnn.Model.load(PAPER_MODEL)
+    x = hsnn.load_psmnist(limit=3)["test"][0]
+    chip = hsnn.Hardware()
+    chip.forward(model, x, trace="none")
+    alone = chip.energy(model, "cpu")
+    chip.forward(model, x, trace="none")
+    both = chip.energy(model, ["loihi", "cpu"])
+    assert set(both) == {"loihi", "cpu"}
+    assert both["cpu"] == alone
+    # Loihi is event-driven and CPU is not: one run's counters, two different prices.
+    assert both["loihi"]["hybrid"]["total_joules"] != both["cpu"]["hybrid"]["total_joules"]
+    with pytest.raises(hsnn.HsnnError, match="lohi"):
+        chip.energy(model, ["cpu", "lohi"])
+    with pytest.raises(hsnn.DtypeError, match="device"):
+        chip.energy(model, 3)
+
+
 def test_both_engines_give_the_same_integers_and_counters() -> None:
     """H13: ``engine="fast"`` and ``engine="chip"`` agree on logits, counts and counters."""
     model = hsnn.Model.load(PAPER_MODEL)

@@ -14,6 +14,7 @@ from typing import Any
 
 import hsnn
 import hsnn.conformance
+import hsnn.sweep
 
 START, END = "<!-- api:start -->", "<!-- api:end -->"
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "PYTHON.md"
@@ -40,6 +41,7 @@ def render() -> str:
     for module, names in (
         (hsnn, [n for n in hsnn.__all__ if not n.endswith(("Error", "Interrupted"))]),
         (hsnn.conformance, list(hsnn.conformance.__all__)),
+        (hsnn.sweep, [n for n in hsnn.sweep.__all__ if not n.isupper()]),
     ):
         for name in names:
             value = getattr(module, name)

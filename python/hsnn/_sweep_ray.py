@@ -1,0 +1,153 @@
+"""The Ray Tune side of :mod:`hsnn.sweep`: one trial per training point, resumable.
+
+Imported only by :func:`hsnn.sweep.run`, so the package works without Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hsnn._errors import UsageError
+from hsnn.sweep import (
+    RESULTS_FORMAT,
+    RESULTS_FORMAT_VERSION,
+    Sweep,
+    TrainingPoint,
+    load_sweep,
+    measure_point,
+    train_point,
+)
+
+try:
+    import ray
+    from ray import tune
+except ImportError as error:  # pragma: no cover - the message is the point
+    raise ImportError(
+        'hsnn.sweep.run needs Ray Tune: pip install "./python[sweep]" (ray[tune] 2.60)'
+    ) from error
+
+ROWS_FILE = "rows.json"
+
+
+def _trial(config: dict[str, Any]) -> None:
+    """One training point: train (resuming from hsnn's checkpoints), then measure."""
+    sweep = load_sweep(config["sweep_file"])
+    point = TrainingPoint(**config["point"])
+    folder = Path(config["points_folder"]) / point.name
+    threads = int(config["threads"])
+    rows_file = folder / ROWS_FILE
+
+    def report_epoch(summary: dict[str, Any], run_folder: Path) -> None:
+        # Tune's checkpoint points at hsnn's run folder: a marker naming it, not a copy.
+        with tempfile.TemporaryDirectory() as marker:
+            (Path(marker) / "hsnn-run.json").write_text(json.dumps({"run": str(run_folder)}))
+            tune.report(
+                {
+                    "stage": summary.get("stage"),
+                    "epoch": summary.get("epoch"),
+                    "validation_accuracy": summary.get("validation_accuracy"),
+                    "done": False,
+                },
+                checkpoint=tune.Checkpoint.from_directory(marker),
+            )
+
+    if not rows_file.exists():
+        model_file = train_point(sweep, point, folder, threads, report=report_epoch)
+        rows = measure_point(sweep, point, model_file, threads)
+        partial = rows_file.with_suffix(".json.partial")
+        partial.write_text(json.dumps(rows, indent=1) + "\n")
+        os.replace(partial, rows_file)
+    rows = json.loads(rows_file.read_text())
+    best = max(row.get("validation_accuracy", 0.0) for row in rows)
+    tune.report({"done": True, "rows": len(rows), "best_validation_accuracy": best})
+
+
+def run_on_ray(
+    sweep_file: str | os.PathLike[str],
+    *,
+    address: str | None,
+    storage: str | os.PathLike[str] | None,
+    num_cpus: int | None,
+    max_failures: int,
+) -> Path:
+    """:func:`hsnn.sweep.run`, with Ray imported."""
+    sweep = load_sweep(sweep_file)
+    storage_path = Path(storage) if storage is not None else Path("runs") / "sweeps"
+    storage_path = storage_path.resolve()
+    storage_path.mkdir(parents=True, exist_ok=True)
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise UsageError(f"cannot reach the Ray cluster at {address!r}: {error}") from error
+    points_folder = storage_path / sweep.name / "points"
+    trainable = tune.with_resources(_trial, {"cpu": sweep.cpus_per_trial})
+    experiment_path = storage_path / sweep.name / "tune"
+    if tune.Tuner.can_restore(str(experiment_path)):
+        tuner = tune.Tuner.restore(str(experiment_path), trainable=trainable, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={
+                "sweep_file": str(Path(sweep_file).resolve()),
+                "points_folder": str(points_folder),
+                "threads": sweep.cpus_per_trial,
+                "point": tune.grid_search(
+                    [
+                        {"seed": p.seed, "end_dt": p.end_dt, "placement": p.placement}
+                        for p in sweep.points
+                    ]
+                ),
+            },
+            run_config=tune.RunConfig(
+                name="tune",
+                storage_path=str(storage_path / sweep.name),
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+            ),
+        )
+    started = time.time()
+    grid = tuner.fit()
+    errors = [result.error for result in grid if result.error is not None]
+    if errors:
+        raise UsageError(
+            f"{len(errors)} trial(s) of sweep {sweep.name} failed after {max_failures} "
+            f"retries; run the command again to resume: {errors[0]}"
+        )
+    return write_results(sweep, points_folder, storage_path / sweep.name, time.time() - started)
+
+
+def write_results(sweep: Sweep, points_folder: Path, out: Path, seconds: float) -> Path:
+    """Gathers every point's rows into the sweep's results file, in grid order."""
+    rows = []
+    for point in sweep.points:
+        rows_file = points_folder / point.name / ROWS_FILE
+        if not rows_file.exists():
+            raise UsageError(f"point {point.name} has no measurements ({rows_file})")
+        rows.extend(json.loads(rows_file.read_text()))
+    import hsnn
+
+    results = {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "generator": f"hsnn {hsnn.__version__} (hsnn.sweep.run)",
+        "sweep": sweep.name,
+        "sweep_file": str(sweep.path),
+        "base_experiment": str(sweep.base),
+        "data": None if sweep.data is None else str(sweep.data),
+        "seconds_this_run": seconds,
+        "rows": rows,
+    }
+    path = out / "results.json"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(results, indent=1) + "\n")
+    os.replace(partial, path)
+    return path

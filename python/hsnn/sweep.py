@@ -1,0 +1,605 @@
+"""Sweeps of a hybrid-spiking LMU on Ray Tune: the accuracy-energy frontier (SPEC T, H11, B).
+
+A sweep file (format ``hsnn-sweep`` version 1) names a base experiment and the axes to cross:
+
+- training axes, one trained model per point: ``seeds``, ``end_dts`` (where the last stage's dt
+  schedule ends) and ``placements`` (where the last stage spikes, N2);
+- measurement axes, run on every trained model: the evaluation ``dts``, the conversion's
+  ``weight_bits`` (H2) and the ``devices`` that price it (H11).
+
+Each training point is one Tune trial. It trains through hsnn's engine (:func:`hsnn.reproduce`)
+with ``threads`` equal to the trial's CPUs, one epoch per call, reporting each epoch to Tune with
+a checkpoint that points at hsnn's own run folder, so a stopped or failed trial resumes from
+hsnn's checkpoint (T8). Then it evaluates the model on the fast fixed-point engine at every dt
+and weight width on the splits asked for, and prices each run per device. The driver gathers the
+rows into one results file (format ``hsnn-sweep-results`` version 1). Running the same command
+again resumes the sweep (``Tuner.restore``): finished trials are not trained again.
+
+Ray is an optional dependency (``pip install "./python[sweep]"``); everything but :func:`run`
+works without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hsnn._errors import UsageError
+
+__all__ = [
+    "RESULTS_FORMAT",
+    "RESULTS_FORMAT_VERSION",
+    "SWEEP_FORMAT",
+    "SWEEP_FORMAT_VERSION",
+    "Sweep",
+    "TrainingPoint",
+    "experiment_for",
+    "load_sweep",
+    "main",
+    "measure_point",
+    "pareto_frontier",
+    "run",
+    "train_point",
+]
+
+SWEEP_FORMAT = "hsnn-sweep"
+SWEEP_FORMAT_VERSION = 1
+RESULTS_FORMAT = "hsnn-sweep-results"
+RESULTS_FORMAT_VERSION = 1
+
+_TOP_LEVEL = {
+    "format",
+    "format_version",
+    "name",
+    "base",
+    "data",
+    "axes",
+    "conversion",
+    "devices",
+    "evaluation",
+    "cpus_per_trial",
+}
+_AXES = {"seeds", "end_dts", "placements"}
+_CONVERSION = {"weight_bits"}
+_EVALUATION = {"dts", "splits", "limit"}
+_PLACEMENTS = ("none", "hidden", "memory_input", "both")
+_SPLITS = ("validation", "test")
+
+
+@dataclass(frozen=True)
+class TrainingPoint:
+    """One trained model of a sweep: a seed, where the last stage's dt ends, where it spikes."""
+
+    seed: int
+    end_dt: float
+    placement: str
+
+    @property
+    def name(self) -> str:
+        """The trial's name and run folder: ``seed0-dt2-hidden``."""
+        return f"seed{self.seed}-dt{self.end_dt:g}-{self.placement}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file (format ``hsnn-sweep`` version 1)."""
+
+    name: str
+    path: Path
+    base: Path
+    base_experiment: dict[str, Any]
+    data: Path | None
+    seeds: tuple[int, ...]
+    end_dts: tuple[float, ...]
+    placements: tuple[str, ...]
+    weight_bits: tuple[int, ...]
+    devices: tuple[str, ...]
+    dts: tuple[float, ...]
+    splits: tuple[str, ...] = _SPLITS
+    limit: int | None = None
+    cpus_per_trial: int = 1
+    points: tuple[TrainingPoint, ...] = field(default=(), compare=False)
+
+
+def _fail(path: Path, field_name: str, reason: str) -> UsageError:
+    return UsageError(f"sweep file {path}: `{field_name}` {reason}")
+
+
+def _reject_unknown(path: Path, where: str, given: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise _fail(
+            path,
+            where or unknown[0],
+            f"has unknown key(s) {unknown}; known: {sorted(known)}",
+        )
+
+
+def _grid(
+    path: Path, field_name: str, values: Any, kind: type, check: Any = None
+) -> tuple[Any, ...]:
+    if not isinstance(values, list) or not values:
+        raise _fail(path, field_name, "must be a non-empty list")
+    out = []
+    for value in values:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise _fail(path, field_name, f"must hold {kind.__name__}s, got {value!r}")
+        if check is not None:
+            reason = check(value)
+            if reason:
+                raise _fail(path, field_name, f"{reason}, got {value!r}")
+        out.append(value)
+    if len(set(out)) != len(out):
+        raise _fail(path, field_name, f"lists a value twice: {values}")
+    return tuple(out)
+
+
+def _positive_dt(value: float) -> str | None:
+    return None if math.isfinite(value) and value > 0 else "must be finite and above 0"
+
+
+def load_sweep(path: str | os.PathLike[str]) -> Sweep:
+    """Reads and checks a sweep file before anything trains.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The sweep file; ``base`` and ``data`` in it are relative to its folder.
+
+    Returns
+    -------
+    Sweep
+        The sweep, its base experiment read, and its training points in grid order.
+
+    Raises
+    ------
+    UsageError
+        An unreadable file, another format or version, an unknown key or axis, an empty grid,
+        a value of the wrong kind, a placement the base network cannot take, a missing base
+        experiment; the message names the file and the field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read sweep file {path}: {error}") from error
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"sweep file {path} is not JSON: {error}") from error
+    if not isinstance(raw, dict):
+        raise UsageError(f"sweep file {path} must hold a JSON object")
+    if raw.get("format") != SWEEP_FORMAT or raw.get("format_version") != SWEEP_FORMAT_VERSION:
+        raise _fail(
+            path,
+            "format",
+            f"must be {SWEEP_FORMAT!r} version {SWEEP_FORMAT_VERSION}, got "
+            f"{raw.get('format')!r} version {raw.get('format_version')!r}",
+        )
+    _reject_unknown(path, "", raw, _TOP_LEVEL)
+    for key in ("name", "base", "axes"):
+        if key not in raw:
+            raise _fail(path, key, "is missing")
+    name = raw["name"]
+    if not isinstance(name, str) or not name or "/" in name:
+        raise _fail(path, "name", "must be a non-empty name without '/'")
+    folder = path.parent
+    base = folder / str(raw["base"])
+    try:
+        base_experiment = json.loads(base.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise _fail(path, "base", f"is not a readable experiment file ({error})") from error
+    stages = base_experiment.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise _fail(path, "base", f"experiment {base} has no stages")
+    data = raw.get("data")
+    data_path = None if data is None else folder / str(data)
+
+    axes = raw["axes"]
+    if not isinstance(axes, dict):
+        raise _fail(path, "axes", "must be an object")
+    _reject_unknown(path, "axes", axes, _AXES)
+    base_seed = base_experiment.get("seed", 0)
+    seeds = _grid(
+        path,
+        "axes.seeds",
+        axes.get("seeds", [base_seed]),
+        int,
+        lambda value: None if value >= 0 else "must not be negative",
+    )
+    schedule = stages[-1].get("schedule", {})
+    base_end = schedule.get("end", schedule.get("dt"))
+    end_dts = _grid(path, "axes.end_dts", axes.get("end_dts", [base_end]), float, _positive_dt)
+    placements = _grid(
+        path,
+        "axes.placements",
+        axes.get("placements", [stages[-1].get("placement")]),
+        str,
+        lambda value: None if value in _PLACEMENTS else f"must be one of {list(_PLACEMENTS)}",
+    )
+    _check_placements(path, base_experiment, placements)
+
+    conversion = raw.get("conversion", {"weight_bits": [8]})
+    if not isinstance(conversion, dict):
+        raise _fail(path, "conversion", "must be an object")
+    _reject_unknown(path, "conversion", conversion, _CONVERSION)
+    weight_bits = _grid(
+        path,
+        "conversion.weight_bits",
+        conversion.get("weight_bits", [8]),
+        int,
+        lambda value: None if 2 <= value <= 16 else "must be 2 to 16 bits",
+    )
+    devices = _grid(path, "devices", raw.get("devices", ["loihi"]), str)
+    _check_devices(path, devices)
+
+    evaluation = raw.get("evaluation", {})
+    if not isinstance(evaluation, dict):
+        raise _fail(path, "evaluation", "must be an object")
+    _reject_unknown(path, "evaluation", evaluation, _EVALUATION)
+    dts = _grid(path, "evaluation.dts", evaluation.get("dts", list(end_dts)), float, _positive_dt)
+    splits = _grid(
+        path,
+        "evaluation.splits",
+        evaluation.get("splits", list(_SPLITS)),
+        str,
+        lambda value: None if value in _SPLITS else f"must be one of {list(_SPLITS)}",
+    )
+    limit = evaluation.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise _fail(path, "evaluation.limit", f"must be a count of at least 1, got {limit!r}")
+    cpus = raw.get("cpus_per_trial", 1)
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
+        raise _fail(path, "cpus_per_trial", f"must be at least 1, got {cpus!r}")
+    points = tuple(
+        TrainingPoint(seed, end_dt, placement)
+        for seed, end_dt, placement in itertools.product(seeds, end_dts, placements)
+    )
+    return Sweep(
+        name=name,
+        path=path,
+        base=base,
+        base_experiment=base_experiment,
+        data=data_path,
+        seeds=seeds,
+        end_dts=end_dts,
+        placements=placements,
+        weight_bits=weight_bits,
+        devices=devices,
+        dts=dts,
+        splits=splits,
+        limit=limit,
+        cpus_per_trial=cpus,
+        points=points,
+    )
+
+
+def _check_placements(
+    path: Path, base_experiment: dict[str, Any], placements: Sequence[str]
+) -> None:
+    """Each placement on the base network, checked by hsnn itself (N2, E1)."""
+    import hsnn
+
+    network = base_experiment.get("network")
+    for placement in placements:
+        config = copy.deepcopy(network)
+        try:
+            config["quantizer"]["placement"] = placement
+            hsnn.Model.initial(config, 0)
+        except (hsnn.HsnnError, KeyError, TypeError) as error:
+            raise _fail(
+                path,
+                "axes.placements",
+                f"holds {placement!r}, which the base network cannot take: {error}",
+            ) from error
+
+
+def _check_devices(path: Path, devices: Sequence[str]) -> None:
+    """Each device name against the built-in profiles (H11)."""
+    from hsnn import _native
+
+    known = _native.device_names()
+    for device in devices:
+        if device not in known:
+            raise _fail(path, "devices", f"holds {device!r}; the known devices are {known}")
+
+
+def experiment_for(sweep: Sweep, point: TrainingPoint) -> dict[str, Any]:
+    """The base experiment at one training point: its seed, and its last stage spiking at
+    ``placement`` with the dt schedule ending at ``end_dt``; no dt sweep in the run's report
+    (the sweep measures on the fixed-point engine instead).
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    point : TrainingPoint
+        The point.
+
+    Returns
+    -------
+    dict
+        An experiment file's contents (format ``hsnn-experiment``).
+    """
+    experiment = copy.deepcopy(sweep.base_experiment)
+    experiment["name"] = f"{sweep.name}-{point.name}"
+    experiment["seed"] = point.seed
+    last = experiment["stages"][-1]
+    last["placement"] = point.placement
+    schedule = last["schedule"]
+    if schedule.get("kind") == "constant":
+        schedule["dt"] = point.end_dt
+    else:
+        schedule["end"] = point.end_dt
+    experiment["evaluation_dts"] = []
+    start_model = experiment.get("start_model")
+    if start_model is not None and not Path(start_model).is_absolute():
+        experiment["start_model"] = str((sweep.base.parent / start_model).resolve())
+    return experiment
+
+
+def train_point(
+    sweep: Sweep,
+    point: TrainingPoint,
+    folder: Path,
+    threads: int,
+    report: Any = None,
+) -> Path:
+    """Trains one point of a sweep in ``folder``, resuming from hsnn's checkpoints there (T8);
+    returns the last stage's model file. hsnn's engine is called until the run is complete,
+    each call stopping after one more epoch (a stage that completes goes on to the next
+    stage's first epoch), so each epoch is reported with its checkpoint written.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    point : TrainingPoint
+        The point to train.
+    folder : Path
+        The point's folder: its experiment file and hsnn's run folder (``run/``) go there.
+    threads : int
+        Threads of the optimized backend (the trial's CPUs).
+    report : callable, optional
+        Called for every epoch, in order, with ``(summary, run_folder)``: ``summary`` the
+        epoch's line of the run (stage, epoch, losses, accuracies); its checkpoint is written.
+
+    Returns
+    -------
+    Path
+        The model file of the experiment's last stage.
+    """
+    import hsnn
+
+    folder.mkdir(parents=True, exist_ok=True)
+    experiment_file = folder / "experiment.json"
+    experiment = experiment_for(sweep, point)
+    text = json.dumps(experiment, indent=2) + "\n"
+    if not experiment_file.exists() or experiment_file.read_text() != text:
+        experiment_file.write_text(text)
+    run_folder = folder / "run"
+    last_stage = experiment["stages"][-1]["name"]
+    model_file = run_folder / f"model-{last_stage}.json"
+    epochs: list[dict[str, Any]] = []
+
+    def progress(event: str, details: dict[str, Any]) -> None:
+        if event == "epoch":
+            epochs.append(dict(details))
+
+    while not (run_folder / "results.json").exists():
+        epochs.clear()
+        try:
+            hsnn.reproduce(
+                experiment_file,
+                backend=hsnn.Optimized(threads=threads),
+                data=sweep.data,
+                out=run_folder,
+                resume=run_folder.exists(),
+                progress=progress,
+                stop_after_epochs=1,
+            )
+        except hsnn.RunInterrupted:
+            pass
+        if report is not None:
+            for summary in epochs:
+                report(summary, run_folder)
+    return model_file
+
+
+def measure_point(
+    sweep: Sweep, point: TrainingPoint, model_file: Path, threads: int
+) -> list[dict[str, Any]]:
+    """Measures one trained model at every dt and weight width on the fast fixed-point engine,
+    on each split the sweep names, and prices each run on every device (H11, H13, B).
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    point : TrainingPoint
+        The point the model was trained at.
+    model_file : Path
+        Its model file.
+    threads : int
+        Threads of the chip model.
+
+    Returns
+    -------
+    list of dict
+        One row per dt x weight width x device: the point, accuracy and loss per split, the
+        bit metrics of the validation run (or the first split's), and per split the energy per
+        inference of the hybrid network, of the same network without spikes, and their ratio.
+    """
+    import hsnn
+
+    trained = hsnn.Model.load(model_file)
+    rows = []
+    for dt in sweep.dts:
+        model = trained.with_quantizer(dt=dt)
+        for bits in sweep.weight_bits:
+            chip = hsnn.Hardware({"weight_bits": bits}, threads=threads)
+            per_split: dict[str, Any] = {}
+            for split in sweep.splits:
+                evaluation = hsnn.evaluate(chip, model, split, data=sweep.data, limit=sweep.limit)
+                per_split[split] = (evaluation, chip.energy(model, list(sweep.devices)))
+            metrics_split = "validation" if "validation" in per_split else sweep.splits[0]
+            for device in sweep.devices:
+                row: dict[str, Any] = {
+                    "point": point.name,
+                    "seed": point.seed,
+                    "end_dt": point.end_dt,
+                    "placement": point.placement,
+                    "dt": dt,
+                    "weight_bits": bits,
+                    "device": device,
+                    "metrics": per_split[metrics_split][0]["metrics"],
+                }
+                for split, (evaluation, energy) in per_split.items():
+                    priced = energy[device]
+                    hybrid = priced["hybrid"]["total_joules"]
+                    dense = priced["non_spiking"]["total_joules"]
+                    row[f"{split}_accuracy"] = evaluation["accuracy"]
+                    row[f"{split}_loss"] = evaluation["loss"]
+                    row[f"{split}_samples"] = evaluation["samples"]
+                    row[f"{split}_joules"] = hybrid
+                    row[f"{split}_joules_non_spiking"] = dense
+                    row[f"{split}_energy_ratio"] = hybrid / dense if dense > 0 else math.nan
+                rows.append(row)
+    return rows
+
+
+def pareto_frontier(
+    rows: Sequence[Mapping[str, Any]], accuracy: str, energy: str
+) -> list[Mapping[str, Any]]:
+    """The rows no other row beats: none has at least their accuracy at no more energy, and
+    more accuracy or less energy. Ordered by energy.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        Rows of one device.
+    accuracy, energy : str
+        The keys to compare (a validation accuracy and an energy, so that test plays no part).
+
+    Returns
+    -------
+    list
+        The frontier's rows, cheapest first.
+    """
+    frontier = []
+    for row in rows:
+        dominated = any(
+            other[accuracy] >= row[accuracy]
+            and other[energy] <= row[energy]
+            and (other[accuracy] > row[accuracy] or other[energy] < row[energy])
+            for other in rows
+        )
+        if not dominated:
+            frontier.append(row)
+    return sorted(frontier, key=lambda row: (row[energy], -row[accuracy]))
+
+
+def run(
+    sweep_file: str | os.PathLike[str],
+    *,
+    address: str | None = None,
+    storage: str | os.PathLike[str] | None = None,
+    num_cpus: int | None = None,
+    max_failures: int = 2,
+) -> Path:
+    """Runs a sweep on Ray Tune and writes its results file; run again, it resumes the sweep.
+
+    Parameters
+    ----------
+    sweep_file : str or os.PathLike
+        The sweep file (format ``hsnn-sweep`` version 1).
+    address : str, optional
+        A running Ray cluster (``ray start --head``); default ``RAY_ADDRESS``, else a local
+        Ray started here. A trial needs ``cpus_per_trial`` CPUs on one node.
+    storage : str or os.PathLike, optional
+        Where trials, hsnn's run folders and the results go, a path every node sees; default
+        ``runs/sweeps`` in the current folder.
+    num_cpus : int, optional
+        CPUs of the local Ray (ignored with a cluster); default: all.
+    max_failures : int
+        Times Tune retries a failed trial, each time from hsnn's last checkpoint.
+
+    Returns
+    -------
+    Path
+        The results file (format ``hsnn-sweep-results`` version 1): one row per trained model x
+        dt x weight width x device.
+
+    Raises
+    ------
+    UsageError
+        A bad sweep file (before anything trains), an unreachable cluster, or trials that
+        failed every retry (run the command again to resume).
+    ImportError
+        Ray Tune is not installed (``pip install "./python[sweep]"``).
+    """
+    from hsnn._sweep_ray import run_on_ray
+
+    return run_on_ray(
+        sweep_file,
+        address=address,
+        storage=storage,
+        num_cpus=num_cpus,
+        max_failures=max_failures,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hsnn-sweep SWEEP.json [--address ...] [--storage ...]``: :func:`run` from a shell.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the results file is written, 2 on a usage error.
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="hsnn-sweep",
+        description="Run a sweep (format hsnn-sweep 1) on Ray Tune; run again to resume.",
+    )
+    parser.add_argument("sweep_file", type=Path)
+    parser.add_argument(
+        "--address", help="a running Ray cluster (default: RAY_ADDRESS, else local)"
+    )
+    parser.add_argument(
+        "--storage", type=Path, help="a path every node sees (default: runs/sweeps)"
+    )
+    parser.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (default: all)")
+    arguments = parser.parse_args(argv)
+    try:
+        results = run(
+            arguments.sweep_file,
+            address=arguments.address,
+            storage=arguments.storage,
+            num_cpus=arguments.num_cpus,
+        )
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

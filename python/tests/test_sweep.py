@@ -1,0 +1,196 @@
+"""hsnn.sweep: sweep files, training points, the frontier rule, and a tiny sweep on Ray.
+
+The Ray tests skip where Ray is not installed (``pip install "./python[sweep]"``; .ci/run runs
+them in target/sweep-venv).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hsnn
+from hsnn import sweep as sweeps
+
+TINY_EXPERIMENT: dict[str, Any] = {
+    "format": "hsnn-experiment",
+    "format_version": 1,
+    "name": "tiny-sweep",
+    "data": {"validation_size": 50, "limit": 200, "permutation_seed": 0},
+    "network": {
+        "lmu": {
+            "input_size": 1,
+            "hidden_size": 8,
+            "memory_size": 1,
+            "order": 8,
+            "theta": 784.0,
+            "discretizer": "zero_order_hold",
+            "hidden_activation": "tanh",
+            "connections": {
+                "input_to_hidden": True,
+                "hidden_to_memory": True,
+                "memory_to_memory": True,
+            },
+        },
+        "output_size": 10,
+        "quantizer": {
+            "placement": "none",
+            "dt": 1.0,
+            "amplitude": 1.0,
+            "initial_state": {"kind": "uniform", "seed": 0},
+        },
+    },
+    "seed": 0,
+    "batch_size": 25,
+    "optimizer": {"learning_rate": 0.003, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
+    "stages": [
+        {
+            "name": "non_spiking",
+            "epochs": 1,
+            "placement": "none",
+            "schedule": {"kind": "constant", "dt": 1.0},
+        },
+        {
+            "name": "spiking",
+            "epochs": 2,
+            "placement": "hidden",
+            "schedule": {"kind": "exponential", "start": 10.0, "end": 1.0, "minibatches": 4},
+        },
+    ],
+    "evaluation_dts": [2.0],
+}
+
+TINY_SWEEP: dict[str, Any] = {
+    "format": "hsnn-sweep",
+    "format_version": 1,
+    "name": "tiny",
+    "base": "tiny-experiment.json",
+    "data": None,
+    "axes": {"seeds": [0, 1], "end_dts": [2.0, 1.0], "placements": ["hidden"]},
+    "conversion": {"weight_bits": [8, 4]},
+    "devices": ["loihi", "cpu"],
+    "evaluation": {"dts": [2.0], "splits": ["validation", "test"], "limit": 20},
+    "cpus_per_trial": 1,
+}
+
+
+def write_sweep(folder: Path, **changes: Any) -> Path:
+    (folder / "tiny-experiment.json").write_text(json.dumps(TINY_EXPERIMENT))
+    sweep = copy.deepcopy(TINY_SWEEP)
+    sweep.update(changes)
+    path = folder / "sweep.json"
+    path.write_text(json.dumps(sweep))
+    return path
+
+
+def test_a_sweep_file_gives_its_grid_of_training_points(tmp_path: Path) -> None:
+    sweep = sweeps.load_sweep(write_sweep(tmp_path))
+    assert [point.name for point in sweep.points] == [
+        "seed0-dt2-hidden",
+        "seed0-dt1-hidden",
+        "seed1-dt2-hidden",
+        "seed1-dt1-hidden",
+    ]
+    experiment = sweeps.experiment_for(sweep, sweep.points[3])
+    assert experiment["seed"] == 1
+    assert experiment["stages"][-1]["schedule"]["end"] == 1.0
+    assert experiment["stages"][-1]["placement"] == "hidden"
+    assert experiment["evaluation_dts"] == []
+    # The base is untouched: every point starts from the same file.
+    assert sweep.base_experiment["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"axes": {"seeds": [0], "learning_rates": [0.1]}}, "axes"),
+        ({"axes": {"seeds": []}}, "axes.seeds"),
+        ({"axes": {"placements": ["everywhere"]}}, "axes.placements"),
+        ({"axes": {"end_dts": [0.0]}}, "axes.end_dts"),
+        ({"devices": ["lohi"]}, "devices"),
+        ({"conversion": {"weight_bits": [1]}}, "conversion.weight_bits"),
+        ({"evaluation": {"splits": ["train"]}}, "evaluation.splits"),
+        ({"format_version": 2}, "format"),
+        ({"base": "missing.json"}, "base"),
+        ({"epochs": 3}, "epochs"),
+    ],
+)
+def test_a_bad_sweep_file_is_refused_naming_the_field(
+    tmp_path: Path, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(hsnn.UsageError, match=f"`{field}`"):
+        sweeps.load_sweep(write_sweep(tmp_path, **changes))
+
+
+def test_the_frontier_keeps_the_rows_nothing_beats() -> None:
+    rows = [
+        {"name": "a", "acc": 0.9, "j": 3.0},
+        {"name": "b", "acc": 0.8, "j": 1.0},
+        {"name": "c", "acc": 0.8, "j": 2.0},  # b is as accurate and cheaper
+        {"name": "d", "acc": 0.95, "j": 3.0},  # beats a at the same energy
+        {"name": "e", "acc": 0.7, "j": 1.0},  # b is more accurate at the same energy
+    ]
+    frontier = sweeps.pareto_frontier(rows, "acc", "j")
+    assert [row["name"] for row in frontier] == ["b", "d"]
+
+
+def test_a_point_trains_resumably_and_measures_every_dt_width_and_device(tmp_path: Path) -> None:
+    sweep = sweeps.load_sweep(write_sweep(tmp_path))
+    point = sweep.points[0]
+    epochs: list[tuple[str, int]] = []
+    model_file = sweeps.train_point(
+        sweep,
+        point,
+        tmp_path / point.name,
+        threads=1,
+        report=lambda summary, _run: epochs.append((summary["stage"], summary["epoch"])),
+    )
+    # Every epoch reported, in order, after its checkpoint.
+    assert epochs == [("non_spiking", 1), ("spiking", 1), ("spiking", 2)]
+    trained = hsnn.Model.load(model_file)
+    assert trained.config["quantizer"]["placement"] == "hidden"
+    rows = sweeps.measure_point(sweep, point, model_file, threads=1)
+    assert len(rows) == 1 * 2 * 2  # dts x weight widths x devices
+    for row in rows:
+        assert row["validation_samples"] == 20 and row["test_samples"] == 20
+        assert 0.0 <= row["test_accuracy"] <= 1.0
+        assert row["test_joules"] > 0 and row["test_joules_non_spiking"] > 0
+        assert row["test_energy_ratio"] == row["test_joules"] / row["test_joules_non_spiking"]
+        assert row["metrics"]["sites"][0]["site"] == "hidden"
+    # The same counters priced on two devices: the accuracy is the run's, the joules differ.
+    by_device = {row["device"]: row for row in rows if row["weight_bits"] == 8}
+    assert by_device["loihi"]["test_accuracy"] == by_device["cpu"]["test_accuracy"]
+    assert by_device["loihi"]["test_joules"] != by_device["cpu"]["test_joules"]
+    # Training the point again trains nothing: its run is complete.
+    again: list[Any] = []
+    sweeps.train_point(sweep, point, tmp_path / point.name, threads=1, report=again.append)
+    assert again == []
+
+
+def test_a_tiny_sweep_runs_on_a_local_ray_and_resumes_without_training_again(
+    tmp_path: Path,
+) -> None:
+    ray = pytest.importorskip("ray", reason="Ray Tune is the optional [sweep] extra")
+    sweep_file = write_sweep(tmp_path)
+    storage = tmp_path / "storage"
+    try:
+        results_file = sweeps.run(sweep_file, storage=storage, num_cpus=2)
+    finally:
+        ray.shutdown()
+    results = json.loads(results_file.read_text())
+    assert results["format"] == "hsnn-sweep-results"
+    assert len(results["rows"]) == 4 * 1 * 2 * 2  # points x dts x widths x devices
+    checkpoints = sorted((storage / "tiny" / "points").glob("*/run/checkpoint-*.json"))
+    stamps = {path: path.stat().st_mtime_ns for path in checkpoints}
+    assert len(stamps) == 4 * 2
+    # The same command again: Tune restores the finished sweep and nothing trains again.
+    try:
+        again = sweeps.run(sweep_file, storage=storage, num_cpus=2)
+    finally:
+        ray.shutdown()
+    assert json.loads(again.read_text())["rows"] == results["rows"]
+    assert {path: path.stat().st_mtime_ns for path in checkpoints} == stamps
