@@ -21,6 +21,7 @@ from hsnn.sweep import (
     load_sweep,
     measure_point,
     train_point,
+    write_frontier,
 )
 
 try:
@@ -122,7 +123,9 @@ def run_on_ray(
             f"{len(errors)} trial(s) of sweep {sweep.name} failed after {max_failures} "
             f"retries; run the command again to resume: {errors[0]}"
         )
-    return write_results(sweep, points_folder, storage_path / sweep.name, time.time() - started)
+    results = write_results(sweep, points_folder, storage_path / sweep.name, time.time() - started)
+    write_frontier(results)
+    return results
 
 
 def write_results(sweep: Sweep, points_folder: Path, out: Path, seconds: float) -> Path:

@@ -34,6 +34,8 @@ from typing import Any
 from hsnn._errors import UsageError
 
 __all__ = [
+    "FRONTIER_FORMAT",
+    "FRONTIER_FORMAT_VERSION",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
     "SWEEP_FORMAT",
@@ -41,12 +43,16 @@ __all__ = [
     "Sweep",
     "TrainingPoint",
     "experiment_for",
+    "frontier",
     "load_sweep",
     "main",
     "measure_point",
     "pareto_frontier",
+    "plot_frontier",
     "run",
+    "summary_markdown",
     "train_point",
+    "write_frontier",
 ]
 
 SWEEP_FORMAT = "hsnn-sweep"
@@ -508,6 +514,213 @@ def pareto_frontier(
     return sorted(frontier, key=lambda row: (row[energy], -row[accuracy]))
 
 
+FRONTIER_FORMAT = "hsnn-sweep-frontier"
+FRONTIER_FORMAT_VERSION = 1
+
+
+def frontier(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Per device, the Pareto frontier of a sweep's rows: validation accuracy against the
+    energy per inference measured on the validation split. Points are chosen by validation,
+    never by test; each chosen point carries its test accuracy and test energy.
+
+    Parameters
+    ----------
+    results : mapping
+        A results file's contents (format ``hsnn-sweep-results`` version 1) whose rows have
+        the validation split.
+
+    Returns
+    -------
+    dict
+        Format ``hsnn-sweep-frontier`` version 1: ``devices``, each with its ``frontier``
+        (rows, cheapest first) and the range of ``energy_ratio`` (hybrid over the same network
+        without spikes, on test) over the frontier.
+
+    Raises
+    ------
+    UsageError
+        Another format, or rows without a validation split.
+    """
+    if (
+        results.get("format") != RESULTS_FORMAT
+        or results.get("format_version") != RESULTS_FORMAT_VERSION
+    ):
+        raise UsageError(
+            f"not a sweep results file ({RESULTS_FORMAT} {RESULTS_FORMAT_VERSION}): "
+            f"{results.get('format')!r} {results.get('format_version')!r}"
+        )
+    rows = list(results["rows"])
+    if any("validation_accuracy" not in row for row in rows):
+        raise UsageError(
+            "the frontier is chosen by validation: sweep with the validation split "
+            "(evaluation.splits)"
+        )
+    devices: dict[str, Any] = {}
+    for device in dict.fromkeys(row["device"] for row in rows):
+        own = [row for row in rows if row["device"] == device]
+        chosen = pareto_frontier(own, "validation_accuracy", "validation_joules")
+        ratios = [row["test_energy_ratio"] for row in chosen if "test_energy_ratio" in row]
+        devices[device] = {
+            "frontier": chosen,
+            "points": len(own),
+            "energy_ratio_range": [min(ratios), max(ratios)] if ratios else None,
+        }
+    return {
+        "format": FRONTIER_FORMAT,
+        "format_version": FRONTIER_FORMAT_VERSION,
+        "sweep": results.get("sweep"),
+        "devices": devices,
+    }
+
+
+def _point_label(row: Mapping[str, Any]) -> str:
+    return (
+        f"{row['placement']}, end dt {row['end_dt']:g}, dt {row['dt']:g}, {row['weight_bits']}-bit"
+    )
+
+
+def summary_markdown(front: Mapping[str, Any]) -> str:
+    """A Markdown summary of a frontier, device by device: where spiking pays (the frontier's
+    points cost less than the same network without spikes) and where it does not.
+
+    Parameters
+    ----------
+    front : mapping
+        What :func:`frontier` returns.
+
+    Returns
+    -------
+    str
+        Markdown: one section per device with its frontier as a table.
+    """
+    lines = [
+        f"# Accuracy-energy frontier of sweep {front.get('sweep')}",
+        "",
+        "Per device, the points no other point beats on validation accuracy and energy per",
+        "inference (both measured on the validation split), cheapest first; test columns are",
+        "reported, never used to choose. Ratio: the hybrid network's energy over the same",
+        "network's without spikes, on the same device (below 1: spiking pays).",
+        "",
+    ]
+    for device, entry in front["devices"].items():
+        chosen = entry["frontier"]
+        ratios = entry["energy_ratio_range"]
+        if ratios is None:
+            verdict = "no test split measured"
+        elif ratios[1] < 1:
+            verdict = f"spiking pays at every frontier point ({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
+        elif ratios[0] >= 1:
+            verdict = f"spiking does not pay ({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
+        else:
+            paying = [row for row in chosen if row.get("test_energy_ratio", 1) < 1]
+            verdict = (
+                f"spiking pays at {len(paying)} of {len(chosen)} frontier points "
+                f"({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
+            )
+        lines += [
+            f"## {device}: {verdict}",
+            "",
+            "| point | validation acc % | test acc % | J / inference (test) | ratio |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in chosen:
+            lines.append(
+                f"| seed {row['seed']}, {_point_label(row)} | "
+                f"{100 * row['validation_accuracy']:.2f} | "
+                f"{100 * row.get('test_accuracy', math.nan):.2f} | "
+                f"{row.get('test_joules', math.nan):.3e} | "
+                f"{row.get('test_energy_ratio', math.nan):.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Path) -> list[Path]:
+    """One picture per device: every point of the sweep, validation accuracy against energy
+    per inference (log scale), with its frontier drawn through the chosen points.
+
+    Parameters
+    ----------
+    front : mapping
+        What :func:`frontier` returns.
+    results : mapping
+        The results file's contents it was made from.
+    out : Path
+        The folder to write ``frontier-<device>.png`` into.
+
+    Returns
+    -------
+    list of Path
+        The pictures written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for device, entry in front["devices"].items():
+        rows = [row for row in results["rows"] if row["device"] == device]
+        figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+        for placement in dict.fromkeys(row["placement"] for row in rows):
+            own = [row for row in rows if row["placement"] == placement]
+            axes.scatter(
+                [row["validation_joules"] for row in own],
+                [100 * row["validation_accuracy"] for row in own],
+                label=f"spikes at: {placement}",
+                alpha=0.7,
+            )
+        chosen = entry["frontier"]
+        axes.plot(
+            [row["validation_joules"] for row in chosen],
+            [100 * row["validation_accuracy"] for row in chosen],
+            color="black",
+            linewidth=1,
+            drawstyle="steps-post",
+            label="frontier (by validation): best accuracy at this energy or less",
+        )
+        axes.set_xscale("log")
+        axes.set_xlabel(f"energy per inference on {device} (J, validation split)")
+        axes.set_ylabel("validation accuracy (%)")
+        axes.set_title(f"sweep {front.get('sweep')}: accuracy against energy on {device}")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize="small")
+        figure.tight_layout()
+        path = out / f"frontier-{device}.png"
+        figure.savefig(path)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def write_frontier(results_file: str | os.PathLike[str]) -> dict[str, Any]:
+    """Writes a sweep's frontier beside its results file: ``frontier.json``, ``frontier.md``
+    and one ``frontier-<device>.png`` per device (matplotlib, the [sweep] extra).
+
+    Parameters
+    ----------
+    results_file : str or os.PathLike
+        A results file (format ``hsnn-sweep-results`` version 1).
+
+    Returns
+    -------
+    dict
+        The paths written, by kind: ``json`` and ``markdown`` (a Path each), ``pictures`` (a
+        list of Paths).
+    """
+    results_file = Path(results_file)
+    results = json.loads(results_file.read_text())
+    front = frontier(results)
+    folder = results_file.parent
+    json_path = folder / "frontier.json"
+    json_path.write_text(json.dumps(front, indent=1) + "\n")
+    markdown = folder / "frontier.md"
+    markdown.write_text(summary_markdown(front) + "\n")
+    pictures = plot_frontier(front, results, folder)
+    return {"json": json_path, "markdown": markdown, "pictures": pictures}
+
+
 def run(
     sweep_file: str | os.PathLike[str],
     *,
@@ -537,7 +750,7 @@ def run(
     -------
     Path
         The results file (format ``hsnn-sweep-results`` version 1): one row per trained model x
-        dt x weight width x device.
+        dt x weight width x device; beside it the frontier (:func:`write_frontier`).
 
     Raises
     ------
@@ -597,7 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {results}")
+    folder = results.parent
+    print(f"wrote {results}, {folder / 'frontier.md'} and the frontier's pictures")
     return 0
 
 

@@ -194,3 +194,68 @@ def test_a_tiny_sweep_runs_on_a_local_ray_and_resumes_without_training_again(
         ray.shutdown()
     assert json.loads(again.read_text())["rows"] == results["rows"]
     assert {path: path.stat().st_mtime_ns for path in checkpoints} == stamps
+
+
+def synthetic_results() -> dict[str, Any]:
+    rows = []
+    # Two devices, four points: on "cheap" spiking always pays, on "dense" it never does.
+    for device, ratio in (("cheap", 0.5), ("dense", 1.5)):
+        for name, accuracy, joules, test_accuracy in (
+            ("a", 0.90, 3.0, 0.80),
+            ("b", 0.85, 1.0, 0.99),  # best on test, but chosen only for its validation
+            ("c", 0.85, 2.0, 0.70),  # b is as accurate on validation and cheaper
+            ("d", 0.95, 3.0, 0.90),
+        ):
+            rows.append(
+                {
+                    "point": name,
+                    "seed": 0,
+                    "end_dt": 2.0,
+                    "placement": "hidden",
+                    "dt": 2.0,
+                    "weight_bits": 8,
+                    "device": device,
+                    "validation_accuracy": accuracy,
+                    "validation_joules": joules,
+                    "test_accuracy": test_accuracy,
+                    "test_joules": joules,
+                    "test_energy_ratio": ratio,
+                }
+            )
+    return {
+        "format": sweeps.RESULTS_FORMAT,
+        "format_version": sweeps.RESULTS_FORMAT_VERSION,
+        "sweep": "synthetic",
+        "rows": rows,
+    }
+
+
+def test_the_frontier_is_chosen_by_validation_per_device_and_says_where_spiking_pays() -> None:
+    front = sweeps.frontier(synthetic_results())
+    assert front["format"] == "hsnn-sweep-frontier"
+    for device in ("cheap", "dense"):
+        assert [row["point"] for row in front["devices"][device]["frontier"]] == ["b", "d"]
+    summary = sweeps.summary_markdown(front)
+    assert "## cheap: spiking pays at every frontier point (0.50x-0.50x)" in summary
+    assert "## dense: spiking does not pay (1.50x-1.50x)" in summary
+    results = synthetic_results()
+    results["rows"][0].pop("validation_accuracy")
+    with pytest.raises(hsnn.UsageError, match="by validation"):
+        sweeps.frontier(results)
+    with pytest.raises(hsnn.UsageError, match="not a sweep results file"):
+        sweeps.frontier({"format": "hsnn-results", "format_version": 4, "rows": []})
+
+
+def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the pictures need the [sweep] extra")
+    results_file = tmp_path / "results.json"
+    results_file.write_text(json.dumps(synthetic_results()))
+    written = sweeps.write_frontier(results_file)
+    assert [path.name for path in written["pictures"]] == [
+        "frontier-cheap.png",
+        "frontier-dense.png",
+    ]
+    for picture in written["pictures"]:
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(written["json"].read_text())["sweep"] == "synthetic"
+    assert "spiking pays" in written["markdown"].read_text()
