@@ -12,41 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_training import TINY
 
 import hsnn
 from hsnn import sweep as sweeps
 
+# test_training's tiny network, with a spiking stage for the sweep to vary.
 TINY_EXPERIMENT: dict[str, Any] = {
-    "format": "hsnn-experiment",
-    "format_version": 1,
+    **copy.deepcopy(TINY),
     "name": "tiny-sweep",
     "data": {"validation_size": 50, "limit": 200, "permutation_seed": 0},
-    "network": {
-        "lmu": {
-            "input_size": 1,
-            "hidden_size": 8,
-            "memory_size": 1,
-            "order": 8,
-            "theta": 784.0,
-            "discretizer": "zero_order_hold",
-            "hidden_activation": "tanh",
-            "connections": {
-                "input_to_hidden": True,
-                "hidden_to_memory": True,
-                "memory_to_memory": True,
-            },
-        },
-        "output_size": 10,
-        "quantizer": {
-            "placement": "none",
-            "dt": 1.0,
-            "amplitude": 1.0,
-            "initial_state": {"kind": "uniform", "seed": 0},
-        },
-    },
-    "seed": 0,
     "batch_size": 25,
-    "optimizer": {"learning_rate": 0.003, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
     "stages": [
         {
             "name": "non_spiking",
