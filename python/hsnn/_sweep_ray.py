@@ -68,6 +68,11 @@ def _trial(config: dict[str, Any]) -> None:
     tune.report({"done": True, "rows": len(rows), "best_validation_accuracy": best})
 
 
+def _trial_name(trial: Any) -> str:
+    """A trial's name in Tune's table and its folder: its training point's."""
+    return TrainingPoint(**trial.config["point"]).name
+
+
 def run_on_ray(
     sweep_file: str | os.PathLike[str],
     *,
@@ -109,6 +114,9 @@ def run_on_ray(
                     ]
                 ),
             },
+            tune_config=tune.TuneConfig(
+                trial_name_creator=_trial_name, trial_dirname_creator=_trial_name
+            ),
             run_config=tune.RunConfig(
                 name="tune",
                 storage_path=str(storage_path / sweep.name),
