@@ -881,6 +881,29 @@ fn dense_label(dense: &DenseCounter) -> String {
 mod tests {
     use super::*;
 
+    /// E1: the width rule's words are the ones its file form (serde) writes, and read back;
+    /// the engine's words, command-line and Python only, are distinct and read back too.
+    #[test]
+    fn e1_width_rule_and_engine_words_are_their_file_words() {
+        use hsnn_spec::Words;
+        for &rule in WidthRule::ALL {
+            let file_form = serde_json::to_string(&rule).expect("serializes");
+            assert_eq!(file_form, format!("\"{}\"", rule.word()));
+            assert_eq!(
+                WidthRule::from_word("rule", rule.word()).expect("a word"),
+                rule
+            );
+        }
+        assert_eq!(WidthRule::words(), ["next_listed", "interpolated"]);
+        assert_eq!(crate::Engine::words(), ["fast", "chip"]);
+        for &engine in crate::Engine::ALL {
+            assert_eq!(
+                crate::Engine::from_word("engine", engine.word()).expect("a word"),
+                engine
+            );
+        }
+    }
+
     const PJ: f64 = 1e-12;
 
     fn horowitz() -> Device {

@@ -81,8 +81,8 @@ pub fn pieces(sequences: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// Checks a batch against the chip's model: valid (finite, sized) and with the model's input
-/// width.
+/// Checks a batch against the chip's model before either engine runs it (SPEC.md E1, H8):
+/// valid (finite, sized) and with the model's input width.
 pub fn check_batch(chip: &Chip, batch: &SequenceBatch) -> Result<()> {
     batch.validate()?;
     let lmu = &chip.model().config.lmu;

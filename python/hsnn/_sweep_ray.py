@@ -16,10 +16,14 @@ from hsnn._errors import UsageError
 from hsnn.sweep import (
     RESULTS_FORMAT,
     RESULTS_FORMAT_VERSION,
+    ROWS_FORMAT,
+    ROWS_FORMAT_VERSION,
     Sweep,
     TrainingPoint,
+    check_fingerprint,
     load_sweep,
     measure_point,
+    read_rows,
     train_point,
     write_frontier,
 )
@@ -52,7 +56,7 @@ def _trial(config: dict[str, Any]) -> None:
                     "stage": summary.get("stage"),
                     "epoch": summary.get("epoch"),
                     "validation_accuracy": summary.get("validation_accuracy"),
-                    "done": False,
+                    "measured": False,
                 },
                 checkpoint=tune.Checkpoint.from_directory(marker),
             )
@@ -60,15 +64,25 @@ def _trial(config: dict[str, Any]) -> None:
     if not rows_file.exists():
         model_file = train_point(sweep, point, folder, threads, report=report_epoch)
         rows = measure_point(sweep, point, model_file, threads)
-        partial = rows_file.with_suffix(".json.partial")
-        partial.write_text(json.dumps(rows, indent=1) + "\n")
+        import hsnn
+
+        record = {
+            "format": ROWS_FORMAT,
+            "format_version": ROWS_FORMAT_VERSION,
+            "generator": f"hsnn {hsnn.__version__} (hsnn.sweep, a Tune trial)",
+            "sweep_fingerprint": sweep.fingerprint,
+            "point": point.name,
+            "rows": rows,
+        }
+        partial = rows_file.with_name(rows_file.name + ".partial")
+        partial.write_text(json.dumps(record, indent=1) + "\n")
         os.replace(partial, rows_file)
-    rows = json.loads(rows_file.read_text())
-    best = max(row.get("validation_accuracy", 0.0) for row in rows)
-    tune.report({"done": True, "rows": len(rows), "best_validation_accuracy": best})
+    rows = read_rows(rows_file, sweep)
+    best = max(row["validation_accuracy"] for row in rows)
+    tune.report({"measured": True, "rows": len(rows), "best_validation_accuracy": best})
 
 
-def _trial_name(trial: Any) -> str:
+def _trial_name(trial: tune.experiment.Trial) -> str:
     """A trial's name in Tune's table and its folder: its training point's."""
     return TrainingPoint(**trial.config["point"]).name
 
@@ -81,11 +95,17 @@ def run_on_ray(
     num_cpus: int | None,
     max_failures: int,
 ) -> Path:
-    """:func:`hsnn.sweep.run`, with Ray imported."""
+    """:func:`hsnn.sweep.run`, with Ray imported (parameters, returns and errors there).
+
+    A sweep already started in ``storage`` resumes (``Tuner.restore``) when its fingerprint
+    (the sweep file's and the base experiment's text) is the one it started with, and is
+    refused otherwise, before anything trains.
+    """
     sweep = load_sweep(sweep_file)
     storage_path = Path(storage) if storage is not None else Path("runs") / "sweeps"
     storage_path = storage_path.resolve()
     storage_path.mkdir(parents=True, exist_ok=True)
+    check_fingerprint(sweep, storage_path / sweep.name)
     address = address or os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
         try:
@@ -137,13 +157,35 @@ def run_on_ray(
 
 
 def write_results(sweep: Sweep, points_folder: Path, out: Path, seconds: float) -> Path:
-    """Gathers every point's rows into the sweep's results file, in grid order."""
+    """Gathers every point's rows into the sweep's results file, in grid order.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    points_folder : Path
+        The folder of its points.
+    out : Path
+        Where ``results.json`` goes.
+    seconds : float
+        Wall-clock seconds of this run of the sweep (not of resumed parts).
+
+    Returns
+    -------
+    Path
+        The results file (format ``hsnn-sweep-results`` version 1).
+
+    Raises
+    ------
+    UsageError
+        A point without measurements, or measured by another version of the sweep.
+    """
     rows = []
     for point in sweep.points:
         rows_file = points_folder / point.name / ROWS_FILE
         if not rows_file.exists():
             raise UsageError(f"point {point.name} has no measurements ({rows_file})")
-        rows.extend(json.loads(rows_file.read_text()))
+        rows.extend(read_rows(rows_file, sweep))
     import hsnn
 
     results = {
@@ -154,6 +196,7 @@ def write_results(sweep: Sweep, points_folder: Path, out: Path, seconds: float) 
         "sweep_file": str(sweep.path),
         "base_experiment": str(sweep.base),
         "data": None if sweep.data is None else str(sweep.data),
+        "sweep_fingerprint": sweep.fingerprint,
         "seconds_this_run": seconds,
         "rows": rows,
     }

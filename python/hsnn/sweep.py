@@ -15,6 +15,15 @@ and weight width on the splits asked for, and prices each run per device. The dr
 rows into one results file (format ``hsnn-sweep-results`` version 1). Running the same command
 again resumes the sweep (``Tuner.restore``): finished trials are not trained again.
 
+Paths in a sweep file (``base``, ``data``) are relative to its folder, and so is a relative
+``start_model`` in its base experiment: a sweep and its base travel together. (``hsnn train``
+resolves an experiment's ``start_model`` against the working folder instead.)
+
+Files: the sweep's folder in the storage holds ``points/<point>/`` (the experiment file, hsnn's
+run folder ``run/``, and ``rows.json``, format ``hsnn-sweep-rows`` version 1), ``tune/`` (Tune's
+own state), ``fingerprint.json`` (what a resumed sweep must match), ``results.json`` and the
+frontier (:func:`write_frontier`).
+
 Ray is an optional dependency (``pip install "./python[sweep]"``); everything but :func:`run`
 works without it.
 """
@@ -22,11 +31,12 @@ works without it.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +48,13 @@ __all__ = [
     "FRONTIER_FORMAT_VERSION",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
+    "ROWS_FORMAT",
+    "ROWS_FORMAT_VERSION",
     "SWEEP_FORMAT",
     "SWEEP_FORMAT_VERSION",
     "Sweep",
     "TrainingPoint",
+    "check_fingerprint",
     "experiment_for",
     "frontier",
     "load_sweep",
@@ -49,6 +62,7 @@ __all__ = [
     "measure_point",
     "pareto_frontier",
     "plot_frontier",
+    "read_rows",
     "run",
     "summary_markdown",
     "train_point",
@@ -59,6 +73,8 @@ SWEEP_FORMAT = "hsnn-sweep"
 SWEEP_FORMAT_VERSION = 1
 RESULTS_FORMAT = "hsnn-sweep-results"
 RESULTS_FORMAT_VERSION = 1
+ROWS_FORMAT = "hsnn-sweep-rows"
+ROWS_FORMAT_VERSION = 1
 
 _TOP_LEVEL = {
     "format",
@@ -75,13 +91,22 @@ _TOP_LEVEL = {
 _AXES = {"seeds", "end_dts", "placements"}
 _CONVERSION = {"weight_bits"}
 _EVALUATION = {"dts", "splits", "limit"}
-_PLACEMENTS = ("none", "hidden", "memory_input", "both")
 _SPLITS = ("validation", "test")
 
 
 @dataclass(frozen=True)
 class TrainingPoint:
-    """One trained model of a sweep: a seed, where the last stage's dt ends, where it spikes."""
+    """One trained model of a sweep: a seed, where the last stage's dt ends, where it spikes.
+
+    Attributes
+    ----------
+    seed : int
+        The experiment's seed (initial weights, batch order, T6).
+    end_dt : float
+        Where the last stage's dt schedule ends (T5).
+    placement : str
+        Where the last stage spikes (N2).
+    """
 
     seed: int
     end_dt: float
@@ -89,13 +114,42 @@ class TrainingPoint:
 
     @property
     def name(self) -> str:
-        """The trial's name and run folder: ``seed0-dt2-hidden``."""
-        return f"seed{self.seed}-dt{self.end_dt:g}-{self.placement}"
+        """The trial's name and run folder, plain as hsnn's run names are (letters, digits,
+        ``-``, ``_``): ``seed0-dt2-hidden``, ``seed1-dt0p5-both`` for an end dt of 0.5."""
+        end_dt = repr(self.end_dt).removesuffix(".0").replace(".", "p").replace("+", "")
+        return f"seed{self.seed}-dt{end_dt}-{self.placement}"
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """A validated sweep file (format ``hsnn-sweep`` version 1)."""
+    """A validated sweep file (format ``hsnn-sweep`` version 1).
+
+    Attributes
+    ----------
+    name : str
+        The sweep's name: its folder in the storage, the prefix of its trials' runs.
+    path, base : Path
+        The sweep file, and the base experiment it names.
+    base_experiment : dict
+        The base experiment's contents.
+    data : Path or None
+        The MNIST folder, or None for the embedded subset.
+    seeds, end_dts, placements : tuple
+        The training axes; :attr:`points` is their product, in that order.
+    weight_bits, devices, dts : tuple
+        The measurement axes: conversion widths (H2), priced devices (H11), evaluation dts.
+    splits : tuple of str
+        The splits measured; always with ``validation``, by which points are chosen.
+    limit : int or None
+        Sequences per split measured (None: all).
+    cpus_per_trial : int
+        CPUs of one trial, and the threads it trains and measures with.
+    points : tuple of TrainingPoint
+        The training points, one Tune trial each.
+    fingerprint : str
+        SHA-256 of the sweep file's and the base experiment's text: a resumed sweep must have
+        the same.
+    """
 
     name: str
     path: Path
@@ -112,6 +166,24 @@ class Sweep:
     limit: int | None = None
     cpus_per_trial: int = 1
     points: tuple[TrainingPoint, ...] = field(default=(), compare=False)
+    fingerprint: str = ""
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file beside it: a reader sees the old
+    file or the new one, never a part."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _is_plain_name(name: Any) -> bool:
+    """hsnn's rule for run names (an experiment's ``name``): letters, digits, ``-``, ``_``."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
+    )
 
 
 def _fail(path: Path, field_name: str, reason: str) -> UsageError:
@@ -129,7 +201,11 @@ def _reject_unknown(path: Path, where: str, given: Mapping[str, Any], known: set
 
 
 def _grid(
-    path: Path, field_name: str, values: Any, kind: type, check: Any = None
+    path: Path,
+    field_name: str,
+    values: Any,
+    kind: type,
+    check: Callable[[Any], str | None] | None = None,
 ) -> tuple[Any, ...]:
     if not isinstance(values, list) or not values:
         raise _fail(path, field_name, "must be a non-empty list")
@@ -196,8 +272,8 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
         if key not in raw:
             raise _fail(path, key, "is missing")
     name = raw["name"]
-    if not isinstance(name, str) or not name or "/" in name:
-        raise _fail(path, "name", "must be a non-empty name without '/'")
+    if not _is_plain_name(name):
+        raise _fail(path, "name", f"must be letters, digits, '-' and '_' only, got {name!r}")
     folder = path.parent
     base = folder / str(raw["base"])
     try:
@@ -225,12 +301,9 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
     schedule = stages[-1].get("schedule", {})
     base_end = schedule.get("end", schedule.get("dt"))
     end_dts = _grid(path, "axes.end_dts", axes.get("end_dts", [base_end]), float, _positive_dt)
+    # hsnn itself checks each word and that the base network can take it.
     placements = _grid(
-        path,
-        "axes.placements",
-        axes.get("placements", [stages[-1].get("placement")]),
-        str,
-        lambda value: None if value in _PLACEMENTS else f"must be one of {list(_PLACEMENTS)}",
+        path, "axes.placements", axes.get("placements", [stages[-1].get("placement")]), str
     )
     _check_placements(path, base_experiment, placements)
 
@@ -260,6 +333,12 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
         str,
         lambda value: None if value in _SPLITS else f"must be one of {list(_SPLITS)}",
     )
+    if "validation" not in splits:
+        raise _fail(
+            path,
+            "evaluation.splits",
+            'must hold "validation": the frontier is chosen by validation, never by test',
+        )
     limit = evaluation.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise _fail(path, "evaluation.limit", f"must be a count of at least 1, got {limit!r}")
@@ -270,7 +349,14 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
         TrainingPoint(seed, end_dt, placement)
         for seed, end_dt, placement in itertools.product(seeds, end_dts, placements)
     )
+    names = [point.name for point in points]
+    if len(set(names)) != len(names):
+        raise _fail(path, "axes.end_dts", f"gives two points one name: {sorted(names)}")
+    if not _is_plain_name(f"{name}-{names[0]}"):
+        raise _fail(path, "name", f"gives trial names hsnn refuses: {name}-{names[0]}")
+    fingerprint = hashlib.sha256(text.encode() + b"\0" + base.read_bytes()).hexdigest()
     return Sweep(
+        fingerprint=fingerprint,
         name=name,
         path=path,
         base=base,
@@ -358,7 +444,7 @@ def train_point(
     point: TrainingPoint,
     folder: Path,
     threads: int,
-    report: Any = None,
+    report: Callable[[dict[str, Any], Path], None] | None = None,
 ) -> Path:
     """Trains one point of a sweep in ``folder``, resuming from hsnn's checkpoints there (T8);
     returns the last stage's model file. hsnn's engine is called until the run is complete,
@@ -383,6 +469,11 @@ def train_point(
     -------
     Path
         The model file of the experiment's last stage.
+
+    Raises
+    ------
+    RunInterrupted
+        Ctrl-C stopped the run mid-epoch, after a checkpoint; call again to resume.
     """
     import hsnn
 
@@ -391,7 +482,7 @@ def train_point(
     experiment = experiment_for(sweep, point)
     text = json.dumps(experiment, indent=2) + "\n"
     if not experiment_file.exists() or experiment_file.read_text() != text:
-        experiment_file.write_text(text)
+        _write_atomically(experiment_file, text)
     run_folder = folder / "run"
     last_stage = experiment["stages"][-1]["name"]
     model_file = run_folder / f"model-{last_stage}.json"
@@ -414,7 +505,10 @@ def train_point(
                 stop_after_epochs=1,
             )
         except hsnn.RunInterrupted:
-            pass
+            # stop_after_epochs ends a call after an epoch; anything else that interrupts
+            # (Ctrl-C) ends it mid-epoch, and then the point stops here, resumable.
+            if not epochs:
+                raise
         if report is not None:
             for summary in epochs:
                 report(summary, run_folder)
@@ -481,6 +575,76 @@ def measure_point(
                     row[f"{split}_energy_ratio"] = hybrid / dense if dense > 0 else math.nan
                 rows.append(row)
     return rows
+
+
+def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
+    """A point's rows, refused when another version of the sweep measured them.
+
+    Parameters
+    ----------
+    rows_file : Path
+        A point's ``rows.json`` (format ``hsnn-sweep-rows`` version 1).
+    sweep : Sweep
+        The sweep now running.
+
+    Returns
+    -------
+    list of dict
+        The rows.
+
+    Raises
+    ------
+    UsageError
+        Another format, or a fingerprint other than the sweep's.
+    """
+    record = json.loads(rows_file.read_text())
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != ROWS_FORMAT
+        or record.get("format_version") != ROWS_FORMAT_VERSION
+    ):
+        raise UsageError(f"{rows_file} is not a sweep point's rows ({ROWS_FORMAT} 1)")
+    if record.get("sweep_fingerprint") != sweep.fingerprint:
+        raise UsageError(
+            f"{rows_file} was measured by another version of sweep {sweep.name} (its sweep "
+            "file or base experiment changed): give the sweep another name or storage"
+        )
+    return list(record["rows"])
+
+
+def check_fingerprint(sweep: Sweep, folder: Path) -> None:
+    """Records the sweep's fingerprint in its folder, or refuses a sweep whose file or base
+    experiment changed since it started there.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep about to run.
+    folder : Path
+        Its folder in the storage.
+
+    Raises
+    ------
+    UsageError
+        The folder holds another version of the sweep.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "fingerprint.json"
+    if path.exists():
+        recorded = json.loads(path.read_text()).get("sha256")
+        if recorded != sweep.fingerprint:
+            raise UsageError(
+                f"{folder} holds sweep {sweep.name} as it was when it started (fingerprint "
+                f"{recorded}); its sweep file or base experiment has changed since "
+                f"({sweep.fingerprint}): give the sweep another name or storage, or restore "
+                "the files"
+            )
+        return
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(
+        json.dumps({"sweep_file": str(sweep.path), "sha256": sweep.fingerprint}, indent=1) + "\n"
+    )
+    os.replace(partial, path)
 
 
 def pareto_frontier(
@@ -565,9 +729,12 @@ def frontier(results: Mapping[str, Any]) -> dict[str, Any]:
             "points": len(own),
             "energy_ratio_range": [min(ratios), max(ratios)] if ratios else None,
         }
+    import hsnn
+
     return {
         "format": FRONTIER_FORMAT,
         "format_version": FRONTIER_FORMAT_VERSION,
+        "generator": f"hsnn {hsnn.__version__} (hsnn.sweep.frontier)",
         "sweep": results.get("sweep"),
         "devices": devices,
     }
@@ -714,9 +881,9 @@ def write_frontier(results_file: str | os.PathLike[str]) -> dict[str, Any]:
     front = frontier(results)
     folder = results_file.parent
     json_path = folder / "frontier.json"
-    json_path.write_text(json.dumps(front, indent=1) + "\n")
+    _write_atomically(json_path, json.dumps(front, indent=1) + "\n")
     markdown = folder / "frontier.md"
-    markdown.write_text(summary_markdown(front) + "\n")
+    _write_atomically(markdown, summary_markdown(front) + "\n")
     pictures = plot_frontier(front, results, folder)
     return {"json": json_path, "markdown": markdown, "pictures": pictures}
 
@@ -807,7 +974,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             storage=arguments.storage,
             num_cpus=arguments.num_cpus,
         )
-    except UsageError as error:
+    except (UsageError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     folder = results.parent

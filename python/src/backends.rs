@@ -627,6 +627,9 @@ backend_methods!(PyHardware {
                 raise(py, "DtypeError", "`device` must be a device name or a list of them")
             })?, false),
         };
+        if names.is_empty() {
+            return Err(raise(py, "InvalidConfigError", "invalid configuration: `device` must name at least one device"));
+        }
         // The devices first: a mistyped name must not cost the run's counters.
         let found = names
             .iter()

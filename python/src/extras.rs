@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use hsnn_data::{Dataset, LoadOptions, PixelOrder, SplitRecipe};
-use hsnn_spec::{Activation, CountTally, HsnnError, QuantizedSite, SiteTrace, TallyCell};
+use hsnn_spec::{Activation, CountTally, HsnnError, QuantizedSite, SiteTrace, TallyCell, Words};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -132,26 +132,8 @@ pub fn bit_metrics<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = counts.py();
     let (shape, values) = integers(counts, "counts", &Dims(&["batch", "steps", "neurons"]))?;
-    let activation: Activation =
-        pythonize::depythonize(&pyo3::types::PyString::new(py, activation))
-            .map_err(|_| {
-                HsnnError::invalid(
-                    "activation",
-                    format!("must be tanh, relu or identity, got {activation:?}"),
-                )
-            })
-            .or_raise(py)?;
-    let site = match site {
-        "hidden" => QuantizedSite::Hidden,
-        "memory_input" => QuantizedSite::MemoryInput,
-        other => {
-            return Err(HsnnError::invalid(
-                "site",
-                format!("must be hidden or memory_input, got {other:?}"),
-            ))
-            .or_raise(py)
-        }
-    };
+    let activation = Activation::from_word("activation", activation).or_raise(py)?;
+    let site = QuantizedSite::from_word("site", site).or_raise(py)?;
     let neurons = shape[2];
     let fan = |value: Option<&Bound<'py, PyAny>>, name: &str| -> PyResult<Vec<u64>> {
         match value {
@@ -267,13 +249,19 @@ fn site_record(record: &Bound<'_, PyAny>, index: usize) -> PyResult<SiteTrace> {
             .extract::<usize>()
             .map_err(|_| invalid(key, "must be a non-negative integer"))
     };
-    let site = match item("site")?.extract::<String>().ok().as_deref() {
-        Some("hidden") => QuantizedSite::Hidden,
-        Some("memory_input") => QuantizedSite::MemoryInput,
-        _ => return Err(invalid("site", "must be \"hidden\" or \"memory_input\"")),
+    // The words each choice lists (SPEC E1), named in the message as this record's field.
+    let word = |key: &str| -> PyResult<String> {
+        item(key)?
+            .extract::<String>()
+            .map_err(|_| invalid(key, "must be a word (str)"))
     };
-    let activation: Activation = pythonize::depythonize(&item("activation")?)
-        .map_err(|_| invalid("activation", "must be tanh, relu or identity"))?;
+    let site =
+        QuantizedSite::from_word(&format!("records[{index}].site"), &word("site")?).or_raise(py)?;
+    let activation = Activation::from_word(
+        &format!("records[{index}].activation"),
+        &word("activation")?,
+    )
+    .or_raise(py)?;
     let (batch, steps, neurons) = (size("batch")?, size("steps")?, size("neurons")?);
     let fan = |key: &str| -> PyResult<Vec<u64>> {
         let (_, values) = integers(&item(key)?, key, &Dims(&["neurons"]))?;

@@ -85,10 +85,15 @@ def test_several_devices_are_priced_on_the_same_counters() -> None:
     assert both["cpu"] == alone
     # Loihi is event-driven and CPU is not: one run's counters, two different prices.
     assert both["loihi"]["hybrid"]["total_joules"] != both["cpu"]["hybrid"]["total_joules"]
+    chip.forward(model, x, trace="none")
     with pytest.raises(hsnn.HsnnError, match="lohi"):
         chip.energy(model, ["cpu", "lohi"])
     with pytest.raises(hsnn.DtypeError, match="device"):
         chip.energy(model, 3)
+    with pytest.raises(hsnn.InvalidConfigError, match="at least one device"):
+        chip.energy(model, [])
+    # Refused lists leave the counters to a correct call.
+    assert chip.energy(model, "cpu") == alone
 
 
 def test_both_engines_give_the_same_integers_and_counters() -> None:

@@ -129,7 +129,7 @@ impl hsnn_spec::Words for SplitName {
 }
 
 impl LoadedData {
-    /// The split named `name`.
+    /// The split named `name` (SPEC.md D3).
     pub fn split_named(&self, name: SplitName) -> &Dataset {
         match name {
             SplitName::Train => &self.split.train,
@@ -139,7 +139,7 @@ impl LoadedData {
     }
 }
 
-/// What an evaluation asks of its data besides the model: the MNIST folder (`None`: the
+/// What an evaluation asks of its data besides the model (SPEC.md D6, E2): the MNIST folder (`None`: the
 /// embedded subset), an experiment file whose data settings replace the model's record, whether
 /// a contradiction with that record is overridden, and a cap on the sequences per split.
 #[derive(Debug, Clone, Copy, Default)]
@@ -284,4 +284,25 @@ pub fn check_threads(option: &str, requested: u64) -> TrainResult<usize> {
         )));
     }
     Ok(requested as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hsnn_spec::Words;
+
+    /// E1: the split's words are the ones its file form (serde, as `hsnn eval --json` writes
+    /// `split`) writes, and read back.
+    #[test]
+    fn e1_split_words_are_their_file_words() {
+        assert_eq!(SplitName::words(), ["train", "validation", "test"]);
+        for &split in SplitName::ALL {
+            let file_form = serde_json::to_string(&split).expect("serializes");
+            assert_eq!(file_form, format!("\"{}\"", split.word()));
+            assert_eq!(
+                SplitName::from_word("split", split.word()).expect("a word"),
+                split
+            );
+        }
+    }
 }

@@ -14,7 +14,8 @@ pub fn read_model_file(path: &std::path::Path) -> TrainResult<Model> {
     Ok(Model::from_json(&text, &path.display().to_string())?)
 }
 
-/// The text of a JSON file that may be gzipped (recognised by its magic bytes, not its name).
+/// The text of a model file (SPEC.md E2), plain or gzipped (recognised by its magic bytes, not
+/// its name), unpacked to at most [`MAX_UNPACKED_MODEL_BYTES`].
 pub fn read_model_text(path: &std::path::Path) -> TrainResult<String> {
     let bytes = std::fs::read(path).map_err(|source| hsnn_spec::HsnnError::Io {
         action: "cannot read model file".into(),
@@ -68,7 +69,7 @@ pub fn stand_in(fixed: &hsnn_spec::fixed::FixedModel) -> TrainResult<Model> {
     Ok(stand_in)
 }
 
-/// The most bytes a gzipped model file may unpack to: 1 GiB, hundreds of times the paper
+/// The most bytes a gzipped model file may unpack to (SPEC.md E2, E3): 1 GiB, hundreds of times the paper
 /// model's 3 MB, so a small file cannot make hsnn allocate without bound.
 pub const MAX_UNPACKED_MODEL_BYTES: u64 = 1 << 30;
 

@@ -128,8 +128,10 @@ fn t7_shipped_models_on_the_embedded_test_images_reference() {
     let (summaries, accuracies) = evaluate_both(&ReferenceBackend, 100);
     let (_, optimized) = evaluate_both(&OptimizedBackend, 100);
     for ((reference, optimized), summary) in accuracies.iter().zip(&optimized).zip(&summaries) {
+        // Counted in images: accuracies 1/100 apart differ by slightly more than 0.01 in f64.
+        let correct = |accuracy: f64| (accuracy * 100.0).round() as i64;
         assert!(
-            (reference - optimized).abs() <= 0.01,
+            (correct(*reference) - correct(*optimized)).abs() <= 1,
             "{summary} vs {optimized}"
         );
         assert!(*reference > 0.9, "{summary}");
