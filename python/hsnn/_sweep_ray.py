@@ -72,6 +72,9 @@ def _trial(config: dict[str, Any]) -> None:
             "generator": f"hsnn {hsnn.__version__} (hsnn.sweep, a Tune trial)",
             "sweep_fingerprint": sweep.fingerprint,
             "point": point.name,
+            # Which Ray node measured it: the engine is deterministic, so the rows do not
+            # depend on it; a cluster's tests read it to see that every node worked.
+            "node_id": ray.get_runtime_context().get_node_id(),
             "rows": rows,
         }
         partial = rows_file.with_name(rows_file.name + ".partial")

@@ -1,0 +1,190 @@
+"""hsnn.sweep on Ray, the proofs of resumability and of clusters (SPEC T8, H13).
+
+- A sweep on a two-node Ray cluster, started on loopback by the test, gives the local run's
+  rows bit for bit, with trials on both nodes.
+- Killing a trial's process makes Tune retry it from hsnn's checkpoint, and the point's final
+  weights equal an uninterrupted run's.
+- Killing the driver mid-sweep and running the command again trains no finished point again.
+
+Each test stops every Ray process it started with Ray's own command (``ray stop``), which
+stops every Ray process of this machine: do not run these tests beside another Ray.
+They skip where Ray is not installed (.ci/run runs them in target/sweep-venv).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_sweep import write_sweep
+
+import hsnn
+from hsnn import sweep as sweeps
+
+ray = pytest.importorskip("ray", reason="Ray Tune is the optional [sweep] extra")
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def ray_stop() -> None:
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, check=False, timeout=120)
+
+
+def rows_without_nodes(results_file: Path) -> list[dict[str, Any]]:
+    return json.loads(results_file.read_text())["rows"]
+
+
+def node_ids(storage: Path) -> set[str]:
+    return {
+        json.loads(rows.read_text())["node_id"]
+        for rows in (storage / "tiny" / "points").glob("*/rows.json")
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def longer_sweep(folder: Path) -> Path:
+    """The tiny sweep with a spiking stage of 8 epochs: long enough to be killed inside."""
+    path = write_sweep(folder)
+    base = folder / "tiny-experiment.json"
+    experiment = json.loads(base.read_text())
+    experiment["stages"][-1]["epochs"] = 8
+    base.write_text(json.dumps(experiment))
+    return path
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_a_two_node_cluster_gives_the_local_rows_bit_for_bit(tmp_path: Path) -> None:
+    sweep_file = write_sweep(tmp_path, cpus_per_trial=1)
+    try:
+        local = sweeps.run(sweep_file, storage=tmp_path / "local", num_cpus=2)
+    finally:
+        ray.shutdown()
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    try:
+        for arguments in (
+            ["start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"],
+            ["start", f"--address=127.0.0.1:{port}", "--num-cpus=1"],
+        ):
+            subprocess.run(
+                [RAY, *arguments, "--disable-usage-stats"],
+                env=environment,
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
+        try:
+            cluster = sweeps.run(
+                sweep_file, storage=tmp_path / "cluster", address=f"127.0.0.1:{port}"
+            )
+        finally:
+            ray.shutdown()
+    finally:
+        ray_stop()
+    assert rows_without_nodes(cluster) == rows_without_nodes(local)
+    assert len(node_ids(tmp_path / "cluster")) == 2, "trials ran on both nodes"
+
+
+def test_a_killed_trial_is_retried_from_its_checkpoint_to_the_same_weights(
+    tmp_path: Path,
+) -> None:
+    sweep_file = longer_sweep(tmp_path)
+    sweep = sweeps.load_sweep(sweep_file)
+    point = sweep.points[0]
+    # The same point, uninterrupted and without Ray.
+    expected = hsnn.Model.load(
+        sweeps.train_point(sweep, point, tmp_path / "uninterrupted", threads=1)
+    ).to_dict()["weights"]
+
+    storage = tmp_path / "storage"
+    run_folder = storage / "tiny" / "points" / point.name / "run"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    killed = False
+    try:
+        # The trial's process holds the run folder's lock while it trains (each call of hsnn's
+        # engine takes and releases it); kill it once it has a checkpoint of its spiking
+        # stage and before the stage ends.
+        holder: list[int] = []
+
+        def training_with_a_checkpoint() -> bool:
+            try:
+                holder[:] = [int((run_folder / ".hsnn-lock").read_text().split()[0])]
+            except (FileNotFoundError, ValueError, IndexError):
+                return False
+            return (run_folder / "checkpoint-spiking.json").exists()
+
+        wait_for(training_with_a_checkpoint, 300, "a trial training past a checkpoint")
+        assert not (run_folder / "results.json").exists(), "the point finished too early"
+        os.kill(holder[0], signal.SIGKILL)
+        killed = True
+        output, _ = driver.communicate(timeout=600)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        ray_stop()
+    assert killed
+    assert driver.returncode == 0, output
+    retried = hsnn.Model.load(run_folder / "model-spiking.json").to_dict()["weights"]
+    assert retried.keys() == expected.keys()
+    for name, weights in expected.items():
+        np.testing.assert_array_equal(retried[name], weights, err_msg=name)
+
+
+def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
+    tmp_path: Path,
+) -> None:
+    sweep_file = longer_sweep(tmp_path)
+    storage = tmp_path / "storage"
+    points = storage / "tiny" / "points"
+    command = [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: any(points.glob("*/rows.json")), 600, "a measured point")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        ray_stop()
+    finished = {rows.parent.name for rows in points.glob("*/rows.json")}
+    assert finished and len(finished) < 4, "killed mid-sweep"
+    stamps = {
+        path: path.stat().st_mtime_ns
+        for name in finished
+        for path in (points / name / "run").glob("checkpoint-*.json")
+    }
+    try:
+        again = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    finally:
+        ray_stop()
+    assert again.returncode == 0, again.stdout + again.stderr
+    results = json.loads((storage / "tiny" / "results.json").read_text())
+    assert len(results["rows"]) == 4 * 1 * 2 * 2
+    # The points finished before the kill kept their checkpoints: nothing trained them again.
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
