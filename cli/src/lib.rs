@@ -6,6 +6,7 @@
 //! - [`choice`]: arguments that name a choice, parsed from the words its type lists
 //! - [`energy`]: `hsnn energy`, the cost of a model on spiking hardware (SPEC.md H10, H11)
 //! - [`plot`]: the accuracy and bits against dt figure
+//! - [`sweep`]: `hsnn sweep`, which hands a sweep file to the Python package on Ray (H14)
 //! - [`progress`]: progress bars and per-epoch lines, an [`hsnn_train::training_loop::Observer`]
 
 pub mod bench;
@@ -13,3 +14,4 @@ pub mod choice;
 pub mod energy;
 pub mod plot;
 pub mod progress;
+pub mod sweep;

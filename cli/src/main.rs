@@ -141,6 +141,25 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a sweep (format hsnn-sweep 1) on Ray Tune: models trained over seeds, end dts and
+    /// placements, measured over dts, weight widths and devices, and the accuracy-energy
+    /// frontier per device (SPEC.md H14). Runs `python -m hsnn.sweep` from the Python package
+    /// with its [sweep] extra (`bash scripts/sweep-env` makes target/sweep-venv, which is used
+    /// when present; HSNN_PYTHON names another interpreter). Run it again to resume.
+    Sweep {
+        /// The sweep file.
+        sweep_file: PathBuf,
+        /// A running Ray cluster (default: RAY_ADDRESS, else a local Ray on this machine).
+        #[arg(long)]
+        address: Option<String>,
+        /// Where trials, run folders and results go: a path every node sees (default:
+        /// runs/sweeps).
+        #[arg(long)]
+        storage: Option<PathBuf>,
+        /// CPUs of a local Ray (default: all).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        num_cpus: Option<u64>,
+    },
     /// Bring a model made elsewhere into an hsnn model file (SPEC.md section K).
     Import {
         #[command(subcommand)]
@@ -359,6 +378,22 @@ fn run(arguments: Arguments) -> TrainResult<()> {
     if let Command::Import { source } = &arguments.command {
         return import_command(source);
     }
+    if let Command::Sweep {
+        sweep_file,
+        address,
+        storage,
+        num_cpus,
+    } = arguments.command
+    {
+        // Whatever --backend says: the sweep trains on the optimized backend and measures on
+        // the fast fixed-point engine, in the Python package.
+        return hsnn_cli::sweep::run(&hsnn_cli::sweep::SweepArguments {
+            sweep_file,
+            address,
+            storage,
+            num_cpus,
+        });
+    }
     match arguments.backend {
         BackendChoice::Optimized => run_command(&OptimizedBackend, arguments.command),
         BackendChoice::Reference => run_command(&ReferenceBackend, arguments.command),
@@ -530,6 +565,11 @@ fn run_command<T: Trainer>(backend: &T, command: Command) -> TrainResult<()> {
             println!("wrote {}", out.display());
         }
         Command::Import { source } => return import_command(&source),
+        Command::Sweep { .. } => {
+            return Err(TrainError::Usage(
+                "hsnn sweep runs before any backend is chosen".into(),
+            ))
+        }
         Command::Vectors { out, fixed } => {
             let text = if fixed {
                 hsnn_conformance::golden_fixed::generate_json()?

@@ -630,3 +630,24 @@ fn k2_a_refused_import_writes_no_file() {
     assert!(text.contains("/nonexistent/paper.hdf5"), "{text}");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// `hsnn sweep` without a Python that has hsnn and Ray Tune (H14): refused before anything
+/// starts, saying what to run, for an interpreter that cannot start and for one that lacks
+/// the package.
+#[test]
+fn h14_sweep_without_its_python_says_what_to_run() {
+    for python in ["/nonexistent/python", "/bin/false"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_hsnn"))
+            .args(["sweep", "configs/sweeps/paper-frontier.json"])
+            .env("HSNN_PYTHON", python)
+            .output()
+            .expect("the hsnn binary runs");
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(!output.status.success(), "{text}");
+        assert!(!text.contains("panicked"), "{text}");
+        assert!(
+            text.contains(python) && text.contains("scripts/sweep-env"),
+            "{python}: {text}"
+        );
+    }
+}
