@@ -16,16 +16,16 @@ from hsnn._errors import UsageError
 from hsnn.sweep import (
     RESULTS_FORMAT,
     RESULTS_FORMAT_VERSION,
-    ROWS_FORMAT,
-    ROWS_FORMAT_VERSION,
     Sweep,
     TrainingPoint,
+    _write_atomically,
     check_fingerprint,
     load_sweep,
     measure_point,
     read_rows,
     train_point,
     write_frontier,
+    write_rows,
 )
 
 try:
@@ -64,22 +64,7 @@ def _trial(config: dict[str, Any]) -> None:
     if not rows_file.exists():
         model_file = train_point(sweep, point, folder, threads, report=report_epoch)
         rows = measure_point(sweep, point, model_file, threads)
-        import hsnn
-
-        record = {
-            "format": ROWS_FORMAT,
-            "format_version": ROWS_FORMAT_VERSION,
-            "generator": f"hsnn {hsnn.__version__} (hsnn.sweep, a Tune trial)",
-            "sweep_fingerprint": sweep.fingerprint,
-            "point": point.name,
-            # Which Ray node measured it: the engine is deterministic, so the rows do not
-            # depend on it; a cluster's tests read it to see that every node worked.
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "rows": rows,
-        }
-        partial = rows_file.with_name(rows_file.name + ".partial")
-        partial.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(partial, rows_file)
+        write_rows(sweep, point, folder, rows, ray.get_runtime_context().get_node_id())
     rows = read_rows(rows_file, sweep)
     best = max(row["validation_accuracy"] for row in rows)
     tune.report({"measured": True, "rows": len(rows), "best_validation_accuracy": best})
@@ -204,7 +189,5 @@ def write_results(sweep: Sweep, points_folder: Path, out: Path, seconds: float) 
         "rows": rows,
     }
     path = out / "results.json"
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(partial, path)
+    _write_atomically(path, json.dumps(results, indent=1) + "\n")
     return path

@@ -67,6 +67,7 @@ __all__ = [
     "summary_markdown",
     "train_point",
     "write_frontier",
+    "write_rows",
 ]
 
 SWEEP_FORMAT = "hsnn-sweep"
@@ -171,10 +172,15 @@ class Sweep:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file beside it: a reader sees the old
-    file or the new one, never a part."""
+    file or the new one, never a part, and a failed write (a full disk) leaves the old file
+    and no temporary one (SPEC E2's rule for hsnn's own files)."""
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _is_plain_name(name: Any) -> bool:
@@ -577,6 +583,57 @@ def measure_point(
     return rows
 
 
+def write_rows(
+    sweep: Sweep,
+    point: TrainingPoint,
+    folder: Path,
+    rows: list[dict[str, Any]],
+    node_id: str | None = None,
+) -> Path:
+    """Records a measured point's rows in its folder (format ``hsnn-sweep-rows`` version 1),
+    atomically: a point is finished exactly when this file exists.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep (its fingerprint goes into the file).
+    point : TrainingPoint
+        The point measured.
+    folder : Path
+        The point's folder.
+    rows : list of dict
+        What :func:`measure_point` returned.
+    node_id : str, optional
+        The Ray node that measured it.
+
+    Returns
+    -------
+    Path
+        The rows file.
+
+    Raises
+    ------
+    OSError
+        The write failed (a full disk): the folder is as it was.
+    """
+    import hsnn
+
+    record = {
+        "format": ROWS_FORMAT,
+        "format_version": ROWS_FORMAT_VERSION,
+        "generator": f"hsnn {hsnn.__version__} (hsnn.sweep)",
+        "sweep_fingerprint": sweep.fingerprint,
+        "point": point.name,
+        # Which Ray node measured it: the engine is deterministic, so the rows do not depend
+        # on it; a cluster's tests read it to see that every node worked.
+        "node_id": node_id,
+        "rows": rows,
+    }
+    path = folder / "rows.json"
+    _write_atomically(path, json.dumps(record, indent=1) + "\n")
+    return path
+
+
 def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
     """A point's rows, refused when another version of the sweep measured them.
 
@@ -640,11 +697,10 @@ def check_fingerprint(sweep: Sweep, folder: Path) -> None:
                 "the files"
             )
         return
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(
-        json.dumps({"sweep_file": str(sweep.path), "sha256": sweep.fingerprint}, indent=1) + "\n"
+    _write_atomically(
+        path,
+        json.dumps({"sweep_file": str(sweep.path), "sha256": sweep.fingerprint}, indent=1) + "\n",
     )
-    os.replace(partial, path)
 
 
 def pareto_frontier(

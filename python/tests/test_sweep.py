@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +270,46 @@ def test_a_sweep_changed_since_it_started_is_refused_before_anything_runs(tmp_pa
     assert sweeps.read_rows(rows_file, sweep) == [{"point": "p"}]
     with pytest.raises(hsnn.UsageError, match="another version of sweep"):
         sweeps.read_rows(rows_file, changed)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 4 MiB tmpfs (root only, as in CI, where HSNN_REQUIRE_MOUNT makes it required)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        assert "HSNN_REQUIRE_MOUNT" not in os.environ, mounted.stderr
+        pytest.skip("cannot mount a tmpfs here (not root?)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True, check=False)
+
+
+def test_a_full_disk_loses_no_finished_point(tmp_path: Path, small_disk: Path) -> None:
+    sweep = sweeps.load_sweep(write_sweep(tmp_path))
+    first, second = sweep.points[:2]
+    folder = small_disk / first.name
+    model_file = sweeps.train_point(sweep, first, folder, threads=1)
+    rows = sweeps.measure_point(sweep, first, model_file, threads=1)
+    rows_file = sweeps.write_rows(sweep, first, folder, rows)
+    finished = rows_file.read_bytes()
+    # Fill the disk to the last byte.
+    with (small_disk / "filler").open("wb") as filler, pytest.raises(OSError):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+    # The next point cannot start, and says why; the finished point's rows cannot be
+    # rewritten, and stay as they were.
+    with pytest.raises((OSError, hsnn.HsnnError)):
+        sweeps.train_point(sweep, second, small_disk / second.name, threads=1)
+    with pytest.raises(OSError):
+        sweeps.write_rows(sweep, first, folder, rows + rows)
+    assert rows_file.read_bytes() == finished
+    assert sweeps.read_rows(rows_file, sweep) == json.loads(json.dumps(rows))
+    assert not list(small_disk.rglob("*.partial"))
