@@ -944,6 +944,40 @@ def write_frontier(results_file: str | os.PathLike[str]) -> dict[str, Any]:
     return {"json": json_path, "markdown": markdown, "pictures": pictures}
 
 
+def check_address(address: str | None, timeout: float = 5.0) -> None:
+    """Refuses a Ray cluster address nothing answers at, within ``timeout`` seconds.
+
+    Parameters
+    ----------
+    address : str or None
+        ``HOST:PORT`` or ``ray://HOST:PORT``; None, ``auto`` and ``local`` are not checked (Ray
+        finds or starts the cluster).
+    timeout : float
+        Seconds to wait for a TCP connection.
+
+    Raises
+    ------
+    UsageError
+        The address is malformed, or no connection opens within ``timeout``.
+    """
+    import socket
+
+    if address is None or address in ("auto", "local"):
+        return
+    host_port = address.removeprefix("ray://")
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"Ray cluster address {address!r} is not HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"cannot reach the Ray cluster at {address!r} ({error}); start it with "
+            "`ray start --head`, or leave --address and RAY_ADDRESS unset for a local Ray"
+        ) from error
+
+
 def run(
     sweep_file: str | os.PathLike[str],
     *,
@@ -983,6 +1017,10 @@ def run(
     ImportError
         Ray Tune is not installed (``pip install "./python[sweep]"``).
     """
+    # Both refusals come before Ray starts: a bad file, and a cluster nobody answers at (Ray
+    # itself would wait minutes for it).
+    load_sweep(sweep_file)
+    check_address(address or os.environ.get("RAY_ADDRESS"))
     from hsnn._sweep_ray import run_on_ray
 
     return run_on_ray(

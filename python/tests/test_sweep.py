@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +315,17 @@ def test_a_full_disk_loses_no_finished_point(tmp_path: Path, small_disk: Path) -
     assert rows_file.read_bytes() == finished
     assert sweeps.read_rows(rows_file, sweep) == json.loads(json.dumps(rows))
     assert not list(small_disk.rglob("*.partial"))
+
+
+def test_an_unreachable_cluster_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    sweep_file = write_sweep(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    started = time.monotonic()
+    with pytest.raises(hsnn.UsageError, match="cannot reach the Ray cluster"):
+        sweeps.run(sweep_file, storage=tmp_path / "storage", address=f"127.0.0.1:{closed_port}")
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "storage").exists(), "nothing started"
+    with pytest.raises(hsnn.UsageError, match="HOST:PORT"):
+        sweeps.check_address("no-port-here")
