@@ -148,4 +148,59 @@ mod tests {
         assert!((clipped - 16.118_095_65).abs() < 1e-5, "{clipped}");
         assert_eq!(clipped_gradient, vec![0.0, 0.0]);
     }
+
+    // Softmax is unchanged by adding one number to every logit; T1b subtracts the largest
+    // first, so logits near 1000 (whose exponentials overflow binary32) give exactly what the
+    // same differences near 0 give. d is ln 3 to 10 bits, so 1000 + d is exact in binary32
+    // and both pairs of logits differ by the same d.
+    #[test]
+    fn t1_keras2_loss_is_unchanged_by_shifting_every_logit() {
+        let d = 1.0986328125;
+        let near = LossFunction::Keras2Probability.loss_and_logit_gradient(&[0.0, d], 1);
+        let far = LossFunction::Keras2Probability.loss_and_logit_gradient(&[1000.0, 1000.0 + d], 1);
+        assert!(far.0.is_finite(), "{far:?}");
+        assert_eq!(near, far);
+        assert!((near.0 - (1.0 + (-d).exp()).ln()).abs() < 1e-6, "{near:?}");
+    }
+
+    // Away from the clip, T1b's gradient is the derivative of its loss: central differences of
+    // the loss itself (step 1e-2, so the error is about 1e-4, binary32 noise 1e-5) on three
+    // classes whose normalised probabilities are nowhere near 0 or 1.
+    #[test]
+    fn t1_keras2_gradient_is_the_derivative_of_its_loss() {
+        let logits = [0.3, -1.2, 0.9];
+        let loss = |at: &[f64]| {
+            LossFunction::Keras2Probability
+                .loss_and_logit_gradient(at, 0)
+                .0
+        };
+        let (_, gradient) = LossFunction::Keras2Probability.loss_and_logit_gradient(&logits, 0);
+        let step = 1e-2;
+        for class in 0..logits.len() {
+            let mut up = logits;
+            let mut down = logits;
+            up[class] += step;
+            down[class] -= step;
+            let numeric = (loss(&up) - loss(&down)) / (2.0 * step);
+            assert!(
+                (gradient[class] - numeric).abs() < 1e-3,
+                "class {class}: {} against {numeric}",
+                gradient[class]
+            );
+        }
+        // And the three sum to 0, as every softmax gradient does.
+        assert!(gradient.iter().sum::<f64>().abs() < 1e-6, "{gradient:?}");
+    }
+
+    // A sequence 40 logits right: q rounds to 1 in binary32, above the clip's upper bound
+    // 1 - 2^-23, so the loss is -ln(1 - 2^-23), 2^-23 to one ulp (SPEC T1b: faithful), and
+    // no gradient flows.
+    #[test]
+    fn t1_keras2_loss_clips_a_confidently_right_sequence() {
+        let (loss, gradient) =
+            LossFunction::Keras2Probability.loss_and_logit_gradient(&[0.0, 40.0], 1);
+        let expected = 2f64.powi(-23);
+        assert!((loss - expected).abs() <= 2f64.powi(-46), "{loss}");
+        assert_eq!(gradient, vec![0.0, 0.0]);
+    }
 }
