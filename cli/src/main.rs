@@ -144,7 +144,7 @@ enum Command {
     /// Run a sweep (format hsnn-sweep 1) on Ray Tune: models trained over seeds, end dts and
     /// placements, measured over dts, weight widths and devices, and the accuracy-energy
     /// frontier per device (SPEC.md H14). Runs `python -m hsnn.sweep` from the Python package
-    /// with its [sweep] extra (`bash scripts/sweep-env` makes target/sweep-venv, which is used
+    /// with its `[sweep]` extra (`bash scripts/sweep-env` makes target/sweep-venv, which is used
     /// when present; HSNN_PYTHON names another interpreter). Run it again to resume.
     Sweep {
         /// The sweep file.
