@@ -52,7 +52,7 @@ fn metrics_of(model: &hsnn_spec::NetworkConfig, run: &FixedRun) -> Result<hsnn_s
             neurons,
             fan_out,
             fan_out_last_step,
-            counts: counts.clone(),
+            counts: counts.clone().into(),
             integrator: Vec::new(),
             tally: None,
         });

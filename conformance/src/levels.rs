@@ -214,12 +214,14 @@ pub fn compare_counts(
                 let differences: Vec<FirstDifference> = (0..expected.neurons)
                     .filter_map(|neuron| {
                         let index = (sample * steps + step) * expected.neurons + neuron;
-                        (expected.counts[index] != got.counts[index]).then(|| FirstDifference {
-                            sample,
-                            step,
-                            site: expected.site,
-                            neuron,
-                            integrator: expected.integrator[index],
+                        (expected.counts.get(index) != got.counts.get(index)).then(|| {
+                            FirstDifference {
+                                sample,
+                                step,
+                                site: expected.site,
+                                neuron,
+                                integrator: expected.integrator[index],
+                            }
                         })
                     })
                     .collect();
@@ -255,7 +257,7 @@ mod tests {
             neurons: 1,
             fan_out: vec![1],
             fan_out_last_step: vec![1],
-            counts,
+            counts: counts.into(),
             integrator,
             tally: None,
         }

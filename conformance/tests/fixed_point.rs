@@ -290,7 +290,7 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
                 neurons,
                 fan_out: fan_out.clone(),
                 fan_out_last_step: fan_out_last_step.clone(),
-                counts: counts.clone(),
+                counts: counts.clone().into(),
                 integrator: Vec::new(),
                 tally: None,
             };

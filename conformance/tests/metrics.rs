@@ -24,7 +24,7 @@ fn site(
         neurons,
         fan_out: vec![fan_out; neurons],
         fan_out_last_step: vec![fan_out_last; neurons],
-        counts,
+        counts: counts.into(),
         integrator: Vec::new(),
         tally: None,
     }
@@ -255,7 +255,7 @@ fn b6_metrics_equal_a_count_by_count_computation() {
             neurons,
             fan_out: fan_out.clone(),
             fan_out_last_step: fan_out_last.clone(),
-            counts: counts.clone(),
+            counts: counts.clone().into(),
             integrator: Vec::new(),
             tally: None,
         };

@@ -88,7 +88,7 @@ fn hidden_trace(neurons: usize, counts: Vec<i64>) -> SiteTrace {
         neurons,
         fan_out: vec![2; neurons],
         fan_out_last_step: vec![1; neurons],
-        counts,
+        counts: counts.into(),
         integrator: Vec::new(),
         tally: None,
     }

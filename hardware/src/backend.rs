@@ -225,7 +225,7 @@ pub fn forward_output(chip: &Chip, engine_run: EngineRun, level: TraceLevel) -> 
             neurons,
             fan_out,
             fan_out_last_step,
-            counts,
+            counts: counts.into(),
             integrator: if level == TraceLevel::Full {
                 integrators.iter().map(|&u| u as f64 * v_scale).collect()
             } else {

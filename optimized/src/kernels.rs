@@ -212,44 +212,6 @@ pub fn matmul<T: Real>(dst: &mut [T], a: View<'_, T>, b: View<'_, T>, accumulate
     }
 }
 
-/// A zeroed buffer of `len` counts for a trace (clause N3). On Linux its interior is advised
-/// to the kernel as huge-page material before it is touched: a batch's counts are 133 MB on
-/// the paper network, which in 4 KiB pages cost 32,000 page faults to write, a third of a
-/// spiking forward pass.
-pub fn zeroed_counts(len: usize) -> Vec<i64> {
-    let mut buffer = vec![0i64; len];
-    advise_huge_pages(&mut buffer);
-    buffer
-}
-
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn advise_huge_pages(buffer: &mut [i64]) {
-    const HUGE_PAGE: usize = 2 << 20;
-    let start = buffer.as_mut_ptr() as usize;
-    let end = start + std::mem::size_of_val(buffer);
-    let (first, last) = (
-        start.next_multiple_of(HUGE_PAGE),
-        end / HUGE_PAGE * HUGE_PAGE,
-    );
-    if last > first {
-        // SAFETY: [first, last) lies inside `buffer`'s allocation (rounded inwards to whole
-        // huge pages), which this function borrows mutably, so no other reference sees it
-        // change; MADV_HUGEPAGE changes how the kernel backs the range, never its contents,
-        // and a refusal (the result) only leaves the default 4 KiB pages.
-        unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_HUGEPAGE,
-            );
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_buffer: &mut [i64]) {}
-
 /// Below this magnitude tanh is evaluated by its odd Taylor polynomial, above it through
 /// `exp(-2|x|)`: where the polynomial's 9 terms are accurate to f32 precision and
 /// `(1 - t) / (1 + t)` has no cancellation (t <= e^-1.1 < 1/3).
@@ -460,19 +422,6 @@ mod tests {
             View::row_major(&a, 3, 2),
             false,
         );
-    }
-
-    /// The trace buffer is zeroed and as long as asked, whether or not the kernel took the
-    /// huge-page advice (lengths below, at and above whole huge pages).
-    #[test]
-    fn n3_trace_buffer_is_zeroed_and_sized() {
-        for len in [0, 1, 262_143, 262_144, 262_145, 3 * 262_144 + 5] {
-            let mut buffer = zeroed_counts(len);
-            assert_eq!(buffer.len(), len);
-            assert!(buffer.iter().all(|&value| value == 0));
-            buffer.iter_mut().for_each(|value| *value = 7);
-            assert!(buffer.iter().all(|&value| value == 7));
-        }
     }
 
     /// The dispatched tanh loop (AVX-512 on CPUs that have it) gives the portable loop's

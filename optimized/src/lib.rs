@@ -31,13 +31,13 @@ pub mod quantizer;
 mod scratch;
 
 use hsnn_spec::{
-    Activation, Backend, CountTally, ForwardOptions, ForwardOutput, GradientOutput, HsnnError,
-    LmuConfig, LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result,
+    Activation, Backend, CountTally, Counts, ForwardOptions, ForwardOutput, GradientOutput,
+    HsnnError, LmuConfig, LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result,
     SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
 };
 use rayon::prelude::*;
 
-use network::{CountsOut, Network, ShardOutput};
+use network::{Network, ShardOutput};
 use quantizer::{initial_state_f32, Quantizer};
 
 /// Sequences per shard: the unit of parallel work, fixed so that results do not depend on the
@@ -133,43 +133,19 @@ impl Backend for OptimizedBackend {
         let placement = config.quantizer.placement;
         let recording = options.trace != TraceLevel::None;
         let tallying = options.trace == TraceLevel::Tally;
-        // Each shard writes its counts straight into its part of the batch's trace: one
-        // buffer per site, written once, never copied. At level tally each shard tallies its
-        // own counts instead, and no count is written.
-        let site_counts = |quantized: bool, neurons: usize| {
-            (recording && !tallying && quantized)
-                .then(|| kernels::zeroed_counts(batch.batch * batch.steps * neurons))
-        };
-        let mut hidden_counts = site_counts(placement.quantizes_hidden(), lmu.hidden_size);
-        let mut memory_counts = site_counts(placement.quantizes_memory_input(), lmu.memory_size);
+        // Each shard records its counts in the narrowest width that holds them (one byte per
+        // neuron and step where a count fits in i8), and the batch's trace joins them. At
+        // level tally each shard tallies its own counts instead, and no count is written.
         let ranges = shard_ranges(batch);
-        let mut outputs: Vec<CountsOut<'_>> = ranges.iter().map(|_| CountsOut::default()).collect();
-        for (buffer, neurons, field) in [
-            (hidden_counts.as_deref_mut(), lmu.hidden_size, true),
-            (memory_counts.as_deref_mut(), lmu.memory_size, false),
-        ] {
-            let Some(mut rest) = buffer else { continue };
-            for (out, range) in outputs.iter_mut().zip(&ranges) {
-                let (mine, others) = rest.split_at_mut(range.len() * batch.steps * neurons);
-                if field {
-                    out.hidden = Some(mine);
-                } else {
-                    out.memory_input = Some(mine);
-                }
-                rest = others;
-            }
-        }
         let mut shards: Vec<ShardOutput> = ranges
             .into_par_iter()
-            .zip(outputs)
-            .map(|(range, counts_out)| {
+            .map(|range| {
                 network.forward_shard(
                     &batch.data[range.start * sequence_length..range.end * sequence_length],
                     &batch.sample_ids[range],
                     batch.steps,
                     options.trace,
                     false,
-                    counts_out,
                 )
             })
             .collect::<Result<_>>()?;
@@ -180,20 +156,18 @@ impl Backend for OptimizedBackend {
             hidden.extend_from_slice(&shard.hidden_trace);
         }
         let mut sites = Vec::new();
-        for (site, quantized, activation, neurons, counts) in [
+        for (site, quantized, activation, neurons) in [
             (
                 QuantizedSite::Hidden,
                 placement.quantizes_hidden(),
                 lmu.hidden_activation,
                 lmu.hidden_size,
-                hidden_counts,
             ),
             (
                 QuantizedSite::MemoryInput,
                 placement.quantizes_memory_input(),
                 Activation::Identity,
                 lmu.memory_size,
-                memory_counts,
             ),
         ] {
             if !(recording && quantized) {
@@ -201,6 +175,7 @@ impl Backend for OptimizedBackend {
             }
             let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
             let mut integrator = Vec::new();
+            let mut counts = Vec::new();
             let mut tally = tallying.then(CountTally::default);
             for shard in &mut shards {
                 let record = match site {
@@ -209,6 +184,7 @@ impl Backend for OptimizedBackend {
                 };
                 if let Some(record) = record {
                     integrator.extend_from_slice(&record.integrator);
+                    counts.push(std::mem::take(&mut record.counts));
                     if let (Some(tally), Some(shard_tally)) = (&mut tally, record.tally.take()) {
                         tally.join(shard_tally.finish());
                     }
@@ -222,7 +198,7 @@ impl Backend for OptimizedBackend {
                 neurons,
                 fan_out,
                 fan_out_last_step,
-                counts: counts.unwrap_or_default(),
+                counts: Counts::concatenated(counts),
                 integrator,
                 tally,
             });
@@ -271,7 +247,6 @@ impl Trainer for OptimizedBackend {
                 batch.steps,
                 TraceLevel::None,
                 true,
-                CountsOut::default(),
             )?;
             let mut loss = 0.0;
             let mut logits = Vec::with_capacity(forward.logits.len());

@@ -20,8 +20,8 @@
 use std::borrow::Cow;
 
 use hsnn_spec::{
-    initial_state::initial_state, Activation, HsnnError, Model, NetworkConfig, QuantizedSite,
-    Result, SequenceBatch, TallyBuilder, TraceLevel,
+    initial_state::initial_state, Activation, Counts, HsnnError, Model, NetworkConfig,
+    QuantizedSite, Result, SequenceBatch, TallyBuilder, TraceLevel,
 };
 
 mod input_driven;
@@ -194,9 +194,9 @@ fn two_slots(
 /// What a shard's forward pass records for one quantized site, batch-major (clause N3).
 #[derive(Debug, Clone, Default)]
 pub struct SiteRecord {
-    /// Counts, `S * steps * neurons`; empty when they go to the batch's trace (`CountsOut`)
-    /// or are tallied.
-    pub counts: Vec<i64>,
+    /// Counts, `S * steps * neurons`, in the narrowest width that holds them ([`Counts`]);
+    /// empty when they are tallied.
+    pub counts: Counts,
     /// Integrator values, empty unless the trace level is full.
     pub integrator: Vec<f64>,
     /// The counts' tally, at trace level tally only (then `counts` is empty).
@@ -205,12 +205,9 @@ pub struct SiteRecord {
 
 impl SiteRecord {
     /// Records one step's counts of a site (and integrators, at level full): tallied, or
-    /// copied into the batch-major `counts_out` (`S * steps * neurons`) when one is given,
-    /// else into this record's own counts.
-    #[allow(clippy::too_many_arguments)]
+    /// written into this record's batch-major counts.
     fn store(
         &mut self,
-        counts_out: Option<&mut [i64]>,
         counts: &[i32],
         integrators: &[f32],
         s: usize,
@@ -224,16 +221,10 @@ impl SiteRecord {
             }
             return;
         }
-        let counts_out = match counts_out {
-            Some(out) => out,
-            None => &mut self.counts[..],
-        };
         for sample in 0..s {
             let start = (sample * steps + step) * neurons;
-            let source = &counts[sample * neurons..][..neurons];
-            for (target, &count) in counts_out[start..start + neurons].iter_mut().zip(source) {
-                *target = i64::from(count);
-            }
+            self.counts
+                .write(start, &counts[sample * neurons..][..neurons]);
             if !self.integrator.is_empty() {
                 let source = &integrators[sample * neurons..][..neurons];
                 let target = &mut self.integrator[start..start + neurons];
@@ -243,16 +234,6 @@ impl SiteRecord {
             }
         }
     }
-}
-
-/// Where a shard writes the counts of its recorded sites (clause N3): slices of the whole
-/// batch's trace, `S * steps * neurons` each, or `None` for the shard's own record.
-#[derive(Debug, Default)]
-pub struct CountsOut<'a> {
-    /// The hidden site's counts.
-    pub hidden: Option<&'a mut [i64]>,
-    /// The memory-input site's counts.
-    pub memory_input: Option<&'a mut [i64]>,
 }
 
 /// The values of every step that the backward pass needs, time-major (step t's `S x n` block
@@ -390,9 +371,8 @@ impl Network {
 
     /// The forward pass of one shard: `inputs` holds its `S = ids.len()` sequences
     /// batch-major (clause N5). With `keep_history`, every step's values are kept for
-    /// [`Self::backward_shard`]. The counts of a recorded site go into its slice of
-    /// `counts_out` when one is given (`S * steps * neurons`, the caller's part of the whole
-    /// batch's trace), else into the shard's own record.
+    /// [`Self::backward_shard`]. The counts of a recorded site go into the shard's own record
+    /// (`S * steps * neurons`, in the narrowest width that holds them).
     pub fn forward_shard(
         &self,
         inputs: &[f64],
@@ -400,13 +380,8 @@ impl Network {
         steps: usize,
         trace: TraceLevel,
         keep_history: bool,
-        counts_out: CountsOut<'_>,
     ) -> Result<ShardOutput> {
         let s = ids.len();
-        let CountsOut {
-            hidden: mut hidden_counts_out,
-            memory_input: mut memory_counts_out,
-        } = counts_out;
         let (input, hidden, memory_size, order, memory_length) = (
             self.input,
             self.hidden,
@@ -457,11 +432,11 @@ impl Network {
         let mut memory_integrator = vec![0.0f32; s * memory_size];
         let mut memory_rates = vec![0.0f32; s * memory_size];
         let tallying = trace == TraceLevel::Tally;
-        let site_record = |neurons: usize, external: bool| SiteRecord {
-            counts: if external || tallying {
-                Vec::new()
+        let site_record = |neurons: usize| SiteRecord {
+            counts: if tallying {
+                Counts::new()
             } else {
-                vec![0; s * steps * neurons]
+                Counts::zeros(s * steps * neurons)
             },
             tally: tallying.then(|| TallyBuilder::new(neurons)),
             integrator: if record_full {
@@ -470,10 +445,9 @@ impl Network {
                 Vec::new()
             },
         };
-        let mut hidden_site = (record_counts && spiking_hidden)
-            .then(|| site_record(hidden, hidden_counts_out.is_some()));
-        let mut memory_site = (record_counts && self.memory_quantizer.is_some())
-            .then(|| site_record(memory_size, memory_counts_out.is_some()));
+        let mut hidden_site = (record_counts && spiking_hidden).then(|| site_record(hidden));
+        let mut memory_site =
+            (record_counts && self.memory_quantizer.is_some()).then(|| site_record(memory_size));
         let mut hidden_trace = if record_full {
             vec![0.0f64; s * steps * hidden]
         } else {
@@ -505,7 +479,6 @@ impl Network {
                     )?;
                     if let Some(record) = &mut memory_site {
                         record.store(
-                            memory_counts_out.as_deref_mut(),
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -569,7 +542,6 @@ impl Network {
                     )?;
                     if let Some(record) = &mut memory_site {
                         record.store(
-                            memory_counts_out.as_deref_mut(),
                             &memory_counts,
                             &memory_integrator,
                             s,
@@ -644,15 +616,7 @@ impl Network {
                     current_rates,
                 )?;
                 if let Some(record) = &mut hidden_site {
-                    record.store(
-                        hidden_counts_out.as_deref_mut(),
-                        &hidden_counts,
-                        &hidden_integrator,
-                        s,
-                        steps,
-                        step,
-                        hidden,
-                    );
+                    record.store(&hidden_counts, &hidden_integrator, s, steps, step, hidden);
                 }
             } else {
                 current_hidden.copy_from_slice(&preactivation);

@@ -141,7 +141,7 @@ fn t8_optimized_results_do_not_depend_on_the_thread_count() {
         .trace
         .sites
         .iter()
-        .all(|site| site.counts.iter().any(|&n| n != 0)));
+        .all(|site| site.counts.iter().any(|n| n != 0)));
 }
 
 /// T3 in f32: an adjoint that grows past f32's range through an unsaturated hidden

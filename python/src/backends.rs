@@ -103,7 +103,7 @@ pub fn trace_dict(
                 record.set_item("tally", tally_dict(py, tally)?)?;
             }
             None => {
-                record.set_item("counts", i64_array(py, &shape, site.counts)?)?;
+                record.set_item("counts", i64_array(py, &shape, site.counts.to_vec())?)?;
                 record.set_item("tally", py.None())?;
             }
         }

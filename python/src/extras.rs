@@ -176,7 +176,7 @@ pub fn bit_metrics<'py>(
         neurons,
         fan_out: fan(fan_out, "fan_out")?,
         fan_out_last_step: fan(fan_out_last_step, "fan_out_last_step")?,
-        counts: values,
+        counts: values.into(),
         integrator: Vec::new(),
         tally: None,
     };
@@ -299,7 +299,7 @@ fn site_record(record: &Bound<'_, PyAny>, index: usize) -> PyResult<SiteTrace> {
         neurons,
         fan_out,
         fan_out_last_step,
-        counts,
+        counts: counts.into(),
         integrator: Vec::new(),
         tally,
     })

@@ -50,7 +50,7 @@ impl SiteMetricsAccumulator {
     /// An empty accumulator shaped like `template` (its counts are not added).
     pub fn new(template: &SiteTrace) -> Self {
         let mut first = template.clone();
-        first.counts = Vec::new();
+        first.counts = hsnn_spec::Counts::new();
         first.integrator = Vec::new();
         SiteMetricsAccumulator {
             max_abs_per_neuron: vec![0; template.neurons],
@@ -100,7 +100,7 @@ impl SiteMetricsAccumulator {
                 // Tallied by neuron and value first, so that the metrics of a (neuron, value)
                 // pair are taken once per batch: the same sums as counting one by one, in a few
                 // nanoseconds per count instead of a tree update.
-                counted = CountTally::of_counts(&trace.counts, trace.steps, trace.neurons);
+                counted = trace.counts.tally(trace.steps, trace.neurons);
                 &counted
             }
         };

@@ -252,7 +252,7 @@ pub fn forward(
             neurons,
             fan_out,
             fan_out_last_step,
-            counts: Vec::new(),
+            counts: hsnn_spec::Counts::new(),
             integrator: Vec::new(),
             tally: None,
         }
@@ -295,7 +295,7 @@ pub fn forward(
                     (&record.memory_input_counts, &record.memory_input_integrator)
                 }
             };
-            site_trace.counts.extend(counts.iter().flatten());
+            site_trace.counts.extend(counts.iter().flatten().copied());
             if options.trace == TraceLevel::Full {
                 site_trace.integrator.extend(integrators.iter().flatten());
             }

@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod counts;
 pub mod error;
 pub mod fixed;
 pub mod initial_state;
@@ -30,6 +31,7 @@ pub use config::{
     Activation, Discretizer, InitialState as InitialStateConfig, LmuConfig, NetworkConfig,
     QuantizerConfig, QuantizerPlacement, RecurrentConnections,
 };
+pub use counts::Counts;
 pub use error::{HsnnError, Result};
 pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
 pub use model::{

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Activation;
+use crate::counts::Counts;
 
 /// How much of the run a forward pass records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +13,7 @@ pub enum TraceLevel {
     None,
     /// The counts of every quantized site tallied by neuron and value ([`CountTally`]), not
     /// the counts themselves: all that section B's metrics read, in a few kilobytes instead of
-    /// eight bytes per neuron and step (what `eval` records).
+    /// one to eight bytes per neuron and step (what `eval` records).
     Tally,
     /// Integer spike counts of every quantized site.
     Counts,
@@ -67,9 +68,9 @@ pub struct SiteTrace {
     pub fan_out: Vec<u64>,
     /// Fan-out of one event of each neuron at the last step (clause B6).
     pub fan_out_last_step: Vec<u64>,
-    /// Spike counts `n_t`, `batch * steps * neurons` values; empty at level
-    /// [`TraceLevel::Tally`].
-    pub counts: Vec<i64>,
+    /// Spike counts `n_t`, `batch * steps * neurons` values, in the narrowest integer width
+    /// that holds them ([`Counts`]); empty at level [`TraceLevel::Tally`].
+    pub counts: Counts,
     /// Integrator values `w_t = v_{t-1} + dt * r_t` (SPEC Q1) before rounding; empty unless the
     /// trace level is [`TraceLevel::Full`].
     pub integrator: Vec<f64>,
@@ -81,7 +82,8 @@ pub struct SiteTrace {
 impl SiteTrace {
     /// Spike count of `neuron` at `step` of `sample`.
     pub fn count(&self, sample: usize, step: usize, neuron: usize) -> i64 {
-        self.counts[(sample * self.steps + step) * self.neurons + neuron]
+        self.counts
+            .get((sample * self.steps + step) * self.neurons + neuron)
     }
 }
 
@@ -109,12 +111,8 @@ impl Trace {
     /// counts anyway answers the tally level.
     pub fn into_tallied(mut self) -> Trace {
         for site in &mut self.sites {
-            site.tally = Some(CountTally::of_counts(
-                &site.counts,
-                site.steps,
-                site.neurons,
-            ));
-            site.counts = Vec::new();
+            site.tally = Some(site.counts.tally(site.steps, site.neurons));
+            site.counts = Counts::new();
             site.integrator = Vec::new();
         }
         self.hidden = Vec::new();
@@ -167,7 +165,11 @@ impl CountTally {
     /// The tally of `counts`, laid out as a [`SiteTrace`]'s (`steps` rows of `neurons` counts
     /// per sequence, the last of each sequence's rows its last step). A trailing piece shorter
     /// than a row is ignored.
-    pub fn of_counts(counts: &[i64], steps: usize, neurons: usize) -> CountTally {
+    pub fn of_counts<T: Copy + Into<i64>>(
+        counts: &[T],
+        steps: usize,
+        neurons: usize,
+    ) -> CountTally {
         let mut tally = TallyBuilder::new(neurons);
         if neurons > 0 {
             for (row, counts) in counts.chunks_exact(neurons).enumerate() {
@@ -567,7 +569,10 @@ mod tests {
         }
         assert!(builder.width > 0 && builder.beyond.is_empty());
         assert_eq!(builder.finish(), one_by_one(&rows));
-        assert_eq!(CountTally::of_counts(&[], 4, 0), CountTally::default());
+        assert_eq!(
+            CountTally::of_counts::<i64>(&[], 4, 0),
+            CountTally::default()
+        );
     }
 
     /// N3: the window widens on the side of a new count with as much room again as it has
@@ -644,7 +649,7 @@ mod tests {
             neurons,
             fan_out: vec![1; neurons],
             fan_out_last_step: vec![1; neurons],
-            counts: counts.clone(),
+            counts: Counts::from(counts.clone()),
             integrator: vec![0.5; counts.len()],
             tally: None,
         };

@@ -59,10 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for sample in 0..site_reference.batch {
                 let range = sample * per_sequence..(sample + 1) * per_sequence;
                 let mut differs = false;
-                for (a, b) in site_reference.counts[range.clone()]
-                    .iter()
-                    .zip(&site_optimized.counts[range])
-                {
+                let reference_counts = site_reference.counts.range_to_vec(range.start, range.end);
+                let optimized_counts = site_optimized.counts.range_to_vec(range.start, range.end);
+                for (a, b) in reference_counts.iter().zip(&optimized_counts) {
                     counts_compared += 1;
                     if a != b {
                         counts_differ += 1;
