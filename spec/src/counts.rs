@@ -308,6 +308,10 @@ mod tests {
             assert_eq!(counts.bits(), bits, "{values:?}");
             assert_eq!(counts.to_vec(), values);
             assert_eq!(counts, values);
+            assert!(!counts.is_empty());
+            for (index, &value) in values.iter().enumerate() {
+                assert_eq!(counts.get(index), value, "{values:?}[{index}]");
+            }
             let mut written = Counts::zeros(values.len() + 2);
             written.write(1, &values);
             assert_eq!(written.bits(), bits, "{values:?}");
@@ -365,6 +369,24 @@ mod tests {
         let read: Counts = serde_json::from_str(&json).expect("reads");
         assert_eq!((read.bits(), read), (16, whole));
         assert!(Counts::concatenated(Vec::new()).is_empty());
+        assert!(Counts::new().is_empty() && Counts::zeros(0).is_empty());
+        // Every width of the whole, from parts of that width and narrower ones.
+        for (widest, bits) in [(7i64, 8), (70_000, 32), (i64::MIN, 64)] {
+            let parts = vec![Counts::from(vec![-1]), Counts::from(vec![widest, 2])];
+            let whole = Counts::concatenated(parts);
+            assert_eq!((whole.bits(), whole.to_vec()), (bits, vec![-1, widest, 2]));
+        }
+    }
+
+    /// N3: equal counts are equal value by value: the same length is not enough.
+    #[test]
+    fn n3_counts_of_the_same_length_differ_where_a_value_does() {
+        let counts = Counts::from(vec![1, 2]);
+        assert_ne!(counts, Counts::from(vec![1, 3]));
+        assert_ne!(counts, vec![1, 3]);
+        assert_ne!(counts, Counts::from(vec![1, 2, 0]));
+        assert_ne!(counts, vec![1]);
+        assert_eq!(counts, Counts::from(vec![1, 2]));
     }
 
     #[test]
