@@ -18,6 +18,25 @@ fn c2_forward_checks_hold_at_every_dispatch_level() {
         set_cap(Some(level)).expect("a level this CPU has");
         assert_eq!(IsaLevel::current(), level);
         let kernels = hsnn_optimized::kernels::kernel_levels();
+        let names: Vec<&str> = kernels.iter().map(|&(kernel, _)| kernel).collect();
+        assert_eq!(
+            names,
+            [
+                "packed_products",
+                "quantizer",
+                "tanh",
+                "elementwise",
+                "gemm_products"
+            ],
+            "every kernel is reported, once"
+        );
+        // gemm's level is its kernel family, whatever the cap: the family's name is the
+        // level's.
+        let gemm = kernels
+            .iter()
+            .find(|&&(kernel, _)| kernel == "gemm_products")
+            .map(|&(_, at)| at.name());
+        assert_eq!(gemm, Some(hsnn_optimized::kernels::product_kernels()));
         for &(kernel, at) in &kernels {
             // gemm picks its own kernels and knows no cap.
             if kernel != "gemm_products" && kernel != "packed_products" {
