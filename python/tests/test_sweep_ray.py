@@ -6,8 +6,10 @@
   weights equal an uninterrupted run's.
 - Killing the driver mid-sweep and running the command again trains no finished point again.
 
-Each test stops every Ray process it started with Ray's own command (``ray stop``), which
-stops every Ray process of this machine: do not run these tests beside another Ray.
+Every Ray process a test starts runs in a session of its own (``start_new_session``: the
+``ray start`` daemons, a driver's local Ray and their workers keep the session id), and the
+test stops exactly that session's processes afterwards, so a Ray that runs beside the tests (a
+long sweep of this machine) is left running. ``ray stop`` would stop every Ray of the machine.
 They skip where Ray is not installed (.ci/run runs them in target/sweep-venv).
 """
 
@@ -35,8 +37,63 @@ ray = pytest.importorskip("ray", reason="Ray Tune is the optional [sweep] extra"
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
-def ray_stop() -> None:
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, check=False, timeout=120)
+#: Where ``ray start --head`` records the latest cluster, which a later ``ray.init()``
+#: without an address would try to join.
+CURRENT_CLUSTER = Path("/tmp/ray/ray_current_cluster")
+
+
+def session_processes(session: int) -> list[int]:
+    """The live processes of Linux session ``session`` (field 6 of ``/proc/PID/stat``; a
+    zombie, state ``Z``, has stopped and waits only for its parent to read its status)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop_session(session: int, port: int | None = None) -> None:
+    """Stops every process of ``session`` (SIGTERM, then SIGKILL for what is left after 10 s),
+    and forgets the cluster on ``port`` when ``ray start`` recorded it as the latest."""
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in session_processes(session):
+            try:
+                os.kill(pid, signal_number)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while session_processes(session) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    recorded = CURRENT_CLUSTER.read_text().strip() if CURRENT_CLUSTER.exists() else ""
+    if port is not None and recorded.endswith(f":{port}"):
+        CURRENT_CLUSTER.unlink(missing_ok=True)
+    assert not session_processes(session), f"session {session} outlived SIGKILL"
+
+
+def test_stopping_a_session_leaves_other_processes_running() -> None:
+    """The helper the Ray tests clean up with stops its session and nothing else."""
+    inside = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)",
+        ],
+        start_new_session=True,
+    )
+    outside = subprocess.Popen(["sleep", "60"])
+    try:
+        wait_for(lambda: len(session_processes(inside.pid)) == 2, 10, "the child in the session")
+        stop_session(inside.pid)
+        assert inside.wait(timeout=10) != 0
+        assert outside.poll() is None, "a process outside the session was stopped"
+    finally:
+        inside.kill()
+        outside.kill()
+        outside.wait()
 
 
 def rows_without_nodes(results_file: Path) -> list[dict[str, Any]]:
@@ -82,18 +139,23 @@ def test_a_two_node_cluster_gives_the_local_rows_bit_for_bit(tmp_path: Path) -> 
         ray.shutdown()
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    sessions: list[int] = []
     try:
         for arguments in (
             ["start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"],
             ["start", f"--address=127.0.0.1:{port}", "--num-cpus=1"],
         ):
-            subprocess.run(
+            node = subprocess.Popen(
                 [RAY, *arguments, "--disable-usage-stats"],
                 env=environment,
-                capture_output=True,
-                check=True,
-                timeout=120,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
             )
+            sessions.append(node.pid)
+            output, _ = node.communicate(timeout=120)
+            assert node.returncode == 0, output
         try:
             cluster = sweeps.run(
                 sweep_file, storage=tmp_path / "cluster", address=f"127.0.0.1:{port}"
@@ -101,7 +163,8 @@ def test_a_two_node_cluster_gives_the_local_rows_bit_for_bit(tmp_path: Path) -> 
         finally:
             ray.shutdown()
     finally:
-        ray_stop()
+        for session in sessions:
+            stop_session(session, port)
     assert rows_without_nodes(cluster) == rows_without_nodes(local)
     assert len(node_ids(tmp_path / "cluster")) == 2, "trials ran on both nodes"
 
@@ -124,6 +187,7 @@ def test_a_killed_trial_is_retried_from_its_checkpoint_to_the_same_weights(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     killed = False
     try:
@@ -147,7 +211,7 @@ def test_a_killed_trial_is_retried_from_its_checkpoint_to_the_same_weights(
     finally:
         if driver.poll() is None:
             driver.kill()
-        ray_stop()
+        stop_session(driver.pid)
     assert killed
     assert driver.returncode == 0, output
     retried = hsnn.Model.load(run_folder / "model-spiking.json").to_dict()["weights"]
@@ -163,7 +227,9 @@ def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
     storage = tmp_path / "storage"
     points = storage / "tiny" / "points"
     command = [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
-    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for(lambda: any(points.glob("*/rows.json")), 600, "a measured point")
         driver.send_signal(signal.SIGKILL)
@@ -171,7 +237,7 @@ def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
     finally:
         if driver.poll() is None:
             driver.kill()
-        ray_stop()
+        stop_session(driver.pid)
     finished = {rows.parent.name for rows in points.glob("*/rows.json")}
     assert finished and len(finished) < 4, "killed mid-sweep"
     stamps = {
@@ -179,11 +245,20 @@ def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
         for name in finished
         for path in (points / name / "run").glob("checkpoint-*.json")
     }
+    again = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        again = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        output, _ = again.communicate(timeout=900)
     finally:
-        ray_stop()
-    assert again.returncode == 0, again.stdout + again.stderr
+        if again.poll() is None:
+            again.kill()
+        stop_session(again.pid)
+    assert again.returncode == 0, output
     results = json.loads((storage / "tiny" / "results.json").read_text())
     assert len(results["rows"]) == 4 * 1 * 2 * 2
     # The points finished before the kill kept their checkpoints: nothing trained them again.
