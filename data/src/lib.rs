@@ -15,6 +15,8 @@
 //!   `permuted[t] = original[perm[t]]`.
 //! - **D5 embedded default subset** ([`embedded`]): the first 3,000 training and first 1,000
 //!   test samples of MNIST, built into the binary, split 2,500 / 500 / 1,000.
+//! - **D7 sequence files** ([`sequences`]): any task's labelled sequences `[N, T, F]` from a
+//!   numpy `.npz` (`x_train`, `y_train`, `x_test`, `y_test`), checked and with provenance.
 //!
 //! ```
 //! use hsnn_data::{load_embedded, LoadOptions};
@@ -35,10 +37,15 @@ pub mod error;
 pub mod idx;
 pub mod permutation;
 pub mod psmnist;
+pub mod sequences;
 
 pub use embedded::load_embedded;
 pub use error::DataError;
 pub use psmnist::{
     load_psmnist, load_psmnist_from_bytes, normalise_pixel, Batch, Dataset, LoadOptions,
     PixelOrder, Split, SplitRecipe, SEQUENCE_LENGTH,
+};
+pub use sequences::{
+    read_sequence_file, SequenceFile, SequenceFileError, SequenceFileOptions,
+    SequenceFileProvenance, SequenceSplit,
 };

@@ -1,0 +1,722 @@
+//! Labelled sequences from a numpy `.npz` file (SPEC.md clause D7): the data source for any
+//! task besides psMNIST (keyword features, sensor streams), read with `ndarray-npy`.
+//!
+//! The file holds four arrays, named as `keras.datasets` names them: `x_train` and `x_test`,
+//! the sequences `[N, T, F]` (or `[N, T]`, one feature per step), and `y_train` and `y_test`,
+//! one integer label per sequence. Validation is cut from the end of `x_train`, as D3 cuts it
+//! from MNIST's training file. Everything is checked before any sequence is used, and a bad
+//! file is refused naming the file, the array and what is wrong: a missing array, a dtype that
+//! is not a number, a shape of another rank or disagreeing with the other arrays, a value that
+//! is not finite (with its sample, step and feature), a label outside `0..classes`.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, ReadNpyError, ReadNpzError};
+use sha2::{Digest, Sha256};
+
+/// What is wrong with a sequence file (D7). Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceFileError {
+    /// The file could not be read.
+    #[error("cannot read the sequence file {file}: {message}")]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// What the system or the npz reader said.
+        message: String,
+    },
+    /// A required array is absent.
+    #[error("the sequence file {file} has no array `{array}` (it has: {present})")]
+    MissingArray {
+        /// The file.
+        file: PathBuf,
+        /// The array looked for.
+        array: String,
+        /// The arrays it has, comma-separated.
+        present: String,
+    },
+    /// An array is not what hsnn can use.
+    #[error("array `{array}` of the sequence file {file}: {reason}")]
+    BadArray {
+        /// The file.
+        file: PathBuf,
+        /// The array.
+        array: String,
+        /// What is wrong, with the value or index concerned.
+        reason: String,
+    },
+}
+
+/// One split of a sequence file: `len()` sequences of `steps x features` values, sample-major,
+/// and their labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceSplit {
+    steps: usize,
+    features: usize,
+    values: Vec<f64>,
+    labels: Vec<usize>,
+}
+
+impl SequenceSplit {
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Steps per sequence.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Values per step.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// The labels, one per sequence.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// Sequence `index` (`steps * features` values, step-major), if it exists.
+    pub fn sequence(&self, index: usize) -> Option<&[f64]> {
+        let length = self.steps * self.features;
+        self.values.get(index * length..(index + 1) * length)
+    }
+
+    /// The first `count` sequences (all of them when there are fewer).
+    fn truncated(mut self, count: usize) -> Self {
+        let count = count.min(self.len());
+        self.values.truncate(count * self.steps * self.features);
+        self.labels.truncate(count);
+        self
+    }
+
+    /// The sequences from `start` on, and the ones before it.
+    fn split_off(mut self, start: usize) -> (Self, Self) {
+        let values = self.values.split_off(start * self.steps * self.features);
+        let labels = self.labels.split_off(start);
+        let tail = SequenceSplit {
+            steps: self.steps,
+            features: self.features,
+            values,
+            labels,
+        };
+        (self, tail)
+    }
+}
+
+/// Where a sequence file's splits came from, as a model records it (D7, E2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceFileProvenance {
+    /// The file as given.
+    pub file: PathBuf,
+    /// Its SHA-256, lower-case hexadecimal.
+    pub sha256: String,
+    /// The split rule, in words.
+    pub split_rule: String,
+}
+
+/// The three splits of a sequence file and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceFile {
+    /// The training split (`x_train` without its last `validation_size` sequences).
+    pub train: SequenceSplit,
+    /// The validation split (the last `validation_size` sequences of `x_train`).
+    pub validation: SequenceSplit,
+    /// The test split (`x_test`).
+    pub test: SequenceSplit,
+    /// Where they came from.
+    pub provenance: SequenceFileProvenance,
+}
+
+/// How to read a sequence file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceFileOptions {
+    /// Sequences cut from the end of `x_train` for validation (D3's rule).
+    pub validation_size: usize,
+    /// Labels must lie in `0..classes` (the network's outputs).
+    pub classes: usize,
+    /// Keep only the first `limit` sequences of each split; `None` keeps all.
+    pub limit: Option<usize>,
+}
+
+/// Reads and checks the sequence file `path` (D7).
+pub fn read_sequence_file(
+    path: &Path,
+    options: &SequenceFileOptions,
+) -> Result<SequenceFile, SequenceFileError> {
+    let unreadable = |message: String| SequenceFileError::Unreadable {
+        file: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|error| unreadable(error.to_string()))?;
+    let sha256 = Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<String>();
+    let mut archive = NpzReader::new(Cursor::new(bytes.as_slice()))
+        .map_err(|error| unreadable(format!("not an .npz archive ({error})")))?;
+    let names = archive
+        .names()
+        .map_err(|error| unreadable(error.to_string()))?;
+    let mut reader = ArrayReader {
+        file: path,
+        archive: &mut archive,
+        names: &names,
+    };
+    let x_train = reader.sequences("x_train")?;
+    let x_test = reader.sequences("x_test")?;
+    let bad = |array: &str, reason: String| SequenceFileError::BadArray {
+        file: path.to_path_buf(),
+        array: array.to_string(),
+        reason,
+    };
+    if (x_test.steps, x_test.features) != (x_train.steps, x_train.features) {
+        return Err(bad(
+            "x_test",
+            format!(
+                "its sequences are {} steps of {} features, x_train's {} of {}",
+                x_test.steps, x_test.features, x_train.steps, x_train.features
+            ),
+        ));
+    }
+    let train = reader.labelled(x_train, "y_train", options.classes)?;
+    let test = reader.labelled(x_test, "y_test", options.classes)?;
+    if options.validation_size >= train.len() {
+        return Err(bad(
+            "x_train",
+            format!(
+                "holds {} sequences, which leaves none for training after a validation \
+                 split of {}",
+                train.len(),
+                options.validation_size
+            ),
+        ));
+    }
+    let validation_start = train.len() - options.validation_size;
+    let (train, validation) = train.split_off(validation_start);
+    let limit = |split: SequenceSplit| match options.limit {
+        Some(limit) => split.truncated(limit),
+        None => split,
+    };
+    Ok(SequenceFile {
+        train: limit(train),
+        validation: limit(validation),
+        test: limit(test),
+        provenance: SequenceFileProvenance {
+            file: path.to_path_buf(),
+            sha256,
+            split_rule: format!(
+                "train: x_train without its last {size}; validation: the last {size} of \
+                 x_train; test: x_test",
+                size = options.validation_size
+            ),
+        },
+    })
+}
+
+/// Reads the arrays of one archive, naming the file in every error.
+struct ArrayReader<'a, 'b> {
+    file: &'a Path,
+    archive: &'a mut NpzReader<Cursor<&'b [u8]>>,
+    names: &'a [String],
+}
+
+/// An array's values as read, before any check.
+enum Values {
+    Reals(ArrayD<f64>),
+    Integers(ArrayD<i64>),
+}
+
+impl ArrayReader<'_, '_> {
+    fn bad(&self, array: &str, reason: String) -> SequenceFileError {
+        SequenceFileError::BadArray {
+            file: self.file.to_path_buf(),
+            array: array.to_string(),
+            reason,
+        }
+    }
+
+    /// Array `name` in the first of the element types its dtype matches.
+    fn read(&mut self, name: &str) -> Result<Values, SequenceFileError> {
+        if !self.names.iter().any(|present| present == name) {
+            return Err(SequenceFileError::MissingArray {
+                file: self.file.to_path_buf(),
+                array: name.to_string(),
+                present: self.names.join(", "),
+            });
+        }
+        macro_rules! attempt {
+            ($element:ty, $wrap:expr) => {
+                match self.archive.by_name::<_, IxDyn>(name) {
+                    Ok(array) => {
+                        let array: ArrayD<$element> = array;
+                        return Ok($wrap(array));
+                    }
+                    Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
+                    Err(error) => return Err(self.bad(name, error.to_string())),
+                }
+            };
+        }
+        attempt!(f32, |array: ArrayD<f32>| Values::Reals(
+            array.mapv(f64::from)
+        ));
+        attempt!(f64, Values::Reals);
+        attempt!(i64, Values::Integers);
+        attempt!(i32, |array: ArrayD<i32>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        attempt!(i16, |array: ArrayD<i16>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        attempt!(i8, |array: ArrayD<i8>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        attempt!(u8, |array: ArrayD<u8>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        attempt!(u16, |array: ArrayD<u16>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        attempt!(u32, |array: ArrayD<u32>| Values::Integers(
+            array.mapv(i64::from)
+        ));
+        Err(self.bad(
+            name,
+            "has a dtype hsnn does not read (float32, float64, or integers of up to 64 bits \
+             signed or 32 bits unsigned)"
+                .to_string(),
+        ))
+    }
+
+    /// The sequences of array `name`: `[N, T, F]` or `[N, T]`, every value finite.
+    fn sequences(&mut self, name: &str) -> Result<SequenceSplit, SequenceFileError> {
+        let array = match self.read(name)? {
+            Values::Reals(array) => array,
+            Values::Integers(array) => array.mapv(|value| value as f64),
+        };
+        let shape = array.shape().to_vec();
+        let (count, steps, features) = match shape[..] {
+            [count, steps] => (count, steps, 1),
+            [count, steps, features] => (count, steps, features),
+            _ => {
+                return Err(self.bad(
+                    name,
+                    format!("has shape {shape:?}; sequences are [N, T, F] or [N, T] (one feature)"),
+                ))
+            }
+        };
+        if steps == 0 || features == 0 {
+            return Err(self.bad(name, format!("has shape {shape:?}, with empty sequences")));
+        }
+        // Sample-major, step-major within a sample, whatever the file's memory order.
+        let values: Vec<f64> = array.iter().copied().collect();
+        if let Some(index) = values.iter().position(|value| !value.is_finite()) {
+            let per_sample = steps * features;
+            return Err(self.bad(
+                name,
+                format!(
+                    "value {} at sample {}, step {}, feature {} is not finite",
+                    values[index],
+                    index / per_sample,
+                    index % per_sample / features,
+                    index % features
+                ),
+            ));
+        }
+        debug_assert_eq!(values.len(), count * steps * features);
+        Ok(SequenceSplit {
+            steps,
+            features,
+            values,
+            labels: Vec::new(),
+        })
+    }
+
+    /// `sequences` with the labels of array `name`: integers, one per sequence, each in
+    /// `0..classes`.
+    fn labelled(
+        &mut self,
+        mut sequences: SequenceSplit,
+        name: &str,
+        classes: usize,
+    ) -> Result<SequenceSplit, SequenceFileError> {
+        let count = sequences.values.len() / (sequences.steps * sequences.features);
+        let labels = match self.read(name)? {
+            Values::Integers(labels) => labels,
+            Values::Reals(_) => {
+                return Err(self.bad(
+                    name,
+                    "holds floating-point numbers; labels are integers".to_string(),
+                ))
+            }
+        };
+        if labels.shape() != [count] {
+            return Err(self.bad(
+                name,
+                format!(
+                    "has shape {:?}; it needs one label per sequence, [{count}]",
+                    labels.shape()
+                ),
+            ));
+        }
+        sequences.labels = Vec::with_capacity(count);
+        for (index, &label) in labels.iter().enumerate() {
+            match usize::try_from(label) {
+                Ok(label) if label < classes => sequences.labels.push(label),
+                _ => {
+                    return Err(self.bad(
+                        name,
+                        format!(
+                            "label {label} of sequence {index} is outside 0..{classes} (the \
+                             network's outputs)"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(sequences)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2, Array3};
+    use ndarray_npy::NpzWriter;
+
+    /// An .npz with the given arrays, written by the same library numpy's format is read with
+    /// (numpy writes the same format: the Python tests write theirs with numpy itself).
+    fn npz(
+        folder: &Path,
+        name: &str,
+        write: impl FnOnce(&mut NpzWriter<std::fs::File>),
+    ) -> PathBuf {
+        let path = folder.join(name);
+        let mut writer = NpzWriter::new(std::fs::File::create(&path).expect("create"));
+        write(&mut writer);
+        writer.finish().expect("finish");
+        path
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let folder =
+            std::env::temp_dir().join(format!("hsnn-sequences-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).expect("scratch folder");
+        folder
+    }
+
+    fn options() -> SequenceFileOptions {
+        SequenceFileOptions {
+            validation_size: 2,
+            classes: 3,
+            limit: None,
+        }
+    }
+
+    /// x[i, t, f] = 100 i + 10 t + f: every value says where it belongs.
+    fn sequences(count: usize, steps: usize, features: usize) -> Array3<f32> {
+        Array3::from_shape_fn((count, steps, features), |(i, t, f)| {
+            (100 * i + 10 * t + f) as f32
+        })
+    }
+
+    fn good(folder: &Path) -> PathBuf {
+        npz(folder, "good.npz", |writer| {
+            writer.add_array("x_train", &sequences(5, 4, 2)).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i64, 1, 2, 0, 1]))
+                .expect("y");
+            writer.add_array("x_test", &sequences(3, 4, 2)).expect("x");
+            writer
+                .add_array("y_test", &Array1::from(vec![2u8, 2, 0]))
+                .expect("y");
+        })
+    }
+
+    /// D7: the splits hold the file's values where they belong, validation is the end of
+    /// x_train, the provenance names the file's SHA-256 (recomputed here) and the rule.
+    #[test]
+    fn d7_a_sequence_file_gives_its_three_splits() {
+        let folder = scratch("good");
+        let path = good(&folder);
+        let file = read_sequence_file(&path, &options()).expect("a good file");
+        assert_eq!(
+            (file.train.len(), file.validation.len(), file.test.len()),
+            (3, 2, 3)
+        );
+        assert_eq!((file.train.steps(), file.train.features()), (4, 2));
+        assert_eq!(file.train.labels(), &[0, 1, 2]);
+        assert_eq!(file.validation.labels(), &[0, 1]);
+        assert_eq!(file.test.labels(), &[2, 2, 0]);
+        // Sequence 1 of validation is x_train's sequence 4; its step 3, feature 1 is 431.
+        let sequence = file.validation.sequence(1).expect("sequence");
+        assert_eq!(sequence.len(), 8);
+        assert_eq!(sequence[3 * 2 + 1], 431.0);
+        assert_eq!(file.test.sequence(2).expect("sequence")[0], 200.0);
+        assert!(file.test.sequence(3).is_none());
+        let digest = Sha256::digest(std::fs::read(&path).expect("bytes"));
+        assert_eq!(file.provenance.sha256.len(), 64);
+        assert_eq!(
+            file.provenance.sha256,
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        assert!(file.provenance.split_rule.contains("last 2 of x_train"));
+        let limited = read_sequence_file(
+            &path,
+            &SequenceFileOptions {
+                limit: Some(1),
+                ..options()
+            },
+        )
+        .expect("limited");
+        assert_eq!(
+            (
+                limited.train.len(),
+                limited.validation.len(),
+                limited.test.len()
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(limited.validation.labels(), &[0]);
+        std::fs::remove_dir_all(folder).ok();
+    }
+
+    /// D7: two-dimensional sequences are one feature per step; float64 and integer sequences
+    /// read as well.
+    #[test]
+    fn d7_sequences_of_one_feature_and_other_dtypes_read() {
+        let folder = scratch("flat");
+        let path = npz(&folder, "flat.npz", |writer| {
+            let x = Array2::from_shape_fn((4, 3), |(i, t)| (10 * i + t) as f64);
+            writer.add_array("x_train", &x).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i32, 1, 1, 0]))
+                .expect("y");
+            let x_test = Array2::from_shape_fn((1, 3), |(_, t)| t as u8);
+            writer.add_array("x_test", &x_test).expect("x");
+            writer
+                .add_array("y_test", &Array1::from(vec![1i64]))
+                .expect("y");
+        });
+        let file = read_sequence_file(
+            &path,
+            &SequenceFileOptions {
+                validation_size: 1,
+                ..options()
+            },
+        )
+        .expect("a good file");
+        assert_eq!((file.train.steps(), file.train.features()), (3, 1));
+        assert_eq!(file.validation.sequence(0), Some(&[30.0, 31.0, 32.0][..]));
+        assert_eq!(file.test.sequence(0), Some(&[0.0, 1.0, 2.0][..]));
+        std::fs::remove_dir_all(folder).ok();
+    }
+
+    /// D7: an archive whose entries are deflated, as `np.savez_compressed` writes it, reads
+    /// the same as a stored one.
+    #[test]
+    fn d7_a_compressed_archive_reads_like_a_stored_one() {
+        use ndarray_npy::WriteNpyExt;
+        use std::io::Write;
+        let folder = scratch("compressed");
+        let stored = read_sequence_file(&good(&folder), &options()).expect("stored");
+        let path = folder.join("compressed.npz");
+        let mut archive = zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
+        let deflated = zip_for_npz::write::SimpleFileOptions::default()
+            .compression_method(zip_for_npz::CompressionMethod::Deflated);
+        let mut entry = |name: &str, npy: Vec<u8>| {
+            archive
+                .start_file(format!("{name}.npy"), deflated)
+                .expect("entry");
+            archive.write_all(&npy).expect("write");
+        };
+        let npy = |write: &dyn Fn(&mut Vec<u8>)| {
+            let mut bytes = Vec::new();
+            write(&mut bytes);
+            bytes
+        };
+        entry(
+            "x_train",
+            npy(&|out| sequences(5, 4, 2).write_npy(out).expect("npy")),
+        );
+        entry(
+            "y_train",
+            npy(&|out| {
+                Array1::from(vec![0i64, 1, 2, 0, 1])
+                    .write_npy(out)
+                    .expect("npy")
+            }),
+        );
+        entry(
+            "x_test",
+            npy(&|out| sequences(3, 4, 2).write_npy(out).expect("npy")),
+        );
+        entry(
+            "y_test",
+            npy(&|out| Array1::from(vec![2u8, 2, 0]).write_npy(out).expect("npy")),
+        );
+        archive.finish().expect("finish");
+        let compressed = read_sequence_file(&path, &options()).expect("compressed");
+        assert_eq!(
+            (&compressed.train, &compressed.validation, &compressed.test),
+            (&stored.train, &stored.validation, &stored.test)
+        );
+        assert_ne!(compressed.provenance.sha256, stored.provenance.sha256);
+        std::fs::remove_dir_all(folder).ok();
+    }
+
+    /// D7: every kind of bad file is refused naming the file, the array and the fault.
+    #[test]
+    fn d7_bad_sequence_files_are_refused_naming_file_array_and_fault() {
+        let folder = scratch("bad");
+        let refused = |name: &str, write: &dyn Fn(&mut NpzWriter<std::fs::File>)| {
+            let path = npz(&folder, name, |writer| write(writer));
+            let error = read_sequence_file(&path, &options())
+                .expect_err(name)
+                .to_string();
+            assert!(error.contains(name), "{error}");
+            error
+        };
+        let x = sequences(5, 4, 2);
+        let labels = Array1::from(vec![0i64, 1, 2, 0, 1]);
+        let error = refused("missing.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &x).expect("x");
+        });
+        assert!(
+            error.contains("no array `y_test`") && error.contains("x_train"),
+            "{error}"
+        );
+        let mut infinite = x.clone();
+        infinite[[3, 2, 1]] = f32::INFINITY;
+        let error = refused("infinite.npz", &|writer| {
+            writer.add_array("x_train", &infinite).expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(
+            error.contains("`x_train`") && error.contains("sample 3, step 2, feature 1"),
+            "{error}"
+        );
+        let mut nan = x.clone();
+        nan[[0, 0, 0]] = f32::NAN;
+        let error = refused("nan.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &nan).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(
+            error.contains("`x_test`") && error.contains("NaN"),
+            "{error}"
+        );
+        let error = refused("range.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i64, 1, 3, 0, 1]))
+                .expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(
+            error.contains("label 3 of sequence 2 is outside 0..3"),
+            "{error}"
+        );
+        let error = refused("negative.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer
+                .add_array("y_test", &Array1::from(vec![0i64, -1, 0, 0, 0]))
+                .expect("y");
+        });
+        assert!(
+            error.contains("`y_test`") && error.contains("label -1"),
+            "{error}"
+        );
+        let error = refused("float-labels.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0.0f32; 5]))
+                .expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(error.contains("labels are integers"), "{error}");
+        let error = refused("count.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i64; 4]))
+                .expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(error.contains("one label per sequence, [5]"), "{error}");
+        let error = refused("rank.npz", &|writer| {
+            writer
+                .add_array("x_train", &Array1::from(vec![0.0f32; 5]))
+                .expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(error.contains("[N, T, F] or [N, T]"), "{error}");
+        let error = refused("disagree.npz", &|writer| {
+            writer.add_array("x_train", &x).expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &sequences(5, 4, 3)).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(
+            error.contains("4 steps of 3 features, x_train's 4 of 2"),
+            "{error}"
+        );
+        let error = refused("dtype.npz", &|writer| {
+            writer
+                .add_array("x_train", &Array1::from(vec![true; 5]))
+                .expect("x");
+            writer.add_array("y_train", &labels).expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(error.contains("dtype hsnn does not read"), "{error}");
+        let error = refused("no-training.npz", &|writer| {
+            writer.add_array("x_train", &sequences(2, 4, 2)).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i64, 1]))
+                .expect("y");
+            writer.add_array("x_test", &x).expect("x");
+            writer.add_array("y_test", &labels).expect("y");
+        });
+        assert!(error.contains("leaves none for training"), "{error}");
+        // Not an archive at all, and no file.
+        let text = folder.join("text.npz");
+        std::fs::write(&text, "not a zip").expect("write");
+        let error = read_sequence_file(&text, &options())
+            .expect_err("text")
+            .to_string();
+        assert!(
+            error.contains("text.npz") && error.contains("not an .npz archive"),
+            "{error}"
+        );
+        let error = read_sequence_file(&folder.join("absent.npz"), &options())
+            .expect_err("absent")
+            .to_string();
+        assert!(error.contains("absent.npz"), "{error}");
+        std::fs::remove_dir_all(folder).ok();
+    }
+}
