@@ -9,12 +9,18 @@
 //! is not a number, a shape of another rank or disagreeing with the other arrays, a value that
 //! is not finite (with its sample, step and feature), a label outside `0..classes`.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, ReadNpyError, ReadNpzError};
+use ndarray::ArrayD;
+use ndarray_npy::npy::header::Header;
+use ndarray_npy::ReadNpyExt;
 use sha2::{Digest, Sha256};
+use zip_for_npz::ZipArchive;
+
+/// The most bytes one array of a sequence file may unpack to (8 GiB): an archive is refused
+/// before a larger entry is read, so a small compressed file cannot fill the memory.
+pub const MAX_ARRAY_BYTES: u64 = 8 << 30;
 
 /// What is wrong with a sequence file (D7). Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -153,20 +159,33 @@ pub fn read_sequence_file(
     path: &Path,
     options: &SequenceFileOptions,
 ) -> Result<SequenceFile, SequenceFileError> {
+    let bytes = std::fs::read(path).map_err(|error| SequenceFileError::Unreadable {
+        file: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    parse_sequence_file(&bytes, path, options)
+}
+
+/// Checks the bytes of a sequence file, named `path` in errors and in the provenance (D7).
+pub fn parse_sequence_file(
+    bytes: &[u8],
+    path: &Path,
+    options: &SequenceFileOptions,
+) -> Result<SequenceFile, SequenceFileError> {
     let unreadable = |message: String| SequenceFileError::Unreadable {
         file: path.to_path_buf(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|error| unreadable(error.to_string()))?;
-    let sha256 = Sha256::digest(&bytes)
+    let sha256 = Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect::<String>();
-    let mut archive = NpzReader::new(Cursor::new(bytes.as_slice()))
+    let mut archive = ZipArchive::new(Cursor::new(bytes))
         .map_err(|error| unreadable(format!("not an .npz archive ({error})")))?;
-    let names = archive
-        .names()
-        .map_err(|error| unreadable(error.to_string()))?;
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.strip_suffix(".npy").unwrap_or(name).to_string())
+        .collect();
     let mut reader = ArrayReader {
         file: path,
         archive: &mut archive,
@@ -226,7 +245,7 @@ pub fn read_sequence_file(
 /// Reads the arrays of one archive, naming the file in every error.
 struct ArrayReader<'a, 'b> {
     file: &'a Path,
-    archive: &'a mut NpzReader<Cursor<&'b [u8]>>,
+    archive: &'a mut ZipArchive<Cursor<&'b [u8]>>,
     names: &'a [String],
 }
 
@@ -245,56 +264,108 @@ impl ArrayReader<'_, '_> {
         }
     }
 
-    /// Array `name` in the first of the element types its dtype matches.
+    /// Array `name`, in the element type its dtype names. The entry is unpacked (at most
+    /// [`MAX_ARRAY_BYTES`]) and its header's shape checked against the bytes it holds before
+    /// the values are read, so no header can make the reader allocate more than the file has.
     fn read(&mut self, name: &str) -> Result<Values, SequenceFileError> {
-        if !self.names.iter().any(|present| present == name) {
+        let Some(index) = self.names.iter().position(|present| present == name) else {
             return Err(SequenceFileError::MissingArray {
                 file: self.file.to_path_buf(),
                 array: name.to_string(),
                 present: self.names.join(", "),
             });
+        };
+        let mut bytes = Vec::new();
+        let unpacked = match self.archive.by_index(index) {
+            Ok(entry) => entry
+                .take(MAX_ARRAY_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|error| format!("cannot be unpacked ({error})")),
+            Err(error) => Err(error.to_string()),
+        };
+        unpacked.map_err(|reason| self.bad(name, reason))?;
+        if bytes.len() as u64 > MAX_ARRAY_BYTES {
+            return Err(self.bad(
+                name,
+                format!("unpacks to more than {MAX_ARRAY_BYTES} bytes, hsnn's limit per array"),
+            ));
         }
-        macro_rules! attempt {
-            ($element:ty, $wrap:expr) => {
-                match self.archive.by_name::<_, IxDyn>(name) {
-                    Ok(array) => {
-                        let array: ArrayD<$element> = array;
-                        return Ok($wrap(array));
-                    }
-                    Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-                    Err(error) => return Err(self.bad(name, error.to_string())),
-                }
-            };
+        let mut cursor = Cursor::new(bytes.as_slice());
+        let header = Header::from_reader(&mut cursor)
+            .map_err(|error| self.bad(name, format!("is not a .npy array ({error})")))?;
+        let data = bytes.len() - cursor.position() as usize;
+        let dtype = header.type_descriptor.to_string();
+        let dtype = dtype.trim_matches(|c| c == '\'' || c == '"');
+        // The element size is the dtype's trailing digits ('<f4', '|u1', '>i8', ...).
+        let item_size: usize = dtype
+            .trim_start_matches(['<', '>', '|', '='])
+            .get(1..)
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0);
+        let values = header
+            .shape
+            .iter()
+            .try_fold(1usize, |product, &extent| product.checked_mul(extent));
+        if values.and_then(|count| count.checked_mul(item_size)) != Some(data) && item_size > 0 {
+            return Err(self.bad(
+                name,
+                format!(
+                    "declares shape {:?} of {dtype}, which its {data} bytes of data do not hold",
+                    header.shape
+                ),
+            ));
         }
-        attempt!(f32, |array: ArrayD<f32>| Values::Reals(
-            array.mapv(f64::from)
-        ));
-        attempt!(f64, Values::Reals);
-        attempt!(i64, Values::Integers);
-        attempt!(i32, |array: ArrayD<i32>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        attempt!(i16, |array: ArrayD<i16>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        attempt!(i8, |array: ArrayD<i8>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        attempt!(u8, |array: ArrayD<u8>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        attempt!(u16, |array: ArrayD<u16>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        attempt!(u32, |array: ArrayD<u32>| Values::Integers(
-            array.mapv(i64::from)
-        ));
-        Err(self.bad(
-            name,
-            "has a dtype hsnn does not read (float32, float64, or integers of up to 64 bits \
-             signed or 32 bits unsigned)"
-                .to_string(),
-        ))
+        let bytes = bytes.as_slice();
+        let failed = |error: ndarray_npy::ReadNpyError| self.bad(name, error.to_string());
+        let kind = dtype.trim_start_matches(['<', '>', '|', '=']);
+        Ok(match kind {
+            "f4" => Values::Reals(
+                ArrayD::<f32>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(f64::from),
+            ),
+            "f8" => Values::Reals(ArrayD::<f64>::read_npy(bytes).map_err(failed)?),
+            "i8" => Values::Integers(ArrayD::<i64>::read_npy(bytes).map_err(failed)?),
+            "i4" => Values::Integers(
+                ArrayD::<i32>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            "i2" => Values::Integers(
+                ArrayD::<i16>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            "i1" => Values::Integers(
+                ArrayD::<i8>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            "u1" => Values::Integers(
+                ArrayD::<u8>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            "u2" => Values::Integers(
+                ArrayD::<u16>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            "u4" => Values::Integers(
+                ArrayD::<u32>::read_npy(bytes)
+                    .map_err(failed)?
+                    .mapv(i64::from),
+            ),
+            _ => {
+                return Err(self.bad(
+                    name,
+                    format!(
+                        "has dtype {dtype}, which hsnn does not read (float32, float64, or \
+                         integers of up to 64 bits signed or 32 bits unsigned)"
+                    ),
+                ))
+            }
+        })
     }
 
     /// The sequences of array `name`: `[N, T, F]` or `[N, T]`, every value finite.
@@ -577,6 +648,55 @@ mod tests {
         std::fs::remove_dir_all(folder).ok();
     }
 
+    /// E1 and D7: a header that declares more values than its entry holds (here 2 x 10^12,
+    /// 8 TB of float32) is refused before anything is allocated for them.
+    #[test]
+    fn d7_a_header_declaring_more_than_its_data_is_refused_unallocated() {
+        use ndarray_npy::WriteNpyExt;
+        use std::io::Write;
+        let folder = scratch("declared");
+        for (shape, declared) in [
+            ("(5, 4, 2)", "(9, 4, 2)"),
+            ("(5, 4, 2)", "(999999, 999999, 2)"),
+        ] {
+            let mut npy = Vec::new();
+            sequences(5, 4, 2).write_npy(&mut npy).expect("npy");
+            // Rewrite the shape in the header's text, taking the extra characters from the
+            // padding spaces before its newline, so the header keeps its length.
+            let find = |needle: &[u8]| {
+                npy.windows(needle.len())
+                    .position(|window| window == needle)
+                    .expect("in the header")
+            };
+            let (start, newline) = (find(shape.as_bytes()), find(b"\n"));
+            let grown = declared.len() - shape.len();
+            assert!(npy[newline - grown..newline]
+                .iter()
+                .all(|&byte| byte == b' '));
+            let mut patched = npy[..start].to_vec();
+            patched.extend_from_slice(declared.as_bytes());
+            patched.extend_from_slice(&npy[start + shape.len()..newline - grown]);
+            patched.extend_from_slice(&npy[newline..]);
+            assert_eq!(patched.len(), npy.len());
+            let path = folder.join("declared.npz");
+            let mut archive =
+                zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
+            let stored = zip_for_npz::write::SimpleFileOptions::default()
+                .compression_method(zip_for_npz::CompressionMethod::Stored);
+            archive.start_file("x_train.npy", stored).expect("entry");
+            archive.write_all(&patched).expect("write");
+            archive.finish().expect("finish");
+            let error = read_sequence_file(&path, &options())
+                .expect_err(declared)
+                .to_string();
+            assert!(
+                error.contains("`x_train`") && error.contains("do not hold"),
+                "{error}"
+            );
+        }
+        std::fs::remove_dir_all(folder).ok();
+    }
+
     /// D7: every kind of bad file is refused naming the file, the array and the fault.
     #[test]
     fn d7_bad_sequence_files_are_refused_naming_file_array_and_fault() {
@@ -693,7 +813,10 @@ mod tests {
             writer.add_array("x_test", &x).expect("x");
             writer.add_array("y_test", &labels).expect("y");
         });
-        assert!(error.contains("dtype hsnn does not read"), "{error}");
+        assert!(
+            error.contains("has dtype |b1, which hsnn does not read"),
+            "{error}"
+        );
         let error = refused("no-training.npz", &|writer| {
             writer.add_array("x_train", &sequences(2, 4, 2)).expect("x");
             writer

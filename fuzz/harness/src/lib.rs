@@ -97,6 +97,20 @@ pub fn idx_labels(data: &[u8]) {
     let _ = hsnn_data::idx::parse_labels(data, "fuzz input");
 }
 
+/// Sequence files (D7): numpy `.npz` archives, stored or deflated.
+pub fn sequence_file(data: &[u8]) {
+    let options = hsnn_data::SequenceFileOptions {
+        validation_size: 1,
+        classes: 10,
+        limit: None,
+    };
+    let _ = hsnn_data::sequences::parse_sequence_file(
+        data,
+        std::path::Path::new("fuzz input"),
+        &options,
+    );
+}
+
 /// Model files (E2), plain or gzipped, as `eval`, `energy` and `convert` read them; then the
 /// model past its checksum.
 pub fn model_file(data: &[u8]) {
@@ -204,9 +218,10 @@ pub fn devices(data: &[u8]) {
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("idx_images", idx_images),
     ("idx_labels", idx_labels),
+    ("sequence_file", sequence_file),
     ("model_file", model_file),
     ("fixed_model", fixed_model),
     ("experiment", experiment),

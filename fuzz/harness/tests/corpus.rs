@@ -97,6 +97,28 @@ fn e1_fuzz_seeds_are_valid_files() {
             5
         );
     }
+    // Written by numpy 2 (np.savez and np.savez_compressed): 6 training sequences of 5 steps
+    // (2 features, float32; 1 feature in the compressed one), labels 0..=5 (int64, int32),
+    // 2 test sequences (float64) labelled 9 and 0 (uint8). D7 reads numpy's own files.
+    for (name, features) in [("small.npz", 2), ("small-compressed.npz", 1)] {
+        let bytes = std::fs::read(corpus.join("sequence_file").join(name)).expect("seed");
+        let options = hsnn_data::SequenceFileOptions {
+            validation_size: 1,
+            classes: 10,
+            limit: None,
+        };
+        let file =
+            hsnn_data::sequences::parse_sequence_file(&bytes, std::path::Path::new(name), &options)
+                .expect("a numpy sequence file");
+        assert_eq!(
+            (file.train.len(), file.validation.len(), file.test.len()),
+            (5, 1, 2)
+        );
+        assert_eq!((file.train.steps(), file.train.features()), (5, features));
+        assert_eq!(file.train.labels(), &[0, 1, 2, 3, 4]);
+        assert_eq!(file.validation.labels(), &[5]);
+        assert_eq!(file.test.labels(), &[9, 0]);
+    }
 }
 
 /// E3: the fixed models a review found to panic the chip's 64-bit arithmetic (an integrator
