@@ -159,6 +159,10 @@ enum Command {
         /// CPUs of a local Ray (default: all).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         num_cpus: Option<u64>,
+        /// A folder that outlives the storage (a repository, a shared disk): each finished
+        /// point's rows are copied there, and points found there are not trained again.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Bring a model made elsewhere into an hsnn model file (SPEC.md section K).
     Import {
@@ -205,7 +209,8 @@ struct EvalArguments {
     /// The model file (written by train or reproduce; gzipped files too), or a fixed model file.
     #[arg(long)]
     model: PathBuf,
-    /// Folder of the MNIST IDX files (default: the embedded subset).
+    /// Folder of the MNIST IDX files, or a sequence file (.npz: x_train, y_train, x_test,
+    /// y_test; SPEC.md D7). Default: the embedded subset.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Experiment file whose `data` section (validation size, permutation seed, limit)
@@ -291,8 +296,9 @@ struct RunArguments {
     /// configs/psmnist-paper.json is the paper's setup).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Folder of the four MNIST IDX files (data/fetch.sh puts them in data/full); default: the
-    /// embedded subset.
+    /// Folder of the four MNIST IDX files (data/fetch.sh puts them in data/full), or a
+    /// sequence file of any task (.npz: x_train, y_train, x_test, y_test; SPEC.md D7; the
+    /// network must take its features and labels). Default: the embedded subset.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Output folder (default: runs/NAME, NAME the experiment's name).
@@ -383,6 +389,7 @@ fn run(arguments: Arguments) -> TrainResult<()> {
         address,
         storage,
         num_cpus,
+        keep,
     } = arguments.command
     {
         // Whatever --backend says: the sweep trains on the optimized backend and measures on
@@ -392,6 +399,7 @@ fn run(arguments: Arguments) -> TrainResult<()> {
             address,
             storage,
             num_cpus,
+            keep,
         });
     }
     match arguments.backend {
@@ -641,7 +649,6 @@ fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
             (*model, EvalModel::File)
         }
     };
-    data::check_psmnist_shape(&model)?;
     Ok((model, loaded))
 }
 

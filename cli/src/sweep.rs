@@ -20,6 +20,8 @@ pub struct SweepArguments {
     pub storage: Option<PathBuf>,
     /// CPUs of a local Ray.
     pub num_cpus: Option<u64>,
+    /// A folder that outlives the storage, where finished points are kept.
+    pub keep: Option<PathBuf>,
 }
 
 /// The interpreter that runs the sweep (SPEC.md H14): `HSNN_PYTHON`, else the sweep
@@ -50,6 +52,9 @@ pub fn python_arguments(arguments: &SweepArguments) -> Vec<String> {
     }
     if let Some(cpus) = arguments.num_cpus {
         command.extend(["--num-cpus".to_string(), cpus.to_string()]);
+    }
+    if let Some(keep) = &arguments.keep {
+        command.extend(["--keep".to_string(), keep.display().to_string()]);
     }
     command
 }
@@ -108,6 +113,7 @@ mod tests {
             address: Some("10.0.0.1:6379".into()),
             storage: Some(PathBuf::from("/mnt/lab/sweeps")),
             num_cpus: Some(4),
+            keep: Some(PathBuf::from("results/kept")),
         };
         assert_eq!(
             python_arguments(&arguments),
@@ -120,13 +126,16 @@ mod tests {
                 "--storage",
                 "/mnt/lab/sweeps",
                 "--num-cpus",
-                "4"
+                "4",
+                "--keep",
+                "results/kept"
             ]
         );
         let bare = SweepArguments {
             address: None,
             storage: None,
             num_cpus: None,
+            keep: None,
             ..arguments
         };
         assert_eq!(python_arguments(&bare), ["-m", "hsnn.sweep", "sweep.json"]);

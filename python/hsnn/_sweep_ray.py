@@ -20,6 +20,7 @@ from hsnn.sweep import (
     TrainingPoint,
     _write_atomically,
     check_fingerprint,
+    keep_rows,
     load_sweep,
     measure_point,
     read_rows,
@@ -65,6 +66,12 @@ def _trial(config: dict[str, Any]) -> None:
         model_file = train_point(sweep, point, folder, threads, report=report_epoch)
         rows = measure_point(sweep, point, model_file, threads)
         write_rows(sweep, point, folder, rows, ray.get_runtime_context().get_node_id())
+        keep = config.get("keep_folder")
+        if keep is not None:
+            # Only this trial's own point: another trial may be writing its own copy.
+            kept = Path(keep) / point.name / ROWS_FILE
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(kept, rows_file.read_text())
     rows = read_rows(rows_file, sweep)
     best = max(row["validation_accuracy"] for row in rows)
     tune.report({"measured": True, "rows": len(rows), "best_validation_accuracy": best})
@@ -82,6 +89,7 @@ def run_on_ray(
     storage: str | os.PathLike[str] | None,
     num_cpus: int | None,
     max_failures: int,
+    keep: str | os.PathLike[str] | None = None,
 ) -> Path:
     """:func:`hsnn.sweep.run`, with Ray imported (parameters, returns and errors there).
 
@@ -104,6 +112,9 @@ def run_on_ray(
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise UsageError(f"cannot reach the Ray cluster at {address!r}: {error}") from error
     points_folder = storage_path / sweep.name / "points"
+    keep_folder = None if keep is None else Path(keep).resolve()
+    if keep_folder is not None:
+        keep_rows(sweep, points_folder, keep_folder)
     trainable = tune.with_resources(_trial, {"cpu": sweep.cpus_per_trial})
     experiment_path = storage_path / sweep.name / "tune"
     if tune.Tuner.can_restore(str(experiment_path)):
@@ -115,6 +126,7 @@ def run_on_ray(
                 "sweep_file": str(Path(sweep_file).resolve()),
                 "points_folder": str(points_folder),
                 "threads": sweep.cpus_per_trial,
+                "keep_folder": None if keep_folder is None else str(keep_folder),
                 "point": tune.grid_search(
                     [
                         {"seed": p.seed, "end_dt": p.end_dt, "placement": p.placement}
@@ -132,7 +144,13 @@ def run_on_ray(
             ),
         )
     started = time.time()
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    finally:
+        # Points a restored Tuner finished (its trials' configuration predates --keep) and
+        # points finished before a stop reach the keep folder here.
+        if keep_folder is not None:
+            keep_rows(sweep, points_folder, keep_folder)
     errors = [result.error for result in grid if result.error is not None]
     if errors:
         raise UsageError(

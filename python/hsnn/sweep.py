@@ -57,6 +57,7 @@ __all__ = [
     "check_fingerprint",
     "experiment_for",
     "frontier",
+    "keep_rows",
     "load_sweep",
     "main",
     "measure_point",
@@ -669,6 +670,57 @@ def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
     return list(record["rows"])
 
 
+def keep_rows(sweep: Sweep, points_folder: Path, keep: Path) -> tuple[list[str], list[str]]:
+    """Carries finished points between the sweep's storage and a keep folder (SPEC H14), both
+    ways: a point measured in the storage is copied to ``keep/<point>/rows.json``, and one
+    measured only in the keep folder is copied into the storage, where its trial then finds
+    it finished and trains nothing. A sweep whose storage does not outlive its machine (a
+    scratch disk, a fresh clone) keeps its finished points in a folder that does (a
+    repository, a shared disk) and resumes from them elsewhere.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    points_folder : Path
+        The folder of its points in the storage.
+    keep : Path
+        The keep folder; made if missing.
+
+    Returns
+    -------
+    tuple of (list of str, list of str)
+        The points copied to the keep folder, and those copied from it, in grid order.
+
+    Raises
+    ------
+    UsageError
+        A point in the keep folder measured by another version of the sweep (nothing is
+        copied then).
+    OSError
+        A copy failed (a full disk): the file it was writing is as it was.
+    """
+    stored = {point.name: points_folder / point.name / "rows.json" for point in sweep.points}
+    kept = {point.name: keep / point.name / "rows.json" for point in sweep.points}
+    # Every kept point is checked before anything moves, so a foreign keep folder changes
+    # nothing.
+    for path in kept.values():
+        if path.exists():
+            read_rows(path, sweep)
+    sent, taken = [], []
+    for point in sweep.points:
+        source, copy = stored[point.name], kept[point.name]
+        if source.exists() and not copy.exists():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(copy, source.read_text())
+            sent.append(point.name)
+        elif copy.exists() and not source.exists():
+            source.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(source, copy.read_text())
+            taken.append(point.name)
+    return sent, taken
+
+
 def check_fingerprint(sweep: Sweep, folder: Path) -> None:
     """Records the sweep's fingerprint in its folder, or refuses a sweep whose file or base
     experiment changed since it started there.
@@ -985,6 +1037,7 @@ def run(
     storage: str | os.PathLike[str] | None = None,
     num_cpus: int | None = None,
     max_failures: int = 2,
+    keep: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Runs a sweep on Ray Tune and writes its results file; run again, it resumes the sweep.
 
@@ -1002,6 +1055,10 @@ def run(
         CPUs of the local Ray (ignored with a cluster); default: all.
     max_failures : int
         Times Tune retries a failed trial, each time from hsnn's last checkpoint.
+    keep : str or os.PathLike, optional
+        A folder that outlives the storage (a repository, a shared disk): every finished
+        point's rows are copied there as the point finishes, and points found there are not
+        trained again (:func:`keep_rows`).
 
     Returns
     -------
@@ -1029,11 +1086,13 @@ def run(
         storage=storage,
         num_cpus=num_cpus,
         max_failures=max_failures,
+        keep=keep,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``hsnn-sweep SWEEP.json [--address ...] [--storage ...]``: :func:`run` from a shell.
+    """``hsnn-sweep SWEEP.json [--address ...] [--storage ...] [--keep ...]``: :func:`run` from a
+    shell.
 
     Parameters
     ----------
@@ -1060,6 +1119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--storage", type=Path, help="a path every node sees (default: runs/sweeps)"
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (default: all)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="a folder that outlives the storage: finished points are copied there, and "
+        "points found there are not trained again",
+    )
     arguments = parser.parse_args(argv)
     try:
         results = run(
@@ -1067,6 +1132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             address=arguments.address,
             storage=arguments.storage,
             num_cpus=arguments.num_cpus,
+            keep=arguments.keep,
         )
     except (UsageError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)

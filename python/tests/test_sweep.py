@@ -274,6 +274,47 @@ def test_a_sweep_changed_since_it_started_is_refused_before_anything_runs(tmp_pa
         sweeps.read_rows(rows_file, changed)
 
 
+def rows_record(sweep: sweeps.Sweep, point: str) -> str:
+    return json.dumps(
+        {
+            "format": sweeps.ROWS_FORMAT,
+            "format_version": sweeps.ROWS_FORMAT_VERSION,
+            "sweep_fingerprint": sweep.fingerprint,
+            "point": point,
+            "rows": [{"point": point}],
+        }
+    )
+
+
+def test_kept_points_travel_both_ways_and_a_foreign_keep_folder_moves_nothing(
+    tmp_path: Path,
+) -> None:
+    sweep = sweeps.load_sweep(write_sweep(tmp_path))
+    first, second, third = (point.name for point in sweep.points[:3])
+    storage, keep = tmp_path / "points", tmp_path / "keep"
+    # first: measured here only; second: kept from another machine only; third: both, and
+    # the two copies differ, so neither is overwritten.
+    (storage / first).mkdir(parents=True)
+    (storage / first / "rows.json").write_text(rows_record(sweep, first))
+    (keep / second).mkdir(parents=True)
+    (keep / second / "rows.json").write_text(rows_record(sweep, second))
+    for folder, marker in ((storage, "here"), (keep, "there")):
+        (folder / third).mkdir(parents=True)
+        (folder / third / "rows.json").write_text(rows_record(sweep, marker))
+    assert sweeps.keep_rows(sweep, storage, keep) == ([first], [second])
+    assert sweeps.read_rows(keep / first / "rows.json", sweep) == [{"point": first}]
+    assert sweeps.read_rows(storage / second / "rows.json", sweep) == [{"point": second}]
+    assert sweeps.read_rows(storage / third / "rows.json", sweep) == [{"point": "here"}]
+    assert sweeps.read_rows(keep / third / "rows.json", sweep) == [{"point": "there"}]
+    assert sweeps.keep_rows(sweep, storage, keep) == ([], [])
+    # A keep folder written by another version of the sweep is refused, and nothing moves.
+    changed = sweeps.load_sweep(write_sweep(tmp_path, devices=["loihi"]))
+    (storage / first / "rows.json").unlink()
+    with pytest.raises(hsnn.UsageError, match="another version of sweep"):
+        sweeps.keep_rows(changed, storage, keep)
+    assert not (storage / first / "rows.json").exists()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 4 MiB tmpfs (root only, as in CI, where HSNN_REQUIRE_MOUNT makes it required)."""
