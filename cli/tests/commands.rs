@@ -324,6 +324,7 @@ fn e2_eval_uses_the_model_files_record_of_its_training_data() {
                 train_samples: 30,
                 validation_samples: 30,
                 test_samples: 30,
+                file: None,
             },
         });
     std::fs::create_dir_all(&dir).expect("folder");

@@ -179,4 +179,19 @@ pub enum DataError {
         /// Samples in the data set.
         len: usize,
     },
+    /// Sequence values that do not fill `sequences x steps x features` (D7).
+    #[error(
+        "{values} values cannot be {sequences} sequences of {steps} steps of {features} \
+         features"
+    )]
+    SequenceShape {
+        /// Values given.
+        values: usize,
+        /// Sequences (labels) given.
+        sequences: usize,
+        /// Steps per sequence.
+        steps: usize,
+        /// Values per step.
+        features: usize,
+    },
 }

@@ -32,6 +32,7 @@
 //! The full data set is fetched and MD5-verified by `data/fetch.sh` into `data/full/`, then
 //! loaded with [`load_psmnist`].
 
+pub mod dataset;
 pub mod embedded;
 pub mod error;
 pub mod idx;
@@ -39,13 +40,14 @@ pub mod permutation;
 pub mod psmnist;
 pub mod sequences;
 
+pub use dataset::{Batch, Dataset, Splits};
 pub use embedded::load_embedded;
 pub use error::DataError;
 pub use psmnist::{
-    load_psmnist, load_psmnist_from_bytes, normalise_pixel, Batch, Dataset, LoadOptions,
-    PixelOrder, Split, SplitRecipe, SEQUENCE_LENGTH,
+    load_psmnist, load_psmnist_from_bytes, normalise_pixel, LoadOptions, PixelOrder, Split,
+    SplitRecipe, SEQUENCE_LENGTH,
 };
 pub use sequences::{
     read_sequence_file, SequenceFile, SequenceFileError, SequenceFileOptions,
-    SequenceFileProvenance, SequenceSplit,
+    SequenceFileProvenance,
 };

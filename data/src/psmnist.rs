@@ -14,16 +14,17 @@
 //!   **`permuted[t] = original[perm[t]]`**, where `original` is the image in row-major order
 //!   (index `28 * row + col`). [`PixelOrder::Sequential`] uses the identity (sequential MNIST).
 //!
-//! Storage decision: a [`Dataset`] keeps the *permuted raw bytes* (u8) and normalises when a
-//! batch is made. `f64::from(p) / 255.0` is one exactly rounded division, so the batch values
+//! Storage decision: a psMNIST [`Dataset`] keeps the *permuted raw bytes* (u8) and normalises
+//! when a batch is made. `f64::from(p) / 255.0` is one exactly rounded division, so the batch values
 //! are bit-identical to a pre-normalised f64 store, at an eighth of its memory (47 MB instead
 //! of 376 MB for the full training file). An f32 store would be smaller than f64 but could not
 //! give the D2 values exactly: `f64::from(p as f32 / 255.0) != p as f64 / 255.0` for most `p`.
 
 use std::path::{Path, PathBuf};
 
+use crate::dataset::Dataset;
 use crate::error::DataError;
-use crate::idx::{self, LabelledImages, NUM_CLASSES, PIXELS_PER_IMAGE};
+use crate::idx::{self, LabelledImages, PIXELS_PER_IMAGE};
 use crate::permutation;
 
 /// Length of one (p)sMNIST sequence: the 784 pixels of an image, one per time step.
@@ -124,146 +125,25 @@ pub struct LoadOptions {
     pub recipe: SplitRecipe,
 }
 
-/// One split of (p)sMNIST: sequences of 784 pixels already in [`PixelOrder`] order, and their
-/// labels. Sample `i`'s step `t` is `normalise_pixel(original_i[perm[t]])` (D2, D4).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Dataset {
-    /// `len * 784` raw pixel values, sample-major, each sample already permuted.
-    pixels: Vec<u8>,
-    /// One label 0..=9 per sample.
-    labels: Vec<u8>,
-}
-
-impl Dataset {
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
+/// Copies the samples `indices` of `source`, in that order, reordering every image's pixels
+/// by `perm` (`permuted[t] = original[perm[t]]`), into a split that normalises them as it
+/// batches (D2). Every index and every `perm` entry is in bounds by construction (callers take
+/// indices below the file's length; perm is a permutation of 0..784).
+fn dataset_from_indices(source: &LabelledImages, indices: &[usize], perm: &[usize]) -> Dataset {
+    let mut pixels = Vec::with_capacity(indices.len() * SEQUENCE_LENGTH);
+    let all_pixels = source.images().pixels();
+    let all_labels = source.labels();
+    let mut labels = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let image = &all_pixels[index * SEQUENCE_LENGTH..(index + 1) * SEQUENCE_LENGTH];
+        pixels.extend(perm.iter().map(|&source_pixel| image[source_pixel]));
+        labels.push(u16::from(all_labels[index]));
     }
-
-    /// True when the split holds no samples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// All labels, each 0..=9, in sample order.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
-    /// Label of sample `index`, or `None` when out of range.
-    pub fn label(&self, index: usize) -> Option<u8> {
-        self.labels.get(index).copied()
-    }
-
-    /// The 784 raw (un-normalised, already permuted) pixel values of sample `index`, or `None`
-    /// when out of range.
-    pub fn pixels(&self, index: usize) -> Option<&[u8]> {
-        let start = index.checked_mul(SEQUENCE_LENGTH)?;
-        self.pixels.get(start..start.checked_add(SEQUENCE_LENGTH)?)
-    }
-
-    /// Sample `index` as its 784 normalised inputs (D2) in time order, or `None` when out of
-    /// range.
-    pub fn sequence(&self, index: usize) -> Option<Vec<f64>> {
-        Some(
-            self.pixels(index)?
-                .iter()
-                .copied()
-                .map(normalise_pixel)
-                .collect(),
-        )
-    }
-
-    /// How many samples carry each label 0..=9.
-    pub fn label_counts(&self) -> [usize; NUM_CLASSES] {
-        let mut counts = [0; NUM_CLASSES];
-        for &label in &self.labels {
-            // Labels were checked to be 0..=9 when the file was parsed.
-            if let Some(count) = counts.get_mut(usize::from(label)) {
-                *count += 1;
-            }
-        }
-        counts
-    }
-
-    /// The samples at `indices` (in that order, repeats allowed) as a new batch of shape
-    /// `[indices.len(), 784, 1]`; errors with [`DataError::SampleIndexOutOfRange`].
-    pub fn batch(&self, indices: &[usize]) -> Result<Batch, DataError> {
-        let mut batch = Batch::default();
-        self.fill_batch(indices, &mut batch)?;
-        Ok(batch)
-    }
-
-    /// Like [`Dataset::batch`] but reuses `batch`'s buffers, so a training loop allocates
-    /// nothing per step. On error `batch` is left unchanged.
-    pub fn fill_batch(&self, indices: &[usize], batch: &mut Batch) -> Result<(), DataError> {
-        if let Some(&index) = indices.iter().find(|&&index| index >= self.len()) {
-            return Err(DataError::SampleIndexOutOfRange {
-                index,
-                len: self.len(),
-            });
-        }
-        batch.inputs.clear();
-        batch.labels.clear();
-        batch.indices.clear();
-        batch.inputs.reserve(indices.len() * SEQUENCE_LENGTH);
-        for &index in indices {
-            let start = index * SEQUENCE_LENGTH;
-            let sample = &self.pixels[start..start + SEQUENCE_LENGTH];
-            batch
-                .inputs
-                .extend(sample.iter().copied().map(normalise_pixel));
-            batch.labels.push(self.labels[index]);
-            batch.indices.push(index);
-        }
-        Ok(())
-    }
-
-    /// Copies the samples `indices` of `source`, in that order, reordering every image's
-    /// pixels by `perm` (`permuted[t] = original[perm[t]]`). Every index and every `perm`
-    /// entry is in bounds by construction (callers take indices below the file's length; perm
-    /// is a permutation of 0..784).
-    fn from_indices(source: &LabelledImages, indices: &[usize], perm: &[usize]) -> Self {
-        let mut pixels = Vec::with_capacity(indices.len() * SEQUENCE_LENGTH);
-        let all_pixels = source.images().pixels();
-        let all_labels = source.labels();
-        let mut labels = Vec::with_capacity(indices.len());
-        for &index in indices {
-            let image = &all_pixels[index * SEQUENCE_LENGTH..(index + 1) * SEQUENCE_LENGTH];
-            pixels.extend(perm.iter().map(|&source_pixel| image[source_pixel]));
-            labels.push(all_labels[index]);
-        }
-        Dataset { pixels, labels }
-    }
-}
-
-/// A batch of sequences for a backend: `inputs` is contiguous row-major f64 of shape
-/// `[size, 784, 1]` (element (b, t, 0) at `inputs[b * 784 + t]`), D2-normalised and in
-/// [`PixelOrder`] order.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Batch {
-    /// `size * 784` inputs, sample-major then time.
-    pub inputs: Vec<f64>,
-    /// The label of each sample.
-    pub labels: Vec<u8>,
-    /// The index in its [`Dataset`] of each sample: a stable sample identifier.
-    pub indices: Vec<usize>,
-}
-
-impl Batch {
-    /// Number of sequences in the batch.
-    pub fn size(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// The shape of [`Batch::inputs`]: `[size, 784, 1]`.
-    pub fn shape(&self) -> [usize; 3] {
-        [self.size(), SEQUENCE_LENGTH, FEATURES_PER_STEP]
-    }
+    Dataset::from_pixels(pixels, labels)
 }
 
 /// The three splits of D3, all in the same pixel order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     /// The first `N - V` samples of the training file.
     pub train: Dataset,
@@ -398,9 +278,9 @@ pub(crate) fn build_split(
     let (train_order, validation_order) = training_file_order.split_at(train_size);
     let test_order: Vec<usize> = (0..test_file.len()).collect();
     Ok(Split {
-        train: Dataset::from_indices(&train_file, &limited(train_order), &permutation),
-        validation: Dataset::from_indices(&train_file, &limited(validation_order), &permutation),
-        test: Dataset::from_indices(&test_file, &limited(&test_order), &permutation),
+        train: dataset_from_indices(&train_file, &limited(train_order), &permutation),
+        validation: dataset_from_indices(&train_file, &limited(validation_order), &permutation),
+        test: dataset_from_indices(&test_file, &limited(&test_order), &permutation),
         pixel_order: options.pixel_order,
         permutation,
         recipe: options.recipe,
@@ -456,21 +336,5 @@ mod tests {
         );
         assert_eq!(PixelOrder::default(), PixelOrder::Permuted { seed: 0 });
         assert_eq!(PixelOrder::default().permutation()[..3], [693, 85, 647]);
-    }
-
-    #[test]
-    fn fill_batch_leaves_batch_untouched_on_error() {
-        let dataset = Dataset {
-            pixels: vec![255; SEQUENCE_LENGTH],
-            labels: vec![3],
-        };
-        let mut batch = dataset.batch(&[0, 0]).unwrap_or_default();
-        assert_eq!(batch.shape(), [2, 784, 1]);
-        let before = batch.clone();
-        assert!(matches!(
-            dataset.fill_batch(&[0, 1], &mut batch),
-            Err(DataError::SampleIndexOutOfRange { index: 1, len: 1 })
-        ));
-        assert_eq!(batch, before);
     }
 }

@@ -18,6 +18,8 @@ use ndarray_npy::ReadNpyExt;
 use sha2::{Digest, Sha256};
 use zip_for_npz::ZipArchive;
 
+use crate::dataset::Dataset;
+
 /// The most bytes one array of a sequence file may unpack to (8 GiB): an archive is refused
 /// before a larger entry is read, so a small compressed file cannot fill the memory.
 pub const MAX_ARRAY_BYTES: u64 = 8 << 30;
@@ -55,68 +57,11 @@ pub enum SequenceFileError {
     },
 }
 
-/// One split of a sequence file: `len()` sequences of `steps x features` values, sample-major,
-/// and their labels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SequenceSplit {
+/// A sequence array before its labels are read: `steps * features` values per sequence.
+struct Unlabelled {
     steps: usize,
     features: usize,
     values: Vec<f64>,
-    labels: Vec<usize>,
-}
-
-impl SequenceSplit {
-    /// Number of sequences.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Steps per sequence.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    /// Values per step.
-    pub fn features(&self) -> usize {
-        self.features
-    }
-
-    /// The labels, one per sequence.
-    pub fn labels(&self) -> &[usize] {
-        &self.labels
-    }
-
-    /// Sequence `index` (`steps * features` values, step-major), if it exists.
-    pub fn sequence(&self, index: usize) -> Option<&[f64]> {
-        let length = self.steps * self.features;
-        self.values.get(index * length..(index + 1) * length)
-    }
-
-    /// The first `count` sequences (all of them when there are fewer).
-    fn truncated(mut self, count: usize) -> Self {
-        let count = count.min(self.len());
-        self.values.truncate(count * self.steps * self.features);
-        self.labels.truncate(count);
-        self
-    }
-
-    /// The sequences from `start` on, and the ones before it.
-    fn split_off(mut self, start: usize) -> (Self, Self) {
-        let values = self.values.split_off(start * self.steps * self.features);
-        let labels = self.labels.split_off(start);
-        let tail = SequenceSplit {
-            steps: self.steps,
-            features: self.features,
-            values,
-            labels,
-        };
-        (self, tail)
-    }
 }
 
 /// Where a sequence file's splits came from, as a model records it (D7, E2).
@@ -134,11 +79,11 @@ pub struct SequenceFileProvenance {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceFile {
     /// The training split (`x_train` without its last `validation_size` sequences).
-    pub train: SequenceSplit,
+    pub train: Dataset,
     /// The validation split (the last `validation_size` sequences of `x_train`).
-    pub validation: SequenceSplit,
+    pub validation: Dataset,
     /// The test split (`x_test`).
-    pub test: SequenceSplit,
+    pub test: Dataset,
     /// Where they came from.
     pub provenance: SequenceFileProvenance,
 }
@@ -146,12 +91,19 @@ pub struct SequenceFile {
 /// How to read a sequence file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequenceFileOptions {
-    /// Sequences cut from the end of `x_train` for validation (D3's rule).
-    pub validation_size: usize,
+    /// Sequences cut from the end of `x_train` for validation (D3's rule); `None` cuts a
+    /// tenth of them, rounded down, and at least one ([`default_validation_size`]).
+    pub validation_size: Option<usize>,
     /// Labels must lie in `0..classes` (the network's outputs).
     pub classes: usize,
     /// Keep only the first `limit` sequences of each split; `None` keeps all.
     pub limit: Option<usize>,
+}
+
+/// The validation split a sequence file gets when none is asked for (D7): a tenth of its
+/// `x_train` sequences, rounded down, and at least one.
+pub fn default_validation_size(training_sequences: usize) -> usize {
+    (training_sequences / 10).max(1)
 }
 
 /// Reads and checks the sequence file `path` (D7).
@@ -209,20 +161,23 @@ pub fn parse_sequence_file(
     }
     let train = reader.labelled(x_train, "y_train", options.classes)?;
     let test = reader.labelled(x_test, "y_test", options.classes)?;
-    if options.validation_size >= train.len() {
+    let validation_size = options
+        .validation_size
+        .unwrap_or_else(|| default_validation_size(train.len()));
+    if validation_size >= train.len() {
         return Err(bad(
             "x_train",
             format!(
                 "holds {} sequences, which leaves none for training after a validation \
                  split of {}",
                 train.len(),
-                options.validation_size
+                validation_size
             ),
         ));
     }
-    let validation_start = train.len() - options.validation_size;
+    let validation_start = train.len() - validation_size;
     let (train, validation) = train.split_off(validation_start);
-    let limit = |split: SequenceSplit| match options.limit {
+    let limit = |split: Dataset| match options.limit {
         Some(limit) => split.truncated(limit),
         None => split,
     };
@@ -236,7 +191,7 @@ pub fn parse_sequence_file(
             split_rule: format!(
                 "train: x_train without its last {size}; validation: the last {size} of \
                  x_train; test: x_test",
-                size = options.validation_size
+                size = validation_size
             ),
         },
     })
@@ -369,7 +324,7 @@ impl ArrayReader<'_, '_> {
     }
 
     /// The sequences of array `name`: `[N, T, F]` or `[N, T]`, every value finite.
-    fn sequences(&mut self, name: &str) -> Result<SequenceSplit, SequenceFileError> {
+    fn sequences(&mut self, name: &str) -> Result<Unlabelled, SequenceFileError> {
         let array = match self.read(name)? {
             Values::Reals(array) => array,
             Values::Integers(array) => array.mapv(|value| value as f64),
@@ -404,22 +359,21 @@ impl ArrayReader<'_, '_> {
             ));
         }
         debug_assert_eq!(values.len(), count * steps * features);
-        Ok(SequenceSplit {
+        Ok(Unlabelled {
             steps,
             features,
             values,
-            labels: Vec::new(),
         })
     }
 
     /// `sequences` with the labels of array `name`: integers, one per sequence, each in
-    /// `0..classes`.
+    /// `0..classes` (and at most 65,535: a split keeps its labels in 16 bits).
     fn labelled(
         &mut self,
-        mut sequences: SequenceSplit,
+        sequences: Unlabelled,
         name: &str,
         classes: usize,
-    ) -> Result<SequenceSplit, SequenceFileError> {
+    ) -> Result<Dataset, SequenceFileError> {
         let count = sequences.values.len() / (sequences.steps * sequences.features);
         let labels = match self.read(name)? {
             Values::Integers(labels) => labels,
@@ -439,10 +393,10 @@ impl ArrayReader<'_, '_> {
                 ),
             ));
         }
-        sequences.labels = Vec::with_capacity(count);
+        let mut checked = Vec::with_capacity(count);
         for (index, &label) in labels.iter().enumerate() {
-            match usize::try_from(label) {
-                Ok(label) if label < classes => sequences.labels.push(label),
+            match u16::try_from(label) {
+                Ok(label) if usize::from(label) < classes => checked.push(label),
                 _ => {
                     return Err(self.bad(
                         name,
@@ -454,7 +408,15 @@ impl ArrayReader<'_, '_> {
                 }
             }
         }
-        Ok(sequences)
+        let Unlabelled {
+            steps,
+            features,
+            values,
+        } = sequences;
+        // The shape was checked as the array was read, so this cannot fail; the error is
+        // passed on rather than trusted away.
+        Dataset::from_values(steps, features, values, checked)
+            .map_err(|error| self.bad(name, error.to_string()))
     }
 }
 
@@ -487,7 +449,7 @@ mod tests {
 
     fn options() -> SequenceFileOptions {
         SequenceFileOptions {
-            validation_size: 2,
+            validation_size: Some(2),
             classes: 3,
             limit: None,
         }
@@ -584,14 +546,14 @@ mod tests {
         let file = read_sequence_file(
             &path,
             &SequenceFileOptions {
-                validation_size: 1,
+                validation_size: Some(1),
                 ..options()
             },
         )
         .expect("a good file");
         assert_eq!((file.train.steps(), file.train.features()), (3, 1));
-        assert_eq!(file.validation.sequence(0), Some(&[30.0, 31.0, 32.0][..]));
-        assert_eq!(file.test.sequence(0), Some(&[0.0, 1.0, 2.0][..]));
+        assert_eq!(file.validation.sequence(0), Some(vec![30.0, 31.0, 32.0]));
+        assert_eq!(file.test.sequence(0), Some(vec![0.0, 1.0, 2.0]));
         std::fs::remove_dir_all(folder).ok();
     }
 

@@ -153,7 +153,8 @@ fn d3_validation_is_the_end_of_the_training_file() {
         split.validation.pixels(499).unwrap(),
         images.image(2_999).unwrap()
     );
-    assert_eq!(split.validation.labels(), &labels[2_500..]);
+    let expected: Vec<u16> = labels[2_500..].iter().copied().map(u16::from).collect();
+    assert_eq!(split.validation.labels(), &expected[..]);
     assert_eq!(
         split.train.pixels(2_499).unwrap(),
         images.image(2_499).unwrap()

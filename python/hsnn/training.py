@@ -92,7 +92,9 @@ def reproduce(
     backend : Reference or Optimized, optional
         Default ``Optimized()`` on every core.
     data : str or os.PathLike, optional
-        Folder of the MNIST IDX files (``bash data/fetch.sh``); default: the embedded subset.
+        Folder of the MNIST IDX files (``bash data/fetch.sh``), or a sequence file (``.npz``
+        with ``x_train``, ``y_train``, ``x_test``, ``y_test``, as :func:`numpy.savez` writes
+        them; SPEC D7); default: the embedded subset.
     out : str or os.PathLike, optional
         The run's folder (checkpoints, models, ``results.json``); default ``runs/<name>``.
     resume, force : bool

@@ -37,7 +37,8 @@ fn evaluate_on<C: Compute>(
 /// model : Model
 /// split : {"train", "validation", "test"}
 /// data : str or os.PathLike, optional
-///     Folder of the MNIST IDX files; default: the embedded subset.
+///     Folder of the MNIST IDX files, or a sequence file (``.npz`` with ``x_train``,
+///     ``y_train``, ``x_test``, ``y_test``; SPEC D7); default: the embedded subset.
 /// limit : int, optional
 ///     Only the first ``limit`` sequences of the split.
 /// config : str or os.PathLike, optional
@@ -222,7 +223,8 @@ fn reproduce_on<C: Compute<Inner: hsnn_spec::Trainer>>(
 /// backend : Reference or Optimized, optional
 ///     Default: ``Optimized()`` on every core (results do not depend on the thread count).
 /// data : str or os.PathLike, optional
-///     Folder of the MNIST IDX files; default: the embedded subset.
+///     Folder of the MNIST IDX files, or a sequence file (``.npz`` with ``x_train``,
+///     ``y_train``, ``x_test``, ``y_test``; SPEC D7); default: the embedded subset.
 /// out : str or os.PathLike, optional
 ///     The run's folder; default ``runs/<experiment name>``.
 /// resume, force : bool

@@ -36,7 +36,8 @@ pub use error::{HsnnError, Result};
 pub use metrics::{BitMetrics, EventCounts, SiteMetrics};
 pub use model::{
     DataProvenance, DataRecipe, DataSource, FixedMatrixCheck, ImportProvenance, Model, Provenance,
-    Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_FORMAT_VERSION_IMPORTED,
+    SequenceFileRecord, Weights, MODEL_FORMAT, MODEL_FORMAT_VERSION, MODEL_FORMAT_VERSION_IMPORTED,
+    MODEL_FORMAT_VERSION_SEQUENCE_FILE,
 };
 pub use tensor::{SequenceBatch, Tensor2};
 pub use trace::{CountTally, QuantizedSite, SiteTrace, TallyBuilder, TallyCell, Trace, TraceLevel};

@@ -16,8 +16,11 @@ pub const MODEL_FORMAT_VERSION: u32 = 2;
 /// The model file format version of an imported model, one that records the file it was read
 /// from (SPEC.md clauses E2, K1).
 pub const MODEL_FORMAT_VERSION_IMPORTED: u32 = 3;
+/// The model file format version of a model trained on a sequence file, whose provenance
+/// records the file (SPEC.md clauses E2, D7).
+pub const MODEL_FORMAT_VERSION_SEQUENCE_FILE: u32 = 4;
 /// The model file format versions this build reads (SPEC.md clause E2).
-pub const MODEL_FORMAT_VERSIONS_READ: [u32; 3] = [1, 2, 3];
+pub const MODEL_FORMAT_VERSIONS_READ: [u32; 4] = [1, 2, 3, 4];
 
 /// The trainable weights of the hybrid network, row-vector convention (SPEC.md clause N4):
 /// every matrix maps a row vector of its rows' space to its columns' space. Optional tensors
@@ -165,6 +168,21 @@ pub enum DataSource {
     Embedded,
     /// The four MNIST IDX files (clause D1).
     MnistFiles,
+    /// A sequence file (clause D7; model file version 4, which records the file).
+    SequenceFile,
+}
+
+/// The sequence file a model was trained on (SPEC.md clauses D7, E2 version 4): enough to
+/// know the same file again, and how its splits were cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceFileRecord {
+    /// The file as it was given.
+    pub path: String,
+    /// Its SHA-256, lower-case hexadecimal.
+    pub sha256: String,
+    /// The split rule, in words.
+    pub split_rule: String,
 }
 
 /// Which samples make which split of psMNIST, and where the pixel permutation comes from
@@ -201,7 +219,7 @@ impl DataRecipe {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataProvenance {
-    /// Embedded subset or MNIST files.
+    /// Embedded subset, MNIST files or a sequence file.
     pub source: DataSource,
     /// Seed of the pixel permutation (clause D4), or of the NRU recipe's stream (D6).
     pub permutation_seed: u32,
@@ -219,6 +237,10 @@ pub struct DataProvenance {
     pub validation_samples: usize,
     /// Sequences in the test split as loaded.
     pub test_samples: usize,
+    /// The sequence file, exactly when `source` is `sequence_file` (version 4; absent
+    /// otherwise, so older files keep their checksums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<SequenceFileRecord>,
 }
 
 /// How a model file was made (SPEC.md clause E2, version 2).
@@ -320,9 +342,13 @@ impl Model {
     /// The same model with `provenance` attached: written as version 2, with the checksum of
     /// its contents computed when it is serialized.
     pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.format_version = if provenance.data.file.is_some() {
+            MODEL_FORMAT_VERSION_SEQUENCE_FILE
+        } else {
+            MODEL_FORMAT_VERSION
+        };
         self.provenance = Some(provenance);
         self.import = None;
-        self.format_version = MODEL_FORMAT_VERSION;
         self
     }
 
@@ -361,6 +387,43 @@ impl Model {
             return Err(HsnnError::Parse {
                 what: "model file".into(),
                 reason: "format_version 1 has no provenance or content_sha256 (they came with version 2)".into(),
+            });
+        }
+        if let Some(provenance) = &self.provenance {
+            let data = &provenance.data;
+            if (data.source == DataSource::SequenceFile) != data.file.is_some() {
+                return Err(HsnnError::Parse {
+                    what: "model file".into(),
+                    reason: "provenance.data names a file exactly when its source is \
+                             sequence_file"
+                        .into(),
+                });
+            }
+            let records_file = data.file.is_some();
+            if records_file != (self.format_version == MODEL_FORMAT_VERSION_SEQUENCE_FILE) {
+                return Err(HsnnError::Parse {
+                    what: "model file".into(),
+                    reason: if records_file {
+                        format!(
+                            "format_version {} cannot record a sequence file \
+                             (provenance.data.file); version {} does",
+                            self.format_version, MODEL_FORMAT_VERSION_SEQUENCE_FILE
+                        )
+                    } else {
+                        format!(
+                            "format_version {} is a model trained on a sequence file, \
+                             recorded in provenance.data.file, which is missing",
+                            MODEL_FORMAT_VERSION_SEQUENCE_FILE
+                        )
+                    },
+                });
+            }
+        } else if self.format_version == MODEL_FORMAT_VERSION_SEQUENCE_FILE {
+            return Err(HsnnError::Parse {
+                what: "model file".into(),
+                reason: "format_version 4 is a model trained on a sequence file: it has a \
+                         training provenance naming the file"
+                    .into(),
             });
         }
         if self.format_version < MODEL_FORMAT_VERSION_IMPORTED && self.import.is_some() {
@@ -625,8 +688,66 @@ mod tests {
                 train_samples: 30,
                 validation_samples: 24,
                 test_samples: 30,
+                file: None,
             },
         }
+    }
+
+    /// E2 version 4, D7: a model trained on a sequence file is written as version 4 with the
+    /// file's record and reads back; the record and the version go together, and the source
+    /// names the file exactly when there is one.
+    #[test]
+    fn e2_a_model_trained_on_a_sequence_file_is_version_4() {
+        let mut trained = provenance();
+        trained.data.source = DataSource::SequenceFile;
+        trained.data.recipe = DataRecipe::KerasLmuExample;
+        trained.data.file = Some(SequenceFileRecord {
+            path: "sines.npz".into(),
+            sha256: "ab".repeat(32),
+            split_rule: "the last 24 of x_train".into(),
+        });
+        let text = small_model().with_provenance(trained.clone()).to_json();
+        assert!(text.contains("\"format_version\": 4"), "{text}");
+        assert!(text.contains("\"source\": \"sequence_file\""), "{text}");
+        let read = Model::from_json(&text, "v4").expect("reads back");
+        assert_eq!(read.provenance, Some(trained.clone()));
+        // psMNIST's models stay version 2.
+        assert!(small_model()
+            .with_provenance(provenance())
+            .to_json()
+            .contains("\"format_version\": 2"));
+        // The checksum is dropped in each edited text so that the structure is what refuses.
+        let unsealed = |text: &str| {
+            let mut value: serde_json::Value = serde_json::from_str(text).expect("json");
+            value
+                .as_object_mut()
+                .expect("object")
+                .remove("content_sha256");
+            serde_json::to_string_pretty(&value).expect("json")
+        };
+        let as_version_2 =
+            unsealed(&text).replacen("\"format_version\": 4", "\"format_version\": 2", 1);
+        let error = Model::from_json(&as_version_2, "v2").expect_err("version 2 has no file");
+        assert!(error.to_string().contains("version 4 does"), "{error}");
+        let mut without_file = trained.clone();
+        without_file.data.file = None;
+        let mut model = small_model().with_provenance(provenance());
+        model.provenance = Some(without_file);
+        model.format_version = MODEL_FORMAT_VERSION_SEQUENCE_FILE;
+        let error = model
+            .validate()
+            .expect_err("a sequence-file source without the file");
+        assert!(error.to_string().contains("exactly when"), "{error}");
+        let mut psmnist_at_4 = small_model().with_provenance(provenance());
+        psmnist_at_4.format_version = MODEL_FORMAT_VERSION_SEQUENCE_FILE;
+        let error = psmnist_at_4
+            .validate()
+            .expect_err("version 4 without a file");
+        assert!(error.to_string().contains("which is missing"), "{error}");
+        let mut bare_4 = small_model();
+        bare_4.format_version = MODEL_FORMAT_VERSION_SEQUENCE_FILE;
+        let error = bare_4.validate().expect_err("version 4 without provenance");
+        assert!(error.to_string().contains("naming the file"), "{error}");
     }
 
     /// E2: a model without provenance is written as version 1 (readers of version 1 keep
@@ -655,12 +776,12 @@ mod tests {
         let imported = text.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
         let error = Model::from_json(&imported, "v3").expect_err("version 3 has no provenance");
         assert!(error.to_string().contains("imported model"), "{error}");
-        let future = text.replacen("\"format_version\": 2", "\"format_version\": 4", 1);
-        let error = Model::from_json(&future, "v4").expect_err("version 4");
+        let future = text.replacen("\"format_version\": 2", "\"format_version\": 5", 1);
+        let error = Model::from_json(&future, "v5").expect_err("version 5");
         assert!(matches!(
             error,
             HsnnError::FormatVersion {
-                found_version: 4,
+                found_version: 5,
                 ..
             }
         ));

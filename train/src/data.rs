@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
-use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, Split, SplitRecipe};
-use hsnn_spec::{DataProvenance, DataRecipe, DataSource, Model, SequenceBatch};
+use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, SplitRecipe, Splits};
+use hsnn_spec::{
+    DataProvenance, DataRecipe, DataSource, Model, NetworkConfig, SequenceBatch, SequenceFileRecord,
+};
 
 use crate::error::{TrainError, TrainResult};
 use crate::experiment::{DataConfig, Experiment};
@@ -12,16 +14,20 @@ use crate::experiment::{DataConfig, Experiment};
 #[derive(Debug, Clone)]
 pub struct LoadedData {
     /// The three splits.
-    pub split: Split,
+    pub split: Splits,
     /// A one-line description, e.g. `embedded subset (2500/500/1000)`.
     pub description: String,
     /// The settings and sizes, as model files record them (SPEC.md clause E2).
     pub provenance: DataProvenance,
 }
 
-/// Loads the splits from `directory` (the four MNIST IDX files), or the embedded subset when
-/// `directory` is `None`.
-pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
+/// Loads the splits (SPEC.md D1-D7): from `source`, a folder of the four MNIST IDX files or a
+/// sequence file (`.npz`, D7), or the embedded subset when `source` is `None`.
+pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
+    if let Some(file) = source.filter(|path| path.is_file()) {
+        return load_sequence_file(file, config);
+    }
+    let directory = source;
     let options = LoadOptions {
         validation_size: config.validation_size,
         pixel_order: PixelOrder::Permuted {
@@ -68,12 +74,97 @@ pub fn load(directory: Option<&Path>, config: &DataConfig) -> TrainResult<Loaded
         train_samples: split.train.len(),
         validation_samples: split.validation.len(),
         test_samples: split.test.len(),
+        file: None,
+    };
+    Ok(LoadedData {
+        split: split.into(),
+        description,
+        provenance,
+    })
+}
+
+/// Labels a sequence file may hold before the network is known: every one a split can keep.
+/// [`check_network_fits`] then holds them to the network's outputs.
+const ANY_LABEL: usize = u16::MAX as usize + 1;
+
+/// A sequence file's splits (SPEC.md D7). psMNIST's settings have no meaning for it, so a
+/// permutation seed or recipe other than the defaults is refused rather than ignored.
+fn load_sequence_file(file: &Path, config: &DataConfig) -> TrainResult<LoadedData> {
+    if config.permutation_seed != 0 || config.recipe != DataRecipe::default() {
+        return Err(TrainError::Usage(format!(
+            "{} is a sequence file (SPEC.md D7): its sequences are used as they are, so the \
+             experiment's data.permutation_seed ({}) and data.recipe ({}) have no meaning for \
+             it; leave them out (or at 0 and keras_lmu_example)",
+            file.display(),
+            config.permutation_seed,
+            config.recipe.name()
+        )));
+    }
+    let read = hsnn_data::read_sequence_file(
+        file,
+        &hsnn_data::SequenceFileOptions {
+            validation_size: config.validation_size,
+            classes: ANY_LABEL,
+            limit: config.limit,
+        },
+    )
+    .map_err(|error| TrainError::Usage(error.to_string()))?;
+    let record = SequenceFileRecord {
+        path: read.provenance.file.display().to_string(),
+        sha256: read.provenance.sha256.clone(),
+        split_rule: read.provenance.split_rule.clone(),
+    };
+    let split = Splits::from(read);
+    let description = format!(
+        "sequence file {} (SHA-256 {}), {} steps of {} features: {} train / {} validation / \
+         {} test",
+        record.path,
+        &record.sha256[..12],
+        split.steps(),
+        split.features(),
+        split.train.len(),
+        split.validation.len(),
+        split.test.len()
+    );
+    let provenance = DataProvenance {
+        source: DataSource::SequenceFile,
+        permutation_seed: 0,
+        recipe: DataRecipe::default(),
+        validation_size: config.validation_size,
+        limit: config.limit,
+        train_samples: split.train.len(),
+        validation_samples: split.validation.len(),
+        test_samples: split.test.len(),
+        file: Some(record),
     };
     Ok(LoadedData {
         split,
         description,
         provenance,
     })
+}
+
+/// Checks that `network` can take `data` (SPEC.md D7, E1): one input per feature, and an
+/// output for every label of every split.
+pub fn check_network_fits(network: &NetworkConfig, data: &LoadedData) -> TrainResult<()> {
+    let features = data.split.features();
+    if network.lmu.input_size != features {
+        return Err(TrainError::Usage(format!(
+            "the network takes {} input(s) per step (lmu.input_size) and the data gives {} \
+             ({}); make them equal",
+            network.lmu.input_size, features, data.description
+        )));
+    }
+    if let Some(largest) = data.split.largest_label() {
+        if usize::from(largest) >= network.output_size {
+            return Err(TrainError::Usage(format!(
+                "the data holds label {largest} and the network has {} outputs (output_size); \
+                 labels must be below it ({})",
+                network.output_size, data.description
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The sequences `indices` of `dataset` as a backend batch with the given sample ids, and
@@ -139,12 +230,13 @@ impl LoadedData {
     }
 }
 
-/// What an evaluation asks of its data besides the model (SPEC.md D6, E2): the MNIST folder (`None`: the
-/// embedded subset), an experiment file whose data settings replace the model's record, whether
+/// What an evaluation asks of its data besides the model (SPEC.md D6, D7, E2): the MNIST folder
+/// or sequence file (`None`: the embedded subset), an experiment file whose data settings replace the model's record, whether
 /// a contradiction with that record is overridden, and a cap on the sequences per split.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EvaluationData<'a> {
-    /// Folder of the four MNIST IDX files; `None` uses the embedded subset.
+    /// Folder of the four MNIST IDX files, or a sequence file (D7); `None` uses the embedded
+    /// subset.
     pub directory: Option<&'a Path>,
     /// An experiment file whose data settings to use (`--config`).
     pub config: Option<&'a Path>,
@@ -155,61 +247,97 @@ pub struct EvaluationData<'a> {
 }
 
 /// The data `model` is evaluated on, by `hsnn eval`, `hsnn energy` and `hsnn.evaluate` alike
-/// (SPEC.md clauses D6, E2): the model must take psMNIST's shape, the settings come from
-/// [`eval_data_config`], `limit` overrides the training data's. Also returns the note saying
-/// that the source differs from the training data's, when it does.
+/// (SPEC.md clauses D6, D7, E2): the settings come from [`eval_data_config`], `limit`
+/// overrides the training data's, and the model must fit the data ([`check_network_fits`]).
+/// Also returns the note saying that the data differ from the training data's, when they do.
 pub fn load_for_evaluation(
     model: &Model,
     request: EvaluationData<'_>,
 ) -> TrainResult<(LoadedData, Option<String>)> {
-    check_psmnist_shape(model)?;
     let (mut data_config, note) = eval_data_config(
         model,
         request.config,
-        request.directory.is_some(),
+        request.directory,
         request.override_provenance,
     )?;
     if request.limit.is_some() {
         data_config.limit = request.limit;
     }
-    Ok((load(request.directory, &data_config)?, note))
+    let loaded = load(request.directory, &data_config)?;
+    check_network_fits(&model.config, &loaded)?;
+    let recorded_file = model
+        .provenance
+        .as_ref()
+        .and_then(|provenance| provenance.data.file.as_ref());
+    let note = match (recorded_file, &loaded.provenance.file) {
+        (Some(trained), Some(given)) if trained.sha256 != given.sha256 => Some(format!(
+            "the model was trained on sequence file {} (SHA-256 {}); evaluating on {} (SHA-256 \
+             {}), another file",
+            trained.path,
+            &trained.sha256[..12],
+            given.path,
+            &given.sha256[..12]
+        )),
+        _ => note,
+    };
+    Ok((loaded, note))
+}
+
+/// The kind of data `source` gives to [`load`]: the embedded subset (`None`), MNIST files (a
+/// folder) or a sequence file.
+fn source_kind(source: Option<&Path>) -> DataSource {
+    match source {
+        None => DataSource::Embedded,
+        Some(path) if path.is_file() => DataSource::SequenceFile,
+        Some(_) => DataSource::MnistFiles,
+    }
+}
+
+/// The data of a source kind, in words.
+fn described(kind: DataSource) -> &'static str {
+    match kind {
+        DataSource::Embedded => {
+            "the embedded subset (the first 1,000 test images of the MNIST test file)"
+        }
+        DataSource::MnistFiles => "the MNIST files",
+        DataSource::SequenceFile => "a sequence file",
+    }
 }
 
 /// The data settings a model is evaluated with, by `hsnn eval` and `hsnn.evaluate` (SPEC.md
 /// clause E2): the model file's record of its training data, unless an experiment file
 /// `config` is given; one that contradicts that record is refused unless
 /// `override_provenance`, since a model evaluated under another permutation scores near chance
-/// without any other sign. `from_files` says whether the splits come from MNIST files (else
-/// the embedded subset); the note, when there is one, says that this source differs from the
-/// training data's.
+/// without any other sign. `source` is what [`load`] will read (`None`: the embedded subset);
+/// the note, when there is one, says that this source differs from the training data's.
 pub fn eval_data_config(
     model: &Model,
     config: Option<&std::path::Path>,
-    from_files: bool,
+    source: Option<&Path>,
     override_provenance: bool,
 ) -> TrainResult<(DataConfig, Option<String>)> {
     let Some(provenance) = &model.provenance else {
         return Ok((Experiment::load(config)?.data, None));
     };
     let recorded = &provenance.data;
-    let same_source = (recorded.source == hsnn_spec::DataSource::MnistFiles) == from_files;
+    let given_kind = source_kind(source);
+    let same_source = recorded.source == given_kind;
     let note = (!same_source).then(|| {
+        let seed = if given_kind == DataSource::SequenceFile {
+            String::new()
+        } else {
+            format!(" with its permutation seed {}", recorded.permutation_seed)
+        };
         format!(
-            "the model was trained on {}; evaluating on {} with its permutation seed {}",
-            if from_files {
-                "the embedded subset"
-            } else {
-                "the MNIST files"
-            },
-            if from_files {
-                "the MNIST files"
-            } else {
-                "the embedded subset (the first 1,000 test images of the MNIST test file)"
-            },
-            recorded.permutation_seed
+            "the model was trained on {}; evaluating on {}{seed}",
+            described(recorded.source),
+            described(given_kind),
         )
     });
     let Some(config) = config else {
+        // A sequence file has no permutation or recipe (D7): psMNIST's recorded ones do not
+        // apply to it, nor a sequence file's defaults to psMNIST.
+        let psmnist_settings = given_kind != DataSource::SequenceFile;
         return Ok((
             DataConfig {
                 // A validation size belongs to its source: 10,000 of the full data do not fit the
@@ -220,8 +348,16 @@ pub fn eval_data_config(
                     None
                 },
                 limit: recorded.limit,
-                permutation_seed: recorded.permutation_seed,
-                recipe: recorded.recipe,
+                permutation_seed: if psmnist_settings {
+                    recorded.permutation_seed
+                } else {
+                    0
+                },
+                recipe: if psmnist_settings {
+                    recorded.recipe
+                } else {
+                    DataRecipe::default()
+                },
             },
             note,
         ));

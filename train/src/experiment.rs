@@ -143,12 +143,6 @@ impl Experiment {
         if self.batch_size == 0 {
             return Err(HsnnError::invalid("batch_size", "must be at least 1, got 0").into());
         }
-        if self.network.lmu.input_size != 1 || self.network.output_size != 10 {
-            return Err(TrainError::Usage(format!(
-                "experiment {origin}: psMNIST needs network.lmu.input_size 1 and output_size 10, got {} and {}",
-                self.network.lmu.input_size, self.network.output_size
-            )));
-        }
         if !is_plain_name(&self.name) {
             return Err(TrainError::Usage(format!(
                 "experiment {origin}: name {:?} must be letters, digits, '-' or '_' (it names the output folder)",

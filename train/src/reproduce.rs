@@ -48,10 +48,11 @@ fn run_stages<T: Trainer>(
     options: &ReproduceOptions,
 ) -> TrainResult<(Vec<StageReport>, Vec<Model>)> {
     let out = &options.out_directory;
+    data::check_network_fits(&experiment.network, data)?;
     crate::run_folder::check_memory(
         &experiment.network,
         experiment.batch_size.min(data.split.train.len()),
-        hsnn_data::SEQUENCE_LENGTH,
+        data.split.steps(),
     )?;
     let mut stage_minibatches = Vec::new();
     for index in 0..experiment.stages.len() {

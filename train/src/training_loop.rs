@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::initialization::SeededStream;
 use crate::optimizer::{adam_state, adam_update};
-use hsnn_data::Split;
+use hsnn_data::Splits;
 use hsnn_spec::{
     initial_state::splitmix64,
     model::{parse_versioned_among, sha256_hex, write_atomically},
@@ -327,7 +327,7 @@ fn digest(bytes: &[u8]) -> String {
 pub fn stage_fingerprint(
     experiment: &Experiment,
     stage_index: usize,
-    split: &Split,
+    split: &Splits,
     start: &Model,
 ) -> String {
     let mut settings = serde_json::json!({
@@ -366,7 +366,7 @@ pub fn epoch_order(samples: usize, seed: u64, stage_index: usize, epoch: usize) 
 fn minibatch_gradients<T: Trainer>(
     trainer: &T,
     model: &Model,
-    split: &Split,
+    split: &Splits,
     indices: &[usize],
     epoch: usize,
     loss: LossFunction,
@@ -405,7 +405,7 @@ pub struct StageLength {
 pub fn check_stage(
     experiment: &Experiment,
     stage_index: usize,
-    split: &Split,
+    split: &Splits,
 ) -> TrainResult<StageLength> {
     let stage: &StageConfig = &experiment.stages[stage_index];
     let samples = split.train.len();
@@ -443,7 +443,7 @@ pub fn run_stage<T: Trainer>(
     experiment: &Experiment,
     stage_index: usize,
     start: &Model,
-    split: &Split,
+    split: &Splits,
     checkpoint_path: &Path,
     resume: bool,
     control: &RunControl,

@@ -100,7 +100,7 @@ pub fn idx_labels(data: &[u8]) {
 /// Sequence files (D7): numpy `.npz` archives, stored or deflated.
 pub fn sequence_file(data: &[u8]) {
     let options = hsnn_data::SequenceFileOptions {
-        validation_size: 1,
+        validation_size: Some(1),
         classes: 10,
         limit: None,
     };

@@ -103,7 +103,7 @@ fn e1_fuzz_seeds_are_valid_files() {
     for (name, features) in [("small.npz", 2), ("small-compressed.npz", 1)] {
         let bytes = std::fs::read(corpus.join("sequence_file").join(name)).expect("seed");
         let options = hsnn_data::SequenceFileOptions {
-            validation_size: 1,
+            validation_size: Some(1),
             classes: 10,
             limit: None,
         };

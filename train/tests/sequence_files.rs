@@ -1,0 +1,207 @@
+//! Sequence files (SPEC.md D7, E2 version 4): a task other than psMNIST, written by numpy's
+//! format, trains, evaluates and is recorded in the model it makes; a network that cannot
+//! take the file is refused before anything trains.
+
+use std::path::{Path, PathBuf};
+
+use hsnn_optimized::OptimizedBackend;
+use hsnn_spec::{DataSource, Model, MODEL_FORMAT_VERSION_SEQUENCE_FILE};
+use hsnn_train::data::{self, EvaluationData};
+use hsnn_train::evaluation::evaluate;
+use hsnn_train::experiment::Experiment;
+use hsnn_train::reproduce::{reproduce, ReproduceOptions};
+use hsnn_train::training_loop::RunControl;
+use hsnn_train::TrainError;
+use ndarray::{Array1, Array3};
+use ndarray_npy::NpzWriter;
+
+const STEPS: usize = 16;
+const CLASSES: usize = 3;
+
+fn scratch(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("hsnn-seqfile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).expect("scratch folder");
+    path
+}
+
+/// A task a small LMU learns and a constant guess cannot: on feature 0, class 0 is a rising
+/// ramp, class 1 a falling one and class 2 a bump in the middle, each with an amplitude that
+/// varies by sequence and a ripple; feature 1 is a distractor of the same size. The labels
+/// cycle, so chance is 1/3.
+fn write_task(path: &Path, train: usize, test: usize, offset: usize) {
+    let make = |count: usize, first: usize| {
+        let labels: Vec<i64> = (0..count).map(|i| ((first + i) % CLASSES) as i64).collect();
+        let x = Array3::from_shape_fn((count, STEPS, 2), |(i, t, f)| {
+            let n = (first + i) as f64;
+            let time = t as f64 / (STEPS - 1) as f64;
+            let amplitude = 0.5 + 0.5 * (1.3 * n).sin().abs();
+            let ripple = 0.2 * (2.9 * n + 1.7 * t as f64).sin();
+            let shape = match labels[i] {
+                0 => time - 0.5,
+                1 => 0.5 - time,
+                _ => 0.5 - 2.0 * (time - 0.5).abs(),
+            };
+            if f == 0 {
+                (amplitude * shape + ripple) as f32
+            } else {
+                (0.5 * (5.1 * n + 0.9 * t as f64).cos()) as f32
+            }
+        });
+        (x, Array1::from(labels))
+    };
+    let (x_train, y_train) = make(train, offset);
+    let (x_test, y_test) = make(test, offset + 10_000);
+    let mut writer = NpzWriter::new(std::fs::File::create(path).expect("npz file"));
+    writer.add_array("x_train", &x_train).expect("x_train");
+    writer.add_array("y_train", &y_train).expect("y_train");
+    writer.add_array("x_test", &x_test).expect("x_test");
+    writer.add_array("y_test", &y_test).expect("y_test");
+    writer.finish().expect("npz written");
+}
+
+/// One non-spiking stage of a small LMU with two inputs and three outputs.
+fn experiment(epochs: usize) -> Experiment {
+    let mut experiment = Experiment::load(None).expect("embedded default");
+    experiment.name = "sines".into();
+    experiment.data.validation_size = Some(30);
+    experiment.data.limit = None;
+    experiment.network.lmu.input_size = 2;
+    experiment.network.lmu.hidden_size = 16;
+    experiment.network.lmu.order = 8;
+    experiment.network.lmu.theta = STEPS as f64;
+    experiment.network.output_size = CLASSES;
+    experiment.batch_size = 30;
+    experiment.optimizer.learning_rate = 0.01;
+    experiment.stages.truncate(1);
+    experiment.stages[0].epochs = epochs;
+    experiment.evaluation_dts = vec![];
+    experiment.validate("sines").expect("a valid experiment");
+    experiment
+}
+
+fn request(source: &Path) -> EvaluationData<'_> {
+    EvaluationData {
+        directory: Some(source),
+        config: None,
+        override_provenance: false,
+        limit: None,
+    }
+}
+
+fn options(data: &Path, out: PathBuf) -> ReproduceOptions {
+    ReproduceOptions {
+        data_directory: Some(data.to_path_buf()),
+        out_directory: out,
+        resume: false,
+        force: false,
+        control: RunControl::default(),
+    }
+}
+
+/// D7, E2: an LMU trained on a sequence file of three classes scores far above chance on its
+/// test split, and its model (version 4) records the file by its SHA-256, so evaluating on
+/// the same file says nothing and on another file says that it is another.
+#[test]
+fn d7_a_network_trains_on_a_sequence_file_and_its_model_records_the_file() {
+    let folder = scratch("train");
+    let file = folder.join("sines.npz");
+    write_task(&file, 330, 90, 0);
+    let experiment = experiment(5);
+    let out = folder.join("run");
+    reproduce(&OptimizedBackend, &experiment, &options(&file, out.clone())).expect("trained");
+    let model = Model::load(&out.join(format!("model-{}.json", experiment.stages[0].name)))
+        .expect("the stage's model");
+    assert_eq!(model.format_version, MODEL_FORMAT_VERSION_SEQUENCE_FILE);
+    let recorded = &model.provenance.as_ref().expect("provenance").data;
+    assert_eq!(recorded.source, DataSource::SequenceFile);
+    assert_eq!(
+        (
+            recorded.train_samples,
+            recorded.validation_samples,
+            recorded.test_samples
+        ),
+        (300, 30, 90)
+    );
+    let sha256 = &recorded.file.as_ref().expect("the file").sha256;
+    let bytes = std::fs::read(&file).expect("the file");
+    assert_eq!(sha256.len(), 64);
+    let loaded = data::load(Some(&file), &experiment.data).expect("the file again");
+    assert_eq!(
+        loaded.provenance.file.as_ref().map(|f| &f.sha256),
+        Some(sha256)
+    );
+    let test = evaluate(&OptimizedBackend, &model, &loaded.split.test).expect("evaluated");
+    assert_eq!(test.samples, 90);
+    assert!(
+        test.accuracy >= 0.8,
+        "test accuracy {} is not far above chance (1/3)",
+        test.accuracy
+    );
+
+    let (same, note) = data::load_for_evaluation(&model, request(&file)).expect("same file");
+    assert_eq!(note, None);
+    assert_eq!(same.split.test.len(), 90);
+    let other = folder.join("other.npz");
+    write_task(&other, 330, 90, 7);
+    assert_ne!(std::fs::read(&other).expect("other"), bytes);
+    let (_, note) = data::load_for_evaluation(&model, request(&other)).expect("other file");
+    let note = note.expect("a note that the file is another");
+    assert!(
+        note.contains("sines.npz") && note.contains("other.npz"),
+        "{note}"
+    );
+    // The embedded psMNIST is another kind of data, and this network cannot take it.
+    let error = data::load_for_evaluation(
+        &model,
+        EvaluationData {
+            directory: None,
+            ..request(&file)
+        },
+    )
+    .expect_err("psMNIST has one feature, the model takes two");
+    assert!(error.to_string().contains("lmu.input_size"), "{error}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// D7: a network that cannot take the file (another number of features, too few outputs for
+/// its labels) and psMNIST's own settings are refused before anything trains, naming both
+/// sides; the run folder is left without a model.
+#[test]
+fn d7_a_network_that_cannot_take_the_file_is_refused_before_training() {
+    let folder = scratch("refused");
+    let file = folder.join("sines.npz");
+    write_task(&file, 60, 30, 0);
+    let refusal = |change: &dyn Fn(&mut Experiment)| {
+        let mut experiment = experiment(1);
+        change(&mut experiment);
+        let out = folder.join("run");
+        let _ = std::fs::remove_dir_all(&out);
+        let error = reproduce(&OptimizedBackend, &experiment, &options(&file, out.clone()))
+            .expect_err("refused");
+        let models = std::fs::read_dir(&out)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.file_name().to_string_lossy().starts_with("model-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(models, 0, "nothing was trained");
+        assert!(matches!(error, TrainError::Usage(_)), "{error:?}");
+        error.to_string()
+    };
+    let error = refusal(&|experiment| experiment.network.lmu.input_size = 1);
+    assert!(
+        error.contains("lmu.input_size") && error.contains("gives 2"),
+        "{error}"
+    );
+    let error = refusal(&|experiment| experiment.network.output_size = 2);
+    assert!(
+        error.contains("label 2") && error.contains("2 outputs"),
+        "{error}"
+    );
+    let error = refusal(&|experiment| experiment.data.permutation_seed = 50);
+    assert!(error.contains("permutation_seed (50)"), "{error}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
