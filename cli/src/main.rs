@@ -656,7 +656,7 @@ fn eval_model(arguments: &EvalArguments) -> TrainResult<(Model, EvalModel)> {
 fn eval_data(
     model: &Model,
     arguments: &EvalArguments,
-) -> TrainResult<(hsnn_train::data::LoadedData, hsnn_data::Dataset)> {
+) -> TrainResult<(hsnn_train::data::LoadedData, hsnn_data::LabelledSequences)> {
     let (loaded, note) = data::load_for_evaluation(
         model,
         data::EvaluationData {

@@ -13,7 +13,7 @@ use crate::psmnist::{normalise_pixel, SEQUENCE_LENGTH};
 /// One split of a data set: `len()` sequences of `steps()` steps of `features()` values, and
 /// a label per sequence (SPEC.md D3, D7).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
+pub struct LabelledSequences {
     steps: usize,
     features: usize,
     inputs: Inputs,
@@ -29,10 +29,10 @@ enum Inputs {
     Values(Vec<f64>),
 }
 
-impl Default for Dataset {
+impl Default for LabelledSequences {
     /// An empty psMNIST split.
     fn default() -> Self {
-        Dataset {
+        LabelledSequences {
             steps: SEQUENCE_LENGTH,
             features: 1,
             inputs: Inputs::Pixels(Vec::new()),
@@ -41,12 +41,12 @@ impl Default for Dataset {
     }
 }
 
-impl Dataset {
+impl LabelledSequences {
     /// psMNIST sequences from raw pixels (D2, D4): `pixels` holds `labels.len()` images of
     /// 784 pixels, each already in its sequence order.
     pub(crate) fn from_pixels(pixels: Vec<u8>, labels: Vec<u16>) -> Self {
         debug_assert_eq!(pixels.len(), labels.len() * SEQUENCE_LENGTH);
-        Dataset {
+        LabelledSequences {
             steps: SEQUENCE_LENGTH,
             features: 1,
             inputs: Inputs::Pixels(pixels),
@@ -78,7 +78,7 @@ impl Dataset {
                 features,
             });
         }
-        Ok(Dataset {
+        Ok(LabelledSequences {
             steps,
             features,
             inputs: Inputs::Values(values),
@@ -162,7 +162,7 @@ impl Dataset {
         Ok(batch)
     }
 
-    /// Like [`Dataset::batch`] but reuses `batch`'s buffers, so a training loop allocates
+    /// Like [`LabelledSequences::batch`] but reuses `batch`'s buffers, so a training loop allocates
     /// nothing per step. On error `batch` is left unchanged.
     pub fn fill_batch(&self, indices: &[usize], batch: &mut Batch) -> Result<(), DataError> {
         if let Some(&index) = indices.iter().find(|&&index| index >= self.len()) {
@@ -210,7 +210,7 @@ impl Dataset {
             Inputs::Pixels(pixels) => Inputs::Pixels(pixels.split_off(cells)),
             Inputs::Values(values) => Inputs::Values(values.split_off(cells)),
         };
-        let tail = Dataset {
+        let tail = LabelledSequences {
             steps: self.steps,
             features: self.features,
             inputs: tail_inputs,
@@ -235,11 +235,11 @@ impl Dataset {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Splits {
     /// The training split.
-    pub train: Dataset,
+    pub train: LabelledSequences,
     /// The validation split.
-    pub validation: Dataset,
+    pub validation: LabelledSequences,
     /// The test split.
-    pub test: Dataset,
+    pub test: LabelledSequences,
 }
 
 impl Splits {
@@ -290,7 +290,7 @@ pub struct Batch {
     pub inputs: Vec<f64>,
     /// The label of each sequence.
     pub labels: Vec<u16>,
-    /// The index in its [`Dataset`] of each sequence: a stable sample identifier.
+    /// The index in its [`LabelledSequences`] of each sequence: a stable sample identifier.
     pub indices: Vec<usize>,
     /// Steps per sequence.
     pub steps: usize,
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn fill_batch_leaves_batch_untouched_on_error() {
-        let dataset = Dataset::from_pixels(vec![255; SEQUENCE_LENGTH], vec![3]);
+        let dataset = LabelledSequences::from_pixels(vec![255; SEQUENCE_LENGTH], vec![3]);
         let mut batch = dataset.batch(&[0, 0]).unwrap_or_default();
         assert_eq!(batch.shape(), [2, 784, 1]);
         let before = batch.clone();
@@ -344,7 +344,8 @@ mod tests {
     #[test]
     fn d7_value_sequences_batch_in_their_own_layout() {
         let values: Vec<f64> = (0..12).map(f64::from).collect();
-        let dataset = Dataset::from_values(3, 2, values, vec![1, 0]).expect("a 2x3x2 split");
+        let dataset =
+            LabelledSequences::from_values(3, 2, values, vec![1, 0]).expect("a 2x3x2 split");
         let batch = dataset.batch(&[1, 0]).expect("in range");
         assert_eq!(batch.shape(), [2, 3, 2]);
         assert_eq!(
@@ -371,7 +372,7 @@ mod tests {
             let values = vec![0.0; count];
             let labels = if count == 0 { vec![] } else { vec![0, 1] };
             assert!(matches!(
-                Dataset::from_values(steps, features, values, labels),
+                LabelledSequences::from_values(steps, features, values, labels),
                 Err(DataError::SequenceShape { .. })
             ));
         }

@@ -32,17 +32,17 @@
 //! The full data set is fetched and MD5-verified by `data/fetch.sh` into `data/full/`, then
 //! loaded with [`load_psmnist`].
 
-pub mod dataset;
 pub mod embedded;
 pub mod error;
 pub mod idx;
+pub mod labelled;
 pub mod permutation;
 pub mod psmnist;
 pub mod sequences;
 
-pub use dataset::{Batch, Dataset, Splits};
 pub use embedded::load_embedded;
 pub use error::DataError;
+pub use labelled::{Batch, LabelledSequences, Splits};
 pub use psmnist::{
     load_psmnist, load_psmnist_from_bytes, normalise_pixel, LoadOptions, PixelOrder, Split,
     SplitRecipe, SEQUENCE_LENGTH,

@@ -14,7 +14,7 @@
 //!   **`permuted[t] = original[perm[t]]`**, where `original` is the image in row-major order
 //!   (index `28 * row + col`). [`PixelOrder::Sequential`] uses the identity (sequential MNIST).
 //!
-//! Storage decision: a psMNIST [`Dataset`] keeps the *permuted raw bytes* (u8) and normalises
+//! Storage decision: a psMNIST [`LabelledSequences`] keeps the *permuted raw bytes* (u8) and normalises
 //! when a batch is made. `f64::from(p) / 255.0` is one exactly rounded division, so the batch values
 //! are bit-identical to a pre-normalised f64 store, at an eighth of its memory (47 MB instead
 //! of 376 MB for the full training file). An f32 store would be smaller than f64 but could not
@@ -22,9 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::Dataset;
 use crate::error::DataError;
 use crate::idx::{self, LabelledImages, PIXELS_PER_IMAGE};
+use crate::labelled::LabelledSequences;
 use crate::permutation;
 
 /// Length of one (p)sMNIST sequence: the 784 pixels of an image, one per time step.
@@ -129,7 +129,11 @@ pub struct LoadOptions {
 /// by `perm` (`permuted[t] = original[perm[t]]`), into a split that normalises them as it
 /// batches (D2). Every index and every `perm` entry is in bounds by construction (callers take
 /// indices below the file's length; perm is a permutation of 0..784).
-fn dataset_from_indices(source: &LabelledImages, indices: &[usize], perm: &[usize]) -> Dataset {
+fn dataset_from_indices(
+    source: &LabelledImages,
+    indices: &[usize],
+    perm: &[usize],
+) -> LabelledSequences {
     let mut pixels = Vec::with_capacity(indices.len() * SEQUENCE_LENGTH);
     let all_pixels = source.images().pixels();
     let all_labels = source.labels();
@@ -139,18 +143,18 @@ fn dataset_from_indices(source: &LabelledImages, indices: &[usize], perm: &[usiz
         pixels.extend(perm.iter().map(|&source_pixel| image[source_pixel]));
         labels.push(u16::from(all_labels[index]));
     }
-    Dataset::from_pixels(pixels, labels)
+    LabelledSequences::from_pixels(pixels, labels)
 }
 
 /// The three splits of D3, all in the same pixel order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     /// The first `N - V` samples of the training file.
-    pub train: Dataset,
+    pub train: LabelledSequences,
     /// The last `V` samples of the training file.
-    pub validation: Dataset,
+    pub validation: LabelledSequences,
     /// The test file.
-    pub test: Dataset,
+    pub test: LabelledSequences,
     /// The pixel order the sequences are in.
     pub pixel_order: PixelOrder,
     /// The source index of every time step, kept for reports: `pixel_order.permutation()`

@@ -18,7 +18,7 @@ use ndarray_npy::ReadNpyExt;
 use sha2::{Digest, Sha256};
 use zip_for_npz::ZipArchive;
 
-use crate::dataset::Dataset;
+use crate::labelled::LabelledSequences;
 
 /// The most bytes one array of a sequence file may unpack to (8 GiB): an archive is refused
 /// before a larger entry is read, so a small compressed file cannot fill the memory.
@@ -57,6 +57,15 @@ pub enum SequenceFileError {
     },
 }
 
+/// An `.npy` array of element type `T`, each value widened losslessly to `W` (f64 for reals,
+/// i64 for integers).
+fn widened<T, W>(bytes: &[u8]) -> Result<ArrayD<W>, ndarray_npy::ReadNpyError>
+where
+    T: ndarray_npy::ReadableElement + Copy + Into<W>,
+{
+    Ok(ArrayD::<T>::read_npy(bytes)?.mapv(Into::into))
+}
+
 /// A sequence array before its labels are read: `steps * features` values per sequence.
 struct Unlabelled {
     steps: usize,
@@ -79,11 +88,11 @@ pub struct SequenceFileProvenance {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceFile {
     /// The training split (`x_train` without its last `validation_size` sequences).
-    pub train: Dataset,
+    pub train: LabelledSequences,
     /// The validation split (the last `validation_size` sequences of `x_train`).
-    pub validation: Dataset,
+    pub validation: LabelledSequences,
     /// The test split (`x_test`).
-    pub test: Dataset,
+    pub test: LabelledSequences,
     /// Where they came from.
     pub provenance: SequenceFileProvenance,
 }
@@ -177,7 +186,7 @@ pub fn parse_sequence_file(
     }
     let validation_start = train.len() - validation_size;
     let (train, validation) = train.split_off(validation_start);
-    let limit = |split: Dataset| match options.limit {
+    let limit = |split: LabelledSequences| match options.limit {
         Some(limit) => split.truncated(limit),
         None => split,
     };
@@ -274,43 +283,15 @@ impl ArrayReader<'_, '_> {
         let failed = |error: ndarray_npy::ReadNpyError| self.bad(name, error.to_string());
         let kind = dtype.trim_start_matches(['<', '>', '|', '=']);
         Ok(match kind {
-            "f4" => Values::Reals(
-                ArrayD::<f32>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(f64::from),
-            ),
-            "f8" => Values::Reals(ArrayD::<f64>::read_npy(bytes).map_err(failed)?),
-            "i8" => Values::Integers(ArrayD::<i64>::read_npy(bytes).map_err(failed)?),
-            "i4" => Values::Integers(
-                ArrayD::<i32>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
-            "i2" => Values::Integers(
-                ArrayD::<i16>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
-            "i1" => Values::Integers(
-                ArrayD::<i8>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
-            "u1" => Values::Integers(
-                ArrayD::<u8>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
-            "u2" => Values::Integers(
-                ArrayD::<u16>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
-            "u4" => Values::Integers(
-                ArrayD::<u32>::read_npy(bytes)
-                    .map_err(failed)?
-                    .mapv(i64::from),
-            ),
+            "f4" => Values::Reals(widened::<f32, f64>(bytes).map_err(failed)?),
+            "f8" => Values::Reals(widened::<f64, f64>(bytes).map_err(failed)?),
+            "i8" => Values::Integers(widened::<i64, i64>(bytes).map_err(failed)?),
+            "i4" => Values::Integers(widened::<i32, i64>(bytes).map_err(failed)?),
+            "i2" => Values::Integers(widened::<i16, i64>(bytes).map_err(failed)?),
+            "i1" => Values::Integers(widened::<i8, i64>(bytes).map_err(failed)?),
+            "u1" => Values::Integers(widened::<u8, i64>(bytes).map_err(failed)?),
+            "u2" => Values::Integers(widened::<u16, i64>(bytes).map_err(failed)?),
+            "u4" => Values::Integers(widened::<u32, i64>(bytes).map_err(failed)?),
             _ => {
                 return Err(self.bad(
                     name,
@@ -373,7 +354,7 @@ impl ArrayReader<'_, '_> {
         sequences: Unlabelled,
         name: &str,
         classes: usize,
-    ) -> Result<Dataset, SequenceFileError> {
+    ) -> Result<LabelledSequences, SequenceFileError> {
         let count = sequences.values.len() / (sequences.steps * sequences.features);
         let labels = match self.read(name)? {
             Values::Integers(labels) => labels,
@@ -415,7 +396,7 @@ impl ArrayReader<'_, '_> {
         } = sequences;
         // The shape was checked as the array was read, so this cannot fail; the error is
         // passed on rather than trusted away.
-        Dataset::from_values(steps, features, values, checked)
+        LabelledSequences::from_values(steps, features, values, checked)
             .map_err(|error| self.bad(name, error.to_string()))
     }
 }

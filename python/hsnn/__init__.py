@@ -8,7 +8,8 @@ A thin shell over the Rust crates of the hsnn workspace (the math is there, none
 - :func:`load_psmnist` (D); :func:`bit_metrics` from spike counts and :func:`site_metrics`
   from the site records of one or more forward passes (B, N3);
 - :func:`import_keras` and :func:`to_keras`: Keras LMUs in and out (K);
-- :func:`evaluate` (B, E2) and :func:`reproduce` (T), through the Rust training engine;
+- :func:`evaluate` (B, E2) and :func:`reproduce` (T), through the Rust training engine, on
+  psMNIST or any task's sequences (:func:`save_sequences`, D7);
 - :mod:`hsnn.conformance`: the conformance suite run on any Python implementation (C6);
 - the exceptions of :mod:`hsnn._errors`, all derived from :class:`HsnnError` (E1).
 
@@ -48,7 +49,7 @@ from hsnn._native import (
     site_metrics,
 )
 from hsnn.keras import import_keras, to_keras
-from hsnn.training import reproduce
+from hsnn.training import reproduce, save_sequences
 
 __version__ = "0.1.0"
 
@@ -79,6 +80,7 @@ __all__ = [
     "import_keras",
     "load_psmnist",
     "reproduce",
+    "save_sequences",
     "site_metrics",
     "to_keras",
 ]

@@ -1,18 +1,87 @@
 """Training from Python (SPEC T): :func:`reproduce` runs an experiment through hsnn's engine
-with a progress display a notebook shows, checkpoints and resume as ``hsnn reproduce`` has them.
+with a progress display a notebook shows, checkpoints and resume as ``hsnn reproduce`` has them;
+:func:`save_sequences` writes numpy arrays as a sequence file (D7) for it and for
+:func:`hsnn.evaluate`.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable, Union
 
-from hsnn import _native
+import numpy as np
 
-__all__ = ["ProgressBars", "reproduce"]
+from hsnn import _native
+from hsnn._errors import UsageError
+
+__all__ = ["ProgressBars", "reproduce", "save_sequences"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+SEQUENCE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+"""The arrays of a sequence file, as ``keras.datasets`` names them (SPEC D7)."""
+
+# A fixed time stamp for every entry, so that the same arrays make the same bytes and the
+# same SHA-256, which a model records (E2 version 4).
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
+    """Writes labelled sequences as a sequence file (SPEC D7) that every command reads.
+
+    An ``.npz`` archive as :func:`numpy.savez` writes one, with fixed time stamps: the same
+    arrays give the same bytes, so a model trained on them records the same SHA-256. Written
+    atomically (a temporary file beside it, then a rename). The arrays are not checked here:
+    hsnn's reader checks them (shape, dtype, non-finite values, labels) when it reads the file,
+    naming the array and the fault.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    arrays : mapping
+        ``x_train`` and ``x_test`` (``[N, T, F]`` or ``[N, T]``, floats or integers),
+        ``y_train`` and ``y_test`` (``[N]`` integer labels); numpy arrays or what
+        :func:`numpy.asarray` takes.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    UsageError
+        An array is missing, or ``arrays`` names another.
+    """
+    names = set(arrays)
+    if names != set(SEQUENCE_ARRAYS):
+        missing = sorted(set(SEQUENCE_ARRAYS) - names)
+        extra = sorted(names - set(SEQUENCE_ARRAYS))
+        raise UsageError(
+            f"a sequence file holds {', '.join(SEQUENCE_ARRAYS)}; missing {missing}, "
+            f"not read {extra}"
+        )
+    path = Path(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in SEQUENCE_ARRAYS:
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.asarray(arrays[name]), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME), entry.getvalue())
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(buffer.getvalue())
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
 class ProgressBars:
@@ -76,7 +145,7 @@ def reproduce(
     config: PathLike | None = None,
     *,
     backend: Any = None,
-    data: PathLike | None = None,
+    data: PathLike | Mapping[str, Any] | None = None,
     out: PathLike | None = None,
     resume: bool = False,
     force: bool = False,
@@ -91,10 +160,12 @@ def reproduce(
         The experiment file (``configs/*.json``); default: the built-in embedded-quick one.
     backend : Reference or Optimized, optional
         Default ``Optimized()`` on every core.
-    data : str or os.PathLike, optional
+    data : str, os.PathLike or mapping, optional
         Folder of the MNIST IDX files (``bash data/fetch.sh``), or a sequence file (``.npz``
         with ``x_train``, ``y_train``, ``x_test``, ``y_test``, as :func:`numpy.savez` writes
-        them; SPEC D7); default: the embedded subset.
+        them; SPEC D7), or those four numpy arrays in a mapping: the run keeps them in ``out``
+        as ``sequences.npz`` (:func:`save_sequences`), which its models name; default: the
+        embedded subset.
     out : str or os.PathLike, optional
         The run's folder (checkpoints, models, ``results.json``); default ``runs/<name>``.
     resume, force : bool
@@ -114,10 +185,14 @@ def reproduce(
     RunInterrupted
         Ctrl-C or ``stop_after_epochs`` stopped the run after a checkpoint; call again with
         ``resume=True``.
+    UsageError
+        Arrays without ``out``, or arrays other than those a resumed run was trained on.
     Exception
         Whatever a ``progress`` callable raised, after the run stopped with a checkpoint.
     """
     callback = ProgressBars() if progress is True else (progress or None)
+    if isinstance(data, Mapping):
+        data = _keep_arrays(data, out, resume=resume, force=force)
     return _native.reproduce(
         config,
         backend=backend,
@@ -128,3 +203,29 @@ def reproduce(
         progress=callback,
         stop_after_epochs=stop_after_epochs,
     )
+
+
+def _keep_arrays(
+    arrays: Mapping[str, Any], out: PathLike | None, *, resume: bool, force: bool
+) -> Path:
+    """Writes a run's arrays into its folder as ``sequences.npz``; a resumed run must be given
+    the arrays it was trained on (the same bytes), unless ``force`` starts it over."""
+    if out is None:
+        raise UsageError(
+            "data given as arrays needs out=: the run keeps them there as sequences.npz, the "
+            "file its models name"
+        )
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sequences.npz"
+    fresh = save_sequences(folder / "sequences.npz.new", arrays)
+    try:
+        if resume and path.exists() and path.read_bytes() != fresh.read_bytes():
+            raise UsageError(
+                f"{path} holds other arrays than these; the run was trained on those "
+                "(start it over with force=True, or use another out)"
+            )
+        os.replace(fresh, path)
+    finally:
+        fresh.unlink(missing_ok=True)
+    return path

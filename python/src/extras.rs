@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use hsnn_data::{Dataset, LoadOptions, PixelOrder, SplitRecipe};
+use hsnn_data::{LabelledSequences, LoadOptions, PixelOrder, SplitRecipe};
 use hsnn_spec::{Activation, CountTally, HsnnError, QuantizedSite, SiteTrace, TallyCell, Words};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -10,7 +10,10 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::arrays::{f64_array, i64_array, integers, Dims};
 use crate::errors::OrRaise;
 
-fn split_arrays<'py>(py: Python<'py>, dataset: &Dataset) -> PyResult<Bound<'py, PyTuple>> {
+fn split_arrays<'py>(
+    py: Python<'py>,
+    dataset: &LabelledSequences,
+) -> PyResult<Bound<'py, PyTuple>> {
     let indices: Vec<usize> = (0..dataset.len()).collect();
     let batch = dataset.batch(&indices).or_raise(py)?;
     let labels = batch.labels.iter().map(|&label| i64::from(label)).collect();

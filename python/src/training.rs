@@ -21,7 +21,7 @@ fn evaluate_on<C: Compute>(
     py: Python<'_>,
     backend: &C,
     model: &hsnn_spec::Model,
-    dataset: &hsnn_data::Dataset,
+    dataset: &hsnn_data::LabelledSequences,
 ) -> PyResult<hsnn_train::evaluation::Evaluation> {
     py.detach(|| backend.compute(|inner| hsnn_train::evaluation::evaluate(inner, model, dataset)))
         .or_raise(py)

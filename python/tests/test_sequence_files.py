@@ -70,6 +70,34 @@ def test_numpy_arrays_train_and_evaluate_far_above_chance(
     assert evaluation["accuracy"] >= 0.8, evaluation
 
 
+def test_arrays_train_directly_and_a_resumed_run_needs_the_same_arrays(tmp_path: Path) -> None:
+    x_train, y_train = task(240, 0)
+    x_test, y_test = task(90, 10_000)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    config = experiment(tmp_path)
+    out = tmp_path / "run"
+    with pytest.raises(hsnn.UsageError, match="out="):
+        hsnn.reproduce(config, data=arrays, progress=False)
+    with pytest.raises(hsnn.RunInterrupted):
+        hsnn.reproduce(config, data=arrays, out=out, progress=False, stop_after_epochs=1)
+    kept = out / "sequences.npz"
+    first = kept.read_bytes()
+    # The file is numpy's own format, and the same arrays give the same bytes.
+    with np.load(kept) as read:
+        assert (read["x_train"] == x_train).all() and (read["y_test"] == y_test).all()
+    again = hsnn.save_sequences(tmp_path / "again.npz", arrays)
+    assert again.read_bytes() == first
+    changed = dict(arrays, y_train=(y_train + 1) % 3)
+    with pytest.raises(hsnn.UsageError, match="other arrays"):
+        hsnn.reproduce(config, data=changed, out=out, progress=False, resume=True)
+    assert kept.read_bytes() == first
+    hsnn.reproduce(config, data=arrays, out=out, progress=False, resume=True)
+    model = hsnn.Model.load(out / "model-non_spiking.json")
+    assert model.to_dict()["provenance"]["data"]["file"]["path"] == str(kept)
+    with pytest.raises(hsnn.UsageError, match="missing"):
+        hsnn.save_sequences(tmp_path / "bad.npz", {"x_train": x_train})
+
+
 def test_a_network_that_cannot_take_the_file_is_refused(
     tmp_path: Path, sequence_file: Path
 ) -> None:

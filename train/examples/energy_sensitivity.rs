@@ -36,7 +36,7 @@ const SRAM_JOULES_PER_BIT: [(&str, f64); 2] = [
 fn run_chip(
     model: &Model,
     options: &ConversionOptions,
-    test: &hsnn_data::Dataset,
+    test: &hsnn_data::LabelledSequences,
 ) -> Result<(f64, HardwareCounters), Box<dyn std::error::Error>> {
     let hardware = HardwareBackend::new(
         Arc::new(ReferenceConversion),

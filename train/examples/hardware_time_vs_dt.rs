@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         limit: Some(count),
         permutation_seed: 0,
         recipe: hsnn_spec::DataRecipe::KerasLmuExample,
+        file: None,
     };
     let test = data::load(None, &config)?.split.test;
     let indices: Vec<usize> = (0..test.len()).collect();

@@ -30,7 +30,7 @@ struct Row {
 fn run(
     backend: &dyn Backend,
     model: &Model,
-    test: &hsnn_data::Dataset,
+    test: &hsnn_data::LabelledSequences,
 ) -> Result<Row, Box<dyn std::error::Error>> {
     let options = ForwardOptions {
         trace: TraceLevel::Counts,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use hsnn_data::{psmnist::PixelOrder, Dataset, LoadOptions, SplitRecipe, Splits};
+use hsnn_data::{psmnist::PixelOrder, LabelledSequences, LoadOptions, SplitRecipe, Splits};
 use hsnn_spec::{
     DataProvenance, DataRecipe, DataSource, Model, NetworkConfig, SequenceBatch, SequenceFileRecord,
 };
@@ -22,9 +22,15 @@ pub struct LoadedData {
 }
 
 /// Loads the splits (SPEC.md D1-D7): from `source`, a folder of the four MNIST IDX files or a
-/// sequence file (`.npz`, D7), or the embedded subset when `source` is `None`.
+/// sequence file (`.npz`, D7); else from the experiment's `data.file`; else the embedded
+/// subset.
 pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
-    if let Some(file) = source.filter(|path| path.is_file()) {
+    // `--data` replaces the experiment's file; a path named as a file that is not a folder
+    // is read as one, so a missing file is reported as the file it is.
+    let source = source.or(config.file.as_deref());
+    if let Some(file) =
+        source.filter(|path| path.is_file() || (config.file.is_some() && !path.is_dir()))
+    {
         return load_sequence_file(file, config);
     }
     let directory = source;
@@ -170,7 +176,7 @@ pub fn check_network_fits(network: &NetworkConfig, data: &LoadedData) -> TrainRe
 /// The sequences `indices` of `dataset` as a backend batch with the given sample ids, and
 /// their labels.
 pub fn batch(
-    dataset: &Dataset,
+    dataset: &LabelledSequences,
     indices: &[usize],
     sample_ids: Vec<u64>,
 ) -> TrainResult<(SequenceBatch, Vec<usize>)> {
@@ -221,7 +227,7 @@ impl hsnn_spec::Words for SplitName {
 
 impl LoadedData {
     /// The split named `name` (SPEC.md D3).
-    pub fn split_named(&self, name: SplitName) -> &Dataset {
+    pub fn split_named(&self, name: SplitName) -> &LabelledSequences {
         match name {
             SplitName::Train => &self.split.train,
             SplitName::Validation => &self.split.validation,
@@ -305,11 +311,13 @@ fn described(kind: DataSource) -> &'static str {
 }
 
 /// The data settings a model is evaluated with, by `hsnn eval` and `hsnn.evaluate` (SPEC.md
-/// clause E2): the model file's record of its training data, unless an experiment file
+/// clauses D7, E2): the model file's record of its training data, unless an experiment file
 /// `config` is given; one that contradicts that record is refused unless
 /// `override_provenance`, since a model evaluated under another permutation scores near chance
-/// without any other sign. `source` is what [`load`] will read (`None`: the embedded subset);
-/// the note, when there is one, says that this source differs from the training data's.
+/// without any other sign. `source` is the `--data` given (`None`: the experiment's or the
+/// recorded sequence file, else the embedded subset); a model trained on a sequence file reads
+/// that file again when nothing else is named. The note, when there is one, says that the
+/// source differs from the training data's.
 pub fn eval_data_config(
     model: &Model,
     config: Option<&std::path::Path>,
@@ -320,7 +328,20 @@ pub fn eval_data_config(
         return Ok((Experiment::load(config)?.data, None));
     };
     let recorded = &provenance.data;
-    let given_kind = source_kind(source);
+    let recorded_file = recorded
+        .file
+        .as_ref()
+        .map(|file| std::path::PathBuf::from(&file.path));
+    let given = match config {
+        Some(config) => Some(Experiment::load(Some(config))?.data),
+        None => None,
+    };
+    // What `load` will read: --data, else the experiment's file, else the recorded file.
+    let file = match &given {
+        Some(given) => given.file.clone(),
+        None => recorded_file,
+    };
+    let given_kind = source_kind(source.or(file.as_deref()));
     let same_source = recorded.source == given_kind;
     let note = (!same_source).then(|| {
         let seed = if given_kind == DataSource::SequenceFile {
@@ -334,7 +355,7 @@ pub fn eval_data_config(
             described(given_kind),
         )
     });
-    let Some(config) = config else {
+    let (Some(config), Some(given)) = (config, given) else {
         // A sequence file has no permutation or recipe (D7): psMNIST's recorded ones do not
         // apply to it, nor a sequence file's defaults to psMNIST.
         let psmnist_settings = given_kind != DataSource::SequenceFile;
@@ -358,11 +379,11 @@ pub fn eval_data_config(
                 } else {
                     DataRecipe::default()
                 },
+                file,
             },
             note,
         ));
     };
-    let given = Experiment::load(Some(config))?.data;
     let mut contradictions = Vec::new();
     if given.permutation_seed != recorded.permutation_seed {
         contradictions.push(format!(

@@ -1,7 +1,7 @@
 //! Accuracy, loss and bit metrics of a model on a split (SPEC.md section B), computed in
 //! fixed chunks of sequences so the result does not depend on the thread count.
 
-use hsnn_data::Dataset;
+use hsnn_data::LabelledSequences;
 use hsnn_reference::metrics::SiteMetricsAccumulator;
 use hsnn_spec::{Backend, BitMetrics, ForwardOptions, LossFunction, Model, TraceLevel};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct Evaluation {
 pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Model,
-    dataset: &Dataset,
+    dataset: &LabelledSequences,
 ) -> TrainResult<Evaluation> {
     evaluate_with_loss(backend, model, dataset, LossFunction::SoftmaxCrossEntropy)
 }
@@ -42,7 +42,7 @@ pub fn evaluate<B: Backend>(
 pub fn evaluate_with_loss<B: Backend>(
     backend: &B,
     model: &Model,
-    dataset: &Dataset,
+    dataset: &LabelledSequences,
     loss_function: LossFunction,
 ) -> TrainResult<Evaluation> {
     if dataset.is_empty() {

@@ -2,7 +2,7 @@
 //! clauses T5, T7). `configs/*.json` hold the shipped ones.
 
 use hsnn_spec::{
-    model::{check_format, parse_versioned},
+    model::{check_format_among, parse_versioned_among},
     AdamConfig, DataRecipe, DtSchedule, HsnnError, LossFunction, NetworkConfig, QuantizerPlacement,
 };
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,11 @@ use crate::error::{TrainError, TrainResult};
 
 /// The `format` tag of an experiment file.
 pub const EXPERIMENT_FORMAT: &str = "hsnn-experiment";
-/// The experiment file version this build reads.
-pub const EXPERIMENT_FORMAT_VERSION: u32 = 1;
+/// The newest experiment file version: version 2 may name a sequence file (`data.file`,
+/// SPEC.md D7); version 1 is otherwise the same.
+pub const EXPERIMENT_FORMAT_VERSION: u32 = 2;
+/// The experiment file versions this build reads.
+pub const EXPERIMENT_FORMAT_VERSIONS_READ: [u32; 2] = [1, 2];
 
 /// Which samples to use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,12 +27,19 @@ pub struct DataConfig {
     /// Keep only this many samples of each split; `null` keeps all.
     pub limit: Option<usize>,
     /// Seed of the numpy-exact pixel permutation (0 in the keras-lmu example's setup); for
-    /// the `nru` recipe the seed of its one stream (50 in the paper's).
+    /// the `nru` recipe the seed of its one stream (50 in the paper's). Required for psMNIST;
+    /// 0 when left out (as for a sequence file, which has no permutation).
+    #[serde(default)]
     pub permutation_seed: u32,
     /// Which samples make which split and where the permutation comes from (SPEC.md D3, D6):
     /// `keras_lmu_example` (the default, omitted from files) or `nru`.
     #[serde(default, skip_serializing_if = "DataRecipe::is_default")]
     pub recipe: DataRecipe,
+    /// A sequence file (SPEC.md D7) to read instead of psMNIST, relative to the working
+    /// folder as `start_model` is; `--data` replaces it. Version 2 of the format; absent
+    /// for psMNIST, so older files and fingerprints are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl DataConfig {
@@ -43,6 +53,9 @@ impl DataConfig {
             limit,
             permutation_seed: recorded.map_or(0, |data| data.permutation_seed),
             recipe: recorded.map_or(DataRecipe::default(), |data| data.recipe),
+            file: recorded
+                .and_then(|data| data.file.as_ref())
+                .map(|file| std::path::PathBuf::from(&file.path)),
         }
     }
 }
@@ -104,11 +117,11 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../configs/embedded-quick.js
 impl Experiment {
     /// Parses and validates an experiment; `origin` names the source in messages.
     pub fn from_json(text: &str, origin: &str) -> TrainResult<Self> {
-        let experiment: Experiment = parse_versioned(
+        let experiment: Experiment = parse_versioned_among(
             text,
             &format!("experiment file {origin}"),
             EXPERIMENT_FORMAT,
-            EXPERIMENT_FORMAT_VERSION,
+            &EXPERIMENT_FORMAT_VERSIONS_READ,
         )?;
         experiment.validate(origin)?;
         Ok(experiment)
@@ -131,13 +144,20 @@ impl Experiment {
 
     /// Checks every field (clause E1).
     pub fn validate(&self, origin: &str) -> TrainResult<()> {
-        check_format(
+        check_format_among(
             &format!("experiment file {origin}"),
             &self.format,
             self.format_version,
             EXPERIMENT_FORMAT,
-            EXPERIMENT_FORMAT_VERSION,
+            &EXPERIMENT_FORMAT_VERSIONS_READ,
         )?;
+        if self.format_version < 2 && self.data.file.is_some() {
+            return Err(TrainError::Usage(format!(
+                "experiment {origin}: data.file (a sequence file, SPEC.md D7) came with \
+                 format_version 2; this file says {}",
+                self.format_version
+            )));
+        }
         self.network.validate()?;
         self.optimizer.validate()?;
         if self.batch_size == 0 {

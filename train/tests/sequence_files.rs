@@ -151,16 +151,52 @@ fn d7_a_network_trains_on_a_sequence_file_and_its_model_records_the_file() {
         note.contains("sines.npz") && note.contains("other.npz"),
         "{note}"
     );
-    // The embedded psMNIST is another kind of data, and this network cannot take it.
-    let error = data::load_for_evaluation(
+    // Named nowhere else, the data are the recorded file again.
+    let (recorded, note) = data::load_for_evaluation(
         &model,
         EvaluationData {
             directory: None,
             ..request(&file)
         },
     )
-    .expect_err("psMNIST has one feature, the model takes two");
-    assert!(error.to_string().contains("lmu.input_size"), "{error}");
+    .expect("the recorded file");
+    assert_eq!(note, None);
+    assert_eq!(
+        recorded.provenance.file.map(|record| record.sha256),
+        Some(sha256.clone())
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// D7, experiment format 2: an experiment names its sequence file in `data.file` and trains
+/// on it without `--data`; a version 1 experiment cannot name one, and a named file that is
+/// not there is reported as the file it is.
+#[test]
+fn d7_an_experiment_names_its_sequence_file() {
+    let folder = scratch("named");
+    let file = folder.join("sines.npz");
+    write_task(&file, 90, 30, 0);
+    let mut named = experiment(1);
+    named.format_version = 2;
+    named.data.file = Some(file.clone());
+    let text = serde_json::to_string(&named).expect("json");
+    let read = Experiment::from_json(&text, "named").expect("version 2 with a file");
+    assert_eq!(read.data.file.as_deref(), Some(file.as_path()));
+    let mut no_data = options(&file, folder.join("run"));
+    no_data.data_directory = None;
+    reproduce(&OptimizedBackend, &read, &no_data).expect("trained on the named file");
+    let model = Model::load(&folder.join("run").join("model-non_spiking.json")).expect("model");
+    let recorded = model.provenance.expect("provenance").data;
+    assert_eq!(recorded.source, DataSource::SequenceFile);
+    assert_eq!(recorded.train_samples, 60);
+
+    let version_1 = text.replacen("\"format_version\":2", "\"format_version\":1", 1);
+    let error = Experiment::from_json(&version_1, "v1").expect_err("version 1 has no file");
+    assert!(error.to_string().contains("format_version 2"), "{error}");
+    let mut missing = read.clone();
+    missing.data.file = Some(folder.join("nowhere.npz"));
+    let error = data::load(None, &missing.data).expect_err("no such file");
+    assert!(error.to_string().contains("nowhere.npz"), "{error}");
     let _ = std::fs::remove_dir_all(&folder);
 }
 

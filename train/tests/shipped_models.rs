@@ -12,13 +12,14 @@ use hsnn_train::experiment::DataConfig;
 use hsnn_train::pretrained::{paper_experiment, shipped_models};
 
 /// The embedded test images, the first `limit` of them, with the paper's permutation.
-fn test_images(limit: usize) -> hsnn_data::Dataset {
+fn test_images(limit: usize) -> hsnn_data::LabelledSequences {
     let experiment = paper_experiment().expect("paper experiment");
     let config = DataConfig {
         validation_size: None,
         limit: Some(limit),
         permutation_seed: experiment.data.permutation_seed,
         recipe: experiment.data.recipe,
+        file: None,
     };
     data::load(None, &config).expect("embedded").split.test
 }

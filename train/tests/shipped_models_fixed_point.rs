@@ -90,6 +90,7 @@ fn h12_accuracy_within_two_points_of_f64_on_the_shipped_models() {
         limit: Some(200),
         permutation_seed: experiment.data.permutation_seed,
         recipe: experiment.data.recipe,
+        file: None,
     };
     let images = data::load(None, &config).expect("embedded").split.test;
     let hardware = HardwareBackend::new(
@@ -138,6 +139,7 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
         limit: Some(24),
         permutation_seed: experiment.data.permutation_seed,
         recipe: experiment.data.recipe,
+        file: None,
     };
     let images = data::load(None, &config).expect("embedded").split.test;
     let indices: Vec<usize> = (0..images.len()).collect();
@@ -216,6 +218,7 @@ fn h12_first_count_differences_on_the_paper_model_are_explained() {
         limit: Some(4),
         permutation_seed: experiment.data.permutation_seed,
         recipe: experiment.data.recipe,
+        file: None,
     };
     let images = data::load(None, &config).expect("embedded").split.test;
     let indices: Vec<usize> = (0..4).collect();
