@@ -362,7 +362,54 @@ mod tests {
         let (head, tail) = dataset.clone().split_off(1);
         assert_eq!((head.labels(), tail.labels()), (&[1][..], &[0][..]));
         assert_eq!(tail.sequence(0), dataset.sequence(1));
-        assert_eq!(dataset.truncated(1).len(), 1);
+        assert!(!dataset.is_empty() && LabelledSequences::default().is_empty());
+        assert_eq!((dataset.label(0), dataset.label(2)), (Some(1), None));
+        let first = dataset.clone().truncated(1);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first.sequence(0), dataset.sequence(0));
+        assert_eq!(first.batch(&[0]).expect("in range").inputs.len(), 6);
+        // Exactly the first sequence's values remain, nothing of the second.
+        let alone = LabelledSequences::from_values(3, 2, (0..6).map(f64::from).collect(), vec![1])
+            .expect("one sequence");
+        assert_eq!(first, alone);
+    }
+
+    /// D3, D7: the three splits name their shape and their largest label, whichever source
+    /// they come from.
+    #[test]
+    fn d7_splits_name_their_shape_and_largest_label() {
+        let split = |labels: Vec<u16>| {
+            let values = vec![0.5; labels.len() * 4 * 3];
+            LabelledSequences::from_values(4, 3, values, labels).expect("a split")
+        };
+        let splits = Splits {
+            train: split(vec![0, 2]),
+            validation: split(vec![1]),
+            test: split(vec![5, 0]),
+        };
+        assert_eq!((splits.steps(), splits.features()), (4, 3));
+        assert_eq!(splits.largest_label(), Some(5));
+        assert_eq!(Splits::default().largest_label(), None);
+        let psmnist = crate::load_embedded(&crate::LoadOptions {
+            limit: Some(3),
+            ..crate::LoadOptions::default()
+        })
+        .expect("the embedded subset");
+        let expected = psmnist.test.labels().to_vec();
+        let from_psmnist = Splits::from(psmnist);
+        assert_eq!((from_psmnist.steps(), from_psmnist.features()), (784, 1));
+        assert_eq!(from_psmnist.test.labels(), &expected[..]);
+        assert_eq!(
+            from_psmnist.largest_label(),
+            [
+                &from_psmnist.train,
+                &from_psmnist.validation,
+                &from_psmnist.test
+            ]
+            .iter()
+            .flat_map(|split| split.labels().iter().copied())
+            .max()
+        );
     }
 
     /// D7: values that do not fill `sequences x steps x features` are refused.

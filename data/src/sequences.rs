@@ -57,6 +57,16 @@ pub enum SequenceFileError {
     },
 }
 
+/// `reader` to its end, or `None` when it holds more than `limit` bytes (of which at most
+/// `limit + 1` are read: a deflated entry is never unpacked past the limit).
+fn read_at_most(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// An `.npy` array of element type `T`, each value widened losslessly to `W` (f64 for reals,
 /// i64 for integers).
 fn widened<T, W>(bytes: &[u8]) -> Result<ArrayD<W>, ndarray_npy::ReadNpyError>
@@ -239,21 +249,17 @@ impl ArrayReader<'_, '_> {
                 present: self.names.join(", "),
             });
         };
-        let mut bytes = Vec::new();
         let unpacked = match self.archive.by_index(index) {
-            Ok(entry) => entry
-                .take(MAX_ARRAY_BYTES + 1)
-                .read_to_end(&mut bytes)
+            Ok(entry) => read_at_most(entry, MAX_ARRAY_BYTES)
                 .map_err(|error| format!("cannot be unpacked ({error})")),
             Err(error) => Err(error.to_string()),
         };
-        unpacked.map_err(|reason| self.bad(name, reason))?;
-        if bytes.len() as u64 > MAX_ARRAY_BYTES {
+        let Some(bytes) = unpacked.map_err(|reason| self.bad(name, reason))? else {
             return Err(self.bad(
                 name,
                 format!("unpacks to more than {MAX_ARRAY_BYTES} bytes, hsnn's limit per array"),
             ));
-        }
+        };
         let mut cursor = Cursor::new(bytes.as_slice());
         let header = Header::from_reader(&mut cursor)
             .map_err(|error| self.bad(name, format!("is not a .npy array ({error})")))?;
@@ -637,6 +643,122 @@ mod tests {
                 "{error}"
             );
         }
+        std::fs::remove_dir_all(folder).ok();
+    }
+
+    /// D7: validation defaults to a tenth of `x_train`, rounded down, and at least one.
+    #[test]
+    fn d7_the_default_validation_is_a_tenth_and_at_least_one() {
+        assert_eq!(default_validation_size(5), 1);
+        assert_eq!(default_validation_size(25), 2);
+        assert_eq!(default_validation_size(100), 10);
+    }
+
+    /// D7: an entry is read to its end up to the limit, and refused past it having read one
+    /// byte more than the limit at most.
+    #[test]
+    fn d7_an_entry_is_unpacked_up_to_the_limit_and_no_further() {
+        let ten: Vec<u8> = (0..10).collect();
+        assert_eq!(read_at_most(&ten[..], 10).expect("read"), Some(ten.clone()));
+        assert_eq!(read_at_most(&ten[..], 11).expect("read"), Some(ten.clone()));
+        assert_eq!(read_at_most(&ten[..], 9).expect("read"), None);
+        let mut endless = std::io::repeat(7);
+        assert_eq!(read_at_most(&mut endless, 1 << 20).expect("read"), None);
+    }
+
+    /// D7: labels of every integer dtype numpy writes (but unsigned 64-bit) read as the same
+    /// labels, and values of every numeric dtype as the same values.
+    #[test]
+    fn d7_every_integer_dtype_reads() {
+        let folder = scratch("dtypes");
+        fn labelled<T: ndarray_npy::WritableElement>(
+            folder: &Path,
+            name: &str,
+            x: Array2<T>,
+            y: Array1<T>,
+        ) -> SequenceFile {
+            let path = npz(folder, name, |writer| {
+                writer.add_array("x_train", &x).expect("x");
+                writer.add_array("y_train", &y).expect("y");
+                writer.add_array("x_test", &x).expect("x");
+                writer.add_array("y_test", &y).expect("y");
+            });
+            read_sequence_file(
+                &path,
+                &SequenceFileOptions {
+                    validation_size: Some(1),
+                    ..options()
+                },
+            )
+            .expect(name)
+        }
+        let expected_x = vec![2.0, 0.0, 1.0];
+        macro_rules! check {
+            ($type:ty) => {
+                let x = Array2::from_shape_vec((3, 3), vec![0, 1, 2, 1, 2, 0, 2, 0, 1])
+                    .expect("shape")
+                    .mapv(|value: u8| value as $type);
+                let y = Array1::from(vec![0, 1, 2]).mapv(|value: u8| value as $type);
+                let file = labelled(&folder, concat!(stringify!($type), ".npz"), x, y);
+                assert_eq!(file.train.labels(), &[0, 1], stringify!($type));
+                assert_eq!(file.test.labels(), &[0, 1, 2], stringify!($type));
+                let splits = crate::Splits::from(file.clone());
+                assert_eq!(
+                    (&splits.train, &splits.validation, &splits.test),
+                    (&file.train, &file.validation, &file.test)
+                );
+                assert_eq!(
+                    file.validation.sequence(0),
+                    Some(expected_x.clone()),
+                    stringify!($type)
+                );
+            };
+        }
+        check!(i8);
+        check!(i16);
+        check!(i32);
+        check!(i64);
+        check!(u8);
+        check!(u16);
+        check!(u32);
+        std::fs::remove_dir_all(folder).ok();
+    }
+
+    /// D7: an array of a dtype hsnn does not read (numpy's object arrays, pickled) is refused
+    /// naming the dtype, and sequences with no steps are refused as empty.
+    #[test]
+    fn d7_object_arrays_and_empty_sequences_are_refused() {
+        use std::io::Write;
+        let folder = scratch("object");
+        // A .npy of dtype object: its header, then pickled data hsnn never reads.
+        let header = "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }";
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        let padded = format!("{header:<117}\n");
+        npy.extend_from_slice(&u16::try_from(padded.len()).expect("short").to_le_bytes());
+        npy.extend_from_slice(padded.as_bytes());
+        npy.extend_from_slice(b"\x80\x04pickled");
+        let path = folder.join("object.npz");
+        let mut archive = zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
+        let stored = zip_for_npz::write::SimpleFileOptions::default()
+            .compression_method(zip_for_npz::CompressionMethod::Stored);
+        archive.start_file("x_train.npy", stored).expect("entry");
+        archive.write_all(&npy).expect("write");
+        archive.finish().expect("finish");
+        let error = read_sequence_file(&path, &options())
+            .expect_err("an object array")
+            .to_string();
+        assert!(
+            error.contains("`x_train`") && error.contains("which hsnn does not read"),
+            "{error}"
+        );
+        let empty = npz(&folder, "empty.npz", |writer| {
+            let x = Array3::<f32>::zeros((3, 0, 2));
+            writer.add_array("x_train", &x).expect("x");
+        });
+        let error = read_sequence_file(&empty, &options())
+            .expect_err("no steps")
+            .to_string();
+        assert!(error.contains("empty sequences"), "{error}");
         std::fs::remove_dir_all(folder).ok();
     }
 

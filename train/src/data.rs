@@ -415,19 +415,6 @@ pub fn eval_data_config(
     Ok((given, note))
 }
 
-/// Refuses a model that cannot read psMNIST (SPEC.md D2: one input per step, ten classes),
-/// before any data is loaded.
-pub fn check_psmnist_shape(model: &Model) -> TrainResult<()> {
-    let lmu = &model.config.lmu;
-    if lmu.input_size != 1 || model.config.output_size != 10 {
-        return Err(TrainError::Usage(format!(
-            "psMNIST needs a model with input_size 1 and output_size 10, this one has {} and {}",
-            lmu.input_size, model.config.output_size
-        )));
-    }
-    Ok(())
-}
-
 /// Checks a requested thread count against the machine's cores (SPEC.md T8: results do not
 /// depend on it, so more threads than cores only add overhead, and a huge count used to start
 /// thousands of threads and hang). `option` names the setting in the message (`--threads`,

@@ -109,6 +109,8 @@ pub fn reproduce_pretrained<T: Trainer>(
         data_config.validation_size = None;
     }
     let loaded = data::load(data_directory, &data_config)?;
+    // The shipped models take psMNIST; a sequence file given as --data must fit them too.
+    data::check_network_fits(&experiment.network, &loaded)?;
     observer.message(&format!("data: {}", loaded.description));
     let from_files = data_directory.is_some();
     let stage_reports = models
