@@ -652,3 +652,109 @@ fn h14_sweep_without_its_python_says_what_to_run() {
         );
     }
 }
+
+/// D7 from the command line: `train --data FILE.npz` trains a network of the file's shape
+/// (two features, three classes) far above chance, and `eval` of its model with no `--data`
+/// reads the file the model recorded; a network of psMNIST's shape is refused on the file,
+/// naming both sides.
+#[test]
+fn d7_train_and_eval_on_a_sequence_file_from_the_command_line() {
+    use ndarray::{Array1, Array3};
+    let folder = std::env::temp_dir().join(format!("hsnn-cli-seqfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).expect("folder");
+    // Rising ramp, falling ramp, bump on feature 0, scaled per sequence; feature 1 a
+    // distractor. Chance is 1/3.
+    let make = |count: usize, first: usize| {
+        let labels: Vec<i64> = (0..count).map(|i| ((first + i) % 3) as i64).collect();
+        let x = Array3::from_shape_fn((count, 12, 2), |(i, t, f)| {
+            let n = (first + i) as f64;
+            let time = t as f64 / 11.0;
+            let shape = match labels[i] {
+                0 => time - 0.5,
+                1 => 0.5 - time,
+                _ => 0.5 - 2.0 * (time - 0.5).abs(),
+            };
+            let value = if f == 0 {
+                (0.5 + 0.5 * (1.3 * n).sin().abs()) * shape + 0.2 * (2.9 * n + 1.7 * t as f64).sin()
+            } else {
+                0.5 * (5.1 * n + 0.9 * t as f64).cos()
+            };
+            value as f32
+        });
+        (x, Array1::from(labels))
+    };
+    let data = folder.join("ramps.npz");
+    let mut writer = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).expect("npz"));
+    let (x_train, y_train) = make(240, 0);
+    let (x_test, y_test) = make(90, 10_000);
+    writer.add_array("x_train", &x_train).expect("x_train");
+    writer.add_array("y_train", &y_train).expect("y_train");
+    writer.add_array("x_test", &x_test).expect("x_test");
+    writer.add_array("y_test", &y_test).expect("y_test");
+    writer.finish().expect("written");
+    let experiment = |input_size: usize| {
+        format!(
+            r#"{{"format": "hsnn-experiment", "format_version": 2, "name": "ramps",
+            "data": {{"validation_size": 30, "limit": null}},
+            "network": {{"lmu": {{"input_size": {input_size}, "hidden_size": 8, "memory_size": 1,
+                "order": 6, "theta": 12.0, "discretizer": "zero_order_hold",
+                "hidden_activation": "tanh", "connections": {{"input_to_hidden": true,
+                "hidden_to_memory": true, "memory_to_memory": true}}}},
+              "output_size": 3, "quantizer": {{"placement": "none", "dt": 1.0, "amplitude": 1.0,
+                "initial_state": {{"kind": "uniform", "seed": 0}}}}}},
+            "seed": 0, "batch_size": 30,
+            "optimizer": {{"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}},
+            "stages": [{{"name": "non_spiking", "epochs": 5, "placement": "none",
+              "schedule": {{"kind": "constant", "dt": 1.0}}}}],
+            "evaluation_dts": []}}"#
+        )
+    };
+    let config = folder.join("ramps.json");
+    std::fs::write(&config, experiment(2)).expect("experiment");
+    let out = folder.join("run");
+    let as_text = |path: &std::path::Path| path.to_str().expect("utf-8 path").to_string();
+    let (ok, text) = hsnn(&[
+        "train",
+        "--config",
+        &as_text(&config),
+        "--data",
+        &as_text(&data),
+        "--out",
+        &as_text(&out),
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    let model = out.join("model-non_spiking.json");
+    let (ok, text) = hsnn(&["eval", "--model", &as_text(&model), "--json"]);
+    assert!(ok, "{text}");
+    let start = text.find('{').expect("a JSON object");
+    let report: serde_json::Value = serde_json::from_str(&text[start..]).expect("eval's JSON");
+    assert_eq!(report["samples"], 90, "{text}");
+    let accuracy = report["accuracy"].as_f64().expect("accuracy");
+    assert!(
+        accuracy >= 0.8,
+        "test accuracy {accuracy} is not far above chance (1/3)"
+    );
+    assert!(
+        report["data"].as_str().expect("data").contains("ramps.npz"),
+        "{text}"
+    );
+
+    std::fs::write(&config, experiment(1)).expect("experiment");
+    let text = failing(&[
+        "train",
+        "--config",
+        &as_text(&config),
+        "--data",
+        &as_text(&data),
+        "--out",
+        &as_text(&folder.join("refused")),
+        "--quiet",
+    ]);
+    assert!(
+        text.contains("lmu.input_size") && text.contains("gives 2"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+}
