@@ -44,12 +44,11 @@ from hsnn._native import (
     Optimized,
     Reference,
     bit_metrics,
-    evaluate,
     load_psmnist,
     site_metrics,
 )
 from hsnn.keras import import_keras, to_keras
-from hsnn.training import reproduce, save_sequences
+from hsnn.training import evaluate, reproduce, save_sequences
 
 __version__ = "0.1.0"
 

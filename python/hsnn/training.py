@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from hsnn import _native
 from hsnn._errors import UsageError
 
-__all__ = ["ProgressBars", "reproduce", "save_sequences"]
+__all__ = ["ProgressBars", "evaluate", "reproduce", "save_sequences"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -29,6 +30,53 @@ SEQUENCE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 # A fixed time stamp for every entry, so that the same arrays make the same bytes and the
 # same SHA-256, which a model records (E2 version 4).
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def evaluate(
+    backend: Any,
+    model: Any,
+    split: str = "test",
+    data: PathLike | Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    config: PathLike | None = None,
+    override_provenance: bool = False,
+) -> dict[str, Any]:
+    """Accuracy, loss and bit metrics of a model on a split (SPEC B1-B6, D7, E2), as
+    ``hsnn eval`` computes them, from the model's record of its training data.
+
+    Parameters
+    ----------
+    backend : Reference, Optimized or Hardware
+        What runs the model (Hardware: converted to fixed point, H9).
+    model : Model
+        The model.
+    split : {"train", "validation", "test"}
+        The split.
+    data : str, os.PathLike or mapping, optional
+        Folder of the MNIST IDX files, or a sequence file (``.npz`` with ``x_train``,
+        ``y_train``, ``x_test``, ``y_test``; D7), or those four numpy arrays in a mapping
+        (written to a temporary sequence file by :func:`save_sequences`, so the same arrays a
+        model was trained on are recognised by their SHA-256); default: the file a model
+        trained on a sequence file recorded, else the embedded subset.
+    limit : int, optional
+        Only the first ``limit`` sequences of the split.
+    config : str or os.PathLike, optional
+        An experiment file whose data settings to use instead of the model's record; one that
+        contradicts the record is refused unless ``override_provenance``.
+    override_provenance : bool
+        Use ``config`` even where it contradicts the model's record.
+
+    Returns
+    -------
+    dict
+        ``samples``, ``accuracy``, ``loss``, ``metrics`` (B), ``data`` (a description) and
+        ``note`` (set when the data differ from the training data's).
+    """
+    if not isinstance(data, Mapping):
+        return _native.evaluate(backend, model, split, data, limit, config, override_provenance)
+    with tempfile.TemporaryDirectory(prefix="hsnn-sequences-") as folder:
+        path = save_sequences(Path(folder) / "sequences.npz", data)
+        return _native.evaluate(backend, model, split, path, limit, config, override_provenance)
 
 
 def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:

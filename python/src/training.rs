@@ -27,8 +27,9 @@ fn evaluate_on<C: Compute>(
         .or_raise(py)
 }
 
-/// Accuracy, loss and bit metrics of a model on a psMNIST split (SPEC.md B1-B6), built from the
-/// model's record of its training data as ``hsnn eval`` does (E2).
+/// Accuracy, loss and bit metrics of a model on a split (SPEC.md B1-B6), built from the
+/// model's record of its training data as ``hsnn eval`` does (E2); ``hsnn.evaluate`` wraps it
+/// to take arrays as well.
 ///
 /// Parameters
 /// ----------
@@ -38,7 +39,8 @@ fn evaluate_on<C: Compute>(
 /// split : {"train", "validation", "test"}
 /// data : str or os.PathLike, optional
 ///     Folder of the MNIST IDX files, or a sequence file (``.npz`` with ``x_train``,
-///     ``y_train``, ``x_test``, ``y_test``; SPEC D7); default: the embedded subset.
+///     ``y_train``, ``x_test``, ``y_test``; SPEC D7); default: the file a model trained on a
+///     sequence file recorded, else the embedded subset.
 /// limit : int, optional
 ///     Only the first ``limit`` sequences of the split.
 /// config : str or os.PathLike, optional

@@ -94,6 +94,13 @@ def test_arrays_train_directly_and_a_resumed_run_needs_the_same_arrays(tmp_path:
     hsnn.reproduce(config, data=arrays, out=out, progress=False, resume=True)
     model = hsnn.Model.load(out / "model-non_spiking.json")
     assert model.to_dict()["provenance"]["data"]["file"]["path"] == str(kept)
+    # The same arrays evaluate as the recorded file does, and are recognised as it.
+    from_arrays = hsnn.evaluate(hsnn.Optimized(), model, data=arrays)
+    recorded = hsnn.evaluate(hsnn.Optimized(), model)
+    assert from_arrays["accuracy"] == recorded["accuracy"] >= 0.8
+    assert from_arrays["note"] is None
+    other = hsnn.evaluate(hsnn.Optimized(), model, data=changed)
+    assert "another file" in other["note"]
     with pytest.raises(hsnn.UsageError, match="missing"):
         hsnn.save_sequences(tmp_path / "bad.npz", {"x_train": x_train})
 
