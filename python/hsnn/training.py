@@ -7,6 +7,7 @@ with a progress display a notebook shows, checkpoints and resume as ``hsnn repro
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import tempfile
@@ -26,6 +27,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 SEQUENCE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 """The arrays of a sequence file, as ``keras.datasets`` names them (SPEC D7)."""
+
+SEQUENCES_FORMAT = "hsnn-sequences"
+"""The format named in the ``hsnn.json`` entry of a sequence file hsnn writes."""
+SEQUENCES_FORMAT_VERSION = 1
 
 # A fixed time stamp for every entry, so that the same arrays make the same bytes and the
 # same SHA-256, which a model records (E2 version 4).
@@ -82,7 +87,8 @@ def evaluate(
 def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
     """Writes labelled sequences as a sequence file (SPEC D7) that every command reads.
 
-    An ``.npz`` archive as :func:`numpy.savez` writes one, with fixed time stamps: the same
+    An ``.npz`` archive as :func:`numpy.savez` writes one, plus an ``hsnn.json`` entry naming
+    its format (``hsnn-sequences`` 1) and what wrote it, with fixed time stamps: the same
     arrays give the same bytes, so a model trained on them records the same SHA-256. Written
     atomically (a temporary file beside it, then a rename). The arrays are not checked here:
     hsnn's reader checks them (shape, dtype, non-finite values, labels) when it reads the file,
@@ -117,7 +123,20 @@ def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
         )
     path = Path(path)
     buffer = io.BytesIO()
+    # What made the file, in an entry numpy and hsnn's reader both pass over (they read the
+    # arrays by name).
+    from hsnn import __version__  # at call time: the package imports this module first
+
+    made_by = {
+        "format": SEQUENCES_FORMAT,
+        "format_version": SEQUENCES_FORMAT_VERSION,
+        "generator": f"hsnn {__version__} (hsnn.save_sequences)",
+        "arrays": list(SEQUENCE_ARRAYS),
+    }
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("hsnn.json", date_time=_ZIP_TIME), json.dumps(made_by, indent=1)
+        )
         for name in SEQUENCE_ARRAYS:
             entry = io.BytesIO()
             np.lib.format.write_array(entry, np.asarray(arrays[name]), allow_pickle=False)

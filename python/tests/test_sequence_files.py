@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,11 @@ def test_arrays_train_directly_and_a_resumed_run_needs_the_same_arrays(tmp_path:
     # The file is numpy's own format, and the same arrays give the same bytes.
     with np.load(kept) as read:
         assert (read["x_train"] == x_train).all() and (read["y_test"] == y_test).all()
+    # It names its format and what wrote it, in an entry beside the arrays.
+    with zipfile.ZipFile(kept) as archive:
+        made_by = json.loads(archive.read("hsnn.json"))
+    assert (made_by["format"], made_by["format_version"]) == ("hsnn-sequences", 1)
+    assert made_by["generator"].startswith("hsnn ")
     again = hsnn.save_sequences(tmp_path / "again.npz", arrays)
     assert again.read_bytes() == first
     changed = dict(arrays, y_train=(y_train + 1) % 3)
