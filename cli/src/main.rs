@@ -210,7 +210,8 @@ struct EvalArguments {
     #[arg(long)]
     model: PathBuf,
     /// Folder of the MNIST IDX files, or a sequence file (.npz: x_train, y_train, x_test,
-    /// y_test; SPEC.md D7). Default: the embedded subset.
+    /// y_test; SPEC.md D7). Default: the sequence file the model recorded, if it was trained
+    /// on one; else the embedded subset.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Experiment file whose `data` section (validation size, permutation seed, limit)

@@ -140,6 +140,26 @@ impl LabelledSequences {
         })
     }
 
+    /// SHA-256 (lower-case hex) of a value split's values as little-endian binary64, for
+    /// fingerprints (T8); `None` for psMNIST's pixel splits, which their source pins.
+    pub fn values_digest(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let Inputs::Values(values) = &self.inputs else {
+            return None;
+        };
+        let mut hasher = Sha256::new();
+        for value in values {
+            hasher.update(value.to_le_bytes());
+        }
+        Some(
+            hasher
+                .finalize()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+        )
+    }
+
     /// How many sequences carry each label, from 0 to the largest label present.
     pub fn label_counts(&self) -> Vec<usize> {
         let classes = self
@@ -359,6 +379,15 @@ mod tests {
             Some(vec![6.0, 7.0, 8.0, 9.0, 10.0, 11.0])
         );
         assert_eq!(dataset.label_counts(), [1, 1]);
+        // The digest is of the values: the same values, the same digest; one value changed,
+        // another; pixel splits have none.
+        let digest = dataset.values_digest().expect("a value split");
+        assert_eq!(Some(digest.clone()), dataset.clone().values_digest());
+        let mut changed: Vec<f64> = (0..12).map(f64::from).collect();
+        changed[11] = 11.5;
+        let other = LabelledSequences::from_values(3, 2, changed, vec![1, 0]).expect("split");
+        assert_ne!(other.values_digest(), Some(digest));
+        assert_eq!(LabelledSequences::default().values_digest(), None);
         let (head, tail) = dataset.clone().split_off(1);
         assert_eq!((head.labels(), tail.labels()), (&[1][..], &[0][..]));
         assert_eq!(tail.sequence(0), dataset.sequence(1));

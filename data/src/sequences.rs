@@ -76,6 +76,10 @@ where
     Ok(ArrayD::<T>::read_npy(bytes)?.mapv(Into::into))
 }
 
+/// The dtypes hsnn reads, without their byte order: float32 and float64, signed integers of
+/// 8 to 64 bits, unsigned of 8 to 32 (a uint64 may not fit the i64 labels are read as).
+const READ_DTYPES: [&str; 9] = ["f4", "f8", "i8", "i4", "i2", "i1", "u1", "u2", "u4"];
+
 /// A sequence array before its labels are read: `steps * features` values per sequence.
 struct Unlabelled {
     steps: usize,
@@ -266,6 +270,21 @@ impl ArrayReader<'_, '_> {
         let data = bytes.len() - cursor.position() as usize;
         let dtype = header.type_descriptor.to_string();
         let dtype = dtype.trim_matches(|c| c == '\'' || c == '"');
+        let kind = dtype.trim_start_matches(['<', '>', '|', '=']);
+        // Before the size check: a dtype hsnn does not read (strings, objects) is named as
+        // such, not as a damaged array.
+        let unsupported = || {
+            self.bad(
+                name,
+                format!(
+                    "has dtype {dtype}, which hsnn does not read (float32, float64, or \
+                     integers of up to 64 bits signed or 32 bits unsigned)"
+                ),
+            )
+        };
+        if !READ_DTYPES.contains(&kind) {
+            return Err(unsupported());
+        }
         // The element size is the dtype's trailing digits ('<f4', '|u1', '>i8', ...).
         let item_size: usize = dtype
             .trim_start_matches(['<', '>', '|', '='])
@@ -287,7 +306,6 @@ impl ArrayReader<'_, '_> {
         }
         let bytes = bytes.as_slice();
         let failed = |error: ndarray_npy::ReadNpyError| self.bad(name, error.to_string());
-        let kind = dtype.trim_start_matches(['<', '>', '|', '=']);
         Ok(match kind {
             "f4" => Values::Reals(widened::<f32, f64>(bytes).map_err(failed)?),
             "f8" => Values::Reals(widened::<f64, f64>(bytes).map_err(failed)?),
@@ -298,15 +316,8 @@ impl ArrayReader<'_, '_> {
             "u1" => Values::Integers(widened::<u8, i64>(bytes).map_err(failed)?),
             "u2" => Values::Integers(widened::<u16, i64>(bytes).map_err(failed)?),
             "u4" => Values::Integers(widened::<u32, i64>(bytes).map_err(failed)?),
-            _ => {
-                return Err(self.bad(
-                    name,
-                    format!(
-                        "has dtype {dtype}, which hsnn does not read (float32, float64, or \
-                         integers of up to 64 bits signed or 32 bits unsigned)"
-                    ),
-                ))
-            }
+            // READ_DTYPES holds exactly the arms above.
+            _ => return Err(unsupported()),
         })
     }
 
@@ -327,6 +338,9 @@ impl ArrayReader<'_, '_> {
                 ))
             }
         };
+        if count == 0 {
+            return Err(self.bad(name, format!("has shape {shape:?}: no sequences")));
+        }
         if steps == 0 || features == 0 {
             return Err(self.bad(name, format!("has shape {shape:?}, with empty sequences")));
         }
@@ -730,27 +744,33 @@ mod tests {
     fn d7_object_arrays_and_empty_sequences_are_refused() {
         use std::io::Write;
         let folder = scratch("object");
-        // A .npy of dtype object: its header, then pickled data hsnn never reads.
-        let header = "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }";
-        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-        let padded = format!("{header:<117}\n");
-        npy.extend_from_slice(&u16::try_from(padded.len()).expect("short").to_le_bytes());
-        npy.extend_from_slice(padded.as_bytes());
-        npy.extend_from_slice(b"\x80\x04pickled");
-        let path = folder.join("object.npz");
-        let mut archive = zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
-        let stored = zip_for_npz::write::SimpleFileOptions::default()
-            .compression_method(zip_for_npz::CompressionMethod::Stored);
-        archive.start_file("x_train.npy", stored).expect("entry");
-        archive.write_all(&npy).expect("write");
-        archive.finish().expect("finish");
-        let error = read_sequence_file(&path, &options())
-            .expect_err("an object array")
-            .to_string();
-        assert!(
-            error.contains("`x_train`") && error.contains("which hsnn does not read"),
-            "{error}"
-        );
+        // Arrays of numpy's object dtype (pickled) and of strings ('<U3': 4 bytes a
+        // character): headers hsnn parses, dtypes it does not read, named as such.
+        for (descr, data) in [("|O", &b"\x80\x04pickled"[..]), ("<U3", &[0u8; 24][..])] {
+            let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (2,), }}");
+            let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+            let padded = format!("{header:<117}\n");
+            npy.extend_from_slice(&u16::try_from(padded.len()).expect("short").to_le_bytes());
+            npy.extend_from_slice(padded.as_bytes());
+            npy.extend_from_slice(data);
+            let path = folder.join("object.npz");
+            let mut archive =
+                zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
+            let stored = zip_for_npz::write::SimpleFileOptions::default()
+                .compression_method(zip_for_npz::CompressionMethod::Stored);
+            archive.start_file("x_train.npy", stored).expect("entry");
+            archive.write_all(&npy).expect("write");
+            archive.finish().expect("finish");
+            let error = read_sequence_file(&path, &options())
+                .expect_err(descr)
+                .to_string();
+            assert!(
+                error.contains("`x_train`")
+                    && error.contains(descr)
+                    && error.contains("which hsnn does not read"),
+                "{error}"
+            );
+        }
         let empty = npz(&folder, "empty.npz", |writer| {
             let x = Array3::<f32>::zeros((3, 0, 2));
             writer.add_array("x_train", &x).expect("x");
@@ -759,6 +779,26 @@ mod tests {
             .expect_err("no steps")
             .to_string();
         assert!(error.contains("empty sequences"), "{error}");
+        // No test sequences at all: refused before training, not after it.
+        let no_tests = npz(&folder, "no-tests.npz", |writer| {
+            writer.add_array("x_train", &sequences(5, 4, 2)).expect("x");
+            writer
+                .add_array("y_train", &Array1::from(vec![0i64, 1, 2, 0, 1]))
+                .expect("y");
+            writer
+                .add_array("x_test", &Array3::<f32>::zeros((0, 4, 2)))
+                .expect("x");
+            writer
+                .add_array("y_test", &Array1::<i64>::zeros(0))
+                .expect("y");
+        });
+        let error = read_sequence_file(&no_tests, &options())
+            .expect_err("no test sequences")
+            .to_string();
+        assert!(
+            error.contains("`x_test`") && error.contains("no sequences"),
+            "{error}"
+        );
         std::fs::remove_dir_all(folder).ok();
     }
 

@@ -15,9 +15,10 @@ and weight width on the splits asked for, and prices each run per device. The dr
 rows into one results file (format ``hsnn-sweep-results`` version 1). Running the same command
 again resumes the sweep (``Tuner.restore``): finished trials are not trained again.
 
-Paths in a sweep file (``base``, ``data``) are relative to its folder, and so is a relative
-``start_model`` in its base experiment: a sweep and its base travel together. (``hsnn train``
-resolves an experiment's ``start_model`` against the working folder instead.)
+Paths in a sweep file (``base``, ``data``) are relative to its folder, and so are a relative
+``start_model`` and ``data.file`` in its base experiment: a sweep and its base travel
+together. (``hsnn train`` resolves an experiment's ``start_model`` and ``data.file`` against
+the working folder instead.)
 
 Files: the sweep's folder in the storage holds ``points/<point>/`` (the experiment file, hsnn's
 run folder ``run/``, and ``rows.json``, format ``hsnn-sweep-rows`` version 1), ``tune/`` (Tune's
@@ -443,6 +444,9 @@ def experiment_for(sweep: Sweep, point: TrainingPoint) -> dict[str, Any]:
     start_model = experiment.get("start_model")
     if start_model is not None and not Path(start_model).is_absolute():
         experiment["start_model"] = str((sweep.base.parent / start_model).resolve())
+    data_file = experiment.get("data", {}).get("file")
+    if data_file is not None and not Path(data_file).is_absolute():
+        experiment["data"]["file"] = str((sweep.base.parent / data_file).resolve())
     return experiment
 
 

@@ -29,8 +29,10 @@ SEQUENCE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 """The arrays of a sequence file, as ``keras.datasets`` names them (SPEC D7)."""
 
 SEQUENCES_FORMAT = "hsnn-sequences"
-"""The format named in the ``hsnn.json`` entry of a sequence file hsnn writes."""
+"""The format named in the ``hsnn`` entry of a sequence file hsnn writes."""
 SEQUENCES_FORMAT_VERSION = 1
+MADE_BY = "hsnn"
+"""The entry (a JSON string array) that says what wrote a sequence file; ignored on saving."""
 
 # A fixed time stamp for every entry, so that the same arrays make the same bytes and the
 # same SHA-256, which a model records (E2 version 4).
@@ -87,9 +89,10 @@ def evaluate(
 def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
     """Writes labelled sequences as a sequence file (SPEC D7) that every command reads.
 
-    An ``.npz`` archive as :func:`numpy.savez` writes one, plus an ``hsnn.json`` entry naming
-    its format (``hsnn-sequences`` 1) and what wrote it, with fixed time stamps: the same
-    arrays give the same bytes, so a model trained on them records the same SHA-256. Written
+    An ``.npz`` archive as :func:`numpy.savez` writes one, plus an ``hsnn`` array (a JSON
+    string) naming its format (``hsnn-sequences`` 1) and what wrote it, with fixed time
+    stamps: the same arrays give the same bytes, so a model trained on them records the same
+    SHA-256. Written
     atomically (a temporary file beside it, then a rename). The arrays are not checked here:
     hsnn's reader checks them (shape, dtype, non-finite values, labels) when it reads the file,
     naming the array and the fault.
@@ -101,7 +104,7 @@ def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
     arrays : mapping
         ``x_train`` and ``x_test`` (``[N, T, F]`` or ``[N, T]``, floats or integers),
         ``y_train`` and ``y_test`` (``[N]`` integer labels); numpy arrays or what
-        :func:`numpy.asarray` takes.
+        :func:`numpy.asarray` takes. An ``hsnn`` entry (from a file hsnn wrote) is ignored.
 
     Returns
     -------
@@ -113,7 +116,8 @@ def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
     UsageError
         An array is missing, or ``arrays`` names another.
     """
-    names = set(arrays)
+    # A file hsnn wrote, loaded whole (``dict(np.load(path))``), saves again as it was.
+    names = set(arrays) - {MADE_BY}
     if names != set(SEQUENCE_ARRAYS):
         missing = sorted(set(SEQUENCE_ARRAYS) - names)
         extra = sorted(names - set(SEQUENCE_ARRAYS))
@@ -123,20 +127,21 @@ def save_sequences(path: PathLike, arrays: Mapping[str, Any]) -> Path:
         )
     path = Path(path)
     buffer = io.BytesIO()
-    # What made the file, in an entry numpy and hsnn's reader both pass over (they read the
-    # arrays by name).
-    from hsnn import __version__  # at call time: the package imports this module first
-
-    made_by = {
-        "format": SEQUENCES_FORMAT,
-        "format_version": SEQUENCES_FORMAT_VERSION,
-        "generator": f"hsnn {__version__} (hsnn.save_sequences)",
-        "arrays": list(SEQUENCE_ARRAYS),
-    }
+    # What made the file, as one more array (a string) that numpy loads like the others and
+    # hsnn's reader passes over. No version number of hsnn goes in: the same arrays must make
+    # the same bytes whichever hsnn wrote them.
+    made_by = json.dumps(
+        {
+            "format": SEQUENCES_FORMAT,
+            "format_version": SEQUENCES_FORMAT_VERSION,
+            "generator": "hsnn.save_sequences",
+            "arrays": list(SEQUENCE_ARRAYS),
+        }
+    )
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(
-            zipfile.ZipInfo("hsnn.json", date_time=_ZIP_TIME), json.dumps(made_by, indent=1)
-        )
+        entry = io.BytesIO()
+        np.lib.format.write_array(entry, np.array(made_by), allow_pickle=False)
+        archive.writestr(zipfile.ZipInfo(f"{MADE_BY}.npy", date_time=_ZIP_TIME), entry.getvalue())
         for name in SEQUENCE_ARRAYS:
             entry = io.BytesIO()
             np.lib.format.write_array(entry, np.asarray(arrays[name]), allow_pickle=False)
@@ -275,8 +280,8 @@ def reproduce(
 def _keep_arrays(
     arrays: Mapping[str, Any], out: PathLike | None, *, resume: bool, force: bool
 ) -> Path:
-    """Writes a run's arrays into its folder as ``sequences.npz``; a resumed run must be given
-    the arrays it was trained on (the same bytes), unless ``force`` starts it over."""
+    """Writes a run's arrays into its folder as ``sequences.npz``; a folder that holds other
+    arrays keeps them (the run there was trained on them) unless ``force`` starts it over."""
     if out is None:
         raise UsageError(
             "data given as arrays needs out=: the run keeps them there as sequences.npz, the "
@@ -287,10 +292,12 @@ def _keep_arrays(
     path = folder / "sequences.npz"
     fresh = save_sequences(folder / "sequences.npz.new", arrays)
     try:
-        if resume and path.exists() and path.read_bytes() != fresh.read_bytes():
+        if path.exists() and path.read_bytes() != fresh.read_bytes() and not force:
+            # A finished or stopped run's models name this file: its arrays stay unless the
+            # run is started over.
             raise UsageError(
-                f"{path} holds other arrays than these; the run was trained on those "
-                "(start it over with force=True, or use another out)"
+                f"{path} holds other arrays than these, which the run in {folder} was trained "
+                "on; start it over with force=True, or use another out"
             )
         os.replace(fresh, path)
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -86,16 +85,23 @@ def test_arrays_train_directly_and_a_resumed_run_needs_the_same_arrays(tmp_path:
     # The file is numpy's own format, and the same arrays give the same bytes.
     with np.load(kept) as read:
         assert (read["x_train"] == x_train).all() and (read["y_test"] == y_test).all()
-    # It names its format and what wrote it, in an entry beside the arrays.
-    with zipfile.ZipFile(kept) as archive:
-        made_by = json.loads(archive.read("hsnn.json"))
+    # It names its format and what wrote it, in an entry numpy loads like the arrays, and
+    # loaded whole it saves again to the same bytes.
+    with np.load(kept) as read:
+        made_by = json.loads(str(read["hsnn"]))
+        whole = dict(read)
     assert (made_by["format"], made_by["format_version"]) == ("hsnn-sequences", 1)
-    assert made_by["generator"].startswith("hsnn ")
+    assert made_by["generator"] == "hsnn.save_sequences"
+    assert hsnn.save_sequences(tmp_path / "whole.npz", whole).read_bytes() == first
     again = hsnn.save_sequences(tmp_path / "again.npz", arrays)
     assert again.read_bytes() == first
     changed = dict(arrays, y_train=(y_train + 1) % 3)
     with pytest.raises(hsnn.UsageError, match="other arrays"):
         hsnn.reproduce(config, data=changed, out=out, progress=False, resume=True)
+    assert kept.read_bytes() == first
+    # Neither resumed nor forced, the folder's arrays stay too (the run there refuses anyway).
+    with pytest.raises(hsnn.UsageError, match="other arrays"):
+        hsnn.reproduce(config, data=changed, out=out, progress=False)
     assert kept.read_bytes() == first
     hsnn.reproduce(config, data=arrays, out=out, progress=False, resume=True)
     model = hsnn.Model.load(out / "model-non_spiking.json")

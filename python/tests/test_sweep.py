@@ -84,6 +84,20 @@ def test_a_sweep_file_gives_its_grid_of_training_points(tmp_path: Path) -> None:
     assert sweep.base_experiment["seed"] == 0
 
 
+def test_a_base_experiments_sequence_file_is_found_beside_it(tmp_path: Path) -> None:
+    folder = tmp_path / "sweeps"
+    folder.mkdir()
+    base = copy.deepcopy(TINY_EXPERIMENT)
+    base["format_version"] = 2
+    base["data"] = {**base["data"], "file": "data/task.npz"}
+    (folder / "tiny-experiment.json").write_text(json.dumps(base))
+    (folder / "sweep.json").write_text(json.dumps(TINY_SWEEP))
+    sweep = sweeps.load_sweep(folder / "sweep.json")
+    experiment = sweeps.experiment_for(sweep, sweep.points[0])
+    assert experiment["data"]["file"] == str((folder / "data" / "task.npz").resolve())
+    assert sweep.base_experiment["data"]["file"] == "data/task.npz"
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -307,12 +321,18 @@ def test_kept_points_travel_both_ways_and_a_foreign_keep_folder_moves_nothing(
     assert sweeps.read_rows(storage / third / "rows.json", sweep) == [{"point": "here"}]
     assert sweeps.read_rows(keep / third / "rows.json", sweep) == [{"point": "there"}]
     assert sweeps.keep_rows(sweep, storage, keep) == ([], [])
-    # A keep folder written by another version of the sweep is refused, and nothing moves.
+    # One kept point written by another version of the sweep (the last in grid order) is
+    # refused, and nothing moves, not even the earlier points that could have been copied.
+    fourth = sweep.points[3].name
     changed = sweeps.load_sweep(write_sweep(tmp_path, devices=["loihi"]))
-    (storage / first / "rows.json").unlink()
+    (keep / fourth).mkdir(parents=True)
+    (keep / fourth / "rows.json").write_text(rows_record(changed, fourth))
+    (storage / second / "rows.json").unlink()
+    (keep / first / "rows.json").unlink()
     with pytest.raises(hsnn.UsageError, match="another version of sweep"):
-        sweeps.keep_rows(changed, storage, keep)
-    assert not (storage / first / "rows.json").exists()
+        sweeps.keep_rows(sweep, storage, keep)
+    assert not (storage / second / "rows.json").exists()
+    assert not (keep / first / "rows.json").exists()
 
 
 @pytest.fixture

@@ -399,6 +399,29 @@ impl Model {
                         .into(),
                 });
             }
+            if data.file.is_some()
+                && (data.permutation_seed != 0 || data.recipe != DataRecipe::default())
+            {
+                return Err(HsnnError::Parse {
+                    what: "model file".into(),
+                    reason: "a model trained on a sequence file has no permutation seed or \
+                             recipe (provenance.data: permutation_seed 0, no recipe)"
+                        .into(),
+                });
+            }
+            if let Some(file) = &data.file {
+                let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+                if file.sha256.len() != 64 || !file.sha256.chars().all(hex) {
+                    return Err(HsnnError::Parse {
+                        what: "model file".into(),
+                        reason: format!(
+                            "provenance.data.file.sha256 {:?} is not 64 lower-case hexadecimal \
+                             digits",
+                            file.sha256
+                        ),
+                    });
+                }
+            }
             let records_file = data.file.is_some();
             if records_file != (self.format_version == MODEL_FORMAT_VERSION_SEQUENCE_FILE) {
                 return Err(HsnnError::Parse {
@@ -701,6 +724,7 @@ mod tests {
         let mut trained = provenance();
         trained.data.source = DataSource::SequenceFile;
         trained.data.recipe = DataRecipe::KerasLmuExample;
+        trained.data.permutation_seed = 0;
         trained.data.file = Some(SequenceFileRecord {
             path: "sines.npz".into(),
             sha256: "ab".repeat(32),
@@ -744,6 +768,22 @@ mod tests {
             .validate()
             .expect_err("version 4 without a file");
         assert!(error.to_string().contains("which is missing"), "{error}");
+        let mut seeded = trained.clone();
+        seeded.data.permutation_seed = 7;
+        let error = small_model()
+            .with_provenance(seeded)
+            .validate()
+            .expect_err("a sequence file has no permutation");
+        assert!(error.to_string().contains("no permutation seed"), "{error}");
+        let mut short = trained.clone();
+        if let Some(file) = &mut short.data.file {
+            file.sha256 = "abc".into();
+        }
+        let error = small_model()
+            .with_provenance(short)
+            .validate()
+            .expect_err("a SHA-256 of 3 digits");
+        assert!(error.to_string().contains("64 lower-case"), "{error}");
         let mut bare_4 = small_model();
         bare_4.format_version = MODEL_FORMAT_VERSION_SEQUENCE_FILE;
         let error = bare_4.validate().expect_err("version 4 without provenance");

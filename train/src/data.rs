@@ -27,7 +27,21 @@ pub struct LoadedData {
 pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
     // `--data` replaces the experiment's file; a path named as a file that is not a folder
     // is read as one, so a missing file is reported as the file it is.
+    let named_by_config = source.is_none() && config.file.is_some();
     let source = source.or(config.file.as_deref());
+    if let Some(path) = source.filter(|path| !path.exists()) {
+        return Err(TrainError::Usage(format!(
+            "{}: no such file or folder (data are a folder of the four MNIST files, or a \
+             sequence file .npz{})",
+            path.display(),
+            if named_by_config {
+                "; this one is named by the experiment's data.file or by the model's record of \
+                 its training data"
+            } else {
+                ""
+            }
+        )));
+    }
     if let Some(file) =
         source.filter(|path| path.is_file() || (config.file.is_some() && !path.is_dir()))
     {
@@ -115,8 +129,11 @@ fn load_sequence_file(file: &Path, config: &DataConfig) -> TrainResult<LoadedDat
         },
     )
     .map_err(|error| TrainError::Usage(error.to_string()))?;
+    // The absolute path, so that eval run from another folder reads the same file.
+    let absolute =
+        std::path::absolute(&read.provenance.file).unwrap_or_else(|_| read.provenance.file.clone());
     let record = SequenceFileRecord {
-        path: read.provenance.file.display().to_string(),
+        path: absolute.display().to_string(),
         sha256: read.provenance.sha256.clone(),
         split_rule: read.provenance.split_rule.clone(),
     };
@@ -125,7 +142,7 @@ fn load_sequence_file(file: &Path, config: &DataConfig) -> TrainResult<LoadedDat
         "sequence file {} (SHA-256 {}), {} steps of {} features: {} train / {} validation / \
          {} test",
         record.path,
-        &record.sha256[..12],
+        record.sha256.get(..12).unwrap_or(&record.sha256),
         split.steps(),
         split.features(),
         split.train.len(),
@@ -280,9 +297,9 @@ pub fn load_for_evaluation(
             "the model was trained on sequence file {} (SHA-256 {}); evaluating on {} (SHA-256 \
              {}), another file",
             trained.path,
-            &trained.sha256[..12],
+            trained.sha256.get(..12).unwrap_or(&trained.sha256),
             given.path,
-            &given.sha256[..12]
+            given.sha256.get(..12).unwrap_or(&given.sha256)
         )),
         _ => note,
     };
@@ -337,8 +354,10 @@ pub fn eval_data_config(
         None => None,
     };
     // What `load` will read: --data, else the experiment's file, else the recorded file.
+    // An experiment's own file wins; an experiment that names none (one given to change the
+    // limit, say) keeps the recorded file.
     let file = match &given {
-        Some(given) => given.file.clone(),
+        Some(given) => given.file.clone().or(recorded_file),
         None => recorded_file,
     };
     let given_kind = source_kind(source.or(file.as_deref()));
@@ -412,7 +431,7 @@ pub fn eval_data_config(
             contradictions.join(", ")
         )));
     }
-    Ok((given, note))
+    Ok((DataConfig { file, ..given }, note))
 }
 
 /// Checks a requested thread count against the machine's cores (SPEC.md T8: results do not

@@ -346,6 +346,15 @@ pub fn stage_fingerprint(
     if !experiment.loss.is_default() {
         settings["loss"] = serde_json::json!(experiment.loss);
     }
+    // A sequence file's values (D7), which its labels alone do not pin: resuming on another
+    // file with the same labels is refused. psMNIST's splits have none here, so their
+    // fingerprints are unchanged.
+    if let (Some(train), Some(validation)) = (
+        split.train.values_digest(),
+        split.validation.values_digest(),
+    ) {
+        settings["values"] = serde_json::json!([train, validation]);
+    }
     digest(settings.to_string().as_bytes())
 }
 

@@ -200,6 +200,33 @@ fn d7_an_experiment_names_its_sequence_file() {
     let _ = std::fs::remove_dir_all(&folder);
 }
 
+/// T8, D7: a run stopped on one sequence file does not resume on another whose labels are
+/// the same and whose values differ: the checkpoint's fingerprint covers the values.
+#[test]
+fn d7_a_run_does_not_resume_on_another_file_with_the_same_labels() {
+    let folder = scratch("resume");
+    let (first, second) = (folder.join("first.npz"), folder.join("second.npz"));
+    write_task(&first, 90, 30, 0);
+    // The same labels (they cycle from the offset), other values.
+    write_task(&second, 90, 30, 3);
+    let experiment = experiment(3);
+    let out = folder.join("run");
+    let mut stopping = options(&first, out.clone());
+    stopping.control.stop_after_epochs = Some(1);
+    let stopped = reproduce(&OptimizedBackend, &experiment, &stopping);
+    assert!(stopped.is_err(), "stopped after one epoch");
+    let mut resuming = options(&second, out.clone());
+    resuming.resume = true;
+    let error = reproduce(&OptimizedBackend, &experiment, &resuming)
+        .expect_err("another file")
+        .to_string();
+    assert!(error.contains("other settings"), "{error}");
+    let mut same = options(&first, out);
+    same.resume = true;
+    reproduce(&OptimizedBackend, &experiment, &same).expect("the same file resumes");
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
 /// D7: a network that cannot take the file (another number of features, too few outputs for
 /// its labels) and psMNIST's own settings are refused before anything trains, naming both
 /// sides; the run folder is left without a model.
