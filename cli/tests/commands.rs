@@ -714,16 +714,20 @@ fn d7_train_and_eval_on_a_sequence_file_from_the_command_line() {
     std::fs::write(&config, experiment(2)).expect("experiment");
     let out = folder.join("run");
     let as_text = |path: &std::path::Path| path.to_str().expect("utf-8 path").to_string();
-    let (ok, text) = hsnn(&[
-        "train",
-        "--config",
-        &as_text(&config),
-        "--data",
-        &as_text(&data),
-        "--out",
-        &as_text(&out),
-        "--quiet",
-    ]);
+    let train = |out: &std::path::Path| {
+        [
+            "train",
+            "--config",
+            &as_text(&config),
+            "--data",
+            &as_text(&data),
+            "--out",
+            &as_text(out),
+            "--quiet",
+        ]
+        .map(str::to_string)
+    };
+    let (ok, text) = hsnn(&train(&out).each_ref().map(String::as_str));
     assert!(ok, "{text}");
     let model = out.join("model-non_spiking.json");
     let (ok, text) = hsnn(&["eval", "--model", &as_text(&model), "--json"]);
@@ -742,16 +746,11 @@ fn d7_train_and_eval_on_a_sequence_file_from_the_command_line() {
     );
 
     std::fs::write(&config, experiment(1)).expect("experiment");
-    let text = failing(&[
-        "train",
-        "--config",
-        &as_text(&config),
-        "--data",
-        &as_text(&data),
-        "--out",
-        &as_text(&folder.join("refused")),
-        "--quiet",
-    ]);
+    let text = failing(
+        &train(&folder.join("refused"))
+            .each_ref()
+            .map(String::as_str),
+    );
     assert!(
         text.contains("lmu.input_size") && text.contains("gives 2"),
         "{text}"
