@@ -441,6 +441,19 @@ mod tests {
         path
     }
 
+    /// An archive at `path` holding only `x_train.npy` with the bytes `npy`, stored: for
+    /// entries the npz writer would not make.
+    fn x_train_only(path: &Path, npy: &[u8]) -> PathBuf {
+        use std::io::Write;
+        let mut archive = zip_for_npz::ZipWriter::new(std::fs::File::create(path).expect("file"));
+        let stored = zip_for_npz::write::SimpleFileOptions::default()
+            .compression_method(zip_for_npz::CompressionMethod::Stored);
+        archive.start_file("x_train.npy", stored).expect("entry");
+        archive.write_all(npy).expect("write");
+        archive.finish().expect("finish");
+        path.to_path_buf()
+    }
+
     fn scratch(name: &str) -> PathBuf {
         let folder =
             std::env::temp_dir().join(format!("hsnn-sequences-{name}-{}", std::process::id()));
@@ -616,7 +629,6 @@ mod tests {
     #[test]
     fn d7_a_header_declaring_more_than_its_data_is_refused_unallocated() {
         use ndarray_npy::WriteNpyExt;
-        use std::io::Write;
         let folder = scratch("declared");
         for (shape, declared) in [
             ("(5, 4, 2)", "(9, 4, 2)"),
@@ -641,14 +653,7 @@ mod tests {
             patched.extend_from_slice(&npy[start + shape.len()..newline - grown]);
             patched.extend_from_slice(&npy[newline..]);
             assert_eq!(patched.len(), npy.len());
-            let path = folder.join("declared.npz");
-            let mut archive =
-                zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
-            let stored = zip_for_npz::write::SimpleFileOptions::default()
-                .compression_method(zip_for_npz::CompressionMethod::Stored);
-            archive.start_file("x_train.npy", stored).expect("entry");
-            archive.write_all(&patched).expect("write");
-            archive.finish().expect("finish");
+            let path = x_train_only(&folder.join("declared.npz"), &patched);
             let error = read_sequence_file(&path, &options())
                 .expect_err(declared)
                 .to_string();
@@ -742,7 +747,6 @@ mod tests {
     /// naming the dtype, and sequences with no steps are refused as empty.
     #[test]
     fn d7_object_arrays_and_empty_sequences_are_refused() {
-        use std::io::Write;
         let folder = scratch("object");
         // Arrays of numpy's object dtype (pickled) and of strings ('<U3': 4 bytes a
         // character): headers hsnn parses, dtypes it does not read, named as such.
@@ -753,14 +757,7 @@ mod tests {
             npy.extend_from_slice(&u16::try_from(padded.len()).expect("short").to_le_bytes());
             npy.extend_from_slice(padded.as_bytes());
             npy.extend_from_slice(data);
-            let path = folder.join("object.npz");
-            let mut archive =
-                zip_for_npz::ZipWriter::new(std::fs::File::create(&path).expect("file"));
-            let stored = zip_for_npz::write::SimpleFileOptions::default()
-                .compression_method(zip_for_npz::CompressionMethod::Stored);
-            archive.start_file("x_train.npy", stored).expect("entry");
-            archive.write_all(&npy).expect("write");
-            archive.finish().expect("finish");
+            let path = x_train_only(&folder.join("object.npz"), &npy);
             let error = read_sequence_file(&path, &options())
                 .expect_err(descr)
                 .to_string();
