@@ -25,8 +25,8 @@ pub struct LoadedData {
 /// sequence file (`.npz`, D7); else from the experiment's `data.file`; else the embedded
 /// subset.
 pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedData> {
-    // `--data` replaces the experiment's file; a path named as a file that is not a folder
-    // is read as one, so a missing file is reported as the file it is.
+    // `--data` replaces the experiment's file. A path that exists and is not a folder is a
+    // sequence file; one that does not exist is refused here, naming it.
     let named_by_config = source.is_none() && config.file.is_some();
     let source = source.or(config.file.as_deref());
     if let Some(path) = source.filter(|path| !path.exists()) {
@@ -42,9 +42,7 @@ pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedDat
             }
         )));
     }
-    if let Some(file) =
-        source.filter(|path| path.is_file() || (config.file.is_some() && !path.is_dir()))
-    {
+    if let Some(file) = source.filter(|path| source_kind(Some(path)) == DataSource::SequenceFile) {
         return load_sequence_file(file, config);
     }
     let directory = source;
@@ -59,7 +57,7 @@ pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedDat
             DataRecipe::Nru => SplitRecipe::Nru,
         },
     };
-    let (split, source, source_kind) = match directory {
+    let (split, source, kind) = match directory {
         Some(directory) => (
             hsnn_data::load_psmnist(directory, &options)?,
             format!("MNIST files in {}", directory.display()),
@@ -86,7 +84,7 @@ pub fn load(source: Option<&Path>, config: &DataConfig) -> TrainResult<LoadedDat
         split.test.len()
     );
     let provenance = DataProvenance {
-        source: source_kind,
+        source: kind,
         permutation_seed: config.permutation_seed,
         recipe: config.recipe,
         validation_size: config.validation_size,
@@ -142,7 +140,7 @@ fn load_sequence_file(file: &Path, config: &DataConfig) -> TrainResult<LoadedDat
         "sequence file {} (SHA-256 {}), {} steps of {} features: {} train / {} validation / \
          {} test",
         record.path,
-        record.sha256.get(..12).unwrap_or(&record.sha256),
+        short_sha256(&record.sha256),
         split.steps(),
         split.features(),
         split.train.len(),
@@ -165,6 +163,11 @@ fn load_sequence_file(file: &Path, config: &DataConfig) -> TrainResult<LoadedDat
         description,
         provenance,
     })
+}
+
+/// The first 12 digits of a SHA-256, for messages (all of it when shorter).
+fn short_sha256(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
 }
 
 /// Checks that `network` can take `data` (SPEC.md D7, E1): one input per feature, and an
@@ -297,9 +300,9 @@ pub fn load_for_evaluation(
             "the model was trained on sequence file {} (SHA-256 {}); evaluating on {} (SHA-256 \
              {}), another file",
             trained.path,
-            trained.sha256.get(..12).unwrap_or(&trained.sha256),
+            short_sha256(&trained.sha256),
             given.path,
-            given.sha256.get(..12).unwrap_or(&given.sha256)
+            short_sha256(&given.sha256)
         )),
         _ => note,
     };
@@ -307,12 +310,12 @@ pub fn load_for_evaluation(
 }
 
 /// The kind of data `source` gives to [`load`]: the embedded subset (`None`), MNIST files (a
-/// folder) or a sequence file.
+/// folder) or a sequence file (any other path).
 fn source_kind(source: Option<&Path>) -> DataSource {
     match source {
         None => DataSource::Embedded,
-        Some(path) if path.is_file() => DataSource::SequenceFile,
-        Some(_) => DataSource::MnistFiles,
+        Some(path) if path.is_dir() => DataSource::MnistFiles,
+        Some(_) => DataSource::SequenceFile,
     }
 }
 
