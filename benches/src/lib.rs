@@ -16,7 +16,7 @@ fn value(counter: u64, scale: f64) -> f64 {
 pub fn paper_model(dt: Option<f64>) -> Model {
     let mut config = NetworkConfig::psmnist();
     if let Some(dt) = dt {
-        config.quantizer.placement = QuantizerPlacement::Hidden;
+        config.quantizer.placement = QuantizerPlacement::HIDDEN;
         config.quantizer.dt = dt;
     }
     let mut weights = Weights::zeros(&config);

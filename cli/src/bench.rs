@@ -193,7 +193,7 @@ pub fn bench<T: Trainer>(
         experiment.network.clone(),
         initial_weights(&experiment.network, experiment.seed),
     )?;
-    model.config.quantizer.placement = QuantizerPlacement::None;
+    model.config.quantizer.placement = QuantizerPlacement::NONE;
     let last = &experiment.stages[experiment.stages.len() - 1];
     let mut spiking = model.clone();
     spiking.config.quantizer.placement = last.placement;
@@ -372,7 +372,7 @@ pub fn bench_fixed_point(
     let models = hsnn_train::pretrained::shipped_models()?;
     let model = models
         .iter()
-        .find(|model| model.config.quantizer.placement != QuantizerPlacement::None)
+        .find(|model| model.config.quantizer.placement != QuantizerPlacement::NONE)
         .ok_or_else(|| {
             hsnn_train::TrainError::Usage("the shipped models hold no spiking model".into())
         })?;

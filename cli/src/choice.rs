@@ -74,10 +74,10 @@ mod tests {
     fn e1_a_choice_reads_its_file_words_and_refuses_others_listing_them() {
         let parsed = Arguments::try_parse_from(["hsnn", "--placement", "memory_input"])
             .expect("a placement word");
-        assert_eq!(parsed.placement, QuantizerPlacement::MemoryInput);
+        assert_eq!(parsed.placement, QuantizerPlacement::MEMORY_INPUT);
         let kebab = Arguments::try_parse_from(["hsnn", "--placement", "memory-input"])
             .expect("the word with '-' for '_'");
-        assert_eq!(kebab.placement, QuantizerPlacement::MemoryInput);
+        assert_eq!(kebab.placement, QuantizerPlacement::MEMORY_INPUT);
         let error = Arguments::try_parse_from(["hsnn", "--placement", "memory"])
             .expect_err("not a placement")
             .to_string();

@@ -618,7 +618,7 @@ fn apply_overrides(
     if let Some(dt) = dt {
         hsnn_spec::config::validate_dt_as("--dt", dt)?;
         model.config.quantizer.dt = dt;
-        if model.config.quantizer.placement == QuantizerPlacement::None {
+        if model.config.quantizer.placement == QuantizerPlacement::NONE {
             eprintln!("warning: --dt has no effect: nothing spikes (placement none); add --placement hidden");
         }
     }

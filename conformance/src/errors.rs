@@ -90,7 +90,7 @@ pub fn e1_quantizer_rejects_bad_dt(backend: &impl Backend, _level: Level) {
             );
         }
     }
-    let mut model = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let mut model = small_model(1, Activation::Tanh, QuantizerPlacement::HIDDEN, 1.0);
     let batch = small_batch(&model, 2, 1, 3);
     supported(backend, || {
         backend.forward(&model, &batch, &ForwardOptions::default())
@@ -144,7 +144,7 @@ pub fn e1_quantizer_rejects_bad_initial_state(backend: &impl Backend, _level: Le
 /// E1: order 0, an order beyond `MAX_ORDER` (refused before anything of its size is
 /// allocated, E3) and theta that is not a positive finite number are rejected.
 pub fn e1_lmu_rejects_bad_order_and_theta(backend: &impl Backend, _level: Level) {
-    let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
     supported(backend, || backend.lmu_matrices(&model.config.lmu));
     let mut config = model.config.lmu.clone();
     config.order = 0;
@@ -206,7 +206,7 @@ pub fn e1_lmu_rejects_bad_order_and_theta(backend: &impl Backend, _level: Level)
 /// E1: weights whose shapes do not match the configuration, missing or superfluous optional
 /// weights, and inputs with the wrong number of features are rejected, naming the tensor.
 pub fn e1_forward_rejects_mismatched_shapes(backend: &impl Backend, _level: Level) {
-    let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
     let batch = small_batch(&model, 2, 2, 3);
     supported(backend, || {
         backend.forward(&model, &batch, &ForwardOptions::default())
@@ -276,7 +276,7 @@ pub fn e1_forward_rejects_mismatched_shapes(backend: &impl Backend, _level: Leve
 /// and weight cases use a non-spiking model and the amplitude case a spiking one, so a port
 /// that declines spiking is still checked on the first two (C6).
 pub fn e1_forward_rejects_invalid_config(backend: &impl Backend, _level: Level) {
-    let plain = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+    let plain = small_model(1, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
     let batch = small_batch(&plain, 2, 1, 3);
     supported(backend, || {
         backend.forward(&plain, &batch, &ForwardOptions::default())
@@ -297,7 +297,7 @@ pub fn e1_forward_rejects_invalid_config(backend: &impl Backend, _level: Level) 
         backend.forward(&nan_weight, &batch, &ForwardOptions::default()),
         &["kernel_memory", "non-finite"],
     );
-    let spiking = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let spiking = small_model(1, Activation::Tanh, QuantizerPlacement::HIDDEN, 1.0);
     supported(backend, || {
         backend.forward(&spiking, &batch, &ForwardOptions::default())
     });
@@ -314,12 +314,12 @@ pub fn e1_forward_rejects_invalid_config(backend: &impl Backend, _level: Level) 
 /// E2: a model file round-trips; one of another format version, of another format, truncated,
 /// or with a missing field is rejected with the reason.
 pub fn e2_model_file_version_and_corruption(backend: &impl Backend, _level: Level) {
-    let model = small_model(1, Activation::Tanh, QuantizerPlacement::Hidden, 1.0);
+    let model = small_model(1, Activation::Tanh, QuantizerPlacement::HIDDEN, 1.0);
     if backend.is_port() {
         // A port reads the model it is handed, not hsnn's files: it must refuse one whose
         // header names another format or a version it does not read. The model does not
         // spike, so that a port without a quantizer is checked too.
-        let model = small_model(1, Activation::Tanh, QuantizerPlacement::None, 1.0);
+        let model = small_model(1, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
         let batch = small_batch(&model, 2, 1, 3);
         supported(backend, || {
             backend.forward(&model, &batch, &ForwardOptions::default())

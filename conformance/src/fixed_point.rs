@@ -5,8 +5,8 @@
 
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedRun};
 use hsnn_spec::{
-    Activation, Discretizer, InitialStateConfig, LmuConfig, Model, NetworkConfig, QuantizerConfig,
-    QuantizerPlacement, RecurrentConnections, Result, SequenceBatch, Weights,
+    Activation, Discretizer, InitialStateConfig, LmuConfig, Model, NetworkConfig, QuantizedSite,
+    QuantizerConfig, QuantizerPlacement, RecurrentConnections, Result, SequenceBatch, Weights,
 };
 
 use crate::network::values;
@@ -17,7 +17,7 @@ pub type FixedRunner = fn(&FixedModel, &SequenceBatch, bool) -> Result<FixedRun>
 /// The tiny network of N1 with a spiking identity hidden unit at dt 1, `v_0 = 0`, `W_m = 0`.
 pub fn tiny_spiking_model() -> Model {
     let quantizer = QuantizerConfig {
-        placement: QuantizerPlacement::Hidden,
+        placement: QuantizerPlacement::HIDDEN,
         dt: 1.0,
         amplitude: 1.0,
         initial_state: InitialStateConfig::Zero,
@@ -62,8 +62,12 @@ pub fn h8_tiny_network_matches_hand_derivation(model: &FixedModel, run: FixedRun
     let batch = SequenceBatch::new(1, 2, 1, vec![0.7, 0.7]).expect("valid batch");
     let record = run(model, &batch, true).expect("fixed run");
     assert_eq!(record.preactivation, vec![358, 486], "Z");
-    assert_eq!(record.hidden_integrator, vec![91648, 150528], "U_v");
-    assert_eq!(record.hidden_counts, vec![1, 2], "counts");
+    assert_eq!(
+        record.integrators[QuantizedSite::Hidden],
+        vec![91648, 150528],
+        "U_v"
+    );
+    assert_eq!(record.counts[QuantizedSite::Hidden], vec![1, 2], "counts");
     assert_eq!(
         (record.logits.clone(), record.logit_exponent),
         (vec![200], 5),

@@ -114,31 +114,31 @@ pub const NETWORK_CASES: [(&str, Activation, QuantizerPlacement, f64); 5] = [
     (
         "tanh_non_spiking",
         Activation::Tanh,
-        QuantizerPlacement::None,
+        QuantizerPlacement::NONE,
         1.0,
     ),
     (
         "tanh_hidden_spiking_dt_1",
         Activation::Tanh,
-        QuantizerPlacement::Hidden,
+        QuantizerPlacement::HIDDEN,
         1.0,
     ),
     (
         "tanh_hidden_multibit_dt_6",
         Activation::Tanh,
-        QuantizerPlacement::Hidden,
+        QuantizerPlacement::HIDDEN,
         6.0,
     ),
     (
         "relu_memory_input_spiking_dt_2",
         Activation::Relu,
-        QuantizerPlacement::MemoryInput,
+        QuantizerPlacement::MEMORY_INPUT,
         2.0,
     ),
     (
         "tanh_both_spiking_dt_3",
         Activation::Tanh,
-        QuantizerPlacement::Both,
+        QuantizerPlacement::BOTH,
         3.0,
     ),
 ];

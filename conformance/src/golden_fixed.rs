@@ -11,7 +11,7 @@ use hsnn_spec::model::parse_versioned;
 use hsnn_spec::vectors::{
     FixedNetworkCase, FixedVectors, FIXED_VECTORS_FORMAT, FIXED_VECTORS_FORMAT_VERSION,
 };
-use hsnn_spec::{Activation, HsnnError, QuantizedSite, Result, SiteTrace, Trace};
+use hsnn_spec::{HsnnError, QuantizedSite, Result, SiteTrace, Trace};
 
 use crate::fixed_point::{tiny_spiking_model, FixedRunner};
 use crate::golden::NETWORK_CASES;
@@ -25,38 +25,20 @@ pub const FIXED_GOLDEN_JSON: &str = include_str!("../../spec/vectors/hsnn-golden
 
 /// The bit metrics of a fixed run's counts (section B), from the reference's metrics.
 fn metrics_of(model: &hsnn_spec::NetworkConfig, run: &FixedRun) -> Result<hsnn_spec::BitMetrics> {
-    let mut sites = Vec::new();
-    for (site, activation, neurons, counts) in [
-        (
-            QuantizedSite::Hidden,
-            model.lmu.hidden_activation,
-            model.lmu.hidden_size,
-            &run.hidden_counts,
-        ),
-        (
-            QuantizedSite::MemoryInput,
-            Activation::Identity,
-            model.lmu.memory_size,
-            &run.memory_input_counts,
-        ),
-    ] {
-        if counts.is_empty() {
-            continue;
-        }
-        let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(model, site);
-        sites.push(SiteTrace {
-            site,
-            activation,
-            batch: run.batch,
-            steps: run.steps,
-            neurons,
-            fan_out,
-            fan_out_last_step,
-            counts: counts.clone().into(),
-            integrator: Vec::new(),
-            tally: None,
-        });
-    }
+    let sites = QuantizedSite::ALL
+        .into_iter()
+        .filter(|&site| !run.counts[site].is_empty())
+        .map(|site| {
+            SiteTrace::of_site(
+                site,
+                model,
+                (run.batch, run.steps),
+                run.counts[site].clone().into(),
+                Vec::new(),
+                None,
+            )
+        })
+        .collect();
     hsnn_reference::metrics::bit_metrics(&Trace {
         dt: model.quantizer.dt,
         sites,
@@ -158,29 +140,39 @@ pub fn check_fixed_vectors(runner: FixedRunner, vectors: &FixedVectors) -> Resul
     for case in &vectors.cases {
         let got = runner(&case.fixed_model, &case.inputs, true)?;
         let expected = &case.expected;
-        let fields: [(&str, &Vec<i64>, &Vec<i64>); 9] = [
-            ("logits", &expected.logits, &got.logits),
-            ("hidden_counts", &expected.hidden_counts, &got.hidden_counts),
+        let mut fields: Vec<(String, &Vec<i64>, &Vec<i64>)> =
+            vec![("logits".into(), &expected.logits, &got.logits)];
+        for site in QuantizedSite::ALL {
+            let name = site.name();
+            fields.push((
+                format!("{name}_counts"),
+                &expected.counts[site],
+                &got.counts[site],
+            ));
+            fields.push((
+                format!("{name}_integrator"),
+                &expected.integrators[site],
+                &got.integrators[site],
+            ));
+        }
+        fields.extend([
             (
-                "hidden_integrator",
-                &expected.hidden_integrator,
-                &got.hidden_integrator,
+                "memory_input".into(),
+                &expected.memory_input,
+                &got.memory_input,
+            ),
+            ("memory".into(), &expected.memory, &got.memory),
+            (
+                "preactivation".into(),
+                &expected.preactivation,
+                &got.preactivation,
             ),
             (
-                "memory_input_counts",
-                &expected.memory_input_counts,
-                &got.memory_input_counts,
+                "hidden_output".into(),
+                &expected.hidden_output,
+                &got.hidden_output,
             ),
-            (
-                "memory_input_integrator",
-                &expected.memory_input_integrator,
-                &got.memory_input_integrator,
-            ),
-            ("memory_input", &expected.memory_input, &got.memory_input),
-            ("memory", &expected.memory, &got.memory),
-            ("preactivation", &expected.preactivation, &got.preactivation),
-            ("hidden_output", &expected.hidden_output, &got.hidden_output),
-        ];
+        ]);
         for (field, wanted, found) in fields {
             if wanted != found {
                 let index = wanted

@@ -158,7 +158,7 @@ pub fn restated_lmu_logits(
         if let Some(encoder_memory) = &weights.encoder_memory {
             add_into(&mut u, &row_times(&memory, encoder_memory));
         }
-        if placement.quantizes_memory_input() {
+        if placement.quantizes(QuantizedSite::MemoryInput) {
             let rates = u.clone();
             let outputs: Vec<f64> = match anchor {
                 Some(anchor) => {
@@ -198,7 +198,7 @@ pub fn restated_lmu_logits(
             .iter()
             .map(|&value| activate(lmu.hidden_activation, value))
             .collect();
-        hidden = if placement.quantizes_hidden() {
+        hidden = if placement.quantizes(QuantizedSite::Hidden) {
             let outputs: Vec<f64> = match anchor {
                 Some(anchor) => {
                     let (spikes, anchor_rates) = &anchor.hidden[step];

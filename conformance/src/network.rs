@@ -159,7 +159,7 @@ pub fn n1_tiny_network_matches_hand_derivation(backend: &impl Backend, level: Le
 /// ```
 pub fn n1_tiny_spiking_network_matches_hand_derivation(backend: &impl Backend, level: Level) {
     let quantizer = QuantizerConfig {
-        placement: QuantizerPlacement::Hidden,
+        placement: QuantizerPlacement::HIDDEN,
         dt: 1.0,
         amplitude: 1.0,
         initial_state: InitialStateConfig::Zero,
@@ -184,7 +184,7 @@ pub fn n2_spiking_off_equals_plain_lmu(backend: &impl Backend, level: Level) {
         (2, Activation::Relu),
         (3, Activation::Identity),
     ] {
-        let model = small_model(seed, activation, QuantizerPlacement::None, 1.0);
+        let model = small_model(seed, activation, QuantizerPlacement::NONE, 1.0);
         let batch = small_batch(&model, seed + 100, 3, 25);
         let matrices = backend.lmu_matrices(&model.config.lmu).expect("matrices");
         let output = forward(backend, &model, &batch, TraceLevel::Counts);
@@ -223,11 +223,11 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, level: Level) {
         _ => (&[1e1, 1e3, 1e5], 1e-3),
     };
     for placement in [
-        QuantizerPlacement::Hidden,
-        QuantizerPlacement::MemoryInput,
-        QuantizerPlacement::Both,
+        QuantizerPlacement::HIDDEN,
+        QuantizerPlacement::MEMORY_INPUT,
+        QuantizerPlacement::BOTH,
     ] {
-        let plain = small_model(5, Activation::Tanh, QuantizerPlacement::None, 1.0);
+        let plain = small_model(5, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
         let batch = small_batch(&plain, 9, 2, 30);
         let target = forward(backend, &plain, &batch, TraceLevel::None).logits;
         let mut previous = f64::INFINITY;
@@ -259,7 +259,7 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, level: Level) {
 /// N2, N3, Q2: with both sites quantized, every recorded count is what clause Q2 makes of its
 /// recorded integrator value, and both sites do spike.
 pub fn n2_quantized_sites_record_consistent_counts(backend: &impl Backend, _level: Level) {
-    let model = small_model(21, Activation::Tanh, QuantizerPlacement::Both, 3.0);
+    let model = small_model(21, Activation::Tanh, QuantizerPlacement::BOTH, 3.0);
     let batch = small_batch(&model, 22, 2, 40);
     let output = forward(backend, &model, &batch, TraceLevel::Full);
     assert_eq!(output.trace.sites.len(), 2);
@@ -283,7 +283,7 @@ pub fn n2_quantized_sites_record_consistent_counts(backend: &impl Backend, _leve
 
 /// N3: each trace level records what it promises, with the shapes of clause N3.
 pub fn n3_trace_levels_record_what_they_promise(backend: &impl Backend, _level: Level) {
-    let model = small_model(31, Activation::Tanh, QuantizerPlacement::Both, 2.0);
+    let model = small_model(31, Activation::Tanh, QuantizerPlacement::BOTH, 2.0);
     let batch = small_batch(&model, 32, 3, 7);
     let none = forward(backend, &model, &batch, TraceLevel::None);
     assert!(none.trace.sites.is_empty() && none.trace.hidden.is_empty());
@@ -315,7 +315,7 @@ pub fn n3_trace_levels_record_what_they_promise(backend: &impl Backend, _level: 
 /// level `counts` trace; no counts, integrators or hidden states. 110 sequences, so that a
 /// backend that works in shards (of 50, the optimized one) joins several.
 pub fn n3_the_tally_level_tallies_the_counts(backend: &impl Backend, _level: Level) {
-    let model = small_model(33, Activation::Tanh, QuantizerPlacement::Both, 20.0);
+    let model = small_model(33, Activation::Tanh, QuantizerPlacement::BOTH, 20.0);
     let batch = small_batch(&model, 34, 110, 6);
     let counts = forward(backend, &model, &batch, TraceLevel::Counts);
     let tallied = forward(backend, &model, &batch, TraceLevel::Tally);
@@ -391,7 +391,7 @@ pub fn n4_psmnist_has_102027_trainable_parameters(_backend: &impl Backend, _leve
 /// Q3: the initial state is keyed by sample id, so a sequence gives identical counts and
 /// logits alone or inside a batch, in any position.
 pub fn q3_initial_state_independent_of_batching(backend: &impl Backend, level: Level) {
-    let model = small_model(41, Activation::Tanh, QuantizerPlacement::Both, 4.0);
+    let model = small_model(41, Activation::Tanh, QuantizerPlacement::BOTH, 4.0);
     let batch = small_batch(&model, 42, 4, 12);
     let together = forward(backend, &model, &batch, TraceLevel::Counts);
     let sequence_length = 12 * 2;

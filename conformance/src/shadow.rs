@@ -114,7 +114,7 @@ pub fn shadow_sequence(
                 *total += term;
             }
         }
-        if placement.quantizes_memory_input() {
+        if placement.quantizes(QuantizedSite::MemoryInput) {
             for (dimension, value) in u.iter_mut().enumerate() {
                 let (n, _) = quantize(&mut memory_input_state[dimension], dt, *value);
                 *value = n as f64;
@@ -142,7 +142,7 @@ pub fn shadow_sequence(
         for (total, term) in z.iter_mut().zip(times(&memory, &tensors.kernel_memory)) {
             *total += term;
         }
-        if placement.quantizes_hidden() {
+        if placement.quantizes(QuantizedSite::Hidden) {
             let mut counts = Vec::with_capacity(z.len());
             let mut integrators = Vec::with_capacity(z.len());
             for (neuron, &value) in z.iter().enumerate() {
@@ -306,7 +306,7 @@ pub fn check_against_shadow(
     inputs: &[i64],
 ) -> Result<ShadowReport, String> {
     let config = &fixed.config;
-    if config.quantizer.placement != QuantizerPlacement::Hidden {
+    if config.quantizer.placement != QuantizerPlacement::HIDDEN {
         return Err("the derived bound covers placement `hidden` only (SPEC.md H12)".into());
     }
     let lmu = &config.lmu;
@@ -318,7 +318,9 @@ pub fn check_against_shadow(
     let fraction_z = fixed.formats.preactivation.fraction_bits;
     let half_z = 2f64.powi(-(fraction_z + 1));
     let half_v = 2f64.powi(-(fraction_v + 1));
-    let rule = &fixed.activations.hidden;
+    let rule = fixed.activations[QuantizedSite::Hidden]
+        .as_ref()
+        .expect("a validated fixed model has a rule for the hidden units");
     let mut bounds = derived_bounds(fixed);
     let mut report = ShadowReport::default();
     let length = lmu.memory_length();
@@ -372,7 +374,7 @@ pub fn check_against_shadow(
                     _ => return Err("a spiking site has a table or a multiplier".into()),
                 };
                 *delta_v_neuron += delta_p;
-                let fixed_count = run.hidden_counts[row * hidden + neuron];
+                let fixed_count = run.counts[QuantizedSite::Hidden][row * hidden + neuron];
                 if fixed_count != shadow.hidden_counts[step][neuron] {
                     differing.push(neuron);
                 }
@@ -387,7 +389,7 @@ pub fn check_against_shadow(
                             "sample {sample} step {step} neuron {neuron}: counts differ (fixed {}, \
                              shadow {}) with the shadow's integrator {u} at {distance:e} from an \
                              integer, beyond the derived bound {bound:e}",
-                            run.hidden_counts[row * hidden + neuron],
+                            run.counts[QuantizedSite::Hidden][row * hidden + neuron],
                             shadow.hidden_counts[step][neuron]
                         ));
                     }

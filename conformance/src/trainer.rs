@@ -139,9 +139,9 @@ fn check_against_differences(
 /// The three placements where something spikes.
 fn spiking_placements() -> impl Strategy<Value = QuantizerPlacement> {
     prop_oneof![
-        Just(QuantizerPlacement::Hidden),
-        Just(QuantizerPlacement::MemoryInput),
-        Just(QuantizerPlacement::Both)
+        Just(QuantizerPlacement::HIDDEN),
+        Just(QuantizerPlacement::MEMORY_INPUT),
+        Just(QuantizerPlacement::BOTH)
     ]
 }
 
@@ -171,7 +171,7 @@ fn check_against_reference(
 ) -> Result<Option<f64>, TestCaseError> {
     let reference = hsnn_reference::ReferenceBackend;
     let fail = |error: hsnn_spec::HsnnError| TestCaseError::fail(error.to_string());
-    if problem.model.config.quantizer.placement != QuantizerPlacement::None {
+    if problem.model.config.quantizer.placement != QuantizerPlacement::NONE {
         let full = hsnn_spec::ForwardOptions {
             trace: hsnn_spec::TraceLevel::Full,
         };

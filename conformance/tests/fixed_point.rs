@@ -41,10 +41,10 @@ fn h8_tiny_network_matches_hand_derivation_hardware() {
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Identity, Activation::Relu];
 const PLACEMENTS: [QuantizerPlacement; 4] = [
-    QuantizerPlacement::None,
-    QuantizerPlacement::Hidden,
-    QuantizerPlacement::MemoryInput,
-    QuantizerPlacement::Both,
+    QuantizerPlacement::NONE,
+    QuantizerPlacement::HIDDEN,
+    QuantizerPlacement::MEMORY_INPUT,
+    QuantizerPlacement::BOTH,
 ];
 
 /// One random case: model, options, batch.
@@ -168,17 +168,14 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
         let (on_chip, chip_counters) = run_batch(&chip, &batch, level == TraceLevel::Full, 3).expect("chip run");
         // The chip's record answered at the level: its counts tallied afterwards (N3).
         let expected = EngineRun::of_counts(&chip, on_chip, chip_counters, level);
-        let spiking_sites = usize::from(chip.model().counts.hidden.is_some())
-            + usize::from(chip.model().activations.memory_input.is_some());
-        let tallies = usize::from(expected.hidden_tally.is_some())
-            + usize::from(expected.memory_input_tally.is_some());
+        let spiking_sites = chip.model().counts.present().count();
+        let tallies = expected.tallies.present().count();
         prop_assert_eq!(tallies, if level == TraceLevel::Tally { spiking_sites } else { 0 });
         for threads in [1, 2] {
             let fast = run_batch_fast(&chip, &batch, level, threads).expect("fast run");
             prop_assert_eq!(&expected.run, &fast.run, "integers, {} threads", threads);
             prop_assert_eq!(&expected.counters, &fast.counters, "counters, {} threads", threads);
-            prop_assert_eq!(&expected.hidden_tally, &fast.hidden_tally, "hidden tally, {} threads", threads);
-            prop_assert_eq!(&expected.memory_input_tally, &fast.memory_input_tally, "memory-input tally, {} threads", threads);
+            prop_assert_eq!(&expected.tallies, &fast.tallies, "tallies, {} threads", threads);
         }
         compared.set(compared.get() + 1);
         tallied.set(tallied.get() + u64::from(level == TraceLevel::Tally && spiking_sites > 0));
@@ -274,14 +271,14 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
         let (model, reference, counters) = counted(seed, activation, placement, connections, dt);
         let config = &model.config;
         for (site, counts, neurons, site_activation) in [
-            (QuantizedSite::Hidden, &reference.hidden_counts, config.lmu.hidden_size, config.lmu.hidden_activation),
-            (QuantizedSite::MemoryInput, &reference.memory_input_counts, config.lmu.memory_size, Activation::Identity),
+            (QuantizedSite::Hidden, &reference.counts[QuantizedSite::Hidden], config.lmu.hidden_size, config.lmu.hidden_activation),
+            (QuantizedSite::MemoryInput, &reference.counts[QuantizedSite::MemoryInput], config.lmu.memory_size, Activation::Identity),
         ] {
             let Some(chip_site) = counters.site(site) else {
                 prop_assert!(counts.is_empty());
                 continue;
             };
-            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
+            let (fan_out, fan_out_last_step) = site.fan_outs(config);
             let trace = SiteTrace {
                 site,
                 activation: site_activation,
@@ -374,17 +371,18 @@ fn h8_stream_equals_batch_forward() {
                     .expect("step");
                 let mut expected = Vec::new();
                 let row = sample * batch.steps + step;
-                if !reference.memory_input_counts.is_empty() {
+                if !reference.counts[QuantizedSite::MemoryInput].is_empty() {
                     for neuron in 0..memory_size {
-                        let n = reference.memory_input_counts[row * memory_size + neuron];
+                        let n = reference.counts[QuantizedSite::MemoryInput]
+                            [row * memory_size + neuron];
                         if n != 0 {
                             expected.push((QuantizedSite::MemoryInput, neuron, n));
                         }
                     }
                 }
-                if !reference.hidden_counts.is_empty() {
+                if !reference.counts[QuantizedSite::Hidden].is_empty() {
                     for neuron in 0..hidden {
-                        let n = reference.hidden_counts[row * hidden + neuron];
+                        let n = reference.counts[QuantizedSite::Hidden][row * hidden + neuron];
                         if n != 0 {
                             expected.push((QuantizedSite::Hidden, neuron, n));
                         }
@@ -613,7 +611,7 @@ fn h12_first_count_differences_are_explained_by_the_derived_bound() {
         dt in prop::sample::select(vec![1.0, 2.0, 4.0, 10.0]),
         width in prop::sample::select(vec![6u32, 8, 12, 16]),
     )| {
-        let model = random_model(seed, ACTIVATIONS[activation], QuantizerPlacement::Hidden, connections, dt, 1.0, 0.7);
+        let model = random_model(seed, ACTIVATIONS[activation], QuantizerPlacement::HIDDEN, connections, dt, 1.0, 0.7);
         let batch = hsnn_conformance::network::small_batch(&model, seed + 7, 3, 40);
         let fixed = convert(&model, &options_with(width, 24)).expect("conversion");
         let run = chip_run(&fixed, &batch, true).expect("chip run");

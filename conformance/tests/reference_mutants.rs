@@ -131,7 +131,7 @@ fn b5_other_site_or_one_bad_fan_out_list_is_an_error() {
 /// result or a panic. The small model has `input_size = 2`, so 3 steps need 6 values.
 #[test]
 fn e1_simulate_refuses_zero_steps_and_a_wrong_input_length() {
-    let model = small_model(3, Activation::Tanh, QuantizerPlacement::Hidden, 2.0);
+    let model = small_model(3, Activation::Tanh, QuantizerPlacement::HIDDEN, 2.0);
     let network = PreparedNetwork::new(&model).expect("valid model");
     let valid = vec![0.25; 6];
     network

@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use hsnn_spec::fixed::{ConversionOptions, FixedModel, FixedPointConversion};
 use hsnn_spec::{
-    Activation, Backend, CountTally, ForwardOptions, ForwardOutput, HsnnError, LmuConfig,
-    LmuMatrices, Model, QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2,
-    Trace, TraceLevel,
+    Activation, Backend, ForwardOptions, ForwardOutput, HsnnError, LmuConfig, LmuMatrices, Model,
+    QuantizedSite, QuantizerRun, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
 };
 
 use crate::arithmetic::{exponent_for, fire, nearest, saturate};
@@ -178,22 +177,20 @@ impl HardwareBackend {
 /// `U_v 2^-F_v` and the hidden output (`alpha n / dt` or `H 2^-F_h`).
 pub fn forward_output(chip: &Chip, engine_run: EngineRun, level: TraceLevel) -> ForwardOutput {
     let EngineRun {
-        run,
-        hidden_tally,
-        memory_input_tally,
+        mut run,
+        mut tallies,
         ..
     } = engine_run;
     let model = chip.model();
     let config = &model.config;
-    let lmu = &config.lmu;
     let quantizer = &config.quantizer;
     let logit_scale = 2f64.powi(-run.logit_exponent);
     let v_scale = 2f64.powi(-(model.formats.integrator_fraction_bits as i32));
     // Taken before the counts move into their site's trace.
     let hidden = if level != TraceLevel::Full {
         Vec::new()
-    } else if quantizer.placement.quantizes_hidden() {
-        run.hidden_counts
+    } else if quantizer.placement.quantizes(QuantizedSite::Hidden) {
+        run.counts[QuantizedSite::Hidden]
             .iter()
             .map(|&n| (quantizer.amplitude * n as f64) / quantizer.dt)
             .collect()
@@ -210,51 +207,25 @@ pub fn forward_output(chip: &Chip, engine_run: EngineRun, level: TraceLevel) -> 
             .collect()
     };
     let (batch, steps) = (run.batch, run.steps);
-    let site_trace = |site: QuantizedSite,
-                      activation,
-                      neurons,
-                      counts: Vec<i64>,
-                      integrators: Vec<i64>,
-                      tally: Option<CountTally>| {
-        let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(config, site);
-        SiteTrace {
-            site,
-            activation,
-            batch,
-            steps,
-            neurons,
-            fan_out,
-            fan_out_last_step,
-            counts: counts.into(),
-            integrator: if level == TraceLevel::Full {
-                integrators.iter().map(|&u| u as f64 * v_scale).collect()
-            } else {
-                Vec::new()
-            },
-            // Present only at level tally (EngineRun).
-            tally,
-        }
-    };
     let mut sites = Vec::new();
     if level != TraceLevel::None {
-        if quantizer.placement.quantizes_hidden() {
-            sites.push(site_trace(
-                QuantizedSite::Hidden,
-                lmu.hidden_activation,
-                lmu.hidden_size,
-                run.hidden_counts,
-                run.hidden_integrator,
-                hidden_tally,
-            ));
-        }
-        if quantizer.placement.quantizes_memory_input() {
-            sites.push(site_trace(
-                QuantizedSite::MemoryInput,
-                Activation::Identity,
-                lmu.memory_size,
-                run.memory_input_counts,
-                run.memory_input_integrator,
-                memory_input_tally,
+        for site in quantizer.placement.sites() {
+            let integrator = if level == TraceLevel::Full {
+                run.integrators[site]
+                    .iter()
+                    .map(|&u| u as f64 * v_scale)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            sites.push(SiteTrace::of_site(
+                site,
+                config,
+                (batch, steps),
+                std::mem::take(&mut run.counts[site]).into(),
+                integrator,
+                // Present only at level tally (EngineRun).
+                tallies[site].take(),
             ));
         }
     }

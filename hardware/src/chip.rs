@@ -11,7 +11,7 @@
 
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
 use hsnn_spec::initial_state::initial_state;
-use hsnn_spec::{HsnnError, QuantizedSite, Result};
+use hsnn_spec::{HsnnError, QuantizedSite, Result, SiteMap};
 
 use crate::arithmetic::{bit_serial_steps, fire, nearest, popcount, rshr, saturate, shift_and_add};
 use crate::counters::{DenseCounter, EventTarget, HardwareCounters, SiteCounters};
@@ -40,8 +40,8 @@ pub struct ChipState {
     step: usize,
     memory: Vec<i64>,
     hidden_output: Vec<i64>,
-    pub(crate) hidden_integrators: Vec<i64>,
-    pub(crate) memory_input_integrators: Vec<i64>,
+    /// Each spiking site's integrators `V` (empty where the site does not spike).
+    pub(crate) integrators: SiteMap<Vec<i64>>,
     pending_hidden_events: Vec<Event>,
     /// What the chip counted for this sequence so far.
     pub counters: HardwareCounters,
@@ -104,7 +104,7 @@ impl Chip {
             sequences: 1,
             ..HardwareCounters::default()
         };
-        if let Some(range) = self.model.counts.hidden {
+        if let Some(range) = self.model.counts[QuantizedSite::Hidden] {
             let mut targets = vec![self.event_target("kernel_hidden", "preactivation")];
             if self.model.tensors.encoder_hidden.is_some() {
                 targets.push(self.event_target("encoder_hidden", "memory_input"));
@@ -119,7 +119,7 @@ impl Chip {
                 targets,
             });
         }
-        if let Some(range) = self.model.counts.memory_input {
+        if let Some(range) = self.model.counts[QuantizedSite::MemoryInput] {
             counters.sites.push(SiteCounters {
                 site: QuantizedSite::MemoryInput,
                 neurons: lmu.memory_size,
@@ -150,12 +150,13 @@ impl Chip {
             step: 0,
             memory: vec![0; lmu.memory_length()],
             hidden_output: vec![0; lmu.hidden_size],
-            hidden_integrators: integrators(QuantizedSite::Hidden, lmu.hidden_size),
-            memory_input_integrators: if placement.quantizes_memory_input() {
-                integrators(QuantizedSite::MemoryInput, lmu.memory_size)
-            } else {
-                Vec::new()
-            },
+            integrators: SiteMap::from_fn(|site| {
+                if placement.quantizes(site) {
+                    integrators(site, site.neurons(lmu))
+                } else {
+                    Vec::new()
+                }
+            }),
             pending_hidden_events: Vec::new(),
             counters,
             record: FixedRun {
@@ -242,7 +243,7 @@ impl Chip {
         let mut memory_input_acc = vec![0i64; lmu.memory_size];
         let mut preactivation_acc = vec![0i64; lmu.hidden_size];
         let pending = std::mem::take(&mut state.pending_hidden_events);
-        if model.counts.hidden.is_some() && state.step > 0 {
+        if model.counts[QuantizedSite::Hidden].is_some() && state.step > 0 {
             self.deliver_hidden(state, &pending, &mut preactivation_acc, "kernel_hidden", 0);
             if model.tensors.encoder_hidden.is_some() {
                 self.deliver_hidden(state, &pending, &mut memory_input_acc, "encoder_hidden", 1);
@@ -299,20 +300,16 @@ impl Chip {
             state.counters.memory.state_words_read += lmu.memory_length() as u64;
         }
         let b_bar = &model.tensors.b_bar;
-        if let Some(rule) = &model.activations.memory_input {
+        if let Some(rule) = &model.activations[QuantizedSite::MemoryInput] {
             let b_shift = term(&sums.memory, "b_bar").map(|term| term.shift);
             let sent = quantize_site(
                 QuantizedSite::MemoryInput,
                 rule,
                 formats.integrator_fraction_bits,
-                &mut state.memory_input_integrators,
+                state,
                 &memory_input,
-                &mut state.record.memory_input_counts,
-                state
-                    .full
-                    .then_some(&mut state.record.memory_input_integrator),
             );
-            let site = &mut state.counters.sites[usize::from(model.counts.hidden.is_some())];
+            let site = state.counters.site_mut(QuantizedSite::MemoryInput);
             site.neuron_updates += lmu.memory_size as u64;
             site.events += sent.len() as u64;
             let target = &mut site.targets[0];
@@ -379,22 +376,22 @@ impl Chip {
         );
 
         // 6-7. the hidden units; their events wait for the next step or the readout.
-        let hidden_rule = &model.activations.hidden;
+        let hidden_rule = model.activations[QuantizedSite::Hidden]
+            .as_ref()
+            .expect("a validated fixed model has a rule for the hidden units");
         if matches!(hidden_rule, FixedActivation::Table { .. }) {
             state.counters.table_reads += lmu.hidden_size as u64;
         }
         state.counters.nonlinear_neuron_updates += lmu.hidden_size as u64;
-        if model.counts.hidden.is_some() {
+        if model.counts[QuantizedSite::Hidden].is_some() {
             let sent = quantize_site(
                 QuantizedSite::Hidden,
                 hidden_rule,
                 formats.integrator_fraction_bits,
-                &mut state.hidden_integrators,
+                state,
                 &preactivation,
-                &mut state.record.hidden_counts,
-                state.full.then_some(&mut state.record.hidden_integrator),
             );
-            let site = &mut state.counters.sites[0];
+            let site = state.counters.site_mut(QuantizedSite::Hidden);
             site.neuron_updates += lmu.hidden_size as u64;
             site.events += sent.len() as u64;
             state.pending_hidden_events = sent.clone();
@@ -429,9 +426,9 @@ impl Chip {
         let model = &self.model;
         let outputs = model.config.output_size;
         let mut logits = vec![0i64; outputs];
-        if model.counts.hidden.is_some() {
+        if model.counts[QuantizedSite::Hidden].is_some() {
             let pending = std::mem::take(&mut state.pending_hidden_events);
-            let target = state.counters.sites[0].targets.len() - 1;
+            let target = state.counters.site_mut(QuantizedSite::Hidden).targets.len() - 1;
             self.deliver_hidden(state, &pending, &mut logits, "readout_kernel", target);
         } else {
             let hidden_output = state.hidden_output.clone();
@@ -465,7 +462,7 @@ impl Chip {
         let weights = self.tensor(tensor);
         let fan_out = weights.cols as u64;
         let hidden_size = self.model.config.lmu.hidden_size as u64;
-        let counters = &mut state.counters.sites[0].targets[target];
+        let counters = &mut state.counters.site_mut(QuantizedSite::Hidden).targets[target];
         counters.dense_equivalent_macs += hidden_size * fan_out;
         let shift = term(sum, tensor).map(|term| term.shift);
         for event in events {
@@ -540,24 +537,27 @@ impl Chip {
     }
 }
 
-/// One spiking site's quantizer step (clause H7) on its operands, recording counts and, at
-/// trace level full, integrators (H12); returns the events, in neuron order.
-#[allow(clippy::too_many_arguments)]
+/// Runs `site`'s quantizer on `operands` (clause H7): each integrator fires, the counts (and
+/// the integrators, when the run records everything) go into the state's record, and every
+/// non-zero count is sent as an event.
 fn quantize_site(
     site: QuantizedSite,
     rule: &FixedActivation,
     fraction_v: u32,
-    integrators: &mut [i64],
+    state: &mut ChipState,
     operands: &[i64],
-    counts: &mut Vec<i64>,
-    mut recorded_integrators: Option<&mut Vec<i64>>,
 ) -> Vec<Event> {
+    let full = state.full;
+    let counts = &mut state.record.counts[site];
+    let recorded_integrators = &mut state.record.integrators[site];
     let mut sent = Vec::new();
-    for (neuron, (state, &operand)) in integrators.iter_mut().zip(operands).enumerate() {
-        let (count, integrator) = fire(state, apply_rule(rule, operand), fraction_v);
+    for (neuron, (integrator_state, &operand)) in
+        state.integrators[site].iter_mut().zip(operands).enumerate()
+    {
+        let (count, integrator) = fire(integrator_state, apply_rule(rule, operand), fraction_v);
         counts.push(count);
-        if let Some(recorded) = recorded_integrators.as_mut() {
-            recorded.push(integrator);
+        if full {
+            recorded_integrators.push(integrator);
         }
         if count != 0 {
             sent.push(Event {

@@ -121,6 +121,15 @@ impl HardwareCounters {
         self.sites.iter().find(|counters| counters.site == site)
     }
 
+    /// The counters of `site`, which the chip set up when the sequence started because the
+    /// site spikes.
+    pub(crate) fn site_mut(&mut self, site: QuantizedSite) -> &mut SiteCounters {
+        self.sites
+            .iter_mut()
+            .find(|counters| counters.site == site)
+            .expect("a spiking site's counters exist from the sequence's start")
+    }
+
     /// Counts `macs` multiply-accumulates of `tensor` into `sum`, and a weight read each
     /// (clause H10).
     pub fn count_dense(&mut self, tensor: &str, sum: &str, macs: u64) {

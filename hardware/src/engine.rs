@@ -5,7 +5,7 @@
 //! chip alone, so no two of them import each other.
 
 use hsnn_spec::fixed::FixedRun;
-use hsnn_spec::{CountTally, HsnnError, Result, SequenceBatch, TraceLevel};
+use hsnn_spec::{CountTally, HsnnError, QuantizedSite, Result, SequenceBatch, SiteMap, TraceLevel};
 
 use crate::chip::Chip;
 use crate::counters::HardwareCounters;
@@ -52,12 +52,10 @@ pub fn run_batch(
     for result in results {
         let (run, sequence_counters) = result?;
         record.logits.extend(run.logits);
-        record.hidden_counts.extend(run.hidden_counts);
-        record.hidden_integrator.extend(run.hidden_integrator);
-        record.memory_input_counts.extend(run.memory_input_counts);
-        record
-            .memory_input_integrator
-            .extend(run.memory_input_integrator);
+        for site in QuantizedSite::ALL {
+            record.counts[site].extend(&run.counts[site]);
+            record.integrators[site].extend(&run.integrators[site]);
+        }
         record.memory_input.extend(run.memory_input);
         record.memory.extend(run.memory);
         record.preactivation.extend(run.preactivation);
@@ -101,15 +99,13 @@ pub fn check_batch(chip: &Chip, batch: &SequenceBatch) -> Result<()> {
 /// site's [`CountTally`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineRun {
-    /// The integers. The count records (`hidden_counts`, `memory_input_counts`) are empty at
-    /// levels `none` and `tally`; the other per-step records at every level but `full`.
+    /// The integers. The count records are empty at levels `none` and `tally`; the other
+    /// per-step records at every level but `full`.
     pub run: FixedRun,
     /// The counters (H10), the same at every level.
     pub counters: HardwareCounters,
-    /// At level `tally`, the hidden site's tally when the hidden units spike.
-    pub hidden_tally: Option<CountTally>,
-    /// At level `tally`, the memory input's tally when it spikes.
-    pub memory_input_tally: Option<CountTally>,
+    /// At level `tally`, each spiking site's tally.
+    pub tallies: SiteMap<Option<CountTally>>,
 }
 
 impl EngineRun {
@@ -125,30 +121,19 @@ impl EngineRun {
         let model = chip.model();
         let lmu = &model.config.lmu;
         let steps = run.steps;
-        let answer = |counts: &mut Vec<i64>, spiking: bool, neurons: usize| {
+        let tallies = SiteMap::from_fn(|site| {
             if matches!(level, TraceLevel::None | TraceLevel::Tally) {
-                let counts = std::mem::take(counts);
-                (spiking && level == TraceLevel::Tally)
-                    .then(|| CountTally::of_counts(&counts, steps, neurons))
+                let counts = std::mem::take(&mut run.counts[site]);
+                (model.counts[site].is_some() && level == TraceLevel::Tally)
+                    .then(|| CountTally::of_counts(&counts, steps, site.neurons(lmu)))
             } else {
                 None
             }
-        };
-        let hidden_tally = answer(
-            &mut run.hidden_counts,
-            model.counts.hidden.is_some(),
-            lmu.hidden_size,
-        );
-        let memory_input_tally = answer(
-            &mut run.memory_input_counts,
-            model.activations.memory_input.is_some(),
-            lmu.memory_size,
-        );
+        });
         EngineRun {
             run,
             counters,
-            hidden_tally,
-            memory_input_tally,
+            tallies,
         }
     }
 }

@@ -15,7 +15,9 @@
 use std::ops::Range;
 
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor, Sum};
-use hsnn_spec::{CountTally, Result, SequenceBatch, TallyBuilder, TraceLevel};
+use hsnn_spec::{
+    CountTally, QuantizedSite, Result, SequenceBatch, SiteMap, TallyBuilder, TraceLevel,
+};
 
 use crate::arithmetic::{fire, nearest, rshr, saturate};
 use crate::chip::{apply_rule, term, Chip};
@@ -95,16 +97,14 @@ pub fn run_batch_fast_at(
             Vec::new()
         }
     };
-    let spiking_hidden = model.counts.hidden.is_some();
-    let spiking_memory_input = model.activations.memory_input.is_some();
+    let spiking_hidden = model.counts[QuantizedSite::Hidden].is_some();
+    let spiking = |site: QuantizedSite| model.counts[site].is_some();
     let mut record = FixedRun {
         batch: batch.batch,
         steps: batch.steps,
         logit_exponent: model.sums.logits.exponent,
-        hidden_counts: cells(spiking_hidden && counts_recorded, lmu.hidden_size),
-        hidden_integrator: cells(spiking_hidden && full, lmu.hidden_size),
-        memory_input_counts: cells(spiking_memory_input && counts_recorded, lmu.memory_size),
-        memory_input_integrator: cells(spiking_memory_input && full, lmu.memory_size),
+        counts: SiteMap::from_fn(|site| cells(spiking(site) && counts_recorded, site.neurons(lmu))),
+        integrators: SiteMap::from_fn(|site| cells(spiking(site) && full, site.neurons(lmu))),
         memory_input: cells(full, lmu.memory_size),
         memory: cells(full, lmu.memory_length()),
         preactivation: cells(full, lmu.hidden_size),
@@ -113,11 +113,9 @@ pub fn run_batch_fast_at(
     };
     let lengths: Vec<usize> = pieces.iter().map(Range::len).collect();
     let sequences = batch.batch;
-    let mut hidden_counts = split(&mut record.hidden_counts, &lengths, sequences);
-    let mut hidden_integrator = split(&mut record.hidden_integrator, &lengths, sequences);
-    let mut memory_input_counts = split(&mut record.memory_input_counts, &lengths, sequences);
-    let mut memory_input_integrator =
-        split(&mut record.memory_input_integrator, &lengths, sequences);
+    let mut counts = (record.counts.as_mut()).map(|_, data| split(data, &lengths, sequences));
+    let mut integrators =
+        (record.integrators.as_mut()).map(|_, data| split(data, &lengths, sequences));
     let mut memory_input = split(&mut record.memory_input, &lengths, sequences);
     let mut memory = split(&mut record.memory, &lengths, sequences);
     let mut preactivation = split(&mut record.preactivation, &lengths, sequences);
@@ -125,10 +123,10 @@ pub fn run_batch_fast_at(
     let outputs: Vec<RecordSlices<'_>> = lengths
         .iter()
         .map(|_| RecordSlices {
-            hidden_counts: hidden_counts.next().unwrap_or_default(),
-            hidden_integrator: hidden_integrator.next().unwrap_or_default(),
-            memory_input_counts: memory_input_counts.next().unwrap_or_default(),
-            memory_input_integrator: memory_input_integrator.next().unwrap_or_default(),
+            counts: counts
+                .as_mut()
+                .map(|_, piece| piece.next().unwrap_or_default()),
+            integrators: (integrators.as_mut()).map(|_, piece| piece.next().unwrap_or_default()),
             memory_input: memory_input.next().unwrap_or_default(),
             memory: memory.next().unwrap_or_default(),
             preactivation: preactivation.next().unwrap_or_default(),
@@ -156,19 +154,19 @@ pub fn run_batch_fast_at(
             .collect()
     });
     let mut counters = HardwareCounters::default();
-    let (mut hidden_tally, mut memory_input_tally) = (None, None);
+    let mut tallies = SiteMap::<Option<CountTally>>::default();
     for piece in results {
         record.logits.extend(piece.logits);
         counters.add(&piece.counters);
-        join_tally(&mut hidden_tally, piece.hidden_tally);
-        join_tally(&mut memory_input_tally, piece.memory_input_tally);
+        for (site, tally) in piece.tallies.map(|_, tally| tally).iter_mut() {
+            join_tally(&mut tallies[site], tally.take());
+        }
     }
     record.saturations = counters.saturations.clone();
     Ok(EngineRun {
         run: record,
         counters,
-        hidden_tally,
-        memory_input_tally,
+        tallies,
     })
 }
 
@@ -186,8 +184,7 @@ fn join_tally(joined: &mut Option<CountTally>, piece: Option<CountTally>) {
 struct PieceRun {
     logits: Vec<i64>,
     counters: HardwareCounters,
-    hidden_tally: Option<CountTally>,
-    memory_input_tally: Option<CountTally>,
+    tallies: SiteMap<Option<CountTally>>,
 }
 
 /// `data` (a sequence-major record of `sequences` sequences, or empty) cut into one slice per
@@ -210,10 +207,8 @@ fn split<'r>(
 
 /// One piece's part of the record (every slice sequence-major, empty when not recorded).
 struct RecordSlices<'r> {
-    hidden_counts: &'r mut [i64],
-    hidden_integrator: &'r mut [i64],
-    memory_input_counts: &'r mut [i64],
-    memory_input_integrator: &'r mut [i64],
+    counts: SiteMap<&'r mut [i64]>,
+    integrators: SiteMap<&'r mut [i64]>,
     memory_input: &'r mut [i64],
     memory: &'r mut [i64],
     preactivation: &'r mut [i64],
@@ -702,8 +697,8 @@ struct Piece<'a> {
     memory_input: Vec<f64>,
     /// The hidden output `H_{t-1}` (non-spiking) or the counts `N_{t-1}` (spiking).
     hidden: Vec<f64>,
-    hidden_integrators: Vec<i64>,
-    memory_input_integrators: Vec<i64>,
+    /// Each spiking site's integrators `V`, the piece's sequences one after another.
+    integrators: SiteMap<Vec<i64>>,
     /// The model's tensors in binary64, converted once, by name.
     tensors: Vec<(&'static str, Dense)>,
     /// The tensors whose products run in 16-bit integer pairs, by name (`a_bar` transposed):
@@ -782,7 +777,7 @@ fn operand_limit(model: &FixedModel, operand: Operand) -> Option<i64> {
     match operand {
         Operand::Input => Some(limit(formats.input.bits)),
         Operand::Memory => Some(limit(formats.memory.bits)),
-        Operand::Hidden => match &model.counts.hidden {
+        Operand::Hidden => match &model.counts[QuantizedSite::Hidden] {
             Some(range) => {
                 let magnitude = range.min.unsigned_abs().max(range.max.unsigned_abs());
                 Some(i64::try_from(magnitude).unwrap_or(i64::MAX))
@@ -931,14 +926,14 @@ impl<'a> Piece<'a> {
     ) -> Self {
         let lmu = &chip.model().config.lmu;
         let rows = range.len();
-        let mut hidden_integrators = Vec::with_capacity(rows * lmu.hidden_size);
-        let mut memory_input_integrators = Vec::new();
+        let mut integrators = SiteMap::<Vec<i64>>::default();
         let mut counters = HardwareCounters::default();
         for sample in range.clone() {
             // The chip's own start gives V_0 (H7) and the layout of the counters.
             let state = chip.start(batch.sample_ids[sample], false);
-            hidden_integrators.extend(state.hidden_integrators);
-            memory_input_integrators.extend(state.memory_input_integrators);
+            for (site, values) in state.integrators.iter() {
+                integrators[site].extend(values);
+            }
             if counters.sites.is_empty() && counters.dense.is_empty() {
                 counters = state.counters;
             }
@@ -983,8 +978,7 @@ impl<'a> Piece<'a> {
             previous_memory: vec![0.0; rows * lmu.memory_length()],
             memory_input: vec![0.0; rows * lmu.memory_size],
             hidden: vec![0.0; rows * lmu.hidden_size],
-            hidden_integrators,
-            memory_input_integrators,
+            integrators,
             tensors,
             pair_tensors,
             input_pieces,
@@ -1122,7 +1116,7 @@ impl<'a> Piece<'a> {
         if let Some(term) = term(sum, tensor_name) {
             self.add_term(acc, cols, Reads::Hidden, 0, tensor_name, term.shift);
         }
-        let counters = &mut self.counters.sites[0].targets[target];
+        let counters = &mut self.counters.site_mut(QuantizedSite::Hidden).targets[target];
         counters.dense_equivalent_macs += (rows * hidden_size) as u64 * fan_out;
         events.deliver(counters, fan_out);
         self.counters.memory.weight_words_read += events.events * fan_out;
@@ -1182,7 +1176,7 @@ impl<'a> Piece<'a> {
     }
 
     #[inline(always)]
-    fn run_steps(mut self, record: RecordSlices<'_>) -> PieceRun {
+    fn run_steps(mut self, mut record: RecordSlices<'_>) -> PieceRun {
         let chip = self.chip;
         let model = chip.model();
         let lmu = &model.config.lmu;
@@ -1191,9 +1185,8 @@ impl<'a> Piece<'a> {
         let (rows, steps) = (self.rows(), self.batch.steps);
         let (hidden_size, memory_size, order) = (lmu.hidden_size, lmu.memory_size, lmu.order);
         let memory_length = lmu.memory_length();
-        let spiking_hidden = model.counts.hidden.is_some();
-        let memory_input_rule = model.activations.memory_input.as_ref();
-        let memory_input_site = usize::from(spiking_hidden);
+        let spiking_hidden = model.counts[QuantizedSite::Hidden].is_some();
+        let memory_input_rule = model.activations[QuantizedSite::MemoryInput].as_ref();
         let fraction_v = formats.integrator_fraction_bits;
         let input_scale = 2f64.powi(formats.input.fraction_bits);
         let b_bar = &model.tensors.b_bar.data;
@@ -1206,10 +1199,10 @@ impl<'a> Piece<'a> {
         };
         // The tallies of the hidden site and the memory input (level `tally`, spiking sites),
         // and one sequence's counts of the step where the record keeps none.
-        let mut tallies = (
-            (self.tallied && spiking_hidden).then(|| TallyBuilder::new(hidden_size)),
-            (self.tallied && memory_input_rule.is_some()).then(|| TallyBuilder::new(memory_size)),
-        );
+        let mut tallies = SiteMap::from_fn(|site| {
+            (self.tallied && model.counts[site].is_some())
+                .then(|| TallyBuilder::new(site.neurons(lmu)))
+        });
         let (mut step_hidden_counts, mut step_memory_input_counts) =
             (vec![0i64; hidden_size], vec![0i64; memory_size]);
 
@@ -1305,14 +1298,14 @@ impl<'a> Piece<'a> {
                     for (dimension, step_count) in step_memory_input_counts.iter_mut().enumerate() {
                         let index = row * memory_size + dimension;
                         let (count, integrator) = fire(
-                            &mut self.memory_input_integrators[index],
+                            &mut self.integrators[QuantizedSite::MemoryInput][index],
                             apply_rule(rule, memory_input_integers[index]),
                             fraction_v,
                         );
                         *step_count = count;
                         if self.full {
-                            record.memory_input_integrator[at(row, step, memory_size, dimension)] =
-                                integrator;
+                            record.integrators[QuantizedSite::MemoryInput]
+                                [at(row, step, memory_size, dimension)] = integrator;
                         }
                         tally.add(count);
                         if let (Some(shift), true) = (b_term, count != 0) {
@@ -1324,16 +1317,17 @@ impl<'a> Piece<'a> {
                             }
                         }
                     }
-                    if !record.memory_input_counts.is_empty() {
-                        record.memory_input_counts[at(row, step, memory_size, 0)..][..memory_size]
+                    let recorded_counts = &mut record.counts[QuantizedSite::MemoryInput];
+                    if !recorded_counts.is_empty() {
+                        recorded_counts[at(row, step, memory_size, 0)..][..memory_size]
                             .copy_from_slice(&step_memory_input_counts);
                     }
-                    if let Some(builder) = tallies.1.as_mut() {
+                    if let Some(builder) = tallies[QuantizedSite::MemoryInput].as_mut() {
                         builder.add_row(&step_memory_input_counts, step + 1 == steps);
                     }
                 }
                 let events = tally;
-                let site = &mut self.counters.sites[memory_input_site];
+                let site = self.counters.site_mut(QuantizedSite::MemoryInput);
                 site.neuron_updates += rows_u64 * memory_size as u64;
                 site.events += events.events;
                 let target = &mut site.targets[0];
@@ -1386,7 +1380,9 @@ impl<'a> Piece<'a> {
             );
 
             // 6-7. The hidden units.
-            let hidden_rule = &model.activations.hidden;
+            let hidden_rule = model.activations[QuantizedSite::Hidden]
+                .as_ref()
+                .expect("a validated fixed model has a rule for the hidden units");
             if matches!(hidden_rule, FixedActivation::Table { .. }) {
                 self.counters.table_reads += rows_u64 * hidden_size as u64;
             }
@@ -1398,19 +1394,20 @@ impl<'a> Piece<'a> {
                     let slots =
                         at(row, step, hidden_size, 0)..at(row, step, hidden_size, hidden_size);
                     // The record's row where it keeps the counts, the step's row otherwise.
-                    let counts: &mut [i64] = if record.hidden_counts.is_empty() {
+                    let recorded_counts = &mut record.counts[QuantizedSite::Hidden];
+                    let counts: &mut [i64] = if recorded_counts.is_empty() {
                         &mut step_hidden_counts
                     } else {
-                        &mut record.hidden_counts[slots.clone()]
+                        &mut recorded_counts[slots.clone()]
                     };
                     fire_row(
                         hidden_rule,
                         fraction_v,
-                        &mut self.hidden_integrators[neurons.clone()],
+                        &mut self.integrators[QuantizedSite::Hidden][neurons.clone()],
                         &preactivation_integers[neurons.clone()],
                         counts,
                         if self.full {
-                            &mut record.hidden_integrator[slots]
+                            &mut record.integrators[QuantizedSite::Hidden][slots]
                         } else {
                             &mut []
                         },
@@ -1418,12 +1415,12 @@ impl<'a> Piece<'a> {
                         &mut tally,
                     );
                     self.hidden_pieces.fill(neurons.start, counts);
-                    if let Some(builder) = tallies.0.as_mut() {
+                    if let Some(builder) = tallies[QuantizedSite::Hidden].as_mut() {
                         builder.add_row(counts, step + 1 == steps);
                     }
                 }
                 let events = tally;
-                let site = &mut self.counters.sites[0];
+                let site = self.counters.site_mut(QuantizedSite::Hidden);
                 site.neuron_updates += rows_u64 * hidden_size as u64;
                 site.events += events.events;
                 previous_events = events;
@@ -1461,7 +1458,7 @@ impl<'a> Piece<'a> {
         let outputs = model.config.output_size;
         let mut logits_acc = vec![0.0; rows * outputs];
         if spiking_hidden {
-            let target = self.counters.sites[0].targets.len() - 1;
+            let target = self.counters.site_mut(QuantizedSite::Hidden).targets.len() - 1;
             self.deliver_hidden(
                 &previous_events,
                 &sums.logits,
@@ -1483,8 +1480,7 @@ impl<'a> Piece<'a> {
         PieceRun {
             logits,
             counters: self.counters,
-            hidden_tally: tallies.0.map(TallyBuilder::finish),
-            memory_input_tally: tallies.1.map(TallyBuilder::finish),
+            tallies: tallies.map(|_, builder| builder.map(TallyBuilder::finish)),
         }
     }
 }

@@ -18,10 +18,10 @@ use hsnn_spec::{Activation, QuantizerPlacement, TraceLevel};
 #[test]
 fn h13_fast_engine_equals_chip_at_every_dispatch_level() {
     let placements = [
-        QuantizerPlacement::None,
-        QuantizerPlacement::Hidden,
-        QuantizerPlacement::MemoryInput,
-        QuantizerPlacement::Both,
+        QuantizerPlacement::NONE,
+        QuantizerPlacement::HIDDEN,
+        QuantizerPlacement::MEMORY_INPUT,
+        QuantizerPlacement::BOTH,
     ];
     let levels = IsaLevel::available();
     let mut compared = 0;

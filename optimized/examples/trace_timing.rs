@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch = arguments.first().copied().unwrap_or(100);
     let repeats = arguments.get(1).copied().unwrap_or(5);
     let mut config = NetworkConfig::psmnist();
-    config.quantizer.placement = QuantizerPlacement::Hidden;
+    config.quantizer.placement = QuantizerPlacement::HIDDEN;
     config.quantizer.dt = 10.0;
     let mut weights = Weights::zeros(&config);
     let mut state = 1u64;
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut plain_config = config.clone();
-    plain_config.quantizer.placement = QuantizerPlacement::None;
+    plain_config.quantizer.placement = QuantizerPlacement::NONE;
     let plain = Model::new(plain_config, weights.clone())?;
     let spiking = Model::new(config, weights)?;
     let data: Vec<f64> = (0..batch * 784)

@@ -159,13 +159,13 @@ impl Backend for OptimizedBackend {
         for (site, quantized, activation, neurons) in [
             (
                 QuantizedSite::Hidden,
-                placement.quantizes_hidden(),
+                placement.quantizes(QuantizedSite::Hidden),
                 lmu.hidden_activation,
                 lmu.hidden_size,
             ),
             (
                 QuantizedSite::MemoryInput,
-                placement.quantizes_memory_input(),
+                placement.quantizes(QuantizedSite::MemoryInput),
                 Activation::Identity,
                 lmu.memory_size,
             ),
@@ -173,7 +173,7 @@ impl Backend for OptimizedBackend {
             if !(recording && quantized) {
                 continue;
             }
-            let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
+            let (fan_out, fan_out_last_step) = site.fan_outs(&model.config);
             let mut integrator = Vec::new();
             let mut counts = Vec::new();
             let mut tally = tallying.then(CountTally::default);

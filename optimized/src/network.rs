@@ -296,7 +296,7 @@ impl Network {
             dt: quantizer.dt as f32,
             amplitude: quantizer.amplitude as f32,
         };
-        if placement != hsnn_spec::QuantizerPlacement::None
+        if placement != hsnn_spec::QuantizerPlacement::NONE
             && !((quantizer.dt as f32).is_finite() && (quantizer.dt as f32) > 0.0)
         {
             return Err(HsnnError::invalid(
@@ -335,10 +335,10 @@ impl Network {
             readout_kernel: to_f32(&weights.readout_kernel.data),
             readout_bias: to_f32(&weights.readout_bias.data),
             hidden_quantizer: placement
-                .quantizes_hidden()
+                .quantizes(QuantizedSite::Hidden)
                 .then(|| make(lmu.hidden_activation)),
             memory_quantizer: placement
-                .quantizes_memory_input()
+                .quantizes(QuantizedSite::MemoryInput)
                 .then(|| make(Activation::Identity)),
             input_driven: !lmu.connections.hidden_to_memory && !lmu.connections.memory_to_memory,
             matrices: matrices.clone(),

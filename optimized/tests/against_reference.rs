@@ -60,7 +60,7 @@ fn gradient_error_fraction(expected: &GradientOutput, got: &GradientOutput) -> f
 fn c2_gradients_match_the_reference_on_a_psmnist_sized_sequence() {
     let (model, batch, labels) = psmnist_sized(2, 7);
     let mut spiking = model.clone();
-    spiking.config.quantizer.placement = QuantizerPlacement::Hidden;
+    spiking.config.quantizer.placement = QuantizerPlacement::HIDDEN;
     spiking.config.quantizer.dt = 4.0;
     let mut short = batch.clone();
     short.steps = 200;
@@ -107,7 +107,7 @@ fn c2_gradients_match_the_reference_on_a_psmnist_sized_sequence() {
 #[test]
 fn t8_optimized_results_do_not_depend_on_the_thread_count() {
     let (mut model, batch, labels) = psmnist_sized(120, 3);
-    model.config.quantizer.placement = QuantizerPlacement::Both;
+    model.config.quantizer.placement = QuantizerPlacement::BOTH;
     model.config.quantizer.dt = 2.0;
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
@@ -256,7 +256,7 @@ fn c2_input_driven_memory_by_fft_matches_the_reference() {
 #[test]
 fn t8_gradients_after_another_batch_equal_gradients_alone() {
     let spiking = |mut model: Model| {
-        model.config.quantizer.placement = QuantizerPlacement::Both;
+        model.config.quantizer.placement = QuantizerPlacement::BOTH;
         model.config.quantizer.dt = 2.0;
         model
     };

@@ -15,6 +15,7 @@ use hsnn_spec::fixed::{
     FixedFormats, FixedModel, FixedPointConversion, FixedSource, FixedSums, FixedTensor,
     FixedTensors, Format, Sum, SumTerm, FIXED_MODEL_FORMAT, FIXED_MODEL_FORMAT_VERSION,
 };
+use hsnn_spec::QuantizedSite;
 use hsnn_spec::{Activation, HsnnError, LmuConfig, LmuMatrices, Model, Result};
 
 use crate::fixed::{apply_rule, nearest};
@@ -223,7 +224,7 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     let guard = options.guard_bits as i32;
 
     // H6: the rules of the sites, then H7: their count ranges.
-    let hidden_rule = if placement.quantizes_hidden() {
+    let hidden_rule = if placement.quantizes(QuantizedSite::Hidden) {
         spiking_rule(
             lmu.hidden_activation,
             dt,
@@ -253,7 +254,7 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             }
         }
     };
-    let hidden_counts = placement.quantizes_hidden().then(|| {
+    let hidden_counts = placement.quantizes(QuantizedSite::Hidden).then(|| {
         count_range(
             &hidden_rule,
             lmu.hidden_activation,
@@ -261,7 +262,7 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             options,
         )
     });
-    let memory_input_rule = placement.quantizes_memory_input().then(|| {
+    let memory_input_rule = placement.quantizes(QuantizedSite::MemoryInput).then(|| {
         spiking_rule(
             Activation::Identity,
             dt,
@@ -318,8 +319,8 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             values.to_vec()
         }
     };
-    let hidden_folded = placement.quantizes_hidden();
-    let memory_input_folded = placement.quantizes_memory_input();
+    let hidden_folded = placement.quantizes(QuantizedSite::Hidden);
+    let memory_input_folded = placement.quantizes(QuantizedSite::MemoryInput);
     let matrices = legendre::lmu_matrices(lmu.order, lmu.theta, lmu.discretizer)?;
 
     let weight = |tensor: &hsnn_spec::Tensor2, folded: bool, cap: i32| {
@@ -490,6 +491,12 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
         fraction_bits: logits_exponent,
     };
 
+    let mut activations = FixedActivations::default();
+    activations[QuantizedSite::Hidden] = Some(hidden_rule);
+    activations[QuantizedSite::MemoryInput] = memory_input_rule;
+    let mut counts = FixedCounts::default();
+    counts[QuantizedSite::Hidden] = hidden_counts;
+    counts[QuantizedSite::MemoryInput] = memory_input_counts;
     let mut fixed = FixedModel {
         format: FIXED_MODEL_FORMAT.into(),
         format_version: FIXED_MODEL_FORMAT_VERSION,
@@ -515,20 +522,14 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             a_bar,
             b_bar,
         },
-        activations: FixedActivations {
-            hidden: hidden_rule,
-            memory_input: memory_input_rule,
-        },
+        activations,
         sums: FixedSums {
             memory_input: memory_input_sum,
             memory: memory_sum,
             preactivation: preactivation_sum,
             logits: logits_sum,
         },
-        counts: FixedCounts {
-            hidden: hidden_counts,
-            memory_input: memory_input_counts,
-        },
+        counts,
         content_sha256: String::new(),
     };
     fixed.seal();

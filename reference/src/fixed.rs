@@ -13,7 +13,7 @@
 
 use hsnn_spec::fixed::{symmetric_limit, FixedActivation, FixedModel, FixedRun, Sum};
 use hsnn_spec::initial_state::initial_state;
-use hsnn_spec::{HsnnError, QuantizedSite, Result, SequenceBatch};
+use hsnn_spec::{HsnnError, QuantizedSite, Result, SequenceBatch, SiteMap};
 
 /// `rshr(x, k) = floor(x / 2^k + 1/2)`: round to nearest, ties toward +infinity; an exact left
 /// shift for `k < 0` (clause H1).
@@ -74,8 +74,8 @@ pub fn apply_rule(rule: &FixedActivation, z: i64) -> i64 {
 struct SequenceState {
     memory: Vec<i64>,
     hidden: Vec<i64>,
-    hidden_state: Vec<i64>,
-    memory_input_state: Vec<i64>,
+    /// Each site's integrator states `V`.
+    integrators: SiteMap<Vec<i64>>,
 }
 
 /// `V_0 = floor(v_0 2^F_v)` for every neuron of a site (clause H7): for Q3's uniform states
@@ -135,24 +135,34 @@ fn round_to(sums: &[i128], target_shift: i32, bits: u32, saturations: &mut u64) 
         .collect()
 }
 
-/// One spiking site's quantizer step on integers (clause H7), in place; returns the counts and
-/// the integrators `U_v`.
-fn quantize_step(
-    rule: &FixedActivation,
-    fraction_v: u32,
-    states: &mut [i64],
+/// One step of `site`'s quantizer on integers (clause H7), wherever the step places the site:
+/// its states updated in place, its counts (and with `full` its integrators `U_v`) appended to
+/// the record; returns the counts.
+fn quantize_site(
+    model: &FixedModel,
+    site: QuantizedSite,
+    state: &mut SequenceState,
     operands: &[i64],
-) -> (Vec<i64>, Vec<i64>) {
+    record: &mut FixedRun,
+    full: bool,
+) -> Vec<i64> {
+    let rule = model.activations[site]
+        .as_ref()
+        .expect("a validated fixed model has a rule for every spiking site");
+    let fraction_v = model.formats.integrator_fraction_bits;
+    let states = &mut state.integrators[site];
     let mut counts = Vec::with_capacity(states.len());
-    let mut integrators = Vec::with_capacity(states.len());
     for (state, &operand) in states.iter_mut().zip(operands) {
         let integrator = *state + apply_rule(rule, operand);
         let count = integrator >> fraction_v;
         *state = integrator - (count << fraction_v);
         counts.push(count);
-        integrators.push(integrator);
+        if full {
+            record.integrators[site].push(integrator);
+        }
     }
-    (counts, integrators)
+    record.counts[site].extend(&counts);
+    counts
 }
 
 /// Runs the fixed network over a batch (clause H8), dense loops; `full` records `U`, `M`, `Z`
@@ -199,18 +209,16 @@ fn run_sequence(
     let lmu = &model.config.lmu;
     let formats = &model.formats;
     let placement = model.config.quantizer.placement;
-    let fraction_v = formats.integrator_fraction_bits;
     let order = lmu.order;
+    let hidden_rule = model.activations[QuantizedSite::Hidden]
+        .as_ref()
+        .expect("a validated fixed model has a rule for the hidden units");
     let mut state = SequenceState {
         memory: vec![0; lmu.memory_length()],
         hidden: vec![0; lmu.hidden_size],
-        hidden_state: initial_integrators(model, sample_id, QuantizedSite::Hidden, lmu.hidden_size),
-        memory_input_state: initial_integrators(
-            model,
-            sample_id,
-            QuantizedSite::MemoryInput,
-            lmu.memory_size,
-        ),
+        integrators: SiteMap::from_fn(|site| {
+            initial_integrators(model, sample_id, site, site.neurons(lmu))
+        }),
     };
     let input_scale = 2f64.powi(formats.input.fraction_bits);
     let a_bar = &model.tensors.a_bar;
@@ -246,21 +254,11 @@ fn run_sequence(
         );
 
         // 3. the memory input's quantizer, when it spikes
-        let memory_operand = match &model.activations.memory_input {
-            Some(rule) => {
-                let (counts, integrators) = quantize_step(
-                    rule,
-                    fraction_v,
-                    &mut state.memory_input_state,
-                    &memory_input,
-                );
-                record.memory_input_counts.extend(&counts);
-                if full {
-                    record.memory_input_integrator.extend(&integrators);
-                }
-                counts
-            }
-            None => memory_input.clone(),
+        let memory_operand = if placement.quantizes(QuantizedSite::MemoryInput) {
+            let site = QuantizedSite::MemoryInput;
+            quantize_site(model, site, &mut state, &memory_input, record, full)
+        } else {
+            memory_input.clone()
         };
 
         // 4. M_t = sat(rshr([Abar M_{t-1}] + [Bbar U], E_m - F_m)), each memory dimension
@@ -312,22 +310,13 @@ fn run_sequence(
         );
 
         // 6-7. the hidden output, written after 2 and 5 have read the previous one
-        if placement.quantizes_hidden() {
-            let (counts, integrators) = quantize_step(
-                &model.activations.hidden,
-                fraction_v,
-                &mut state.hidden_state,
-                &preactivation,
-            );
-            record.hidden_counts.extend(&counts);
-            if full {
-                record.hidden_integrator.extend(&integrators);
-            }
-            state.hidden = counts;
+        if placement.quantizes(QuantizedSite::Hidden) {
+            let site = QuantizedSite::Hidden;
+            state.hidden = quantize_site(model, site, &mut state, &preactivation, record, full);
         } else {
             state.hidden = preactivation
                 .iter()
-                .map(|&z| apply_rule(&model.activations.hidden, z))
+                .map(|&z| apply_rule(hidden_rule, z))
                 .collect();
             if full {
                 record.hidden_output.extend(&state.hidden);

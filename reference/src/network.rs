@@ -115,7 +115,7 @@ impl PreparedNetwork {
                 memory_input += &previous_memory * encoder_memory;
             }
             record.memory_input_preactivation.push(memory_input.clone());
-            if placement.quantizes_memory_input() {
+            if placement.quantizes(QuantizedSite::MemoryInput) {
                 let mut counts = Vec::with_capacity(lmu.memory_size);
                 let mut integrators = Vec::with_capacity(lmu.memory_size);
                 for (dimension, value) in memory_input.iter_mut().enumerate() {
@@ -147,7 +147,7 @@ impl PreparedNetwork {
             preactivation += &current_memory * &self.kernel_memory;
 
             // h_t = f(z_t), or its quantized version
-            if placement.quantizes_hidden() {
+            if placement.quantizes(QuantizedSite::Hidden) {
                 let mut counts = Vec::with_capacity(lmu.hidden_size);
                 let mut integrators = Vec::with_capacity(lmu.hidden_size);
                 for (neuron, value) in preactivation.iter().enumerate() {
@@ -243,7 +243,7 @@ pub fn forward(
     let mut logits = Tensor2::zeros(batch.batch, config.output_size);
     let mut sites = Vec::new();
     let site_template = |site: QuantizedSite, activation: Activation, neurons: usize| {
-        let (fan_out, fan_out_last_step) = hsnn_spec::trace::fan_outs(&model.config, site);
+        let (fan_out, fan_out_last_step) = site.fan_outs(&model.config);
         SiteTrace {
             site,
             activation,
@@ -258,14 +258,14 @@ pub fn forward(
         }
     };
     let recording = options.trace != TraceLevel::None;
-    if recording && placement.quantizes_hidden() {
+    if recording && placement.quantizes(QuantizedSite::Hidden) {
         sites.push(site_template(
             QuantizedSite::Hidden,
             lmu.hidden_activation,
             lmu.hidden_size,
         ));
     }
-    if recording && placement.quantizes_memory_input() {
+    if recording && placement.quantizes(QuantizedSite::MemoryInput) {
         sites.push(site_template(
             QuantizedSite::MemoryInput,
             Activation::Identity,

@@ -20,6 +20,7 @@
 //!
 //! No gradient flows through the quantizer state `v` (clause T2).
 
+use hsnn_spec::QuantizedSite;
 use hsnn_spec::{
     GradientOutput, HsnnError, LossFunction, Model, Result, SequenceBatch, Tensor2, Weights,
 };
@@ -51,12 +52,12 @@ fn backward(
     let lmu = &config.lmu;
     let placement = config.quantizer.placement;
     let amplitude = config.quantizer.amplitude;
-    let hidden_gain = if placement.quantizes_hidden() {
+    let hidden_gain = if placement.quantizes(QuantizedSite::Hidden) {
         amplitude
     } else {
         1.0
     };
-    let memory_input_gain = if placement.quantizes_memory_input() {
+    let memory_input_gain = if placement.quantizes(QuantizedSite::MemoryInput) {
         amplitude
     } else {
         1.0

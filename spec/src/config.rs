@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HsnnError, Result};
+use crate::site::QuantizerPlacement;
 
 /// Base activation `f` of a neuron, with its derivative used by the backward rule
 /// (SPEC.md clause Q5).
@@ -133,45 +134,6 @@ impl LmuConfig {
     }
 }
 
-/// Where the quantized activation sits in the hybrid network (SPEC.md clause N2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QuantizerPlacement {
-    /// Nothing spikes: the plain (rate) LMU, where training starts.
-    None,
-    /// The hidden units `h_t` spike; memory, input and readout stay non-spiking.
-    Hidden,
-    /// The memory input `u_t` spikes (identity base activation).
-    MemoryInput,
-    /// Both the hidden units and the memory input spike.
-    Both,
-}
-
-impl QuantizerPlacement {
-    /// The name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            QuantizerPlacement::None => "none",
-            QuantizerPlacement::Hidden => "hidden",
-            QuantizerPlacement::MemoryInput => "memory_input",
-            QuantizerPlacement::Both => "both",
-        }
-    }
-
-    /// Whether the hidden units are quantized.
-    pub fn quantizes_hidden(self) -> bool {
-        matches!(self, QuantizerPlacement::Hidden | QuantizerPlacement::Both)
-    }
-
-    /// Whether the memory input is quantized.
-    pub fn quantizes_memory_input(self) -> bool {
-        matches!(
-            self,
-            QuantizerPlacement::MemoryInput | QuantizerPlacement::Both
-        )
-    }
-}
-
 /// Initial integrator state `v_0` of every quantized neuron (SPEC.md clause Q3).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
@@ -210,7 +172,7 @@ impl QuantizerConfig {
     /// uniform with seed 0 once spiking is switched on).
     pub fn non_spiking() -> Self {
         QuantizerConfig {
-            placement: QuantizerPlacement::None,
+            placement: QuantizerPlacement::NONE,
             dt: 1.0,
             amplitude: 1.0,
             initial_state: InitialState::Uniform { seed: 0 },

@@ -11,6 +11,7 @@ use crate::backend::LmuMatrices;
 use crate::config::{Activation, LmuConfig, NetworkConfig};
 use crate::error::{HsnnError, Result};
 use crate::model::{parse_versioned, sha256_hex, write_atomically, Model, Provenance};
+use crate::site::{QuantizedSite, SiteActivation, SiteMap};
 
 /// Format tag of a fixed model file (clause H9).
 pub const FIXED_MODEL_FORMAT: &str = "hsnn-fixed-model";
@@ -359,15 +360,10 @@ pub enum FixedActivation {
     Relu,
 }
 
-/// The rule of each site (clause H6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FixedActivations {
-    /// The hidden units.
-    pub hidden: FixedActivation,
-    /// The memory input, when it spikes.
-    pub memory_input: Option<FixedActivation>,
-}
+/// The rule of each site (clause H6): every spiking site's quantizer, and the hidden units'
+/// activation whether they spike or not (a site whose base is the hidden activation always has
+/// a rule; an identity site has one only when it spikes).
+pub type FixedActivations = SiteMap<Option<FixedActivation>>;
 
 /// One term `Y W` of a sum (clause H5): operand `Y` times tensor `W`, shifted left by `shift`
 /// to the sum's exponent.
@@ -425,15 +421,8 @@ pub struct CountRange {
     pub payload_bits: u32,
 }
 
-/// The count ranges of the spiking sites (clause H7).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FixedCounts {
-    /// The hidden units, when they spike.
-    pub hidden: Option<CountRange>,
-    /// The memory input, when it spikes.
-    pub memory_input: Option<CountRange>,
-}
+/// The count ranges of the spiking sites (clause H7): present exactly at the placed sites.
+pub type FixedCounts = SiteMap<Option<CountRange>>;
 
 /// Which model file a fixed model was made from (clause H9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,10 +564,13 @@ impl FixedModel {
             ));
         }
         let placement = self.config.quantizer.placement;
-        if placement.quantizes_hidden() == self.formats.hidden.is_some()
-            || placement.quantizes_hidden() != self.counts.hidden.is_some()
-            || placement.quantizes_memory_input() != self.counts.memory_input.is_some()
-            || placement.quantizes_memory_input() != self.activations.memory_input.is_some()
+        let rules_agree = QuantizedSite::ALL.into_iter().all(|site| {
+            let spikes = placement.quantizes(site);
+            let needs_rule = spikes || site.base() == SiteActivation::HiddenActivation;
+            spikes == self.counts[site].is_some() && needs_rule == self.activations[site].is_some()
+        });
+        if placement.quantizes(QuantizedSite::Hidden) == self.formats.hidden.is_some()
+            || !rules_agree
         {
             return Err(HsnnError::invalid(
                 "counts",
@@ -591,10 +583,7 @@ impl FixedModel {
         }
         let table_length =
             2 * (u64::from(self.options.table_range) << self.options.preactivation_fraction_bits);
-        for (site, activation) in [
-            ("hidden", Some(&self.activations.hidden)),
-            ("memory_input", self.activations.memory_input.as_ref()),
-        ] {
+        for (site, activation) in self.activations.iter() {
             if let Some(FixedActivation::Table {
                 first_index,
                 values,
@@ -692,8 +681,10 @@ impl FixedModel {
             "memory" | "previous_memory" => Some(self.formats.memory.fraction_bits),
             "memory_input" => Some(self.formats.memory_input.fraction_bits),
             "hidden" => self.formats.hidden.map(|format| format.fraction_bits),
-            "hidden_counts" | "memory_input_counts" => Some(0),
-            _ => None,
+            _ => QuantizedSite::ALL
+                .into_iter()
+                .any(|site| operand == counts_operand(site))
+                .then_some(0),
         }
     }
 
@@ -817,6 +808,7 @@ impl Saturations {
 /// (sample b, step t, index k) at `(b * steps + t) * width + k`; they are empty unless
 /// `full` was asked for, except the counts of spiking sites.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "FixedRunFile", from = "FixedRunFile")]
 pub struct FixedRun {
     /// Sequences.
     pub batch: usize,
@@ -826,14 +818,10 @@ pub struct FixedRun {
     pub logits: Vec<i64>,
     /// `E_L`.
     pub logit_exponent: i32,
-    /// Hidden spike counts (empty unless the hidden units spike).
-    pub hidden_counts: Vec<i64>,
-    /// Hidden integrators `U_v` before the split into count and state (full only).
-    pub hidden_integrator: Vec<i64>,
-    /// Memory-input spike counts (empty unless the memory input spikes).
-    pub memory_input_counts: Vec<i64>,
-    /// Memory-input integrators `U_v` (full only).
-    pub memory_input_integrator: Vec<i64>,
+    /// Each site's spike counts (empty unless the site spikes).
+    pub counts: SiteMap<Vec<i64>>,
+    /// Each site's integrators `U_v` before the split into count and state (full only).
+    pub integrators: SiteMap<Vec<i64>>,
     /// `U` per step (full only).
     pub memory_input: Vec<i64>,
     /// `M` per step, after the update (full only).
@@ -844,6 +832,130 @@ pub struct FixedRun {
     pub hidden_output: Vec<i64>,
     /// Saturation counters.
     pub saturations: Saturations,
+}
+
+/// The operand name of a site's counts in a sum term (clause H5): `<site>_counts`.
+pub fn counts_operand(site: QuantizedSite) -> String {
+    format!("{}_counts", site.name())
+}
+
+/// [`FixedRun`] as files hold it (golden vectors, clause H12): each site's records as the
+/// fields `<site>_counts` and `<site>_integrator`, between the logits and `memory_input`, so a
+/// file lists them by name and files written before a site existed keep reading.
+#[derive(Serialize, Deserialize)]
+struct FixedRunFile {
+    batch: usize,
+    steps: usize,
+    logits: Vec<i64>,
+    logit_exponent: i32,
+    #[serde(flatten)]
+    sites: SiteRecordFields,
+    memory_input: Vec<i64>,
+    memory: Vec<i64>,
+    preactivation: Vec<i64>,
+    hidden_output: Vec<i64>,
+    saturations: Saturations,
+}
+
+/// Each site's counts and integrators, as the fields of [`FixedRunFile`].
+#[derive(Default)]
+struct SiteRecordFields {
+    counts: SiteMap<Vec<i64>>,
+    integrators: SiteMap<Vec<i64>>,
+}
+
+impl SiteRecordFields {
+    /// The field of `site`'s counts (`false`) or integrators (`true`).
+    fn field(site: QuantizedSite, integrators: bool) -> String {
+        if integrators {
+            format!("{}_integrator", site.name())
+        } else {
+            counts_operand(site)
+        }
+    }
+}
+
+impl Serialize for SiteRecordFields {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2 * QuantizedSite::COUNT))?;
+        for site in QuantizedSite::ALL {
+            map.serialize_entry(&Self::field(site, false), &self.counts[site])?;
+            map.serialize_entry(&Self::field(site, true), &self.integrators[site])?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SiteRecordFields {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let fields = std::collections::BTreeMap::<String, Vec<i64>>::deserialize(deserializer)?;
+        let mut records = SiteRecordFields::default();
+        for (name, values) in fields {
+            let slot = QuantizedSite::ALL.into_iter().find_map(|site| {
+                if name == Self::field(site, false) {
+                    Some((site, false))
+                } else if name == Self::field(site, true) {
+                    Some((site, true))
+                } else {
+                    None
+                }
+            });
+            match slot {
+                Some((site, false)) => records.counts[site] = values,
+                Some((site, true)) => records.integrators[site] = values,
+                None => {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown field `{name}` in a fixed-point run record"
+                    )))
+                }
+            }
+        }
+        Ok(records)
+    }
+}
+
+impl From<FixedRun> for FixedRunFile {
+    fn from(run: FixedRun) -> Self {
+        FixedRunFile {
+            batch: run.batch,
+            steps: run.steps,
+            logits: run.logits,
+            logit_exponent: run.logit_exponent,
+            sites: SiteRecordFields {
+                counts: run.counts,
+                integrators: run.integrators,
+            },
+            memory_input: run.memory_input,
+            memory: run.memory,
+            preactivation: run.preactivation,
+            hidden_output: run.hidden_output,
+            saturations: run.saturations,
+        }
+    }
+}
+
+impl From<FixedRunFile> for FixedRun {
+    fn from(file: FixedRunFile) -> Self {
+        FixedRun {
+            batch: file.batch,
+            steps: file.steps,
+            logits: file.logits,
+            logit_exponent: file.logit_exponent,
+            counts: file.sites.counts,
+            integrators: file.sites.integrators,
+            memory_input: file.memory_input,
+            memory: file.memory,
+            preactivation: file.preactivation,
+            hidden_output: file.hidden_output,
+            saturations: file.saturations,
+        }
+    }
 }
 
 /// What a fixed-point backend that depends on hsnn-spec only needs from the reference: the

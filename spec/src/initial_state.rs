@@ -5,7 +5,7 @@
 //! neuron), so the state of a neuron does not depend on batch composition or thread count.
 
 use crate::config::InitialState;
-use crate::trace::QuantizedSite;
+use crate::site::QuantizedSite;
 
 /// One step of SplitMix64 (Steele, Lea & Flood 2014) as a mixing function: adds the golden
 /// gamma `0x9E3779B97F4A7C15` and applies the finaliser, all arithmetic wrapping mod 2^64.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::trace::QuantizedSite;
+use crate::site::QuantizedSite;
 
 /// Event counts of one quantized site (SPEC.md clauses B5, B6).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

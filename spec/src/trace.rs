@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Activation;
+use crate::config::{Activation, NetworkConfig};
 use crate::counts::Counts;
+use crate::site::QuantizedSite;
 
 /// How much of the run a forward pass records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,34 +21,6 @@ pub enum TraceLevel {
     /// Counts, the integrator values `w_t` (SPEC Q1) before rounding (needed by the "explained"
     /// conformance level, clause C2), and the hidden states `h_t`.
     Full,
-}
-
-/// A place in the network where the quantizer sits (SPEC.md clause N2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QuantizedSite {
-    /// The hidden units `h_t` (base activation: the hidden activation).
-    Hidden,
-    /// The memory input `u_t` (base activation: identity).
-    MemoryInput,
-}
-
-impl QuantizedSite {
-    /// The site's code in the initial-state generator of clause Q3.
-    pub fn code(self) -> u64 {
-        match self {
-            QuantizedSite::Hidden => 1,
-            QuantizedSite::MemoryInput => 2,
-        }
-    }
-
-    /// The name used in files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            QuantizedSite::Hidden => "hidden",
-            QuantizedSite::MemoryInput => "memory_input",
-        }
-    }
 }
 
 /// The record of one quantized site over a batch, batch-major: element (sample b, step t,
@@ -80,6 +53,32 @@ pub struct SiteTrace {
 }
 
 impl SiteTrace {
+    /// The record of `site` in a network of `config` over `batch` sequences of `steps` steps:
+    /// its activation, neuron count and fan-outs from the site registry (N2, B6), with the
+    /// counts, integrators and tally a backend recorded.
+    pub fn of_site(
+        site: QuantizedSite,
+        config: &NetworkConfig,
+        (batch, steps): (usize, usize),
+        counts: Counts,
+        integrator: Vec<f64>,
+        tally: Option<CountTally>,
+    ) -> SiteTrace {
+        let (fan_out, fan_out_last_step) = site.fan_outs(config);
+        SiteTrace {
+            site,
+            activation: site.activation(&config.lmu),
+            batch,
+            steps,
+            neurons: site.neurons(&config.lmu),
+            fan_out,
+            fan_out_last_step,
+            counts,
+            integrator,
+            tally,
+        }
+    }
+
     /// Spike count of `neuron` at `step` of `sample`.
     pub fn count(&self, sample: usize, step: usize, neuron: usize) -> i64 {
         self.counts
@@ -394,30 +393,6 @@ impl TallyBuilder {
         }
         let [steps, last_step] = kinds;
         CountTally { steps, last_step }
-    }
-}
-
-/// Fan-out of one event of each neuron at `site` (SPEC.md clause B6), structural: `(every step
-/// but the last, the last step)`. A hidden event reaches W_h and, when present, e_h; at the last
-/// step only the readout reads h_T. A memory-input event enters its memory through Bbar: `order`
-/// targets at every step. Part of the contract, so every backend records the same fan-outs.
-pub fn fan_outs(config: &crate::NetworkConfig, site: QuantizedSite) -> (Vec<u64>, Vec<u64>) {
-    let lmu = &config.lmu;
-    match site {
-        QuantizedSite::Hidden => {
-            let mut recurrent = lmu.hidden_size as u64;
-            if lmu.connections.hidden_to_memory {
-                recurrent += lmu.memory_size as u64;
-            }
-            (
-                vec![recurrent; lmu.hidden_size],
-                vec![config.output_size as u64; lmu.hidden_size],
-            )
-        }
-        QuantizedSite::MemoryInput => {
-            let targets = vec![lmu.order as u64; lmu.memory_size];
-            (targets.clone(), targets)
-        }
     }
 }
 

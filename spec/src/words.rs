@@ -4,9 +4,10 @@
 //! binding's argument check and every "must be one of" message derive from that list, so a
 //! new value is one match arm, not one per caller.
 
-use crate::config::{Activation, Discretizer, QuantizerPlacement};
+use crate::config::{Activation, Discretizer};
 use crate::error::{HsnnError, Result};
-use crate::trace::{QuantizedSite, TraceLevel};
+use crate::site::{QuantizedSite, QuantizerPlacement};
+use crate::trace::TraceLevel;
 use crate::training::LossFunction;
 
 /// An enum whose values are named by one word each (clause E1).
@@ -56,14 +57,13 @@ impl Words for Discretizer {
 }
 
 impl Words for QuantizerPlacement {
-    const ALL: &'static [Self] = &[
-        QuantizerPlacement::None,
-        QuantizerPlacement::Hidden,
-        QuantizerPlacement::MemoryInput,
-        QuantizerPlacement::Both,
-    ];
+    const ALL: &'static [Self] = QuantizerPlacement::ALL;
     fn word(self) -> &'static str {
         self.name()
+    }
+    /// A placement is also read as site names joined by `+` in any order (clause N2).
+    fn from_word(field: &str, text: &str) -> Result<Self> {
+        QuantizerPlacement::parse(field, text)
     }
 }
 
@@ -95,7 +95,7 @@ impl Words for LossFunction {
 }
 
 impl Words for QuantizedSite {
-    const ALL: &'static [Self] = &[QuantizedSite::Hidden, QuantizedSite::MemoryInput];
+    const ALL: &'static [Self] = &QuantizedSite::ALL;
     fn word(self) -> &'static str {
         self.name()
     }

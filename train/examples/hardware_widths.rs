@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| dt | weights | accuracy | predictions as float | activity bits (signed) | significant bits | saturated values |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
-    let spiking = original.config.quantizer.placement != hsnn_spec::QuantizerPlacement::None;
+    let spiking = original.config.quantizer.placement != hsnn_spec::QuantizerPlacement::NONE;
     let dts = if spiking {
         dts
     } else {

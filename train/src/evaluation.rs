@@ -61,7 +61,7 @@ pub fn evaluate_with_loss<B: Backend>(
         )));
     }
     let indices: Vec<usize> = (0..dataset.len()).collect();
-    let spiking = model.config.quantizer.placement != hsnn_spec::QuantizerPlacement::None;
+    let spiking = model.config.quantizer.placement != hsnn_spec::QuantizerPlacement::NONE;
     let options = ForwardOptions {
         // The metrics read the counts' tally only: the backend need not write every count.
         trace: if spiking {

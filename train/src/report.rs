@@ -270,24 +270,24 @@ pub fn report<T: Trainer>(
     let last_stage = &experiment.stages[experiment.stages.len() - 1];
     // The non-spiking weights that are also shown converted to spikes without spiking-aware
     // training: the first stage's, or the start model's when the first stage already spikes.
-    let non_spiking_base = if first_stage.placement == QuantizerPlacement::None {
+    let non_spiking_base = if first_stage.placement == QuantizerPlacement::NONE {
         Some((kept_models[0].clone(), first_stage.name.clone()))
     } else {
         match &experiment.start_model {
             Some(path) => {
                 let start = crate::experiment::start_model(experiment)?;
-                (start.config.quantizer.placement == QuantizerPlacement::None)
+                (start.config.quantizer.placement == QuantizerPlacement::NONE)
                     .then(|| (start, format!("start model {}", path.display())))
             }
             None => None,
         }
     };
-    let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::None;
+    let converts = non_spiking_base.is_some() && last_stage.placement != QuantizerPlacement::NONE;
     // A row per stage, then (when converting) a row and a sweep point per dt for the
     // converted weights.
     // A start model that no stage trained non-spiking (the first stage already spikes) gets a
     // row of its own, so the report shows what the spiking stages started from.
-    let start_row = first_stage.placement != QuantizerPlacement::None && non_spiking_base.is_some();
+    let start_row = first_stage.placement != QuantizerPlacement::NONE && non_spiking_base.is_some();
     let evaluations = experiment.stages.len()
         + usize::from(start_row)
         + experiment.evaluation_dts.len()
@@ -316,7 +316,7 @@ pub fn report<T: Trainer>(
     let mut rows = Vec::new();
     for (stage, kept) in experiment.stages.iter().zip(kept_models) {
         let (measurement, validation_accuracy) = measure(kept, &format!("stage {}", stage.name))?;
-        let kind = if stage.placement == QuantizerPlacement::None {
+        let kind = if stage.placement == QuantizerPlacement::NONE {
             "non-spiking"
         } else {
             "spiking-aware"
@@ -432,7 +432,7 @@ pub fn render_table(results: &Results) -> String {
     text.push_str(&format!("| model {TABLE_HEADER}\n|---{TABLE_RULE}\n"));
     for row in &results.rows {
         let measurement = &row.measurement;
-        let dt = if measurement.placement == QuantizerPlacement::None {
+        let dt = if measurement.placement == QuantizerPlacement::NONE {
             "-".to_string()
         } else {
             format!("{}", measurement.dt)
@@ -548,12 +548,12 @@ pub fn render_paper_comparison(results: &Results) -> String {
     let non_spiking = results
         .rows
         .iter()
-        .find(|row| row.measurement.placement == QuantizerPlacement::None);
+        .find(|row| row.measurement.placement == QuantizerPlacement::NONE);
     let spiking = results
         .rows
         .iter()
         .rev()
-        .find(|row| row.measurement.placement != QuantizerPlacement::None);
+        .find(|row| row.measurement.placement != QuantizerPlacement::NONE);
     let accuracy = |measurement: &Measurement| format!("{:.2}", 100.0 * measurement.test_accuracy);
     let within_budgets = choose_within_budgets(&results.sweep);
     let test_images = results
@@ -617,7 +617,7 @@ mod tests {
 
     fn spiking(dt: f64, accuracy: f64, signed_bits: f64, significant_bits: f64) -> Measurement {
         Measurement {
-            placement: QuantizerPlacement::Hidden,
+            placement: QuantizerPlacement::HIDDEN,
             dt,
             test_accuracy: accuracy,
             test_loss: 0.1,
@@ -638,7 +638,7 @@ mod tests {
     fn results(sweep: &[Measurement]) -> Results {
         let experiment = Experiment::load(None).expect("built-in experiment");
         let non_spiking = Measurement {
-            placement: QuantizerPlacement::None,
+            placement: QuantizerPlacement::NONE,
             dt: 1.0,
             test_accuracy: 0.9647,
             test_loss: 0.1,

@@ -375,7 +375,7 @@ fn k1_an_imported_model_file_is_accepted_wherever_a_model_is() {
     assert_eq!(start.weights, model.weights);
     let spiking = {
         let mut spiking = model.clone();
-        spiking.config.quantizer.placement = hsnn_spec::QuantizerPlacement::Hidden;
+        spiking.config.quantizer.placement = hsnn_spec::QuantizerPlacement::HIDDEN;
         spiking
     };
     hsnn_reference::compiler::convert(&spiking, &Default::default()).expect("converted");

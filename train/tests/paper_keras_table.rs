@@ -30,7 +30,7 @@ fn k1_t7_the_papers_own_network_table_is_its_results_file() {
     let start = results
         .rows
         .iter()
-        .find(|row| row.measurement.placement == QuantizerPlacement::None)
+        .find(|row| row.measurement.placement == QuantizerPlacement::NONE)
         .expect("the start model's non-spiking row");
     assert_eq!((start.measurement.test_accuracy * 10_000.0).round(), 9715.0);
     let validation = start.validation_accuracy.expect("a validation accuracy");

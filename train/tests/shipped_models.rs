@@ -86,11 +86,11 @@ fn t7_shipped_models_on_the_embedded_test_images_optimized() {
     let models = shipped_models().expect("models");
     assert_eq!(
         models[0].config.quantizer.placement,
-        QuantizerPlacement::None
+        QuantizerPlacement::NONE
     );
     assert_eq!(
         models[1].config.quantizer.placement,
-        QuantizerPlacement::Hidden
+        QuantizerPlacement::HIDDEN
     );
     let hidden = &summaries[1]["sites"][0];
     assert_eq!(hidden["site"], "hidden");
@@ -175,7 +175,7 @@ fn t7_readme_paper_table_is_the_shipped_results_file() {
     let non_spiking = results
         .rows
         .iter()
-        .find(|row| row.measurement.placement == QuantizerPlacement::None)
+        .find(|row| row.measurement.placement == QuantizerPlacement::NONE)
         .expect("a non-spiking row");
     assert!(non_spiking.measurement.test_accuracy > 0.96);
     let (point, choice) =

@@ -3,6 +3,7 @@
 //! section H, docs/drafts/SPEC-H-draft.md), and the fixed-point network's accuracy against f64
 //! on the embedded test images (clause H12's criterion).
 
+use hsnn_spec::QuantizedSite;
 use std::sync::Arc;
 
 use hsnn_hardware::engine::EngineRun;
@@ -57,7 +58,9 @@ fn h9_converted_paper_model_has_the_hand_computed_exponents() {
     let FixedActivation::Table {
         first_index,
         values,
-    } = &fixed.activations.hidden
+    } = &fixed.activations[QuantizedSite::Hidden]
+        .as_ref()
+        .expect("the hidden units have a rule")
     else {
         panic!("a spiking tanh site has a table");
     };
@@ -73,7 +76,7 @@ fn h9_converted_paper_model_has_the_hand_computed_exponents() {
         ),
         (0, 2560, 499118, 631785, 655360, -655360)
     );
-    let counts = fixed.counts.hidden.expect("hidden spikes");
+    let counts = fixed.counts[QuantizedSite::Hidden].expect("hidden spikes");
     assert_eq!((counts.min, counts.max, counts.payload_bits), (-10, 10, 5));
 }
 
@@ -168,7 +171,12 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
             assert_eq!(on_chip.0, fast.run, "integers of the {name}");
             assert_eq!(on_chip.1, fast.counters, "counters of the {name}");
             let events: u64 = on_chip.1.sites.iter().map(|site| site.events).sum();
-            if model.config.quantizer.placement.quantizes_hidden() {
+            if model
+                .config
+                .quantizer
+                .placement
+                .quantizes(QuantizedSite::Hidden)
+            {
                 assert!(events > 24 * 784 * 100, "{name}: {events} events");
             }
             // At level tally (what eval asks) the engine tallies as it goes and keeps no counts:
@@ -182,7 +190,10 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
                 on_chip.1.clone(),
                 TraceLevel::Tally,
             );
-            assert!(tallied.run.hidden_counts.is_empty() && tallied.run.memory.is_empty());
+            assert!(
+                tallied.run.counts[QuantizedSite::Hidden].is_empty()
+                    && tallied.run.memory.is_empty()
+            );
             assert_eq!(
                 expected.run.logits, tallied.run.logits,
                 "logits of the {name}"
@@ -191,13 +202,14 @@ fn h13_fast_engine_equals_chip_on_the_shipped_models() {
                 expected.counters, tallied.counters,
                 "counters of the {name}"
             );
+            assert_eq!(expected.tallies, tallied.tallies, "tallies of the {name}");
             assert_eq!(
-                expected.hidden_tally, tallied.hidden_tally,
-                "hidden tally of the {name}"
-            );
-            assert_eq!(
-                model.config.quantizer.placement.quantizes_hidden(),
-                tallied.hidden_tally.is_some(),
+                model
+                    .config
+                    .quantizer
+                    .placement
+                    .quantizes(QuantizedSite::Hidden),
+                tallied.tallies[QuantizedSite::Hidden].is_some(),
                 "{name}"
             );
         }
