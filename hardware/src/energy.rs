@@ -22,7 +22,7 @@ use std::path::Path;
 
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::model::parse_versioned;
-use hsnn_spec::{HsnnError, QuantizedSite, Result};
+use hsnn_spec::{HsnnError, QuantizedSite, Result, SiteMap};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{DenseCounter, EventTarget, HardwareCounters, SiteCounters};
@@ -526,12 +526,10 @@ pub struct PricingOptions {
     /// `a = alpha n / dt` as a rate and multiplies by dt, so a spiking device is charged
     /// `alpha * spike_synops` synaptic operations.
     pub amplitude: f64,
-    /// Width of a non-spiking hidden output `H` (`hidden_bits`): the operand of the hidden
-    /// site's MACs in the comparison, on an `operations` profile.
-    pub comparison_hidden_bits: u32,
-    /// Width of a non-spiking memory input `U` (`memory_input_bits`): the operand of the
-    /// memory-input site's MACs in the comparison, on an `operations` profile.
-    pub comparison_memory_input_bits: u32,
+    /// Each site's width when it does not spike ([`ConversionOptions::dense_bits`]: `H` of
+    /// `hidden_bits`, `U` of `memory_input_bits`): the operand of the site's MACs in the
+    /// comparison, on an `operations` profile.
+    pub comparison_operand_bits: SiteMap<u32>,
     /// Width of a lookup-table entry, needed only by a profile that prices reads. The
     /// counters do not record it, because it depends on the site (clause H6).
     pub table_word_bits: Option<u32>,
@@ -564,20 +562,11 @@ impl PricingOptions {
     pub fn for_conversion(conversion: &ConversionOptions, amplitude: f64) -> Self {
         PricingOptions {
             amplitude,
-            comparison_hidden_bits: conversion.hidden_bits,
-            comparison_memory_input_bits: conversion.memory_input_bits,
+            comparison_operand_bits: SiteMap::from_fn(|site| conversion.dense_bits(site)),
             table_word_bits: None,
             width_rule: WidthRule::NextListed,
             memory_joules_per_bit: None,
             state_word_bits: conversion.memory_bits,
-        }
-    }
-
-    /// The operand width of `site`'s MACs when it does not spike.
-    pub fn comparison_operand_bits(&self, site: QuantizedSite) -> u32 {
-        match site {
-            QuantizedSite::Hidden => self.comparison_hidden_bits,
-            QuantizedSite::MemoryInput => self.comparison_memory_input_bits,
         }
     }
 }
@@ -828,7 +817,7 @@ fn operations_parts(
                 })?,
             ),
             Network::NonSpikingComparison => {
-                let operand_bits = options.comparison_operand_bits(site.site);
+                let operand_bits = options.comparison_operand_bits[site.site];
                 (
                     format!("{} as dense", site.site.name()),
                     sum_targets(site, |target| {

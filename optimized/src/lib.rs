@@ -32,8 +32,8 @@ mod scratch;
 
 use hsnn_spec::{
     Activation, Backend, CountTally, Counts, ForwardOptions, ForwardOutput, GradientOutput,
-    HsnnError, LmuConfig, LmuMatrices, LossFunction, Model, QuantizedSite, QuantizerRun, Result,
-    SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
+    HsnnError, LmuConfig, LmuMatrices, LossFunction, Model, QuantizerRun, Result, SequenceBatch,
+    SiteTrace, Tensor2, Trace, TraceLevel, Trainer, Weights,
 };
 use rayon::prelude::*;
 
@@ -129,7 +129,6 @@ impl Backend for OptimizedBackend {
         network.check_batch(batch)?;
         let sequence_length = batch.steps * batch.features;
         let config = &model.config;
-        let lmu = &config.lmu;
         let placement = config.quantizer.placement;
         let recording = options.trace != TraceLevel::None;
         let tallying = options.trace == TraceLevel::Tally;
@@ -156,33 +155,12 @@ impl Backend for OptimizedBackend {
             hidden.extend_from_slice(&shard.hidden_trace);
         }
         let mut sites = Vec::new();
-        for (site, quantized, activation, neurons) in [
-            (
-                QuantizedSite::Hidden,
-                placement.quantizes(QuantizedSite::Hidden),
-                lmu.hidden_activation,
-                lmu.hidden_size,
-            ),
-            (
-                QuantizedSite::MemoryInput,
-                placement.quantizes(QuantizedSite::MemoryInput),
-                Activation::Identity,
-                lmu.memory_size,
-            ),
-        ] {
-            if !(recording && quantized) {
-                continue;
-            }
-            let (fan_out, fan_out_last_step) = site.fan_outs(&model.config);
+        for site in placement.sites().filter(|_| recording) {
             let mut integrator = Vec::new();
             let mut counts = Vec::new();
             let mut tally = tallying.then(CountTally::default);
             for shard in &mut shards {
-                let record = match site {
-                    QuantizedSite::Hidden => shard.hidden_site.as_mut(),
-                    QuantizedSite::MemoryInput => shard.memory_site.as_mut(),
-                };
-                if let Some(record) = record {
+                if let Some(record) = shard.sites[site].as_mut() {
                     integrator.extend_from_slice(&record.integrator);
                     counts.push(std::mem::take(&mut record.counts));
                     if let (Some(tally), Some(shard_tally)) = (&mut tally, record.tally.take()) {
@@ -190,18 +168,14 @@ impl Backend for OptimizedBackend {
                     }
                 }
             }
-            sites.push(SiteTrace {
+            sites.push(SiteTrace::of_site(
                 site,
-                activation,
-                batch: batch.batch,
-                steps: batch.steps,
-                neurons,
-                fan_out,
-                fan_out_last_step,
-                counts: Counts::concatenated(counts),
+                config,
+                (batch.batch, batch.steps),
+                Counts::concatenated(counts),
                 integrator,
                 tally,
-            });
+            ));
         }
         Ok(ForwardOutput {
             logits: Tensor2::from_row_major(batch.batch, config.output_size, logits)?,

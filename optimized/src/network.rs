@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use hsnn_spec::{
     initial_state::initial_state, Activation, Counts, HsnnError, Model, NetworkConfig,
-    QuantizedSite, Result, SequenceBatch, TallyBuilder, TraceLevel,
+    QuantizedSite, Result, SequenceBatch, SiteMap, TallyBuilder, TraceLevel,
 };
 
 mod input_driven;
@@ -113,8 +113,8 @@ pub struct Network {
     kernel_memory: Vec<f32>,
     readout_kernel: Vec<f32>,
     readout_bias: Vec<f32>,
-    hidden_quantizer: Option<Quantizer>,
-    memory_quantizer: Option<Quantizer>,
+    /// Each placed site's quantizer (clause N2).
+    quantizers: SiteMap<Option<Quantizer>>,
     /// The memory depends on the input alone (no e_h, no e_m): it runs through its impulse
     /// response ([`input_driven`]).
     input_driven: bool,
@@ -236,6 +236,43 @@ impl SiteRecord {
     }
 }
 
+/// One spiking site's quantizer in a shard's forward pass (clauses Q1, N2): its integrator
+/// states for the shard's sequences, the step's counts and integrators, and its record.
+struct SiteScratch<'q> {
+    quantizer: &'q Quantizer,
+    neurons: usize,
+    states: Vec<f32>,
+    counts: Vec<i32>,
+    integrator: Vec<f32>,
+    record: Option<SiteRecord>,
+}
+
+impl SiteScratch<'_> {
+    /// One step of the site's quantizer over the shard, wherever the step places the site:
+    /// `input` (`S x neurons`) to the spikes' values in `output` and their rates in `rates`,
+    /// the counts recorded at step `step` of `steps` for `S` sequences.
+    fn step(
+        &mut self,
+        input: &[f32],
+        output: &mut [f32],
+        rates: &mut [f32],
+        (s, steps, step): (usize, usize, usize),
+    ) -> Result<()> {
+        self.quantizer.step_row(
+            input,
+            &mut self.states,
+            output,
+            &mut self.counts,
+            &mut self.integrator,
+            rates,
+        )?;
+        if let Some(record) = &mut self.record {
+            record.store(&self.counts, &self.integrator, s, steps, step, self.neurons);
+        }
+        Ok(())
+    }
+}
+
 /// The values of every step that the backward pass needs, time-major (step t's `S x n` block
 /// at `t * S * n`).
 #[derive(Debug, Clone, Default)]
@@ -264,10 +301,8 @@ impl Drop for History {
 pub struct ShardOutput {
     /// Logits, `S x outputs`.
     pub logits: Vec<f32>,
-    /// The hidden site's record, when the hidden units spike and counts are recorded.
-    pub hidden_site: Option<SiteRecord>,
-    /// The memory-input site's record, likewise.
-    pub memory_site: Option<SiteRecord>,
+    /// Each spiking site's record, when counts are recorded.
+    pub sites: SiteMap<Option<SiteRecord>>,
     /// `h_t` batch-major (`S * steps * hidden`), at trace level full only.
     pub hidden_trace: Vec<f64>,
     history: Option<History>,
@@ -334,12 +369,11 @@ impl Network {
             kernel_memory,
             readout_kernel: to_f32(&weights.readout_kernel.data),
             readout_bias: to_f32(&weights.readout_bias.data),
-            hidden_quantizer: placement
-                .quantizes(QuantizedSite::Hidden)
-                .then(|| make(lmu.hidden_activation)),
-            memory_quantizer: placement
-                .quantizes(QuantizedSite::MemoryInput)
-                .then(|| make(Activation::Identity)),
+            quantizers: SiteMap::from_fn(|site| {
+                placement
+                    .quantizes(site)
+                    .then(|| make(site.activation(lmu)))
+            }),
             input_driven: !lmu.connections.hidden_to_memory && !lmu.connections.memory_to_memory,
             matrices: matrices.clone(),
             config,
@@ -414,7 +448,7 @@ impl Network {
             slots * memory_block
         });
         let mut hidden_states = scratch::overwritten(slots * hidden_block);
-        let spiking_hidden = self.hidden_quantizer.is_some();
+        let spiking_hidden = self.quantizers[QuantizedSite::Hidden].is_some();
         let mut rates = scratch::overwritten(if spiking_hidden {
             slots * hidden_block
         } else {
@@ -424,30 +458,33 @@ impl Network {
         let mut memory_input = vec![0.0f32; s * memory_size];
         let mut memory_input_quantized = vec![0.0f32; s * memory_size];
         let mut preactivation = vec![0.0f32; hidden_block];
-        let mut hidden_v = self.initial_states(ids, QuantizedSite::Hidden, hidden);
-        let mut memory_v = self.initial_states(ids, QuantizedSite::MemoryInput, memory_size);
-        let mut hidden_counts = vec![0i32; hidden_block];
-        let mut hidden_integrator = vec![0.0f32; hidden_block];
-        let mut memory_counts = vec![0i32; s * memory_size];
-        let mut memory_integrator = vec![0.0f32; s * memory_size];
         let mut memory_rates = vec![0.0f32; s * memory_size];
         let tallying = trace == TraceLevel::Tally;
-        let site_record = |neurons: usize| SiteRecord {
-            counts: if tallying {
-                Counts::new()
-            } else {
-                Counts::zeros(s * steps * neurons)
-            },
-            tally: tallying.then(|| TallyBuilder::new(neurons)),
-            integrator: if record_full {
-                vec![0.0; s * steps * neurons]
-            } else {
-                Vec::new()
-            },
-        };
-        let mut hidden_site = (record_counts && spiking_hidden).then(|| site_record(hidden));
-        let mut memory_site =
-            (record_counts && self.memory_quantizer.is_some()).then(|| site_record(memory_size));
+        let lmu = &self.config.lmu;
+        let mut sites = SiteMap::from_fn(|site| {
+            let neurons = site.neurons(lmu);
+            let record = record_counts.then(|| SiteRecord {
+                counts: if tallying {
+                    Counts::new()
+                } else {
+                    Counts::zeros(s * steps * neurons)
+                },
+                tally: tallying.then(|| TallyBuilder::new(neurons)),
+                integrator: if record_full {
+                    vec![0.0; s * steps * neurons]
+                } else {
+                    Vec::new()
+                },
+            });
+            self.quantizers[site].as_ref().map(|quantizer| SiteScratch {
+                quantizer,
+                neurons,
+                states: self.initial_states(ids, site, neurons),
+                counts: vec![0i32; s * neurons],
+                integrator: vec![0.0f32; s * neurons],
+                record,
+            })
+        });
         let mut hidden_trace = if record_full {
             vec![0.0f64; s * steps * hidden]
         } else {
@@ -468,25 +505,8 @@ impl Network {
                     false,
                 );
                 let fed = &mut fed_all[step * s * memory_size..(step + 1) * s * memory_size];
-                if let Some(quantizer) = &self.memory_quantizer {
-                    quantizer.step_row(
-                        &memory_input,
-                        &mut memory_v,
-                        fed,
-                        &mut memory_counts,
-                        &mut memory_integrator,
-                        &mut memory_rates,
-                    )?;
-                    if let Some(record) = &mut memory_site {
-                        record.store(
-                            &memory_counts,
-                            &memory_integrator,
-                            s,
-                            steps,
-                            step,
-                            memory_size,
-                        );
-                    }
+                if let Some(site) = &mut sites[QuantizedSite::MemoryInput] {
+                    site.step(&memory_input, fed, &mut memory_rates, (s, steps, step))?;
                 } else {
                     fed.copy_from_slice(&memory_input);
                 }
@@ -531,25 +551,14 @@ impl Network {
                         );
                     }
                 }
-                let fed_memory_input = if let Some(quantizer) = &self.memory_quantizer {
-                    quantizer.step_row(
+                let fed_memory_input = if let Some(site) = &mut sites[QuantizedSite::MemoryInput] {
+                    let timing = (s, steps, step);
+                    site.step(
                         &memory_input,
-                        &mut memory_v,
                         &mut memory_input_quantized,
-                        &mut memory_counts,
-                        &mut memory_integrator,
                         &mut memory_rates,
+                        timing,
                     )?;
-                    if let Some(record) = &mut memory_site {
-                        record.store(
-                            &memory_counts,
-                            &memory_integrator,
-                            s,
-                            steps,
-                            step,
-                            memory_size,
-                        );
-                    }
                     &memory_input_quantized
                 } else {
                     &memory_input
@@ -605,19 +614,14 @@ impl Network {
 
             // H_t = f(Z_t) or Q_f(Z_t)
             let current_hidden = &mut hidden_states[current * hidden_block..][..hidden_block];
-            if let Some(quantizer) = &self.hidden_quantizer {
+            if let Some(site) = &mut sites[QuantizedSite::Hidden] {
                 let current_rates = &mut rates[current * hidden_block..][..hidden_block];
-                quantizer.step_row(
+                site.step(
                     &preactivation,
-                    &mut hidden_v,
                     current_hidden,
-                    &mut hidden_counts,
-                    &mut hidden_integrator,
                     current_rates,
+                    (s, steps, step),
                 )?;
-                if let Some(record) = &mut hidden_site {
-                    record.store(&hidden_counts, &hidden_integrator, s, steps, step, hidden);
-                }
             } else {
                 current_hidden.copy_from_slice(&preactivation);
                 match self.config.lmu.hidden_activation {
@@ -661,8 +665,7 @@ impl Network {
         });
         Ok(ShardOutput {
             logits,
-            hidden_site,
-            memory_site,
+            sites: sites.map(|_, site| site.and_then(|site| site.record)),
             hidden_trace,
             history,
         })
@@ -738,17 +741,17 @@ impl Network {
         let hidden_block = s * hidden;
         let memory_block = s * memory_length;
         let steps = history.hidden.len() / hidden_block;
-        let hidden_gain = if self.hidden_quantizer.is_some() {
+        let hidden_gain = if self.quantizers[QuantizedSite::Hidden].is_some() {
             self.config.quantizer.amplitude as f32
         } else {
             1.0
         };
-        let memory_gain = if self.memory_quantizer.is_some() {
+        let memory_gain = if self.quantizers[QuantizedSite::MemoryInput].is_some() {
             self.config.quantizer.amplitude as f32
         } else {
             1.0
         };
-        let rates = if self.hidden_quantizer.is_some() {
+        let rates = if self.quantizers[QuantizedSite::Hidden].is_some() {
             &history.rates
         } else {
             &history.hidden

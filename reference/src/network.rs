@@ -14,8 +14,8 @@
 //! row `j` is the Legendre state of memory dimension `j` (flattened row by row, clause L4).
 
 use hsnn_spec::{
-    initial_state::initial_state, Activation, ForwardOptions, ForwardOutput, HsnnError, Model,
-    QuantizedSite, Result, SequenceBatch, SiteTrace, Tensor2, Trace, TraceLevel,
+    initial_state::initial_state, ForwardOptions, ForwardOutput, HsnnError, Model, QuantizedSite,
+    Result, SequenceBatch, SiteMap, SiteTrace, Tensor2, Trace, TraceLevel,
 };
 use nalgebra::{DMatrix, RowDVector};
 
@@ -94,8 +94,27 @@ impl PreparedNetwork {
                 })
                 .collect()
         };
-        let mut hidden_state = initial_states(QuantizedSite::Hidden, lmu.hidden_size);
-        let mut memory_input_state = initial_states(QuantizedSite::MemoryInput, lmu.memory_size);
+        let mut states = SiteMap::from_fn(|site| initial_states(site, site.neurons(lmu)));
+        // One step of `site`'s quantizer on `values`, in place (clauses Q1, N2), wherever the
+        // step places the site; counts and integrators go into the record.
+        let mut quantize_site = |site: QuantizedSite,
+                                 values: &mut RowDVector<f64>,
+                                 record: &mut SampleRecord|
+         -> Result<()> {
+            let activation = site.activation(lmu);
+            let mut counts = Vec::with_capacity(values.len());
+            let mut integrators = Vec::with_capacity(values.len());
+            for (value, state) in values.iter_mut().zip(states[site].iter_mut()) {
+                let outcome = quantizer::step(activation, dt, amplitude, *state, *value)?;
+                *state = outcome.state;
+                *value = outcome.output;
+                counts.push(outcome.count);
+                integrators.push(outcome.integrator);
+            }
+            record.counts[site].push(counts);
+            record.integrators[site].push(integrators);
+            Ok(())
+        };
 
         let mut record = SampleRecord::default();
         let mut hidden = RowDVector::<f64>::zeros(lmu.hidden_size);
@@ -116,23 +135,7 @@ impl PreparedNetwork {
             }
             record.memory_input_preactivation.push(memory_input.clone());
             if placement.quantizes(QuantizedSite::MemoryInput) {
-                let mut counts = Vec::with_capacity(lmu.memory_size);
-                let mut integrators = Vec::with_capacity(lmu.memory_size);
-                for (dimension, value) in memory_input.iter_mut().enumerate() {
-                    let outcome = quantizer::step(
-                        Activation::Identity,
-                        dt,
-                        amplitude,
-                        memory_input_state[dimension],
-                        *value,
-                    )?;
-                    memory_input_state[dimension] = outcome.state;
-                    *value = outcome.output;
-                    counts.push(outcome.count);
-                    integrators.push(outcome.integrator);
-                }
-                record.memory_input_counts.push(counts);
-                record.memory_input_integrator.push(integrators);
+                quantize_site(QuantizedSite::MemoryInput, &mut memory_input, &mut record)?;
             }
 
             // m_t = m_{t-1} Abar^T + u_t^T Bbar  (each row is one memory dimension)
@@ -148,23 +151,8 @@ impl PreparedNetwork {
 
             // h_t = f(z_t), or its quantized version
             if placement.quantizes(QuantizedSite::Hidden) {
-                let mut counts = Vec::with_capacity(lmu.hidden_size);
-                let mut integrators = Vec::with_capacity(lmu.hidden_size);
-                for (neuron, value) in preactivation.iter().enumerate() {
-                    let outcome = quantizer::step(
-                        lmu.hidden_activation,
-                        dt,
-                        amplitude,
-                        hidden_state[neuron],
-                        *value,
-                    )?;
-                    hidden_state[neuron] = outcome.state;
-                    hidden[neuron] = outcome.output;
-                    counts.push(outcome.count);
-                    integrators.push(outcome.integrator);
-                }
-                record.hidden_counts.push(counts);
-                record.hidden_integrator.push(integrators);
+                hidden.copy_from(&preactivation);
+                quantize_site(QuantizedSite::Hidden, &mut hidden, &mut record)?;
             } else {
                 hidden = preactivation.map(|value| activation::apply(lmu.hidden_activation, value));
             }
@@ -193,14 +181,10 @@ pub struct SampleRecord {
     pub hidden_preactivation: Vec<RowDVector<f64>>,
     /// `h_t`.
     pub hidden: Vec<RowDVector<f64>>,
-    /// Hidden spike counts per step (empty when the hidden units do not spike).
-    pub hidden_counts: Vec<Vec<i64>>,
-    /// Hidden integrator values per step.
-    pub hidden_integrator: Vec<Vec<f64>>,
-    /// Memory-input spike counts per step (empty when the memory input does not spike).
-    pub memory_input_counts: Vec<Vec<i64>>,
-    /// Memory-input integrator values per step.
-    pub memory_input_integrator: Vec<Vec<f64>>,
+    /// Each site's spike counts per step (empty where the site does not spike).
+    pub counts: SiteMap<Vec<Vec<i64>>>,
+    /// Each site's integrator values per step.
+    pub integrators: SiteMap<Vec<Vec<f64>>>,
     /// `h_T W_o + b_o`.
     pub logits: RowDVector<f64>,
 }
@@ -238,39 +222,20 @@ pub fn forward(
     let network = PreparedNetwork::new(model)?;
     check_batch(model, batch)?;
     let config = &model.config;
-    let lmu = &config.lmu;
     let placement = config.quantizer.placement;
     let mut logits = Tensor2::zeros(batch.batch, config.output_size);
     let mut sites = Vec::new();
-    let site_template = |site: QuantizedSite, activation: Activation, neurons: usize| {
-        let (fan_out, fan_out_last_step) = site.fan_outs(&model.config);
-        SiteTrace {
-            site,
-            activation,
-            batch: batch.batch,
-            steps: batch.steps,
-            neurons,
-            fan_out,
-            fan_out_last_step,
-            counts: hsnn_spec::Counts::new(),
-            integrator: Vec::new(),
-            tally: None,
+    if options.trace != TraceLevel::None {
+        for site in placement.sites() {
+            sites.push(SiteTrace::of_site(
+                site,
+                config,
+                (batch.batch, batch.steps),
+                hsnn_spec::Counts::new(),
+                Vec::new(),
+                None,
+            ));
         }
-    };
-    let recording = options.trace != TraceLevel::None;
-    if recording && placement.quantizes(QuantizedSite::Hidden) {
-        sites.push(site_template(
-            QuantizedSite::Hidden,
-            lmu.hidden_activation,
-            lmu.hidden_size,
-        ));
-    }
-    if recording && placement.quantizes(QuantizedSite::MemoryInput) {
-        sites.push(site_template(
-            QuantizedSite::MemoryInput,
-            Activation::Identity,
-            lmu.memory_size,
-        ));
     }
     let mut hidden_trace = Vec::new();
     let sequence_length = batch.steps * batch.features;
@@ -289,12 +254,8 @@ pub fn forward(
             logits.set(sample, output, *value);
         }
         for site_trace in &mut sites {
-            let (counts, integrators) = match site_trace.site {
-                QuantizedSite::Hidden => (&record.hidden_counts, &record.hidden_integrator),
-                QuantizedSite::MemoryInput => {
-                    (&record.memory_input_counts, &record.memory_input_integrator)
-                }
-            };
+            let site = site_trace.site;
+            let (counts, integrators) = (&record.counts[site], &record.integrators[site]);
             site_trace.counts.extend(counts.iter().flatten().copied());
             if options.trace == TraceLevel::Full {
                 site_trace.integrator.extend(integrators.iter().flatten());

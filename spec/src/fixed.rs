@@ -57,6 +57,17 @@ pub struct ConversionOptions {
     pub guard_bits: u32,
 }
 
+impl ConversionOptions {
+    /// Width of the value `site` carries when it does not spike (H4): what a dense chip moves
+    /// in its place, the operand of its MACs in H11's comparison.
+    pub fn dense_bits(&self, site: QuantizedSite) -> u32 {
+        match site {
+            QuantizedSite::Hidden => self.hidden_bits,
+            QuantizedSite::MemoryInput => self.memory_input_bits,
+        }
+    }
+}
+
 impl Default for ConversionOptions {
     fn default() -> Self {
         ConversionOptions {
