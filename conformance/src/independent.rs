@@ -80,6 +80,8 @@ pub struct Anchor {
     pub hidden: Vec<(Vec<f64>, Vec<f64>)>,
     /// Memory-input outputs and rates, one row per step.
     pub memory_input: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Memory-state outputs (what W_m reads) and rates, one row per step.
+    pub memory_state: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
 /// One quantizer step of clause Q2, written here from SPEC.md: returns `(a, v')`.
@@ -146,6 +148,16 @@ pub fn restated_lmu_logits(
             )
         })
         .collect();
+    let mut memory_state_states: Vec<f64> = (0..lmu.memory_length())
+        .map(|k| {
+            initial_state(
+                &quantizer.initial_state,
+                sample_id,
+                QuantizedSite::MemoryState,
+                k,
+            )
+        })
+        .collect();
     let mut recorded = Anchor::default();
     let mut hidden = vec![0.0; lmu.hidden_size];
     let mut memory = vec![0.0; lmu.memory_length()];
@@ -189,11 +201,35 @@ pub fn restated_lmu_logits(
             }
         }
         memory = next_memory;
+        // W_m reads the memory state's spikes where it spikes; the memory itself stays dense.
+        let fed_memory = if placement.quantizes(QuantizedSite::MemoryState) {
+            let rates = memory.clone();
+            let outputs: Vec<f64> = match anchor {
+                Some(anchor) => {
+                    let (spikes, anchor_rates) = &anchor.memory_state[step];
+                    (0..rates.len())
+                        .map(|j| spikes[j] + amplitude * (rates[j] - anchor_rates[j]))
+                        .collect()
+                }
+                None => (0..rates.len())
+                    .map(|j| {
+                        let (output, next) =
+                            quantize(rates[j], memory_state_states[j], dt, amplitude);
+                        memory_state_states[j] = next;
+                        output
+                    })
+                    .collect(),
+            };
+            recorded.memory_state.push((outputs.clone(), rates));
+            outputs
+        } else {
+            memory.clone()
+        };
         let mut z = row_times(&hidden, &weights.kernel_hidden);
         if let Some(kernel_input) = &weights.kernel_input {
             add_into(&mut z, &row_times(x, kernel_input));
         }
-        add_into(&mut z, &row_times(&memory, &weights.kernel_memory));
+        add_into(&mut z, &row_times(&fed_memory, &weights.kernel_memory));
         let rates: Vec<f64> = z
             .iter()
             .map(|&value| activate(lmu.hidden_activation, value))

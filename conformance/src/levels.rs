@@ -175,7 +175,9 @@ pub fn compare_counts(
     candidate: &Trace,
     integer_distance: f64,
 ) -> CountComparison {
-    let causal_order = [QuantizedSite::MemoryInput, QuantizedSite::Hidden];
+    // Within a step, the sites in the order the step quantizes them (clause N2).
+    let mut causal_order = QuantizedSite::ALL;
+    causal_order.sort_by_key(|site| site.position());
     let pairs: Vec<(&SiteTrace, &SiteTrace)> = causal_order
         .iter()
         .filter_map(|&site| Some((reference.site(site)?, candidate.site(site)?)))

@@ -222,11 +222,7 @@ pub fn n2_large_dt_approaches_plain_lmu(backend: &impl Backend, level: Level) {
         Level::Exact => (&[1e2, 1e4, 1e6, 1e8], 1e-5),
         _ => (&[1e1, 1e3, 1e5], 1e-3),
     };
-    for placement in [
-        QuantizerPlacement::HIDDEN,
-        QuantizerPlacement::MEMORY_INPUT,
-        QuantizerPlacement::BOTH,
-    ] {
+    for &placement in &QuantizerPlacement::ALL[1..] {
         let plain = small_model(5, Activation::Tanh, QuantizerPlacement::NONE, 1.0);
         let batch = small_batch(&plain, 9, 2, 30);
         let target = forward(backend, &plain, &batch, TraceLevel::None).logits;

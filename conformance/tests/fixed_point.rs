@@ -40,12 +40,8 @@ fn h8_tiny_network_matches_hand_derivation_hardware() {
 }
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Identity, Activation::Relu];
-const PLACEMENTS: [QuantizerPlacement; 4] = [
-    QuantizerPlacement::NONE,
-    QuantizerPlacement::HIDDEN,
-    QuantizerPlacement::MEMORY_INPUT,
-    QuantizerPlacement::BOTH,
-];
+/// Every placement: the empty one, then every set of sites (clause N2).
+const PLACEMENTS: &[QuantizerPlacement] = QuantizerPlacement::ALL;
 
 /// One random case: model, options, batch.
 fn case(
@@ -93,7 +89,7 @@ fn h12_hardware_equals_fixed_reference_bit_for_bit() {
     proptest!(deterministic(160), |(
         seed in 0u64..1000,
         activation in 0usize..3,
-        placement in 0usize..4,
+        placement in 0usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
         amplitude in prop::sample::select(vec![1.0, 0.5, 2.0]),
@@ -138,7 +134,7 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
     proptest!(deterministic(160), |(
         seed in 0u64..1000,
         activation in 0usize..3,
-        placement in 0usize..4,
+        placement in 0usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
         amplitude in prop::sample::select(vec![1.0, 0.5, 2.0]),
@@ -264,7 +260,7 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
     proptest!(deterministic(60), |(
         seed in 0u64..1000,
         activation in 0usize..3,
-        placement in 1usize..4,
+        placement in 1usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 3.0, 10.0]),
     )| {
@@ -273,6 +269,7 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
         for (site, counts, neurons, site_activation) in [
             (QuantizedSite::Hidden, &reference.counts[QuantizedSite::Hidden], config.lmu.hidden_size, config.lmu.hidden_activation),
             (QuantizedSite::MemoryInput, &reference.counts[QuantizedSite::MemoryInput], config.lmu.memory_size, Activation::Identity),
+            (QuantizedSite::MemoryState, &reference.counts[QuantizedSite::MemoryState], config.lmu.memory_size * config.lmu.order, Activation::Identity),
         ] {
             let Some(chip_site) = counters.site(site) else {
                 prop_assert!(counts.is_empty());
@@ -356,7 +353,9 @@ fn h10_dense_mac_counts_are_structural() {
 /// equals the reference's logits.
 #[test]
 fn h8_stream_equals_batch_forward() {
-    for (placement, activation) in [(3usize, 0usize), (1, 1), (2, 2)] {
+    // Placement 7 is every site: the memory state's events come between the memory input's
+    // and the hidden units', as the step runs them.
+    for (placement, activation) in [(3usize, 0usize), (1, 1), (2, 2), (7, 0), (4, 1)] {
         let (model, batch) = case(9, activation, placement, 7, 2.0, 1.0, 0.7);
         let fixed = convert(&model, &ConversionOptions::default()).expect("conversion");
         let reference = reference_run(&fixed, &batch, false).expect("reference run");
@@ -377,6 +376,16 @@ fn h8_stream_equals_batch_forward() {
                             [row * memory_size + neuron];
                         if n != 0 {
                             expected.push((QuantizedSite::MemoryInput, neuron, n));
+                        }
+                    }
+                }
+                let memory_length = memory_size * model.config.lmu.order;
+                if !reference.counts[QuantizedSite::MemoryState].is_empty() {
+                    for neuron in 0..memory_length {
+                        let n = reference.counts[QuantizedSite::MemoryState]
+                            [row * memory_length + neuron];
+                        if n != 0 {
+                            expected.push((QuantizedSite::MemoryState, neuron, n));
                         }
                     }
                 }

@@ -53,7 +53,8 @@ pub struct ChipState {
 /// One step's result in a stream (clause H8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepOutput {
-    /// The events the step's spiking sites sent, memory input first, in neuron order.
+    /// The events the step's spiking sites sent in the order the step runs them (memory input,
+    /// memory state, hidden units), each in neuron order.
     pub events: Vec<Event>,
 }
 
@@ -127,6 +128,16 @@ impl Chip {
                 neuron_updates: 0,
                 events: 0,
                 targets: vec![self.event_target("b_bar", "memory")],
+            });
+        }
+        if let Some(range) = self.model.counts[QuantizedSite::MemoryState] {
+            counters.sites.push(SiteCounters {
+                site: QuantizedSite::MemoryState,
+                neurons: lmu.memory_length(),
+                payload_bits: range.payload_bits,
+                neuron_updates: 0,
+                events: 0,
+                targets: vec![self.event_target("kernel_memory", "preactivation")],
             });
         }
         for (sum_name, sum) in self.sums() {
@@ -244,9 +255,25 @@ impl Chip {
         let mut preactivation_acc = vec![0i64; lmu.hidden_size];
         let pending = std::mem::take(&mut state.pending_hidden_events);
         if model.counts[QuantizedSite::Hidden].is_some() && state.step > 0 {
-            self.deliver_hidden(state, &pending, &mut preactivation_acc, "kernel_hidden", 0);
+            let hidden = QuantizedSite::Hidden;
+            self.deliver(
+                hidden,
+                state,
+                &pending,
+                &mut preactivation_acc,
+                "kernel_hidden",
+                0,
+            );
             if model.tensors.encoder_hidden.is_some() {
-                self.deliver_hidden(state, &pending, &mut memory_input_acc, "encoder_hidden", 1);
+                let target = 1;
+                self.deliver(
+                    hidden,
+                    state,
+                    &pending,
+                    &mut memory_input_acc,
+                    "encoder_hidden",
+                    target,
+                );
             }
         }
 
@@ -355,6 +382,29 @@ impl Chip {
         );
         state.counters.memory.state_words_written += lmu.memory_length() as u64;
 
+        // 4b. The memory state's quantizer, when it spikes: its events reach their rows of W_m
+        // now, and the dense terms below skip W_m (clause N2).
+        if let Some(rule) = &model.activations[QuantizedSite::MemoryState] {
+            let memory = state.memory.clone();
+            let site = QuantizedSite::MemoryState;
+            let sent = quantize_site(site, rule, formats.integrator_fraction_bits, state, &memory);
+            let counters = state.counters.site_mut(site);
+            counters.neuron_updates += lmu.memory_length() as u64;
+            counters.events += sent.len() as u64;
+            state.counters.nonlinear_neuron_updates += lmu.memory_length() as u64;
+            // The integrators are written back.
+            state.counters.memory.state_words_written += lmu.memory_length() as u64;
+            self.deliver(
+                site,
+                state,
+                &sent,
+                &mut preactivation_acc,
+                "kernel_memory",
+                0,
+            );
+            events.extend(sent);
+        }
+
         // 5. Z: dense terms (x W_x, M_t W_m, H_{t-1} W_h) on top of the events.
         let memory = state.memory.clone();
         self.dense_terms(
@@ -429,7 +479,15 @@ impl Chip {
         if model.counts[QuantizedSite::Hidden].is_some() {
             let pending = std::mem::take(&mut state.pending_hidden_events);
             let target = state.counters.site_mut(QuantizedSite::Hidden).targets.len() - 1;
-            self.deliver_hidden(state, &pending, &mut logits, "readout_kernel", target);
+            let hidden = QuantizedSite::Hidden;
+            self.deliver(
+                hidden,
+                state,
+                &pending,
+                &mut logits,
+                "readout_kernel",
+                target,
+            );
         } else {
             let hidden_output = state.hidden_output.clone();
             self.dense_terms(state, &model.sums.logits, "logits", &mut logits, |_| {
@@ -443,11 +501,13 @@ impl Chip {
         logits
     }
 
-    /// Delivers hidden events to `tensor`'s rows by shift-and-add, counting them against the
+    /// Delivers `site`'s events to `tensor`'s rows by shift-and-add, counting them against the
     /// site's target number `target` (clauses H8, H10). Every neuron update, event or not,
     /// counts one dense-equivalent MAC per target.
-    fn deliver_hidden(
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
         &self,
+        site: QuantizedSite,
         state: &mut ChipState,
         events: &[Event],
         accumulators: &mut [i64],
@@ -455,15 +515,15 @@ impl Chip {
         target: usize,
     ) {
         let sum = match tensor {
-            "kernel_hidden" => &self.model.sums.preactivation,
+            "kernel_hidden" | "kernel_memory" => &self.model.sums.preactivation,
             "encoder_hidden" => &self.model.sums.memory_input,
             _ => &self.model.sums.logits,
         };
         let weights = self.tensor(tensor);
         let fan_out = weights.cols as u64;
-        let hidden_size = self.model.config.lmu.hidden_size as u64;
-        let counters = &mut state.counters.site_mut(QuantizedSite::Hidden).targets[target];
-        counters.dense_equivalent_macs += hidden_size * fan_out;
+        let neurons = site.neurons(&self.model.config.lmu) as u64;
+        let counters = &mut state.counters.site_mut(site).targets[target];
+        counters.dense_equivalent_macs += neurons * fan_out;
         let shift = term(sum, tensor).map(|term| term.shift);
         for event in events {
             counters.synaptic_events += fan_out;

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use hsnn_spec::fixed::ConversionOptions;
 use hsnn_spec::model::parse_versioned;
-use hsnn_spec::{HsnnError, QuantizedSite, Result, SiteMap};
+use hsnn_spec::{HsnnError, Result, SiteActivation, SiteMap};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{DenseCounter, EventTarget, HardwareCounters, SiteCounters};
@@ -779,18 +779,21 @@ fn memory_traffic_bits(
             * f64::from(options.state_word_bits)
 }
 
-/// The memory input's neurons are nonlinear only while they spike: the comparison, where no
-/// site spikes, leaves them out.
+/// The neurons of an identity site (the memory input, the memory state) are nonlinear only
+/// while they spike: the comparison, where no site spikes, leaves them out.
 fn nonlinear_neuron_updates(counters: &HardwareCounters, network: Network) -> u64 {
     match network {
         Network::Hybrid => counters.nonlinear_neuron_updates,
         Network::NonSpikingComparison => {
-            let memory_input = counters
-                .site(QuantizedSite::MemoryInput)
-                .map_or(0, |site| site.neuron_updates);
+            let identity_sites: u64 = counters
+                .sites
+                .iter()
+                .filter(|site| site.site.base() == SiteActivation::Identity)
+                .map(|site| site.neuron_updates)
+                .sum();
             counters
                 .nonlinear_neuron_updates
-                .saturating_sub(memory_input)
+                .saturating_sub(identity_sites)
         }
     }
 }
@@ -869,6 +872,7 @@ fn dense_label(dense: &DenseCounter) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hsnn_spec::QuantizedSite;
 
     /// E1: the width rule's words are the ones its file form (serde) writes, and read back;
     /// the engine's words, command-line and Python only, are distinct and read back too.

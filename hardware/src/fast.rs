@@ -697,6 +697,8 @@ struct Piece<'a> {
     memory_input: Vec<f64>,
     /// The hidden output `H_{t-1}` (non-spiking) or the counts `N_{t-1}` (spiking).
     hidden: Vec<f64>,
+    /// The memory state's counts of the step, where it spikes (empty otherwise).
+    memory_state: Vec<f64>,
     /// Each spiking site's integrators `V`, the piece's sequences one after another.
     integrators: SiteMap<Vec<i64>>,
     /// The model's tensors in binary64, converted once, by name.
@@ -709,6 +711,7 @@ struct Piece<'a> {
     memory_pieces: Pieces,
     previous_memory_pieces: Pieces,
     hidden_pieces: Pieces,
+    memory_state_pieces: Pieces,
     /// The pair products' i32 sums before they join their accumulator: high and low pieces.
     pair_sums: (Vec<i32>, Vec<i32>),
     counters: HardwareCounters,
@@ -755,10 +758,13 @@ impl Pieces {
 }
 
 /// Which operand a tensor reads (H8): the input, the hidden output (or counts), the memory.
-fn operand_of(tensor: &str) -> Operand {
+fn operand_of(model: &FixedModel, tensor: &str) -> Operand {
     match tensor {
         "encoder_input" | "kernel_input" => Operand::Input,
         "encoder_hidden" | "kernel_hidden" | "readout_kernel" => Operand::Hidden,
+        "kernel_memory" if model.counts[QuantizedSite::MemoryState].is_some() => {
+            Operand::MemoryState
+        }
         _ => Operand::Memory,
     }
 }
@@ -768,6 +774,16 @@ enum Operand {
     Input,
     Hidden,
     Memory,
+    /// The memory state's counts, where it spikes.
+    MemoryState,
+}
+
+/// The largest magnitude of a spiking site's counts (H7).
+fn count_limit(model: &FixedModel, site: QuantizedSite) -> Option<i64> {
+    model.counts[site].as_ref().map(|range| {
+        let magnitude = range.min.unsigned_abs().max(range.max.unsigned_abs());
+        i64::try_from(magnitude).unwrap_or(i64::MAX)
+    })
 }
 
 /// The largest magnitude `operand` takes in `model` (H1's symmetric limits, H7's count range).
@@ -777,13 +793,9 @@ fn operand_limit(model: &FixedModel, operand: Operand) -> Option<i64> {
     match operand {
         Operand::Input => Some(limit(formats.input.bits)),
         Operand::Memory => Some(limit(formats.memory.bits)),
-        Operand::Hidden => match &model.counts[QuantizedSite::Hidden] {
-            Some(range) => {
-                let magnitude = range.min.unsigned_abs().max(range.max.unsigned_abs());
-                Some(i64::try_from(magnitude).unwrap_or(i64::MAX))
-            }
-            None => formats.hidden.as_ref().map(|format| limit(format.bits)),
-        },
+        Operand::Hidden => count_limit(model, QuantizedSite::Hidden)
+            .or_else(|| formats.hidden.as_ref().map(|format| limit(format.bits))),
+        Operand::MemoryState => count_limit(model, QuantizedSite::MemoryState),
     }
 }
 
@@ -836,7 +848,7 @@ fn pair_route(
     if tensor.rows <= 1 || tensor.cols <= 1 {
         return None;
     }
-    let limit = operand_limit(model, operand_of(name))?;
+    let limit = operand_limit(model, operand_of(model, name))?;
     let split = Split::for_limit(limit)?;
     let matrix = PairMatrix::new(&tensor.data, tensor.rows, tensor.cols, transpose, kernel)?;
     matrix.fits(split.piece_limit(limit)).then_some(matrix)
@@ -901,6 +913,8 @@ enum Reads {
     Hidden,
     Memory,
     PreviousMemory,
+    /// The memory state's counts (where it spikes).
+    MemoryState,
 }
 
 /// Which operands a sum's dense terms read (the chip's choice in H8's order).
@@ -958,7 +972,7 @@ impl<'a> Piece<'a> {
         let pieces = |operand: Operand, width: usize| {
             let read = pair_tensors
                 .iter()
-                .any(|&(name, _)| operand_of(name) == operand);
+                .any(|&(name, _)| operand_of(model, name) == operand);
             let split = operand_limit(model, operand)
                 .and_then(Split::for_limit)
                 .filter(|_| read);
@@ -968,6 +982,8 @@ impl<'a> Piece<'a> {
         let memory_pieces = pieces(Operand::Memory, lmu.memory_length());
         let previous_memory_pieces = pieces(Operand::Memory, lmu.memory_length());
         let hidden_pieces = pieces(Operand::Hidden, lmu.hidden_size);
+        let memory_state_pieces = pieces(Operand::MemoryState, lmu.memory_length());
+        let spiking_memory_state = model.counts[QuantizedSite::MemoryState].is_some();
         Piece {
             chip,
             batch,
@@ -978,6 +994,14 @@ impl<'a> Piece<'a> {
             previous_memory: vec![0.0; rows * lmu.memory_length()],
             memory_input: vec![0.0; rows * lmu.memory_size],
             hidden: vec![0.0; rows * lmu.hidden_size],
+            memory_state: vec![
+                0.0;
+                if spiking_memory_state {
+                    rows * lmu.memory_length()
+                } else {
+                    0
+                }
+            ],
             integrators,
             tensors,
             pair_tensors,
@@ -985,6 +1009,7 @@ impl<'a> Piece<'a> {
             memory_pieces,
             previous_memory_pieces,
             hidden_pieces,
+            memory_state_pieces,
             pair_sums: (Vec::new(), Vec::new()),
             counters,
             tallied,
@@ -1011,6 +1036,7 @@ impl<'a> Piece<'a> {
             Reads::Hidden => (&self.hidden, &self.hidden_pieces),
             Reads::Memory => (&self.memory, &self.memory_pieces),
             Reads::PreviousMemory => (&self.previous_memory, &self.previous_memory_pieces),
+            Reads::MemoryState => (&self.memory_state, &self.memory_state_pieces),
         };
         let width = reals.len() / rows.max(1);
         let pair = self
@@ -1083,7 +1109,7 @@ impl<'a> Piece<'a> {
             let width = match operand {
                 Reads::Input => self.input.len(),
                 Reads::Hidden => self.hidden.len(),
-                Reads::Memory | Reads::PreviousMemory => self.memory.len(),
+                Reads::Memory | Reads::PreviousMemory | Reads::MemoryState => self.memory.len(),
             } / rows.max(1);
             self.add_term(acc, cols, operand, 0, &term.tensor, term.shift);
             self.count_dense(&term.tensor, sum_name, macs);
@@ -1098,11 +1124,14 @@ impl<'a> Piece<'a> {
             .count_dense(tensor, sum, self.rows() as u64 * macs);
     }
 
-    /// Delivers the previous step's hidden counts to `tensor` (clause H8), counting them
-    /// against the hidden site's target `target` (H10).
+    /// Delivers `site`'s counts (read as `reads`) to `tensor` (clause H8), counting them against
+    /// the site's target `target` (H10).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn deliver_hidden(
+    fn deliver(
         &mut self,
+        site: QuantizedSite,
+        reads: Reads,
         events: &EventSums,
         sum: &Sum,
         tensor_name: &str,
@@ -1110,14 +1139,14 @@ impl<'a> Piece<'a> {
         acc: &mut [f64],
     ) {
         let rows = self.rows();
-        let hidden_size = self.chip.model().config.lmu.hidden_size;
+        let neurons = site.neurons(&self.chip.model().config.lmu);
         let cols = self.dense(tensor_name).cols;
         let fan_out = cols as u64;
         if let Some(term) = term(sum, tensor_name) {
-            self.add_term(acc, cols, Reads::Hidden, 0, tensor_name, term.shift);
+            self.add_term(acc, cols, reads, 0, tensor_name, term.shift);
         }
-        let counters = &mut self.counters.site_mut(QuantizedSite::Hidden).targets[target];
-        counters.dense_equivalent_macs += (rows * hidden_size) as u64 * fan_out;
+        let counters = &mut self.counters.site_mut(site).targets[target];
+        counters.dense_equivalent_macs += (rows * neurons) as u64 * fan_out;
         events.deliver(counters, fan_out);
         self.counters.memory.weight_words_read += events.events * fan_out;
     }
@@ -1187,6 +1216,7 @@ impl<'a> Piece<'a> {
         let memory_length = lmu.memory_length();
         let spiking_hidden = model.counts[QuantizedSite::Hidden].is_some();
         let memory_input_rule = model.activations[QuantizedSite::MemoryInput].as_ref();
+        let memory_state_rule = model.activations[QuantizedSite::MemoryState].as_ref();
         let fraction_v = formats.integrator_fraction_bits;
         let input_scale = 2f64.powi(formats.input.fraction_bits);
         let b_bar = &model.tensors.b_bar.data;
@@ -1205,6 +1235,7 @@ impl<'a> Piece<'a> {
         });
         let (mut step_hidden_counts, mut step_memory_input_counts) =
             (vec![0i64; hidden_size], vec![0i64; memory_size]);
+        let mut step_memory_state_counts = vec![0i64; memory_length];
 
         let mut memory_input_acc = vec![0.0; rows * memory_size];
         let mut memory_acc = vec![0.0; rows * memory_length];
@@ -1239,7 +1270,9 @@ impl<'a> Piece<'a> {
             memory_input_acc.fill(0.0);
             preactivation_acc.fill(0.0);
             if spiking_hidden && step > 0 {
-                self.deliver_hidden(
+                self.deliver(
+                    QuantizedSite::Hidden,
+                    Reads::Hidden,
                     &previous_events,
                     &sums.preactivation,
                     "kernel_hidden",
@@ -1247,7 +1280,9 @@ impl<'a> Piece<'a> {
                     &mut preactivation_acc,
                 );
                 if model.tensors.encoder_hidden.is_some() {
-                    self.deliver_hidden(
+                    self.deliver(
+                        QuantizedSite::Hidden,
+                        Reads::Hidden,
                         &previous_events,
                         &sums.memory_input,
                         "encoder_hidden",
@@ -1362,6 +1397,56 @@ impl<'a> Piece<'a> {
             self.memory_pieces.fill(0, &memory_integers);
             self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
 
+            // 4b. The memory state's quantizer, where it spikes: its counts reach W_m now, and
+            // the dense terms of Z skip W_m (clause N2).
+            if let Some(rule) = memory_state_rule {
+                let site = QuantizedSite::MemoryState;
+                let mut tally = EventSums::default();
+                for row in 0..rows {
+                    let neurons = row * memory_length..(row + 1) * memory_length;
+                    let slots = at(row, step, memory_length, 0)
+                        ..at(row, step, memory_length, memory_length);
+                    let recorded_counts = &mut record.counts[site];
+                    let counts: &mut [i64] = if recorded_counts.is_empty() {
+                        &mut step_memory_state_counts
+                    } else {
+                        &mut recorded_counts[slots.clone()]
+                    };
+                    fire_row(
+                        rule,
+                        fraction_v,
+                        &mut self.integrators[site][neurons.clone()],
+                        &memory_integers[neurons.clone()],
+                        counts,
+                        if self.full {
+                            &mut record.integrators[site][slots]
+                        } else {
+                            &mut []
+                        },
+                        &mut self.memory_state[neurons.clone()],
+                        &mut tally,
+                    );
+                    self.memory_state_pieces.fill(neurons.start, counts);
+                    if let Some(builder) = tallies[site].as_mut() {
+                        builder.add_row(counts, step + 1 == steps);
+                    }
+                }
+                let counters = self.counters.site_mut(site);
+                counters.neuron_updates += rows_u64 * memory_length as u64;
+                counters.events += tally.events;
+                self.counters.nonlinear_neuron_updates += rows_u64 * memory_length as u64;
+                self.counters.memory.state_words_written += rows_u64 * memory_length as u64;
+                self.deliver(
+                    site,
+                    Reads::MemoryState,
+                    &tally,
+                    &sums.preactivation,
+                    "kernel_memory",
+                    0,
+                    &mut preactivation_acc,
+                );
+            }
+
             // 5. Z.
             self.dense_terms(
                 &sums.preactivation,
@@ -1459,7 +1544,9 @@ impl<'a> Piece<'a> {
         let mut logits_acc = vec![0.0; rows * outputs];
         if spiking_hidden {
             let target = self.counters.site_mut(QuantizedSite::Hidden).targets.len() - 1;
-            self.deliver_hidden(
+            self.deliver(
+                QuantizedSite::Hidden,
+                Reads::Hidden,
                 &previous_events,
                 &sums.logits,
                 "readout_kernel",

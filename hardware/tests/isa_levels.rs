@@ -17,17 +17,12 @@ use hsnn_spec::{Activation, QuantizerPlacement, TraceLevel};
 /// tallies.
 #[test]
 fn h13_fast_engine_equals_chip_at_every_dispatch_level() {
-    let placements = [
-        QuantizerPlacement::NONE,
-        QuantizerPlacement::HIDDEN,
-        QuantizerPlacement::MEMORY_INPUT,
-        QuantizerPlacement::BOTH,
-    ];
+    let placements = QuantizerPlacement::ALL;
     let levels = IsaLevel::available();
     let mut compared = 0;
     for case in 0u64..24 {
         let activation = [Activation::Tanh, Activation::Relu][(case % 2) as usize];
-        let placement = placements[(case / 2 % 4) as usize];
+        let placement = placements[(case / 2) as usize % placements.len()];
         let dt = [1.0, 2.0, 10.0][(case % 3) as usize];
         let model = random_model(
             case * 7 + 3,

@@ -285,12 +285,20 @@ struct History {
     /// The fed memory inputs `u~_t`, time-major, when the memory is input-driven (then
     /// `memory` is empty).
     fed: Vec<f32>,
+    /// The memory states as they fed W_m, time-major, when the memory state spikes
+    /// (otherwise `memory` fed W_m).
+    fed_memory: Vec<f32>,
 }
 
 impl Drop for History {
     /// The per-step buffers go back to this thread's pool for the next step (clause T8).
     fn drop(&mut self) {
-        for buffer in [&mut self.memory, &mut self.hidden, &mut self.rates] {
+        for buffer in [
+            &mut self.memory,
+            &mut self.hidden,
+            &mut self.rates,
+            &mut self.fed_memory,
+        ] {
             scratch::give_back(std::mem::take(buffer));
         }
     }
@@ -374,7 +382,10 @@ impl Network {
                     .quantizes(site)
                     .then(|| make(site.activation(lmu)))
             }),
-            input_driven: !lmu.connections.hidden_to_memory && !lmu.connections.memory_to_memory,
+            // A spiking memory state needs every m_t, which the impulse response never forms.
+            input_driven: !lmu.connections.hidden_to_memory
+                && !lmu.connections.memory_to_memory
+                && !placement.quantizes(QuantizedSite::MemoryState),
             matrices: matrices.clone(),
             config,
         })
@@ -459,6 +470,22 @@ impl Network {
         let mut memory_input_quantized = vec![0.0f32; s * memory_size];
         let mut preactivation = vec![0.0f32; hidden_block];
         let mut memory_rates = vec![0.0f32; s * memory_size];
+        // The memory state as it feeds W_m, where it spikes: every slot of it is written at its
+        // step before any read, like `memory`.
+        let spiking_memory_state = self.quantizers[QuantizedSite::MemoryState].is_some();
+        let mut fed_memory = scratch::overwritten(if spiking_memory_state {
+            slots * memory_block
+        } else {
+            0
+        });
+        let mut memory_state_rates = vec![
+            0.0f32;
+            if spiking_memory_state {
+                memory_block
+            } else {
+                0
+            }
+        ];
         let tallying = trace == TraceLevel::Tally;
         let lmu = &self.config.lmu;
         let mut sites = SiteMap::from_fn(|site| {
@@ -591,11 +618,20 @@ impl Network {
                     }
                 }
 
-                // Z_t = M_t W_m + H_{t-1} W_h + X_t W_x
+                // Z_t = M~_t W_m + H_{t-1} W_h + X_t W_x, M~_t the memory state as it feeds
+                // W_m: quantized where it spikes (clause N2), M_t itself otherwise.
                 let current_memory = &memory[current * memory_block..][..memory_block];
+                let fed_to_kernel = if let Some(site) = &mut sites[QuantizedSite::MemoryState] {
+                    let fed = &mut fed_memory[current * memory_block..][..memory_block];
+                    let timing = (s, steps, step);
+                    site.step(current_memory, fed, &mut memory_state_rates, timing)?;
+                    &fed_memory[current * memory_block..][..memory_block]
+                } else {
+                    current_memory
+                };
                 self.packed
                     .kernel_memory
-                    .product(&mut preactivation, current_memory, s, false);
+                    .product(&mut preactivation, fed_to_kernel, s, false);
             }
             if step > 0 {
                 let previous_hidden = &hidden_states[previous * hidden_block..][..hidden_block];
@@ -662,6 +698,7 @@ impl Network {
             rates,
             hidden: hidden_states,
             fed: fed_all,
+            fed_memory,
         });
         Ok(ShardOutput {
             logits,
@@ -751,6 +788,25 @@ impl Network {
         } else {
             1.0
         };
+        let memory_state_gain = if self.quantizers[QuantizedSite::MemoryState].is_some() {
+            self.config.quantizer.amplitude as f32
+        } else {
+            1.0
+        };
+        // What fed W_m at each step: the quantized memory state where it spikes.
+        let memory_fed_to_kernel = if history.fed_memory.is_empty() {
+            &history.memory
+        } else {
+            &history.fed_memory
+        };
+        let mut through_kernel = vec![
+            0.0f32;
+            if memory_state_gain == 1.0 {
+                0
+            } else {
+                memory_block
+            }
+        ];
         let rates = if self.quantizers[QuantizedSite::Hidden].is_some() {
             &history.rates
         } else {
@@ -801,10 +857,19 @@ impl Network {
             preactivation_adjoint(dz, &hidden_adjoint, step_rates, activation, hidden_gain);
             let dz = &preactivation_adjoints[step * hidden_block..][..hidden_block];
             if !by_correlation {
-                // dM_t += dZ_t W_m^T
-                self.packed
-                    .kernel_memory_t
-                    .product(&mut memory_adjoint, dz, s, true);
+                // dM_t += dZ_t W_m^T, times alpha if the memory state spikes
+                if through_kernel.is_empty() {
+                    self.packed
+                        .kernel_memory_t
+                        .product(&mut memory_adjoint, dz, s, true);
+                } else {
+                    self.packed
+                        .kernel_memory_t
+                        .product(&mut through_kernel, dz, s, false);
+                    for (adjoint, &value) in memory_adjoint.iter_mut().zip(&through_kernel) {
+                        *adjoint += memory_state_gain * value;
+                    }
+                }
                 // dU_t = dM_t Bbar per memory dimension, times alpha if the memory input spikes
                 let du = &mut memory_input_adjoints[step * s * memory_size..][..s * memory_size];
                 row_dots(du, &memory_adjoint, &self.b_bar, memory_gain);
@@ -818,7 +883,7 @@ impl Network {
                     add_gradient_terms(
                         &mut kernel_memory_gradient,
                         (
-                            &history.memory[step * memory_block..end * memory_block],
+                            &memory_fed_to_kernel[step * memory_block..end * memory_block],
                             memory_length,
                         ),
                         (

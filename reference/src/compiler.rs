@@ -273,6 +273,18 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     let memory_input_counts = memory_input_rule
         .as_ref()
         .map(|rule| count_range(rule, Activation::Identity, formats.memory_input, options));
+    // The memory state's quantizer reads M in its own format (clause H6).
+    let memory_state_rule = placement.quantizes(QuantizedSite::MemoryState).then(|| {
+        spiking_rule(
+            Activation::Identity,
+            dt,
+            options,
+            formats.memory.fraction_bits,
+        )
+    });
+    let memory_state_counts = memory_state_rule
+        .as_ref()
+        .map(|rule| count_range(rule, Activation::Identity, formats.memory, options));
 
     let hidden_operand = match (&hidden_counts, formats.hidden) {
         (Some(range), _) => Operand {
@@ -309,6 +321,15 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
         fraction_bits: formats.memory.fraction_bits,
         largest: formats.memory.limit(),
     };
+    // What W_m reads: the memory state's counts where it spikes, M otherwise.
+    let kernel_memory_operand = match &memory_state_counts {
+        Some(range) => Operand {
+            name: "memory_state_counts",
+            fraction_bits: 0,
+            largest: range.min.abs().max(range.max),
+        },
+        None => memory_operand("memory"),
+    };
 
     // H2: alpha / dt folded into the tensors that read counts; H3: the Legendre matrices.
     let weights = &model.weights;
@@ -321,6 +342,7 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     };
     let hidden_folded = placement.quantizes(QuantizedSite::Hidden);
     let memory_input_folded = placement.quantizes(QuantizedSite::MemoryInput);
+    let memory_state_folded = placement.quantizes(QuantizedSite::MemoryState);
     let matrices = legendre::lmu_matrices(lmu.order, lmu.theta, lmu.discretizer)?;
 
     let weight = |tensor: &hsnn_spec::Tensor2, folded: bool, cap: i32| {
@@ -362,8 +384,8 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     );
     let kernel_memory = weight(
         &weights.kernel_memory,
-        false,
-        cap(fraction_z, memory_operand("memory")),
+        memory_state_folded,
+        cap(fraction_z, kernel_memory_operand),
     );
     let readout_kernel = weight(
         &weights.readout_kernel,
@@ -434,7 +456,7 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             (
                 Some(&kernel_memory),
                 "kernel_memory",
-                memory_operand("memory"),
+                kernel_memory_operand,
                 false,
             ),
         ],
@@ -494,9 +516,11 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
     let mut activations = FixedActivations::default();
     activations[QuantizedSite::Hidden] = Some(hidden_rule);
     activations[QuantizedSite::MemoryInput] = memory_input_rule;
+    activations[QuantizedSite::MemoryState] = memory_state_rule;
     let mut counts = FixedCounts::default();
     counts[QuantizedSite::Hidden] = hidden_counts;
     counts[QuantizedSite::MemoryInput] = memory_input_counts;
+    counts[QuantizedSite::MemoryState] = memory_state_counts;
     let mut fixed = FixedModel {
         format: FIXED_MODEL_FORMAT.into(),
         format_version: FIXED_MODEL_FORMAT_VERSION,

@@ -240,6 +240,8 @@ fn run_sequence(
             match name {
                 "input" => x.clone(),
                 "hidden" | "hidden_counts" => hidden.to_vec(),
+                // "memory", "previous_memory", or the memory state's counts: what the caller
+                // passes as the memory the sum reads.
                 _ => memory.to_vec(),
             }
         };
@@ -299,8 +301,16 @@ fn run_sequence(
         );
 
         // 5. Z = sat(rshr([Y_prev W_h] + [X W_x] + [M_t W_m], E_z - F_z)): the new memory
+        // 4b. the memory state's quantizer, when it spikes: W_m reads its counts (clause N2)
+        let fed_memory = if placement.quantizes(QuantizedSite::MemoryState) {
+            let memory = state.memory.clone();
+            let site = QuantizedSite::MemoryState;
+            quantize_site(model, site, &mut state, &memory, record, full)
+        } else {
+            state.memory.clone()
+        };
         let preactivation_sums = dense_sum(model, &model.sums.preactivation, |name| {
-            operands(name, &state.memory, &state.hidden)
+            operands(name, &fed_memory, &state.hidden)
         });
         let preactivation = round_to(
             &pad(preactivation_sums, lmu.hidden_size),

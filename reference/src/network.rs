@@ -141,13 +141,19 @@ impl PreparedNetwork {
             // m_t = m_{t-1} Abar^T + u_t^T Bbar  (each row is one memory dimension)
             memory = &memory * self.a_bar.transpose() + memory_input.transpose() * &self.b_bar;
             let current_memory = flatten(&memory);
+            // m_t as it feeds W_m: quantized where the memory state spikes (clause N2); the
+            // memory's own update and e_m keep the dense m_t.
+            let mut fed_memory = current_memory.clone();
+            if placement.quantizes(QuantizedSite::MemoryState) {
+                quantize_site(QuantizedSite::MemoryState, &mut fed_memory, &mut record)?;
+            }
 
-            // z_t = x_t W_x + h_{t-1} W_h + m_t W_m
+            // z_t = x_t W_x + h_{t-1} W_h + m~_t W_m
             let mut preactivation = &hidden * &self.kernel_hidden;
             if let Some(kernel_input) = &self.kernel_input {
                 preactivation += &x * kernel_input;
             }
-            preactivation += &current_memory * &self.kernel_memory;
+            preactivation += &fed_memory * &self.kernel_memory;
 
             // h_t = f(z_t), or its quantized version
             if placement.quantizes(QuantizedSite::Hidden) {
@@ -159,6 +165,7 @@ impl PreparedNetwork {
 
             record.memory_input.push(memory_input);
             record.memory.push(current_memory);
+            record.fed_memory.push(fed_memory);
             record.hidden_preactivation.push(preactivation);
             record.hidden.push(hidden.clone());
         }
@@ -177,6 +184,8 @@ pub struct SampleRecord {
     pub memory_input: Vec<RowDVector<f64>>,
     /// `m_t`, flattened memory-dimension-major.
     pub memory: Vec<RowDVector<f64>>,
+    /// `m_t` as fed to W_m (quantized when the memory state spikes).
+    pub fed_memory: Vec<RowDVector<f64>>,
     /// `z_t`, the hidden pre-activation.
     pub hidden_preactivation: Vec<RowDVector<f64>>,
     /// `h_t`.

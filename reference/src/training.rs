@@ -62,6 +62,11 @@ fn backward(
     } else {
         1.0
     };
+    let memory_state_gain = if placement.quantizes(QuantizedSite::MemoryState) {
+        amplitude
+    } else {
+        1.0
+    };
     let steps = record.hidden.len();
     let zeros_like = |matrix: &DMatrix<f64>| DMatrix::zeros(matrix.nrows(), matrix.ncols());
     let mut gradients = SampleGradients {
@@ -101,9 +106,12 @@ fn backward(
             *kernel_input += x.transpose() * &preactivation_adjoint;
         }
         gradients.kernel_hidden += previous_hidden.transpose() * &preactivation_adjoint;
-        gradients.kernel_memory += record.memory[t].transpose() * &preactivation_adjoint;
+        gradients.kernel_memory += record.fed_memory[t].transpose() * &preactivation_adjoint;
 
-        let from_hidden = &preactivation_adjoint * network.kernel_memory.transpose();
+        // Through the memory state's quantizer, when it spikes, with its rate's derivative
+        // (identity: the amplitude), as the other sites (clause T2).
+        let from_hidden =
+            &preactivation_adjoint * network.kernel_memory.transpose() * memory_state_gain;
         memory_adjoint += unflatten(&from_hidden, lmu.memory_size, lmu.order);
 
         // u_t enters m_t through Bbar: du_t[j] = sum_i dm_t[j][i] * Bbar[i].

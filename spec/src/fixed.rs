@@ -64,6 +64,7 @@ impl ConversionOptions {
         match site {
             QuantizedSite::Hidden => self.hidden_bits,
             QuantizedSite::MemoryInput => self.memory_input_bits,
+            QuantizedSite::MemoryState => self.memory_bits,
         }
     }
 }
@@ -892,10 +893,16 @@ impl Serialize for SiteRecordFields {
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(2 * QuantizedSite::COUNT))?;
+        let mut map = serializer.serialize_map(None)?;
         for site in QuantizedSite::ALL {
-            map.serialize_entry(&Self::field(site, false), &self.counts[site])?;
-            map.serialize_entry(&Self::field(site, true), &self.integrators[site])?;
+            // A site added later is written only where it spiked (as SiteMap's own rule).
+            let listed = site.listed_when_absent() || !self.counts[site].is_empty();
+            if listed {
+                map.serialize_entry(&Self::field(site, false), &self.counts[site])?;
+            }
+            if listed || !self.integrators[site].is_empty() {
+                map.serialize_entry(&Self::field(site, true), &self.integrators[site])?;
+            }
         }
         map.end()
     }

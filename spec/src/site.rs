@@ -26,6 +26,9 @@ pub enum QuantizedSite {
     Hidden,
     /// The memory input `u_t` (base activation: identity).
     MemoryInput,
+    /// The memory state `m_t` as it feeds `W_m` (base activation: identity, signed). The
+    /// memory's own update, `e_m` and the next step read the dense `m_t`.
+    MemoryState,
 }
 
 /// Where in the time step of clause N1 a site's quantizer acts, in the order the step runs.
@@ -34,6 +37,8 @@ pub enum StepPosition {
     /// On `u_t`, after it is computed from `x_t`, `h_{t-1}` and `m_{t-1}` and before it enters
     /// the memory update `m_t = Abar m_{t-1} + Bbar q(u_t)`.
     BeforeMemoryUpdate,
+    /// On `m_t`, after the memory update and before `m_t W_m` enters the pre-activation.
+    AfterMemoryUpdate,
     /// On `h_t`, after its activation and before it feeds the next step and the readout.
     AfterHiddenUpdate,
 }
@@ -50,7 +55,11 @@ pub enum SiteActivation {
 
 impl QuantizedSite {
     /// Every site, in the order traces, metrics and reports list them (clause N3).
-    pub const ALL: [QuantizedSite; 2] = [QuantizedSite::Hidden, QuantizedSite::MemoryInput];
+    pub const ALL: [QuantizedSite; 3] = [
+        QuantizedSite::Hidden,
+        QuantizedSite::MemoryInput,
+        QuantizedSite::MemoryState,
+    ];
 
     /// How many sites there are.
     pub const COUNT: usize = Self::ALL.len();
@@ -65,6 +74,7 @@ impl QuantizedSite {
         match self {
             QuantizedSite::Hidden => 1,
             QuantizedSite::MemoryInput => 2,
+            QuantizedSite::MemoryState => 3,
         }
     }
 
@@ -73,6 +83,7 @@ impl QuantizedSite {
         match self {
             QuantizedSite::Hidden => "hidden",
             QuantizedSite::MemoryInput => "memory_input",
+            QuantizedSite::MemoryState => "memory_state",
         }
     }
 
@@ -80,7 +91,17 @@ impl QuantizedSite {
     pub fn base(self) -> SiteActivation {
         match self {
             QuantizedSite::Hidden => SiteActivation::HiddenActivation,
-            QuantizedSite::MemoryInput => SiteActivation::Identity,
+            QuantizedSite::MemoryInput | QuantizedSite::MemoryState => SiteActivation::Identity,
+        }
+    }
+
+    /// Whether files list the site even where it holds nothing (`null`, an empty record): the
+    /// sites files have always listed. A site added later is written only where present, so
+    /// that files of networks without it, and their checksums, stay as they were.
+    pub fn listed_when_absent(self) -> bool {
+        match self {
+            QuantizedSite::Hidden | QuantizedSite::MemoryInput => true,
+            QuantizedSite::MemoryState => false,
         }
     }
 
@@ -89,6 +110,7 @@ impl QuantizedSite {
         match self {
             QuantizedSite::Hidden => StepPosition::AfterHiddenUpdate,
             QuantizedSite::MemoryInput => StepPosition::BeforeMemoryUpdate,
+            QuantizedSite::MemoryState => StepPosition::AfterMemoryUpdate,
         }
     }
 
@@ -105,14 +127,16 @@ impl QuantizedSite {
         match self {
             QuantizedSite::Hidden => lmu.hidden_size,
             QuantizedSite::MemoryInput => lmu.memory_size,
+            QuantizedSite::MemoryState => lmu.memory_length(),
         }
     }
 
     /// Fan-out of one event of each neuron at this site (SPEC.md clause B6), structural:
     /// `(every step but the last, the last step)`. A hidden event reaches W_h and, when present,
     /// e_h; at the last step only the readout reads h_T. A memory-input event enters its memory
-    /// through Bbar: `order` targets at every step. Part of the contract, so every backend
-    /// records the same fan-outs.
+    /// through Bbar: `order` targets at every step. A memory-state event reaches its row of W_m:
+    /// `hidden_size` targets at every step, the last included (m_T feeds z_T). Part of the
+    /// contract, so every backend records the same fan-outs.
     pub fn fan_outs(self, config: &NetworkConfig) -> (Vec<u64>, Vec<u64>) {
         let lmu = &config.lmu;
         match self {
@@ -128,6 +152,10 @@ impl QuantizedSite {
             }
             QuantizedSite::MemoryInput => {
                 let targets = vec![lmu.order as u64; lmu.memory_size];
+                (targets.clone(), targets)
+            }
+            QuantizedSite::MemoryState => {
+                let targets = vec![lmu.hidden_size as u64; lmu.memory_length()];
                 (targets.clone(), targets)
             }
         }
@@ -226,14 +254,41 @@ impl<T> IndexMut<QuantizedSite> for SiteMap<T> {
     }
 }
 
-/// A site map is written as an object keyed by site word, in registry order, every site
-/// present (`null` for an absent `Option`), so files list what each site holds by name.
-impl<T: Serialize> Serialize for SiteMap<T> {
+/// A value a site map holds in a file, which may stand for "nothing at this site".
+pub trait SiteValue {
+    /// Whether the value stands for nothing (an absent `Option`, an empty record).
+    fn is_absent(&self) -> bool;
+}
+
+impl<T> SiteValue for Option<T> {
+    fn is_absent(&self) -> bool {
+        self.is_none()
+    }
+}
+
+impl<T> SiteValue for Vec<T> {
+    fn is_absent(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl SiteValue for u32 {
+    fn is_absent(&self) -> bool {
+        false
+    }
+}
+
+/// A site map is written as an object keyed by site word, in registry order, so files list
+/// what each site holds by name. An absent value is written (`null`) only for the sites files
+/// have always listed ([`QuantizedSite::listed_when_absent`]).
+impl<T: Serialize + SiteValue> Serialize for SiteMap<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(QuantizedSite::COUNT))?;
+        let mut map = serializer.serialize_map(None)?;
         for (site, value) in self.iter() {
-            map.serialize_entry(site.name(), value)?;
+            if site.listed_when_absent() || !value.is_absent() {
+                map.serialize_entry(site.name(), value)?;
+            }
         }
         map.end()
     }
@@ -524,6 +579,30 @@ mod tests {
     }
 
     #[test]
+    fn e2_site_maps_keep_the_file_form_of_files_written_before_a_site_existed() {
+        let mut map = SiteMap::<Option<u8>>::default();
+        map[QuantizedSite::Hidden] = Some(7);
+        // The sites files have always listed are written when absent; a later one is not.
+        let text = serde_json::to_string(&map).expect("serializes");
+        assert_eq!(text, r#"{"hidden":7,"memory_input":null}"#);
+        let read: SiteMap<Option<u8>> = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(read, map);
+        map[QuantizedSite::MemoryState] = Some(3);
+        let text = serde_json::to_string(&map).expect("serializes");
+        assert_eq!(text, r#"{"hidden":7,"memory_input":null,"memory_state":3}"#);
+        assert_eq!(
+            serde_json::from_str::<SiteMap<Option<u8>>>(&text).expect("reads"),
+            map
+        );
+        for bad in [r#"{"hidden":1,"memory":2}"#, r#"{"hidden":1,"hidden":2}"#] {
+            assert!(
+                serde_json::from_str::<SiteMap<Option<u8>>>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn b6_fan_outs_follow_the_connections() {
         let mut config = NetworkConfig {
             lmu: LmuConfig {
@@ -556,6 +635,11 @@ mod tests {
             QuantizedSite::MemoryInput.fan_outs(&config),
             (vec![5; 2], vec![5; 2])
         );
+        // A memory-state event reaches its row of W_m, at the last step too.
+        assert_eq!(
+            QuantizedSite::MemoryState.fan_outs(&config),
+            (vec![3; 10], vec![3; 10])
+        );
         for site in QuantizedSite::ALL {
             let (fan_out, last) = site.fan_outs(&config);
             assert_eq!(fan_out.len(), site.neurons(&config.lmu));
@@ -567,6 +651,10 @@ mod tests {
         );
         assert_eq!(
             QuantizedSite::MemoryInput.activation(&config.lmu),
+            Activation::Identity
+        );
+        assert_eq!(
+            QuantizedSite::MemoryState.activation(&config.lmu),
             Activation::Identity
         );
     }

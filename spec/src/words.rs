@@ -125,10 +125,19 @@ mod tests {
     fn e1_every_choice_has_one_word_shared_with_its_file_form() {
         check_words::<Activation>(&["identity", "relu", "tanh"]);
         check_words::<Discretizer>(&["zero_order_hold", "euler"]);
-        check_words::<QuantizerPlacement>(&["none", "hidden", "memory_input", "both"]);
+        check_words::<QuantizerPlacement>(&[
+            "none",
+            "hidden",
+            "memory_input",
+            "both",
+            "memory_state",
+            "hidden+memory_state",
+            "memory_input+memory_state",
+            "hidden+memory_input+memory_state",
+        ]);
         check_words::<TraceLevel>(&["none", "tally", "counts", "full"]);
         check_words::<LossFunction>(&["softmax_cross_entropy", "keras2_probability"]);
-        check_words::<QuantizedSite>(&["hidden", "memory_input"]);
+        check_words::<QuantizedSite>(&["hidden", "memory_input", "memory_state"]);
     }
 
     #[test]
