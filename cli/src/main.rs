@@ -169,14 +169,14 @@ enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
-    /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v1.json`
+    /// Write the golden vectors (SPEC.md clause C4), e.g. `--out spec/vectors/hsnn-golden-v2.json`
     /// from the repository root.
     Vectors {
         /// Output path.
         #[arg(long)]
         out: PathBuf,
         /// Write the fixed-point golden vectors instead (SPEC.md C4, H12), e.g. `--out
-        /// spec/vectors/hsnn-golden-fixed-v1.json`.
+        /// spec/vectors/hsnn-golden-fixed-v2.json`.
         #[arg(long)]
         fixed: bool,
     },

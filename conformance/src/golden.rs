@@ -1,15 +1,18 @@
 //! Golden vectors (SPEC.md clause C4): generated from the reference, committed as
-//! `spec/vectors/hsnn-golden-v1.json`, and reproduced by every backend at its level.
+//! `spec/vectors/hsnn-golden-v2.json`, and reproduced by every backend at its level. The
+//! version 1 file stays committed beside it: its cases are version 2's first ones, and a test
+//! keeps it passing.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use hsnn_reference::ReferenceBackend;
 use hsnn_spec::vectors::{
     GoldenVectors, LmuCase, NetworkCase, QuantizerCase, VECTORS_FORMAT, VECTORS_FORMAT_VERSION,
+    VECTORS_FORMAT_VERSIONS,
 };
 use hsnn_spec::{
-    model::parse_versioned, Activation, Backend, Discretizer, ForwardOptions, HsnnError,
-    QuantizerPlacement, Result, Tensor2, TraceLevel,
+    model::parse_versioned_among, Activation, Backend, Discretizer, ForwardOptions, HsnnError,
+    QuantizedSite, QuantizerPlacement, Result, Tensor2, TraceLevel,
 };
 
 use crate::levels::{
@@ -18,10 +21,13 @@ use crate::levels::{
 use crate::network::{small_batch, small_model, values};
 
 /// Path of the committed golden-vector file, relative to the workspace root.
-pub const GOLDEN_PATH: &str = "spec/vectors/hsnn-golden-v1.json";
+pub const GOLDEN_PATH: &str = "spec/vectors/hsnn-golden-v2.json";
 
 /// The committed golden-vector file, compiled in so the check runs from any directory.
-pub const GOLDEN_JSON: &str = include_str!("../../spec/vectors/hsnn-golden-v1.json");
+pub const GOLDEN_JSON: &str = include_str!("../../spec/vectors/hsnn-golden-v2.json");
+
+/// The version 1 file, as committed before the memory-state site existed.
+pub const GOLDEN_V1_JSON: &str = include_str!("../../spec/vectors/hsnn-golden-v1.json");
 
 fn quantizer_cases(backend: &impl Backend) -> Result<Vec<QuantizerCase>> {
     let mut cases = Vec::new();
@@ -110,7 +116,7 @@ fn lmu_cases(backend: &impl Backend) -> Result<Vec<LmuCase>> {
 /// The network cases of C4 (name, activation, placement, dt); case `i` uses
 /// `small_model(300 + i, ...)` and `small_batch(.., 400 + i, 2, 16)`. The fixed-point golden
 /// vectors convert the same models.
-pub const NETWORK_CASES: [(&str, Activation, QuantizerPlacement, f64); 5] = [
+pub const NETWORK_CASES: [(&str, Activation, QuantizerPlacement, f64); 7] = [
     (
         "tanh_non_spiking",
         Activation::Tanh,
@@ -139,6 +145,19 @@ pub const NETWORK_CASES: [(&str, Activation, QuantizerPlacement, f64); 5] = [
         "tanh_both_spiking_dt_3",
         Activation::Tanh,
         QuantizerPlacement::BOTH,
+        3.0,
+    ),
+    // Version 2: the memory state alone, then every site at once.
+    (
+        "tanh_memory_state_spiking_dt_2",
+        Activation::Tanh,
+        QuantizerPlacement::only(QuantizedSite::MemoryState),
+        2.0,
+    ),
+    (
+        "relu_every_site_spiking_dt_3",
+        Activation::Relu,
+        QuantizerPlacement::BOTH.with(QuantizedSite::MemoryState),
         3.0,
     ),
 ];
@@ -198,11 +217,11 @@ pub fn generate_json() -> Result<String> {
 /// Parses a golden-vector file, checking its format tag and version before the rest, so a
 /// file of another version says so instead of failing on its schema (clause E2).
 pub fn parse(text: &str) -> Result<GoldenVectors> {
-    parse_versioned(
+    parse_versioned_among(
         text,
         "golden vectors",
         VECTORS_FORMAT,
-        VECTORS_FORMAT_VERSION,
+        &VECTORS_FORMAT_VERSIONS,
     )
 }
 
@@ -359,7 +378,7 @@ pub fn check_network_family(backend: &impl Backend, level: Level, vectors: &Gold
         crate::levels::not_applicable(
             "the golden network cases are f64 trajectories (C4), which a spiking fixed-point \
              run leaves at its first count flip; the fixed-point network has its own vectors, \
-             spec/vectors/hsnn-golden-fixed-v1.json, checked bit for bit (H12); its \
+             spec/vectors/hsnn-golden-fixed-v2.json, checked bit for bit (H12); its \
              quantizer cases run and its Legendre matrices are compared within 2^-16 in the \
              other C4 checks",
         );
@@ -590,6 +609,14 @@ pub fn assert_vectors_agree(committed: &GoldenVectors, regenerated: &GoldenVecto
             assert_reals_agree(level, &old.name, &reals(old_metrics), &reals(new_metrics));
         }
     }
+}
+
+/// Every family of `vectors` (quantizer, Legendre, network) reproduced by `backend` at
+/// `level`: how a file of any version read by [`parse`] is checked.
+pub fn check_vectors(backend: &impl Backend, level: Level, vectors: &GoldenVectors) {
+    check_quantizer_family(backend, level, vectors);
+    check_lmu_family(backend, level, vectors);
+    check_network_family(backend, level, vectors);
 }
 
 fn committed_vectors() -> GoldenVectors {

@@ -25,9 +25,9 @@ fn c4_golden_vectors_are_up_to_date() {
 
 #[test]
 fn c4_golden_vectors_reject_other_versions() {
-    let other = GOLDEN_JSON.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
-    let error = parse(&other).expect_err("version 2 is not read");
-    assert!(error.to_string().contains("version 2"), "{error}");
+    let other = GOLDEN_JSON.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
+    let error = parse(&other).expect_err("version 3 is not read");
+    assert!(error.to_string().contains("version 3"), "{error}");
 }
 
 /// C4 (issue: a fused multiply-add hid under the tolerance): the comparison of the committed
@@ -89,7 +89,7 @@ fn h12_fixed_golden_vectors_are_up_to_date() {
 fn h12_fixed_golden_vectors() {
     use hsnn_conformance::golden_fixed::{check_fixed_vectors, parse, FIXED_GOLDEN_JSON};
     let vectors = parse(FIXED_GOLDEN_JSON).expect("the committed fixed vectors parse");
-    assert_eq!(vectors.cases.len(), 11);
+    assert_eq!(vectors.cases.len(), 15);
     let chip =
         |model: &hsnn_spec::fixed::FixedModel, batch: &hsnn_spec::SequenceBatch, full: bool| {
             let chip = hsnn_hardware::Chip::new(model.clone())?;
@@ -104,4 +104,61 @@ fn h12_fixed_golden_vectors() {
         .map_err(|error| error.to_string())
         .expect_err("a changed integer is caught");
     assert!(message.contains("memory[5]"), "{message}");
+}
+
+/// C4, E2: the version 1 golden vectors, committed before the memory-state site existed, still
+/// read and still pass: each of their cases is in version 2 with the same name and values
+/// (regenerating changed no old case), and the reference and the optimized backend reproduce
+/// them at their levels.
+#[test]
+fn c4_version_1_vectors_still_pass() {
+    use hsnn_conformance::golden::{check_vectors, GOLDEN_V1_JSON};
+    use hsnn_conformance::levels::Level;
+    let old = parse(GOLDEN_V1_JSON).expect("version 1 still reads");
+    assert_eq!(old.format_version, 1);
+    let new = parse(GOLDEN_JSON).expect("version 2 reads");
+    assert_eq!(new.format_version, 2);
+    let mut same_names = new.clone();
+    same_names
+        .network
+        .retain(|case| old.network.iter().any(|o| o.name == case.name));
+    assert_eq!(same_names.network.len(), old.network.len());
+    assert!(
+        new.network.len() > old.network.len(),
+        "version 2 adds cases"
+    );
+    assert_vectors_agree(&old, &same_names);
+    check_vectors(&hsnn_reference::ReferenceBackend, Level::Exact, &old);
+    check_vectors(
+        &hsnn_optimized::OptimizedBackend,
+        hsnn_conformance::levels::F32_EXPLAINED,
+        &old,
+    );
+}
+
+/// H12, E2: the version 1 fixed-point golden vectors still read and pass on both fixed-point
+/// implementations, and each of their cases is in version 2 unchanged.
+#[test]
+fn h12_version_1_fixed_vectors_still_pass() {
+    use hsnn_conformance::golden_fixed::{
+        check_fixed_vectors, parse, FIXED_GOLDEN_JSON, FIXED_GOLDEN_V1_JSON,
+    };
+    let old = parse(FIXED_GOLDEN_V1_JSON).expect("version 1 still reads");
+    assert_eq!(old.format_version, 1);
+    let new = parse(FIXED_GOLDEN_JSON).expect("version 2 reads");
+    for case in &old.cases {
+        let same = new
+            .cases
+            .iter()
+            .find(|c| c.name == case.name)
+            .expect("kept in version 2");
+        assert_eq!(same, case, "{}", case.name);
+    }
+    let chip =
+        |model: &hsnn_spec::fixed::FixedModel, batch: &hsnn_spec::SequenceBatch, full: bool| {
+            let chip = hsnn_hardware::Chip::new(model.clone())?;
+            hsnn_hardware::run_batch(&chip, batch, full, 2).map(|(run, _)| run)
+        };
+    check_fixed_vectors(hsnn_reference::fixed::run, &old).expect("reference");
+    check_fixed_vectors(chip, &old).expect("hardware");
 }

@@ -2,11 +2,11 @@
 
 Run from anywhere::
 
-    python ports/numpy/check_golden.py [path/to/hsnn-golden-v1.json]
+    python ports/numpy/check_golden.py [path/to/hsnn-golden-v2.json]
 
 Prints one line per case and exits with status 1 if any case fails. The checks:
 
-- every quantizer, Legendre and network case of ``spec/vectors/hsnn-golden-v1.json`` at SPEC
+- every quantizer, Legendre and network case of ``spec/vectors/hsnn-golden-v2.json`` at SPEC
   C1 (``Level::Exact``): integers identical, each real ``y`` within
   ``1e-12 * max(|x|, 1)`` of the expected ``x``; for the network cases also the trace's sites,
   fan-outs, ``hidden``, the bit metrics recomputed from the port's trace (SPEC B) equal to the
@@ -43,7 +43,7 @@ from hsnn_numpy_port import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = REPO / "spec" / "vectors" / "hsnn-golden-v1.json"
+GOLDEN = REPO / "spec" / "vectors" / "hsnn-golden-v2.json"
 SCIPY_FIXTURES = REPO / "spec" / "vectors" / "independent" / "scipy_lmu.json"
 EXACT_RELATIVE = 1e-12
 GRADIENT_RELATIVE = 1e-6
@@ -59,6 +59,8 @@ SPIKING_PROBLEMS = [
     ("both", 1.0, 0.7, "tanh"),
     ("both", 2.0, 1.5, "tanh"),
     ("both", 3.0, 1.0, "identity"),
+    ("memory_state", 2.0, 0.7, "tanh"),
+    ("hidden+memory_input+memory_state", 1.0, 1.5, "tanh"),
 ]
 
 Result = tuple[str, bool, str]
@@ -98,11 +100,12 @@ def bits_identical(actual: Any, expected: Any) -> bool:
 
 
 def load_golden(path: Path = GOLDEN) -> dict[str, Any]:
-    """Reads the golden file and checks its header (SPEC C4, E2: ("hsnn-vectors", 1))."""
+    """Reads the golden file and checks its header (SPEC C4, E2: ("hsnn-vectors", 1 or 2);
+    version 2 adds the memory-state cases)."""
     vectors = json.loads(path.read_text())
     header = (vectors.get("format"), vectors.get("format_version"))
-    if header != ("hsnn-vectors", 1):
-        raise SystemExit(f"{path}: found {header}, this checker reads ('hsnn-vectors', 1)")
+    if header not in (("hsnn-vectors", 1), ("hsnn-vectors", 2)):
+        raise SystemExit(f"{path}: found {header}, this checker reads ('hsnn-vectors', 1 or 2)")
     return vectors
 
 
@@ -557,11 +560,19 @@ def restated_logits(
     w_o, b_o = tensor("readout_kernel"), tensor("readout_bias")
     assert e_x is not None and w_h is not None and w_m is not None
     assert w_o is not None and b_o is not None
-    spike_h = q["placement"] in ("hidden", "both")
-    spike_u = q["placement"] in ("memory_input", "both")
+    placed = {"none": set(), "both": {"hidden", "memory_input"}}.get(
+        q["placement"], set(q["placement"].split("+"))
+    )
+    spike_h = "hidden" in placed
+    spike_u = "memory_input" in placed
+    spike_s = "memory_state" in placed
     size, steps, feats = batch["batch"], batch["steps"], batch["features"]
     x_all = np.asarray(batch["data"], dtype=float).reshape(size, steps, feats)
-    found = {"hidden": np.zeros((size, steps, n_h)), "memory_input": np.zeros((size, steps, n_m))}
+    found = {
+        "hidden": np.zeros((size, steps, n_h)),
+        "memory_input": np.zeros((size, steps, n_m)),
+        "memory_state": np.zeros((size, steps, n_m * d)),
+    }
     logits = np.zeros((size, config["output_size"]))
     for s in range(size):
         h = np.zeros(n_h)
@@ -583,7 +594,15 @@ def restated_logits(
                     u = alpha * u + offsets["memory_input"][s, t]
             mem = [a_bar @ mem[j] + b_bar * u[j] for j in range(n_m)]
             flat = np.concatenate(mem)
-            z = h @ w_h + flat @ w_m + (x @ w_x if w_x is not None else 0.0)
+            fed = flat  # what W_m reads: the memory state's spikes where it spikes (N2)
+            if spike_s:
+                if spikes is not None:
+                    found["memory_state"][s, t] = spikes["memory_state"][s, t] - alpha * flat
+                    fed = spikes["memory_state"][s, t]
+                else:
+                    assert offsets is not None
+                    fed = alpha * flat + offsets["memory_state"][s, t]
+            z = h @ w_h + fed @ w_m + (x @ w_x if w_x is not None else 0.0)
             if spike_h:
                 if spikes is not None:
                     found["hidden"][s, t] = spikes["hidden"][s, t] - alpha * rate(z)
@@ -620,6 +639,7 @@ def check_gradients_spiking(
         )
     spikes.setdefault("hidden", np.zeros((size, steps, cfg["hidden_size"])))
     spikes.setdefault("memory_input", np.zeros((size, steps, cfg["memory_size"])))
+    spikes.setdefault("memory_state", np.zeros((size, steps, cfg["memory_size"] * cfg["order"])))
     base, offsets = restated_logits(port, model, batch, None, spikes)
     same = relative_error(base, run["logits"]) <= 1e-12
     smooth, _ = restated_logits(port, model, batch, offsets)

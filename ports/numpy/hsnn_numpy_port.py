@@ -44,11 +44,11 @@ MAX_ORDER = 4096
 MAX_PARAMETERS = 1 << 28
 ACTIVATIONS = ("identity", "relu", "tanh")
 SIGNED_ACTIVATIONS = ("identity", "tanh")
-PLACEMENTS = ("none", "hidden", "memory_input", "both")
+SITES = ("hidden", "memory_input", "memory_state")
 DISCRETIZERS = ("zero_order_hold", "euler")
 TRACE_LEVELS = ("none", "counts", "full")
 LOSSES = ("softmax_cross_entropy", "keras2_probability")
-SITE_CODES = {"hidden": 1, "memory_input": 2}
+SITE_CODES = {"hidden": 1, "memory_input": 2, "memory_state": 3}
 WEIGHT_NAMES = (
     "encoder_input",
     "encoder_hidden",
@@ -395,6 +395,23 @@ def _at_least_one(field: str, value: Any) -> int:
     return number
 
 
+def _placement_sites(field: str, value: Any) -> frozenset[str]:
+    """The sites a placement word names (SPEC N2): ``none``, ``both`` (hidden and memory input),
+    or site words joined by ``+`` in any order, each at most once."""
+    if value == "none":
+        return frozenset()
+    if value == "both":
+        return frozenset(("hidden", "memory_input"))
+    parts = str(value).split("+")
+    if any(part not in SITES for part in parts) or len(set(parts)) != len(parts):
+        raise HsnnError(
+            "invalid_config",
+            f"{field}: must be none, both, or site words joined by '+' (sites: "
+            f"{', '.join(SITES)}), got {value!r}",
+        )
+    return frozenset(parts)
+
+
 def _choice(field: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
         raise HsnnError("invalid_config", f"{field}: must be one of {list(choices)}, got {value!r}")
@@ -437,7 +454,8 @@ def _parse_config(config: Mapping[str, Any]) -> dict[str, Any]:
     lmu = _parse_lmu_config(config["lmu"], "lmu")
     output_size = _at_least_one("output_size", config["output_size"])
     q = config["quantizer"]
-    placement = _choice("quantizer.placement", q.get("placement", "none"), PLACEMENTS)
+    placement = q.get("placement", "none")
+    _placement_sites("quantizer.placement", placement)
     dt = _positive_finite("quantizer.dt", q["dt"])
     amplitude = _positive_finite("quantizer.amplitude", q.get("amplitude", 1.0))
     state = q.get("initial_state") or {"kind": "uniform", "seed": 0}
@@ -611,6 +629,10 @@ def _fan_outs(config: Mapping[str, Any], site: str) -> tuple[list[int], list[int
             lmu["memory_size"] if lmu["connections"]["hidden_to_memory"] else 0
         )
         return [every] * lmu["hidden_size"], [config["output_size"]] * lmu["hidden_size"]
+    if site == "memory_state":
+        # A memory-state event reaches its row of W_m, at the last step too.
+        length = lmu["memory_size"] * lmu["order"]
+        return [lmu["hidden_size"]] * length, [lmu["hidden_size"]] * length
     return [lmu["order"]] * lmu["memory_size"], [lmu["order"]] * lmu["memory_size"]
 
 
@@ -1059,8 +1081,10 @@ class NumpyPort:
         activation = lmu["hidden_activation"]
         placement = q["placement"]
         dt, alpha = q["dt"], q["amplitude"]
-        spike_hidden = placement in ("hidden", "both")
-        spike_memory = placement in ("memory_input", "both")
+        sites_placed = _placement_sites("quantizer.placement", placement)
+        spike_hidden = "hidden" in sites_placed
+        spike_memory = "memory_input" in sites_placed
+        spike_state = "memory_state" in sites_placed
         matrices = self.lmu_matrices(lmu)
         a_bar, b_bar = matrices["a_bar"], matrices["b_bar"][:, 0]
         e_x, e_h, e_m = (
@@ -1078,12 +1102,19 @@ class NumpyPort:
             if spike_memory
             else None
         )
+        v_s = (
+            _initial_states(q["initial_state"], sample_ids, "memory_state", length)
+            if spike_state
+            else None
+        )
         record_counts = level in ("counts", "full")
         record_full = level == "full"
         counts_h = np.zeros((size, steps, n_h), dtype=np.int64) if spike_hidden else None
         counts_u = np.zeros((size, steps, n_m), dtype=np.int64) if spike_memory else None
         integ_h = np.zeros((size, steps, n_h)) if spike_hidden else None
         integ_u = np.zeros((size, steps, n_m)) if spike_memory else None
+        counts_s = np.zeros((size, steps, length), dtype=np.int64) if spike_state else None
+        integ_s = np.zeros((size, steps, length)) if spike_state else None
         hidden_trace = np.zeros((size, steps, n_h)) if record_full else None
         saved: dict[str, list[np.ndarray]] = {"x": [], "h_prev": [], "m_prev": [], "m": [], "z": []}
 
@@ -1107,7 +1138,14 @@ class NumpyPort:
             # L4: m_t = m_{t-1} Abar^T + u~_t^T Bbar^T, per memory dimension
             m = _mm(m, a_bar.T) + u[:, :, None] * b_bar[None, None, :]
             m_flat = m.reshape(size, length)
-            # L4: z_t = x_t W_x + h_{t-1} W_h + m_t W_m (the updated m_t)
+            # N2: the memory-state quantizer (identity) on m_t as it feeds W_m only; the memory
+            # itself, e_m and the next step keep the dense m_t.
+            if spike_state:
+                assert v_s is not None and counts_s is not None and integ_s is not None
+                n_s, v_s, w_s, m_flat = _quantizer_step(v_s, m_flat, dt, alpha)
+                counts_s[:, t] = n_s
+                integ_s[:, t] = w_s
+            # L4: z_t = x_t W_x + h_{t-1} W_h + m_t W_m (the updated m_t, as fed)
             z = _mm(h, w_h) + _mm(m_flat, w_m)
             if w_x is not None:
                 z = _mm(x, w_x) + z
@@ -1134,6 +1172,7 @@ class NumpyPort:
             for site, spikes, counts, integ, neurons, act in (
                 ("hidden", spike_hidden, counts_h, integ_h, n_h, activation),
                 ("memory_input", spike_memory, counts_u, integ_u, n_m, "identity"),
+                ("memory_state", spike_state, counts_s, integ_s, length, "identity"),
             ):
                 if not spikes:
                     continue
@@ -1185,8 +1224,10 @@ class NumpyPort:
         length = n_m * d
         activation = lmu["hidden_activation"]
         alpha = q["amplitude"]
-        hidden_gain = alpha if q["placement"] in ("hidden", "both") else 1.0
-        memory_gain = alpha if q["placement"] in ("memory_input", "both") else 1.0
+        sites_placed = _placement_sites("quantizer.placement", q["placement"])
+        hidden_gain = alpha if "hidden" in sites_placed else 1.0
+        memory_gain = alpha if "memory_input" in sites_placed else 1.0
+        state_gain = alpha if "memory_state" in sites_placed else 1.0
         a_bar, b_bar = record["a_bar"], record["b_bar"]
         e_h, e_m = weights["encoder_hidden"], weights["encoder_memory"]
         w_x, w_h, w_m = weights["kernel_input"], weights["kernel_hidden"], weights["kernel_memory"]
@@ -1212,7 +1253,8 @@ class NumpyPort:
                 g["kernel_input"] = g["kernel_input"] + _mm(x.T, dz)  # type: ignore[operator]
             g["kernel_hidden"] = g["kernel_hidden"] + _mm(h_prev.T, dz)  # type: ignore[operator]
             g["kernel_memory"] = g["kernel_memory"] + _mm(m_t.T, dz)  # type: ignore[operator]
-            dm = dm + _mm(dz, w_m.T)
+            # m_t here is what fed W_m (the memory state's spikes where it spikes, T2)
+            dm = dm + _mm(dz, w_m.T) * state_gain
             dm3 = dm.reshape(size, n_m, d)
             du = _mm(dm3, b_bar[:, None])[..., 0]  # per memory dimension j: sum_i dm[j][i] Bbar[i]
             if memory_gain != 1.0:

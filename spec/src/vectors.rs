@@ -13,15 +13,20 @@ use crate::trace::Trace;
 
 /// The `format` tag of a golden-vector file.
 pub const VECTORS_FORMAT: &str = "hsnn-vectors";
-/// The golden-vector format version.
-pub const VECTORS_FORMAT_VERSION: u32 = 1;
+/// The golden-vector format version: 2 adds network cases where the memory state spikes
+/// (clause N2's third site), whose placement words version 1 readers do not know; version 1
+/// files read unchanged.
+pub const VECTORS_FORMAT_VERSION: u32 = 2;
+
+/// Every golden-vector format version this crate reads, oldest first.
+pub const VECTORS_FORMAT_VERSIONS: [u32; 2] = [1, VECTORS_FORMAT_VERSION];
 
 /// A whole golden-vector file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenVectors {
     /// Always [`VECTORS_FORMAT`].
     pub format: String,
-    /// Always [`VECTORS_FORMAT_VERSION`].
+    /// One of [`VECTORS_FORMAT_VERSIONS`]; written as [`VECTORS_FORMAT_VERSION`].
     pub format_version: u32,
     /// What produced the file.
     pub generator: String,
@@ -89,8 +94,12 @@ pub struct NetworkCase {
 
 /// The `format` tag of the fixed-point golden-vector file (SPEC.md clauses C4, H12).
 pub const FIXED_VECTORS_FORMAT: &str = "hsnn-fixed-vectors";
-/// The fixed-point golden-vector format version.
-pub const FIXED_VECTORS_FORMAT_VERSION: u32 = 1;
+/// The fixed-point golden-vector format version: 2 adds cases where the memory state spikes,
+/// whose fixed models carry the `memory_state` site; version 1 files read unchanged.
+pub const FIXED_VECTORS_FORMAT_VERSION: u32 = 2;
+
+/// Every fixed-point golden-vector format version this crate reads, oldest first.
+pub const FIXED_VECTORS_FORMAT_VERSIONS: [u32; 2] = [1, FIXED_VECTORS_FORMAT_VERSION];
 
 /// The fixed-point golden vectors (SPEC.md C4, H12): fixed models with inputs and the
 /// integers every fixed-point implementation must reproduce bit for bit.
@@ -99,7 +108,7 @@ pub const FIXED_VECTORS_FORMAT_VERSION: u32 = 1;
 pub struct FixedVectors {
     /// Always [`FIXED_VECTORS_FORMAT`].
     pub format: String,
-    /// Always [`FIXED_VECTORS_FORMAT_VERSION`].
+    /// One of [`FIXED_VECTORS_FORMAT_VERSIONS`]; written as [`FIXED_VECTORS_FORMAT_VERSION`].
     pub format_version: u32,
     /// What produced the file.
     pub generator: String,
