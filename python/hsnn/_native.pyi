@@ -37,7 +37,10 @@ _Integers: TypeAlias = npt.NDArray[np.int64]
 _Activation: TypeAlias = Literal["identity", "relu", "tanh"]
 _Trace: TypeAlias = Literal["none", "tally", "counts", "full"]
 _Loss: TypeAlias = Literal["softmax_cross_entropy", "keras2_probability"]
-_Placement: TypeAlias = Literal["none", "hidden", "memory_input", "both"]
+_Site: TypeAlias = Literal["hidden", "memory_input", "memory_state"]
+# A placement is a set of sites (SPEC N2): "none", a site word, "both" (hidden and memory
+# input), or site words joined by "+" in any order; too many spellings for a Literal.
+_Placement: TypeAlias = str
 _Split: TypeAlias = Literal["train", "validation", "test"]
 _Engine: TypeAlias = Literal["fast", "chip"]
 
@@ -146,7 +149,7 @@ def load_psmnist(
 def bit_metrics(
     counts: _Integers,
     activation: _Activation = "tanh",
-    site: Literal["hidden", "memory_input"] = "hidden",
+    site: _Site = "hidden",
     fan_out: _Integers | None = None,
     fan_out_last_step: _Integers | None = None,
 ) -> dict[str, Any]: ...

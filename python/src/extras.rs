@@ -113,7 +113,7 @@ const MAX_FAN_OUT: u64 = 1 << 20;
 ///     int64 ``[batch, steps, neurons]``, the counts ``n_t`` (Q1).
 /// activation : {"tanh", "relu", "identity"}
 ///     The site's base activation; it decides B1's sign bit.
-/// site : {"hidden", "memory_input"}
+/// site : {"hidden", "memory_input", "memory_state"}
 ///     Which site (N2).
 /// fan_out, fan_out_last_step : numpy.ndarray, optional
 ///     int64 ``[neurons]``, targets of one event at every step but the last and at the last

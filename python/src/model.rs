@@ -190,7 +190,10 @@ impl PyModel {
     ///
     /// Parameters
     /// ----------
-    /// placement : {"none", "hidden", "memory_input", "both"}, optional
+    /// placement : str, optional
+    ///     A set of sites (N2): ``"none"``, a site (``"hidden"``, ``"memory_input"``,
+    ///     ``"memory_state"``), ``"both"`` (hidden and memory input), or sites joined by
+    ///     ``"+"``, e.g. ``"hidden+memory_state"``.
     /// dt : float, optional
     #[pyo3(signature = (placement=None, dt=None))]
     fn with_quantizer(
