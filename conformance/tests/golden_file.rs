@@ -90,16 +90,11 @@ fn h12_fixed_golden_vectors() {
     use hsnn_conformance::golden_fixed::{check_fixed_vectors, parse, FIXED_GOLDEN_JSON};
     let vectors = parse(FIXED_GOLDEN_JSON).expect("the committed fixed vectors parse");
     assert_eq!(vectors.cases.len(), 15);
-    let chip =
-        |model: &hsnn_spec::fixed::FixedModel, batch: &hsnn_spec::SequenceBatch, full: bool| {
-            let chip = hsnn_hardware::Chip::new(model.clone())?;
-            hsnn_hardware::run_batch(&chip, batch, full, 2).map(|(run, _)| run)
-        };
     check_fixed_vectors(hsnn_reference::fixed::run, &vectors).expect("reference");
-    check_fixed_vectors(chip, &vectors).expect("hardware");
+    check_fixed_vectors(chip_run, &vectors).expect("hardware");
     let mut changed = vectors.clone();
     changed.cases[3].expected.memory[5] += 1;
-    let message = check_fixed_vectors(chip, &changed)
+    let message = check_fixed_vectors(chip_run, &changed)
         .map(drop)
         .map_err(|error| error.to_string())
         .expect_err("a changed integer is caught");
@@ -154,11 +149,16 @@ fn h12_version_1_fixed_vectors_still_pass() {
             .expect("kept in version 2");
         assert_eq!(same, case, "{}", case.name);
     }
-    let chip =
-        |model: &hsnn_spec::fixed::FixedModel, batch: &hsnn_spec::SequenceBatch, full: bool| {
-            let chip = hsnn_hardware::Chip::new(model.clone())?;
-            hsnn_hardware::run_batch(&chip, batch, full, 2).map(|(run, _)| run)
-        };
     check_fixed_vectors(hsnn_reference::fixed::run, &old).expect("reference");
-    check_fixed_vectors(chip, &old).expect("hardware");
+    check_fixed_vectors(chip_run, &old).expect("hardware");
+}
+
+/// A fixed model run on the modeled chip, its integers (H12), as the golden checks take it.
+fn chip_run(
+    model: &hsnn_spec::fixed::FixedModel,
+    batch: &hsnn_spec::SequenceBatch,
+    full: bool,
+) -> hsnn_spec::Result<hsnn_spec::fixed::FixedRun> {
+    let chip = hsnn_hardware::Chip::new(model.clone())?;
+    hsnn_hardware::run_batch(&chip, batch, full, 2).map(|(run, _)| run)
 }

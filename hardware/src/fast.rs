@@ -155,10 +155,10 @@ pub fn run_batch_fast_at(
     });
     let mut counters = HardwareCounters::default();
     let mut tallies = SiteMap::<Option<CountTally>>::default();
-    for piece in results {
+    for mut piece in results {
         record.logits.extend(piece.logits);
         counters.add(&piece.counters);
-        for (site, tally) in piece.tallies.map(|_, tally| tally).iter_mut() {
+        for (site, tally) in piece.tallies.iter_mut() {
             join_tally(&mut tallies[site], tally.take());
         }
     }

@@ -574,6 +574,16 @@ def restated_logits(
         "memory_state": np.zeros((size, steps, n_m * d)),
     }
     logits = np.zeros((size, config["output_size"]))
+
+    def fed(site: str, s: int, t: int, rate_value: np.ndarray) -> np.ndarray:
+        """What a quantized site feeds forward at (s, t): the port's spikes, recording the
+        offset ``c_t = a_t - alpha r_t``, or the smooth ``alpha r_t + c_t``."""
+        if spikes is not None:
+            found[site][s, t] = spikes[site][s, t] - alpha * rate_value
+            return spikes[site][s, t]
+        assert offsets is not None
+        return alpha * rate_value + offsets[site][s, t]
+
     for s in range(size):
         h = np.zeros(n_h)
         mem = [np.zeros(d) for _ in range(n_m)]
@@ -586,32 +596,13 @@ def restated_logits(
                 + (flat @ e_m if e_m is not None else 0.0)
             )
             if spike_u:
-                if spikes is not None:
-                    found["memory_input"][s, t] = spikes["memory_input"][s, t] - alpha * u
-                    u = spikes["memory_input"][s, t]
-                else:
-                    assert offsets is not None
-                    u = alpha * u + offsets["memory_input"][s, t]
+                u = fed("memory_input", s, t, u)
             mem = [a_bar @ mem[j] + b_bar * u[j] for j in range(n_m)]
             flat = np.concatenate(mem)
-            fed = flat  # what W_m reads: the memory state's spikes where it spikes (N2)
-            if spike_s:
-                if spikes is not None:
-                    found["memory_state"][s, t] = spikes["memory_state"][s, t] - alpha * flat
-                    fed = spikes["memory_state"][s, t]
-                else:
-                    assert offsets is not None
-                    fed = alpha * flat + offsets["memory_state"][s, t]
-            z = h @ w_h + fed @ w_m + (x @ w_x if w_x is not None else 0.0)
-            if spike_h:
-                if spikes is not None:
-                    found["hidden"][s, t] = spikes["hidden"][s, t] - alpha * rate(z)
-                    h = spikes["hidden"][s, t]
-                else:
-                    assert offsets is not None
-                    h = alpha * rate(z) + offsets["hidden"][s, t]
-            else:
-                h = rate(z)
+            # What W_m reads: the memory state's spikes where it spikes (N2); mem stays dense.
+            into_w_m = fed("memory_state", s, t, flat) if spike_s else flat
+            z = h @ w_h + into_w_m @ w_m + (x @ w_x if w_x is not None else 0.0)
+            h = fed("hidden", s, t, rate(z)) if spike_h else rate(z)
         logits[s] = h @ w_o + b_o[0]
     return logits, found
 

@@ -262,29 +262,19 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             options,
         )
     });
-    let memory_input_rule = placement.quantizes(QuantizedSite::MemoryInput).then(|| {
-        spiking_rule(
-            Activation::Identity,
-            dt,
-            options,
-            formats.memory_input.fraction_bits,
-        )
-    });
-    let memory_input_counts = memory_input_rule
-        .as_ref()
-        .map(|rule| count_range(rule, Activation::Identity, formats.memory_input, options));
-    // The memory state's quantizer reads M in its own format (clause H6).
-    let memory_state_rule = placement.quantizes(QuantizedSite::MemoryState).then(|| {
-        spiking_rule(
-            Activation::Identity,
-            dt,
-            options,
-            formats.memory.fraction_bits,
-        )
-    });
-    let memory_state_counts = memory_state_rule
-        .as_ref()
-        .map(|rule| count_range(rule, Activation::Identity, formats.memory, options));
+    // An identity site's rule and count range, where it spikes, on its value's format: U for
+    // the memory input, M for the memory state (clauses H6, H7).
+    let identity_site = |site: QuantizedSite, format: Format| {
+        placement.quantizes(site).then(|| {
+            let rule = spiking_rule(Activation::Identity, dt, options, format.fraction_bits);
+            let range = count_range(&rule, Activation::Identity, format, options);
+            (rule, range)
+        })
+    };
+    let (memory_input_rule, memory_input_counts) =
+        identity_site(QuantizedSite::MemoryInput, formats.memory_input).unzip();
+    let (memory_state_rule, memory_state_counts) =
+        identity_site(QuantizedSite::MemoryState, formats.memory).unzip();
 
     let hidden_operand = match (&hidden_counts, formats.hidden) {
         (Some(range), _) => Operand {

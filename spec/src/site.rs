@@ -226,12 +226,6 @@ impl<T> SiteMap<Option<T>> {
             .filter_map(|(site, value)| value.as_ref().map(|value| (site, value)))
     }
 
-    /// The sites that hold a value, with it, mutably.
-    pub fn present_mut(&mut self) -> impl Iterator<Item = (QuantizedSite, &mut T)> {
-        self.iter_mut()
-            .filter_map(|(site, value)| value.as_mut().map(|value| (site, value)))
-    }
-
     /// The set of sites that hold a value.
     pub fn placement(&self) -> QuantizerPlacement {
         self.present()
@@ -263,12 +257,6 @@ pub trait SiteValue {
 impl<T> SiteValue for Option<T> {
     fn is_absent(&self) -> bool {
         self.is_none()
-    }
-}
-
-impl<T> SiteValue for Vec<T> {
-    fn is_absent(&self) -> bool {
-        self.is_empty()
     }
 }
 
@@ -525,6 +513,12 @@ mod tests {
             );
         }
         assert!(!QuantizerPlacement::NONE.is_spiking());
+        // Adding a site a placement has already is no change (a set, not a toggle).
+        for placement in QuantizerPlacement::ALL {
+            for site in placement.sites() {
+                assert_eq!(placement.with(site), *placement);
+            }
+        }
         assert!(QuantizerPlacement::BOTH.quantizes(QuantizedSite::Hidden));
         assert!(QuantizerPlacement::BOTH.quantizes(QuantizedSite::MemoryInput));
         assert!(!QuantizerPlacement::HIDDEN.quantizes(QuantizedSite::MemoryInput));
@@ -600,6 +594,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn e2_a_site_map_of_widths_lists_every_site_and_bad_maps_name_the_sites() {
+        // A width is never absent: a map of them lists the later site too.
+        let widths = SiteMap::from_fn(|site| site.code() as u32 * 8);
+        let text = serde_json::to_string(&widths).expect("serializes");
+        assert_eq!(text, r#"{"hidden":8,"memory_input":16,"memory_state":24}"#);
+        let not_a_map = serde_json::from_str::<SiteMap<u32>>("3").expect_err("not a map");
+        assert!(
+            not_a_map
+                .to_string()
+                .contains("an object keyed by quantized site"),
+            "{not_a_map}"
+        );
+        let unknown = serde_json::from_str::<SiteMap<u32>>(r#"{"memory":1}"#).expect_err("site");
+        let message = unknown.to_string();
+        for site in QuantizedSite::ALL {
+            assert!(message.contains(site.name()), "{message}");
+        }
+    }
+
+    #[test]
+    fn n2_sites_and_placements_display_as_their_words() {
+        for site in QuantizedSite::ALL {
+            assert_eq!(site.to_string(), site.name());
+        }
+        for placement in QuantizerPlacement::ALL {
+            assert_eq!(placement.to_string(), placement.name());
+            assert!(format!("{placement:?}").contains(placement.name()));
+        }
+        let mut map = SiteMap::from_fn(QuantizedSite::code);
+        for (_, value) in map.iter_mut() {
+            *value += 10;
+        }
+        assert_eq!(map[QuantizedSite::MemoryState], 13);
     }
 
     #[test]
