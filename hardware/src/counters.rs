@@ -100,7 +100,7 @@ pub struct HardwareCounters {
     pub sequences: u64,
     /// Steps per sequence (the last run's).
     pub steps: u64,
-    /// The spiking sites, hidden first.
+    /// The spiking sites, in registry order (hidden, memory input, memory state).
     pub sites: Vec<SiteCounters>,
     /// The dense products.
     pub dense: Vec<DenseCounter>,

@@ -51,7 +51,7 @@ pub struct SiteMetrics {
 /// Bit metrics of every quantized site of a network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BitMetrics {
-    /// One entry per quantized site, hidden first.
+    /// One entry per quantized site, in registry order ([`crate::QuantizedSite::ALL`]).
     pub sites: Vec<SiteMetrics>,
 }
 

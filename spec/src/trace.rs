@@ -91,8 +91,9 @@ impl SiteTrace {
 pub struct Trace {
     /// The quantizer time step the run used.
     pub dt: f64,
-    /// One record per quantized site, in the order hidden, memory input; empty when nothing
-    /// spikes or the trace level is [`TraceLevel::None`].
+    /// One record per quantized site, in registry order ([`QuantizedSite::ALL`]: hidden,
+    /// memory input, memory state); empty when nothing spikes or the trace level is
+    /// [`TraceLevel::None`].
     pub sites: Vec<SiteTrace>,
     /// Hidden states `h_t`, `batch * steps * hidden_size` values; empty unless the level is
     /// [`TraceLevel::Full`].
