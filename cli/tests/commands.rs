@@ -592,6 +592,73 @@ fn h9_convert_and_hardware_eval_from_the_command_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// N2, H10, H11: the memory-state site from the command line. `convert --placement
+/// memory_state` makes W_m's product event-driven: `energy` counts the site's updates (one
+/// per memory coefficient, step and sequence) and events, W_m is no longer among the dense
+/// products, and on Horowitz's per-operation table the hybrid costs less than the same network
+/// without spikes, whose W_m multiplies full memory words.
+#[test]
+fn n2_the_memory_state_site_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("hsnn-memory-state-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let models = hsnn_train::pretrained::shipped_models().expect("shipped models");
+    let model_path = dir.join("non-spiking.json");
+    models[0].save(&model_path).expect("save");
+    let lmu = &models[0].config.lmu;
+    let fixed_path = dir.join("memory-state.json");
+    let (model, fixed) = (
+        model_path.to_str().expect("utf-8"),
+        fixed_path.to_str().expect("utf-8"),
+    );
+    let (ok, text) = hsnn(&[
+        "convert",
+        "--model",
+        model,
+        "--placement",
+        "memory_state",
+        "--dt",
+        "2",
+        "--out",
+        fixed,
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = hsnn(&["energy", "--model", fixed, "--limit", "2", "--json"]);
+    assert!(ok, "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&text[text.find("{\n").expect("a JSON object")..]).expect("JSON");
+    assert_eq!(report["placement"], "memory_state");
+    let sites = report["counters"]["sites"].as_array().expect("sites");
+    assert_eq!(sites.len(), 1, "{sites:?}");
+    let site = &sites[0];
+    assert_eq!(site["site"], "memory_state");
+    let neurons = (lmu.memory_size * lmu.order) as u64;
+    assert_eq!(site["neurons"].as_u64(), Some(neurons));
+    let steps = report["steps"].as_u64().expect("steps");
+    let updates = site["neuron_updates"].as_u64().expect("updates");
+    assert_eq!(updates, 2 * steps * neurons);
+    let events = site["events"].as_u64().expect("events");
+    assert!(events > 0 && events < updates, "{events} of {updates}");
+    let dense: Vec<&str> = report["counters"]["dense"]
+        .as_array()
+        .expect("dense")
+        .iter()
+        .filter_map(|product| product["tensor"].as_str())
+        .collect();
+    assert!(
+        !dense.contains(&"kernel_memory") && dense.contains(&"a_bar"),
+        "{dense:?}"
+    );
+    let horowitz = report["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|device| device["device"] == "horowitz_45nm")
+        .expect("Horowitz's table");
+    let joules = |network: &str| horowitz[network]["total_joules"].as_f64().expect("joules");
+    assert!(joules("hybrid") < joules("non_spiking"), "{horowitz}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `hsnn import keras` on a file that is not Keras, and on a `.weights.h5` without its
 /// configuration: a clear error, a failing exit code, and no model file (SPEC.md K2).
 #[test]
