@@ -105,39 +105,34 @@ impl Chip {
             sequences: 1,
             ..HardwareCounters::default()
         };
-        if let Some(range) = self.model.counts[QuantizedSite::Hidden] {
-            let mut targets = vec![self.event_target("kernel_hidden", "preactivation")];
-            if self.model.tensors.encoder_hidden.is_some() {
-                targets.push(self.event_target("encoder_hidden", "memory_input"));
-            }
-            targets.push(self.event_target("readout_kernel", "logits"));
+        // Each spiking site's counters, in registry order, with the tensors its events reach
+        // (B6's fan-outs): a hidden event W_h, e_h when present, and at the last step W_o; a
+        // memory-input event Bbar; a memory-state event W_m.
+        for site in QuantizedSite::ALL {
+            let Some(range) = self.model.counts[site] else {
+                continue;
+            };
+            let targets = match site {
+                QuantizedSite::Hidden => {
+                    let mut targets = vec![self.event_target("kernel_hidden", "preactivation")];
+                    if self.model.tensors.encoder_hidden.is_some() {
+                        targets.push(self.event_target("encoder_hidden", "memory_input"));
+                    }
+                    targets.push(self.event_target("readout_kernel", "logits"));
+                    targets
+                }
+                QuantizedSite::MemoryInput => vec![self.event_target("b_bar", "memory")],
+                QuantizedSite::MemoryState => {
+                    vec![self.event_target("kernel_memory", "preactivation")]
+                }
+            };
             counters.sites.push(SiteCounters {
-                site: QuantizedSite::Hidden,
-                neurons: lmu.hidden_size,
+                site,
+                neurons: site.neurons(lmu),
                 payload_bits: range.payload_bits,
                 neuron_updates: 0,
                 events: 0,
                 targets,
-            });
-        }
-        if let Some(range) = self.model.counts[QuantizedSite::MemoryInput] {
-            counters.sites.push(SiteCounters {
-                site: QuantizedSite::MemoryInput,
-                neurons: lmu.memory_size,
-                payload_bits: range.payload_bits,
-                neuron_updates: 0,
-                events: 0,
-                targets: vec![self.event_target("b_bar", "memory")],
-            });
-        }
-        if let Some(range) = self.model.counts[QuantizedSite::MemoryState] {
-            counters.sites.push(SiteCounters {
-                site: QuantizedSite::MemoryState,
-                neurons: lmu.memory_length(),
-                payload_bits: range.payload_bits,
-                neuron_updates: 0,
-                events: 0,
-                targets: vec![self.event_target("kernel_memory", "preactivation")],
             });
         }
         for (sum_name, sum) in self.sums() {
@@ -265,15 +260,8 @@ impl Chip {
                 0,
             );
             if model.tensors.encoder_hidden.is_some() {
-                let target = 1;
-                self.deliver(
-                    hidden,
-                    state,
-                    &pending,
-                    &mut memory_input_acc,
-                    "encoder_hidden",
-                    target,
-                );
+                let acc = &mut memory_input_acc;
+                self.deliver(hidden, state, &pending, acc, "encoder_hidden", 1);
             }
         }
 
