@@ -2,7 +2,9 @@
 //! N1): index loops over `Vec<f64>`, no linear-algebra library, written from SPEC.md rather
 //! than from the reference's code, so that agreement between the two is evidence.
 
-use hsnn_spec::{Activation, LmuMatrices, Model, Tensor2};
+use hsnn_spec::{LmuMatrices, Model, Tensor2};
+
+use crate::activation::rate;
 
 /// `y = x W` for a row vector `x` and a row-major `W`.
 fn row_times(x: &[f64], matrix: &Tensor2) -> Vec<f64> {
@@ -60,11 +62,7 @@ pub fn plain_lmu_logits(
         add_into(&mut z, &row_times(&memory, &weights.kernel_memory));
         hidden = z
             .iter()
-            .map(|&value| match lmu.hidden_activation {
-                Activation::Identity => value,
-                Activation::Relu => value.max(0.0),
-                Activation::Tanh => value.tanh(),
-            })
+            .map(|&value| rate(lmu.hidden_activation, value))
             .collect();
     }
     let mut logits = row_times(&hidden, &weights.readout_kernel);
@@ -96,14 +94,6 @@ fn quantize(rate: f64, state: f64, dt: f64, amplitude: f64) -> (f64, f64) {
         next = 0.0;
     }
     ((amplitude * count) / dt, next)
-}
-
-fn activate(activation: Activation, value: f64) -> f64 {
-    match activation {
-        Activation::Identity => value,
-        Activation::Relu => value.max(0.0),
-        Activation::Tanh => value.tanh(),
-    }
 }
 
 /// The spiking network restated as a smooth function of the weights (clause T2), for one
@@ -232,7 +222,7 @@ pub fn restated_lmu_logits(
         add_into(&mut z, &row_times(&fed_memory, &weights.kernel_memory));
         let rates: Vec<f64> = z
             .iter()
-            .map(|&value| activate(lmu.hidden_activation, value))
+            .map(|&value| rate(lmu.hidden_activation, value))
             .collect();
         hidden = if placement.quantizes(QuantizedSite::Hidden) {
             let outputs: Vec<f64> = match anchor {

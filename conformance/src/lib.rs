@@ -17,6 +17,7 @@
 //! - [`independent`]: a deliberately plain second implementation of the non-spiking LMU, used
 //!   as an independent computation
 
+pub mod activation;
 pub mod errors;
 pub mod fixed_point;
 pub mod golden;

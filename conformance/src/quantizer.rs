@@ -8,6 +8,7 @@ use hsnn_spec::{Activation, Backend, QuantizerRun, Tensor2};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+use crate::activation::{largest_rate, rate};
 use crate::levels::Level;
 
 /// A random quantizer problem.
@@ -25,23 +26,10 @@ pub struct QuantizerProblem {
     pub initial_state: Vec<f64>,
 }
 
-/// `f(x)`, computed here independently of any backend.
-pub fn rate(activation: Activation, x: f64) -> f64 {
-    match activation {
-        Activation::Identity => x,
-        Activation::Relu => x.max(0.0),
-        Activation::Tanh => x.tanh(),
-    }
-}
-
 /// Random problems: dt log-uniform in [0.01, 100], amplitude in [0.5, 2], up to 60 steps of up
 /// to 4 neurons with inputs in [-5, 5].
 pub fn problems() -> impl Strategy<Value = QuantizerProblem> {
-    let activation = prop_oneof![
-        Just(Activation::Identity),
-        Just(Activation::Relu),
-        Just(Activation::Tanh)
-    ];
+    let activation = prop::sample::select(Activation::ALL);
     (activation, -2.0f64..2.0, 0.5f64..2.0, 1usize..60, 1usize..5).prop_flat_map(
         |(activation, log_dt, amplitude, steps, neurons)| {
             (
@@ -183,13 +171,8 @@ pub fn q1_cumulative_error_bounded_by_amplitude(backend: &impl Backend, level: L
 /// Q1: when `dt * max|f| <= 1` every count is -1, 0 or 1 (1-bit spikes, plus sign).
 pub fn q1_one_bit_spikes_when_dt_times_max_rate_at_most_one(backend: &impl Backend, _level: Level) {
     let strategy = problems().prop_map(|mut problem| {
-        // Bound the rate by 5 (the input range) for identity and relu, by 1 for tanh, and
-        // choose dt so that dt * max|f| <= 1.
-        let max_rate = match problem.activation {
-            Activation::Tanh => 1.0,
-            Activation::Identity | Activation::Relu => 5.0,
-        };
-        problem.dt = problem.dt.min(1.0 / max_rate);
+        // Choose dt so that dt * max|f| <= 1 over the inputs' range [-5, 5].
+        problem.dt = problem.dt.min(1.0 / largest_rate(problem.activation, 5.0));
         problem
     });
     check_all(strategy, |problem| {
@@ -229,7 +212,7 @@ pub fn q4_converges_to_rate_as_dt_grows(backend: &impl Backend, level: Level) {
         cols: 1,
         data: inputs,
     };
-    for activation in [Activation::Tanh, Activation::Relu, Activation::Identity] {
+    for &activation in Activation::ALL {
         for exponent in 1..=6 {
             let dt = 10f64.powi(exponent);
             let result = backend

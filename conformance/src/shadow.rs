@@ -12,7 +12,9 @@
 
 use hsnn_spec::fixed::{FixedActivation, FixedModel, FixedRun, FixedTensor};
 use hsnn_spec::initial_state::initial_state;
-use hsnn_spec::{Activation, QuantizedSite, QuantizerPlacement, SequenceBatch};
+use hsnn_spec::{QuantizedSite, QuantizerPlacement, SequenceBatch};
+
+use crate::activation::{largest_slope, rate};
 
 /// What the shadow records of one sequence, per step.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,14 +45,6 @@ fn times(y: &[f64], tensor: &FixedTensor) -> Vec<f64> {
                 .sum()
         })
         .collect()
-}
-
-fn base(activation: Activation, z: f64) -> f64 {
-    match activation {
-        Activation::Identity => z,
-        Activation::Relu => z.max(0.0),
-        Activation::Tanh => z.tanh(),
-    }
 }
 
 /// One quantizer step in Q2's order: `u = v + dt f(z)`, `n = floor(u)`, `v' = u - n`, carry.
@@ -149,7 +143,7 @@ pub fn shadow_sequence(
                 let (n, u) = quantize(
                     &mut hidden_state[neuron],
                     dt,
-                    base(lmu.hidden_activation, value),
+                    rate(lmu.hidden_activation, value),
                 );
                 hidden[neuron] = n as f64;
                 counts.push(n);
@@ -160,7 +154,7 @@ pub fn shadow_sequence(
         } else {
             hidden = z
                 .iter()
-                .map(|&value| base(lmu.hidden_activation, value))
+                .map(|&value| rate(lmu.hidden_activation, value))
                 .collect();
         }
         record.memory.push(memory.clone());
@@ -254,21 +248,6 @@ impl DerivedBounds {
             self.power = next;
         }
         &self.memory[step]
-    }
-}
-
-/// The largest derivative of `activation` on `[z - radius, z + radius]`.
-fn largest_slope(activation: Activation, z: f64, radius: f64) -> f64 {
-    match activation {
-        Activation::Identity | Activation::Relu => 1.0,
-        Activation::Tanh => {
-            let nearest_to_zero = if z - radius <= 0.0 && z + radius >= 0.0 {
-                0.0
-            } else {
-                (z.abs() - radius).max(0.0)
-            };
-            1.0 - nearest_to_zero.tanh().powi(2)
-        }
     }
 }
 

@@ -39,7 +39,7 @@ fn h8_tiny_network_matches_hand_derivation_hardware() {
     h8_tiny_network_matches_hand_derivation(&tiny(), chip_run);
 }
 
-const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Identity, Activation::Relu];
+const ACTIVATIONS: &[Activation] = Activation::ALL;
 /// Every placement: the empty one, then every set of sites (clause N2).
 const PLACEMENTS: &[QuantizerPlacement] = QuantizerPlacement::ALL;
 
@@ -88,7 +88,7 @@ fn h12_hardware_equals_fixed_reference_bit_for_bit() {
     let saturated = std::cell::Cell::new(0u64);
     proptest!(deterministic(160), |(
         seed in 0u64..1000,
-        activation in 0usize..3,
+        activation in 0..ACTIVATIONS.len(),
         placement in 0usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
@@ -133,7 +133,7 @@ fn h13_fast_engine_equals_chip_bit_for_bit() {
     );
     proptest!(deterministic(160), |(
         seed in 0u64..1000,
-        activation in 0usize..3,
+        activation in 0..ACTIVATIONS.len(),
         placement in 0usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 2.0, 4.0, 10.0]),
@@ -259,7 +259,7 @@ fn h10_chip_counters_equal_b6_from_reference_counts() {
     let sites_checked = std::cell::Cell::new(0);
     proptest!(deterministic(60), |(
         seed in 0u64..1000,
-        activation in 0usize..3,
+        activation in 0..ACTIVATIONS.len(),
         placement in 1usize..PLACEMENTS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![0.5, 1.0, 3.0, 10.0]),
@@ -615,7 +615,7 @@ fn h12_first_count_differences_are_explained_by_the_derived_bound() {
     let totals = std::cell::Cell::new((0usize, 0usize, 0usize));
     proptest!(deterministic(48), |(
         seed in 0u64..1000,
-        activation in 0usize..3,
+        activation in 0..ACTIVATIONS.len(),
         connections in 0u8..8,
         dt in prop::sample::select(vec![1.0, 2.0, 4.0, 10.0]),
         width in prop::sample::select(vec![6u32, 8, 12, 16]),

@@ -7,7 +7,7 @@
 
 use hsnn_spec::Activation;
 
-use crate::quantizer::derivative_from_rate;
+use crate::activation::{with_kernel, Kernel};
 
 /// Partial sums of the dot products and lanes of [`largest_magnitude`]: one AVX-512 vector.
 const LANES: usize = 16;
@@ -60,7 +60,7 @@ macro_rules! compiled_for_avx512 {
 
 compiled_for_avx512! {
     /// `dz[i] = dh[i] * f'(z_i) * gain` with `f'` from the stored activation or rate
-    /// ([`derivative_from_rate`]; clause T3's `dZ_t`), over the common length of the slices.
+    /// ([`crate::activation::derivative_from_rate`]; clause T3's `dZ_t`), over the common length of the slices.
     pub fn preactivation_adjoint = preactivation_adjoint_portable / preactivation_adjoint_avx512
         (dz: &mut [f32], dh: &[f32], rates: &[f32], activation: Activation, gain: f32)
 }
@@ -80,17 +80,7 @@ fn preactivation_adjoint_portable(
             *dz = dh * derivative(rate) * gain;
         }
     }
-    match activation {
-        Activation::Tanh => each(dz, dh, rates, gain, |rate| {
-            derivative_from_rate(Activation::Tanh, rate)
-        }),
-        Activation::Relu => each(dz, dh, rates, gain, |rate| {
-            derivative_from_rate(Activation::Relu, rate)
-        }),
-        Activation::Identity => each(dz, dh, rates, gain, |rate| {
-            derivative_from_rate(Activation::Identity, rate)
-        }),
-    }
+    with_kernel!(activation, K => each(dz, dh, rates, gain, K::derivative_from_rate))
 }
 
 compiled_for_avx512! {
@@ -363,11 +353,12 @@ mod tests {
         let len = 213;
         let dh = values(len, 6);
         let rates: Vec<f32> = values(len, 7).iter().map(|v| v / 1e4).collect();
-        for activation in [Activation::Tanh, Activation::Relu, Activation::Identity] {
+        for &activation in Activation::ALL {
             let mut dz = vec![f32::NAN; len];
             preactivation_adjoint(&mut dz, &dh, &rates, activation, 0.75);
             for i in 0..len {
-                let want = dh[i] * derivative_from_rate(activation, rates[i]) * 0.75;
+                let want =
+                    dh[i] * crate::activation::derivative_from_rate(activation, rates[i]) * 0.75;
                 assert_eq!(dz[i].to_bits(), want.to_bits(), "{activation:?} {i}");
             }
         }

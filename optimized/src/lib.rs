@@ -21,6 +21,7 @@
 //! It depends on hsnn-spec only. Conformance (SPEC.md section C): the backend suite at C2
 //! (`F32_EXPLAINED`), the trainer suite at the gradient bound of clause C3.
 
+pub mod activation;
 pub mod elementwise;
 pub mod kernels;
 pub mod legendre;

@@ -20,17 +20,18 @@
 use std::borrow::Cow;
 
 use hsnn_spec::{
-    initial_state::initial_state, Activation, Counts, HsnnError, Model, NetworkConfig,
-    QuantizedSite, Result, SequenceBatch, SiteMap, TallyBuilder, TraceLevel,
+    initial_state::initial_state, Counts, HsnnError, Model, NetworkConfig, QuantizedSite, Result,
+    SequenceBatch, SiteMap, TallyBuilder, TraceLevel,
 };
 
 mod input_driven;
 
+use crate::activation::activate_in_place;
 use crate::elementwise::{largest_magnitude, outer_product, preactivation_adjoint, row_dots};
-use crate::kernels::{matmul, tanh_in_place, View};
+use crate::kernels::{matmul, View};
 use crate::legendre;
 use crate::packed::{transposed_product, PackedMatrix};
-use crate::quantizer::{activate, initial_state_f32, Quantizer};
+use crate::quantizer::{initial_state_f32, Quantizer};
 use crate::scratch;
 
 /// Steps whose weight-gradient terms one product forms in the backward pass (clause T3): 4
@@ -660,14 +661,7 @@ impl Network {
                 )?;
             } else {
                 current_hidden.copy_from_slice(&preactivation);
-                match self.config.lmu.hidden_activation {
-                    Activation::Tanh => tanh_in_place(current_hidden),
-                    activation => {
-                        for value in current_hidden.iter_mut() {
-                            *value = activate(activation, *value);
-                        }
-                    }
-                }
+                activate_in_place(self.config.lmu.hidden_activation, current_hidden);
             }
             if record_full {
                 for sample in 0..s {

@@ -13,7 +13,7 @@
 
 use hsnn_spec::{Activation, HsnnError, Result};
 
-use crate::kernels;
+use crate::activation::{with_kernel, Kernel};
 
 /// Integrator magnitude (2^22) from which a step is refused: f32 keeps at most one fractional
 /// bit there (none from 2^23), so the carried error, and later counts, would be silently wrong.
@@ -24,33 +24,6 @@ pub const MAX_INTEGRATOR_MAGNITUDE: f32 = 4_194_304.0;
 /// 1.5 * 2^23: adding it to an f32 of magnitude below 2^22 rounds to the nearest integer,
 /// which then sits in the low mantissa bits of the sum.
 const ROUNDING: f32 = 12_582_912.0;
-
-/// `f(x)` in f32 (clause Q5).
-#[inline(always)]
-pub fn activate(activation: Activation, x: f32) -> f32 {
-    match activation {
-        Activation::Identity => x,
-        Activation::Relu => x.max(0.0),
-        Activation::Tanh => kernels::tanh(x),
-    }
-}
-
-/// `f'(x)` written in terms of `r = f(x)`, which the forward pass keeps (clause Q5):
-/// `1 - r^2` for tanh, `1` for identity, and for relu 1 where `r > 0` (so `f'(0) = 0`).
-#[inline(always)]
-pub fn derivative_from_rate(activation: Activation, rate: f32) -> f32 {
-    match activation {
-        Activation::Identity => 1.0,
-        Activation::Relu => {
-            if rate > 0.0 {
-                1.0
-            } else {
-                0.0
-            }
-        }
-        Activation::Tanh => 1.0 - rate * rate,
-    }
-}
 
 /// The f32 form of a `v_0` drawn in f64 (clause Q3): rounding to f32 could give 1.0 for a draw
 /// just below 1, which breaks P1, so such a draw becomes the largest f32 below 1.
@@ -163,11 +136,7 @@ impl Quantizer {
     /// One loop per activation, so that none has a branch on the activation inside.
     #[inline(always)]
     fn integrate_activation(&self, row: Row<'_>) -> bool {
-        match self.activation {
-            Activation::Identity => self.integrate(row, |x| x),
-            Activation::Relu => self.integrate(row, |x| x.max(0.0)),
-            Activation::Tanh => self.integrate(row, kernels::tanh),
-        }
+        with_kernel!(self.activation, K => self.integrate(row, K::activate))
     }
 
     /// The loop of [`Self::step_row`] for base activation `f`; returns whether any `u` was
@@ -260,7 +229,7 @@ mod tests {
     #[test]
     fn c2_simd_quantizer_row_equals_the_portable_loop_bit_for_bit() {
         let width = 4_099;
-        for activation in [Activation::Identity, Activation::Relu, Activation::Tanh] {
+        for &activation in Activation::ALL {
             let quantizer = Quantizer {
                 activation,
                 dt: 2.5,
@@ -356,15 +325,6 @@ mod tests {
                 .expect_err("out of range");
             assert!(error.to_string().contains("2^22"), "{error}");
         }
-    }
-
-    /// Q5: the backward derivative from the rate, relu's at 0 included (0, as SPEC.md decides).
-    #[test]
-    fn q5_derivative_from_rate_relu_at_zero_is_zero() {
-        assert_eq!(derivative_from_rate(Activation::Relu, 0.0), 0.0);
-        assert_eq!(derivative_from_rate(Activation::Relu, 1e-30), 1.0);
-        assert_eq!(derivative_from_rate(Activation::Identity, -3.0), 1.0);
-        assert_eq!(derivative_from_rate(Activation::Tanh, 0.5), 0.75);
     }
 
     /// Q3: an f64 draw just below 1 stays below 1 in f32.

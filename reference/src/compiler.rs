@@ -16,7 +16,9 @@ use hsnn_spec::fixed::{
     FixedTensors, Format, Sum, SumTerm, FIXED_MODEL_FORMAT, FIXED_MODEL_FORMAT_VERSION,
 };
 use hsnn_spec::QuantizedSite;
-use hsnn_spec::{Activation, HsnnError, LmuConfig, LmuMatrices, Model, Result};
+use hsnn_spec::{Activation, FixedPointForm, HsnnError, LmuConfig, LmuMatrices, Model, Result};
+
+use crate::activation;
 
 use crate::fixed::{apply_rule, nearest};
 use crate::legendre;
@@ -132,8 +134,9 @@ fn formats(options: &ConversionOptions) -> FixedFormats {
     }
 }
 
-/// The increment rule of a spiking site whose operand has `operand_fraction_bits` (H6):
-/// a table with dt folded in for tanh, a multiply by `D = nearest(dt 2^F_d)` otherwise.
+/// The increment rule of a spiking site whose operand has `operand_fraction_bits` (H6), in
+/// the form the activation's descriptor names: a table with dt folded in, or a multiply by
+/// `D = nearest(dt 2^F_d)`.
 fn spiking_rule(
     activation: Activation,
     dt: f64,
@@ -141,29 +144,41 @@ fn spiking_rule(
     operand_fraction_bits: i32,
 ) -> FixedActivation {
     let fraction_v = options.integrator_fraction_bits as i32;
-    match activation {
-        Activation::Tanh => table(options, |t| nearest((dt * t) * 2f64.powi(fraction_v))),
-        Activation::Identity | Activation::Relu => {
+    match activation.properties().fixed_point {
+        FixedPointForm::Table => table(activation, options, |t| {
+            nearest((dt * t) * 2f64.powi(fraction_v))
+        }),
+        FixedPointForm::Linear { rectified } => {
             let multiplier_exponent = tensor_exponent(dt, options.dt_bits, i32::MAX);
             FixedActivation::Multiply {
                 multiplier: nearest(dt * 2f64.powi(multiplier_exponent)),
                 multiplier_exponent,
                 shift: operand_fraction_bits + multiplier_exponent - fraction_v,
-                relu: activation == Activation::Relu,
+                relu: rectified,
             }
         }
     }
 }
 
-/// The tanh table over `[-R, R)` at the pre-activation's resolution, entry `k` standing for
-/// `z = k 2^-F_z` and holding `entry(tanh(z))` (H6).
-fn table(options: &ConversionOptions, entry: impl Fn(f64) -> i64) -> FixedActivation {
+/// The table of `activation` over `[-R, R)` at the pre-activation's resolution, entry `k`
+/// standing for `z = k 2^-F_z` and holding `entry(f(z))`, `f(z)` from the reference's f64
+/// kernel (H6).
+fn table(
+    activation: Activation,
+    options: &ConversionOptions,
+    entry: impl Fn(f64) -> i64,
+) -> FixedActivation {
     let fraction_z = options.preactivation_fraction_bits as i32;
     let half = i64::from(options.table_range) << fraction_z;
     FixedActivation::Table {
         first_index: -half,
         values: (-half..half)
-            .map(|k| entry((k as f64 * 2f64.powi(-fraction_z)).tanh()))
+            .map(|k| {
+                entry(activation::apply(
+                    activation,
+                    k as f64 * 2f64.powi(-fraction_z),
+                ))
+            })
             .collect(),
     }
 }
@@ -232,25 +247,25 @@ pub fn convert(model: &Model, options: &ConversionOptions) -> Result<FixedModel>
             formats.preactivation.fraction_bits,
         )
     } else {
-        match lmu.hidden_activation {
-            Activation::Tanh => {
+        match lmu.hidden_activation.properties().fixed_point {
+            FixedPointForm::Table => {
                 let fraction_h = options.hidden_bits as i32 - 1;
                 let limit = symmetric_limit(options.hidden_bits);
                 formats.hidden = Some(Format {
                     bits: options.hidden_bits,
                     fraction_bits: fraction_h,
                 });
-                table(options, |t| {
+                table(lmu.hidden_activation, options, |t| {
                     nearest(t * 2f64.powi(fraction_h)).clamp(-limit, limit)
                 })
             }
-            Activation::Identity => {
+            FixedPointForm::Linear { rectified } => {
                 formats.hidden = Some(formats.preactivation);
-                FixedActivation::Identity
-            }
-            Activation::Relu => {
-                formats.hidden = Some(formats.preactivation);
-                FixedActivation::Relu
+                if rectified {
+                    FixedActivation::Relu
+                } else {
+                    FixedActivation::Identity
+                }
             }
         }
     };

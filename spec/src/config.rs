@@ -2,41 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::activation::Activation;
 use crate::error::{HsnnError, Result};
 use crate::site::QuantizerPlacement;
-
-/// Base activation `f` of a neuron, with its derivative used by the backward rule
-/// (SPEC.md clause Q5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// `f(x) = x`, `f'(x) = 1`.
-    Identity,
-    /// `f(x) = max(x, 0)`, `f'(x) = 1` for `x > 0`, else 0.
-    Relu,
-    /// `f(x) = tanh(x)`, `f'(x) = 1 - tanh(x)^2`.
-    Tanh,
-}
-
-impl Activation {
-    /// Whether `f` takes negative values, so that spike counts can be negative and the
-    /// signed activity-bit metric adds a sign bit (SPEC.md clause B1).
-    pub fn is_signed(self) -> bool {
-        match self {
-            Activation::Identity | Activation::Tanh => true,
-            Activation::Relu => false,
-        }
-    }
-
-    /// The name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Identity => "identity",
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-        }
-    }
-}
 
 /// How the continuous Legendre system is turned into a discrete one at unit time step
 /// (SPEC.md clauses L2, L3).

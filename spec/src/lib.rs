@@ -3,13 +3,14 @@
 //! This crate holds what every backend, port and tool must agree on, and no network
 //! mathematics: configurations ([`config`]), weights and model files ([`model`]), dense row-major tensors
 //! ([`tensor`]), what a forward pass records ([`trace`]), the bit and event metrics
-//! ([`metrics`]), the backend interface ([`backend`]), the quantized sites and placements ([`site`]), the seeded initial-state generator that
+//! ([`metrics`]), the base activations' descriptor ([`activation`]), the backend interface ([`backend`]), the quantized sites and placements ([`site`]), the seeded initial-state generator that
 //! every backend must reproduce bit for bit ([`initial_state`]), the losses every trainer
 //! minimises ([`loss`]), the golden-vector schema
 //! ([`vectors`]), the words that name each choice ([`words`]) and the error type ([`error`]).
 //!
 //! Clause identifiers (Q1, L3, N2, B4, C1, ...) refer to `spec/SPEC.md`.
 
+pub mod activation;
 pub mod backend;
 pub mod config;
 pub mod counts;
@@ -27,6 +28,7 @@ pub mod training;
 pub mod vectors;
 pub mod words;
 
+pub use activation::{ActivationProperties, FixedPointForm};
 pub use backend::{Backend, ForwardOptions, ForwardOutput, LmuMatrices, QuantizerRun};
 pub use config::{
     Activation, Discretizer, InitialState as InitialStateConfig, LmuConfig, NetworkConfig,

@@ -40,7 +40,7 @@ pub trait Words: Sized + Copy + PartialEq + 'static {
 }
 
 impl Words for Activation {
-    const ALL: &'static [Self] = &[Activation::Identity, Activation::Relu, Activation::Tanh];
+    const ALL: &'static [Self] = Activation::ALL;
     fn word(self) -> &'static str {
         self.name()
     }

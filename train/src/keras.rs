@@ -1032,20 +1032,20 @@ pub fn keras_lmu_cell(config: &Value, layer: &str, origin: &str) -> TrainResult<
         .get("activation")
         .and_then(Value::as_str)
         .unwrap_or("tanh");
-    let hidden_activation = match activation {
-        "tanh" => Activation::Tanh,
-        "relu" => Activation::Relu,
-        "linear" => Activation::Identity,
-        other => {
-            return Err(refuse(
-                origin,
-                format!(
-                    "layer {layer}: hidden cell {hidden_name} has activation {other:?} (hsnn \
-                     has tanh, relu and linear)"
-                ),
-            ))
-        }
-    };
+    let hidden_activation = Activation::from_keras_name(activation).ok_or_else(|| {
+        let known: Vec<&str> = Activation::ALL
+            .iter()
+            .map(|known| known.properties().keras_name)
+            .collect();
+        refuse(
+            origin,
+            format!(
+                "layer {layer}: hidden cell {hidden_name} has activation {activation:?} (hsnn \
+                 has {})",
+                known.join(", ")
+            ),
+        )
+    })?;
     Ok(KerasLmuCell {
         memory_d,
         order,
@@ -1536,12 +1536,7 @@ pub fn export(model: &Model) -> KerasExport {
     cell.insert("hidden_units".into(), lmu.hidden_size.into());
     cell.insert(
         "hidden_activation".into(),
-        match lmu.hidden_activation {
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-            Activation::Identity => "linear",
-        }
-        .into(),
+        lmu.hidden_activation.properties().keras_name.into(),
     );
     let stack = |top: &Tensor2, bottom: Option<&Tensor2>| {
         let mut values = top.data.clone();

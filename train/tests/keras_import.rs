@@ -381,3 +381,32 @@ fn k1_an_imported_model_file_is_accepted_wherever_a_model_is() {
     hsnn_reference::compiler::convert(&spiking, &Default::default()).expect("converted");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// K2, Q5: a keras-lmu cell's hidden activation is read by its Keras name from the activation
+/// descriptor (`linear` is identity), and a name hsnn lacks is refused listing the names it has.
+#[test]
+fn k2_hidden_activations_are_read_by_their_keras_names() {
+    let cell = |activation: &str| {
+        serde_json::json!({
+            "memory_d": 1, "order": 4, "theta": 10.0,
+            "hidden_cell": {"class_name": "SimpleRNNCell",
+                            "config": {"units": 3, "activation": activation, "use_bias": false}}
+        })
+    };
+    for (keras_name, activation) in [
+        ("linear", hsnn_spec::Activation::Identity),
+        ("relu", hsnn_spec::Activation::Relu),
+        ("tanh", hsnn_spec::Activation::Tanh),
+    ] {
+        let read = hsnn_train::keras::keras_lmu_cell(&cell(keras_name), "lmu", "model.keras")
+            .expect("a known activation");
+        assert_eq!(read.hidden_activation, activation);
+    }
+    let message = hsnn_train::keras::keras_lmu_cell(&cell("sigmoid"), "lmu", "model.keras")
+        .expect_err("hsnn has no sigmoid")
+        .to_string();
+    assert!(
+        message.contains("\"sigmoid\"") && message.contains("linear, relu, tanh"),
+        "{message}"
+    );
+}
