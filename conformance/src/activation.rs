@@ -1,11 +1,11 @@
 //! Clause Q5's base activations restated here from SPEC.md, independently of every backend:
-//! `f`, and the bound on `f'` that the shadow bound of the fixed point uses (clause H12). The
-//! suite's one place for each activation's arithmetic: every check that needs `f` reads it
-//! here, so a new activation is one arm in each function.
+//! `f`, the bound on `f'` that the shadow bound of the fixed point uses (clause H12), and
+//! whether `f'` is continuous. The suite's one place for each activation's arithmetic: every
+//! check that needs `f` reads it here, so a new activation is one arm in each function.
 
 use hsnn_spec::Activation;
 
-/// `f(x)`.
+/// `f(x)` (clause Q5).
 pub fn rate(activation: Activation, x: f64) -> f64 {
     match activation {
         Activation::Identity => x,
@@ -14,7 +14,8 @@ pub fn rate(activation: Activation, x: f64) -> f64 {
     }
 }
 
-/// The largest derivative of `activation` on `[z - radius, z + radius]`.
+/// The largest derivative of `activation` on `[z - radius, z + radius]` (clause Q5's `f'`,
+/// for H12's shadow bound).
 pub fn largest_slope(activation: Activation, z: f64, radius: f64) -> f64 {
     match activation {
         Activation::Identity | Activation::Relu => 1.0,
@@ -29,8 +30,17 @@ pub fn largest_slope(activation: Activation, z: f64, radius: f64) -> f64 {
     }
 }
 
-/// The largest `|f(x)|` for `|x| <= bound`: every base activation is monotone, so it is
-/// reached at an end of the interval.
+/// Whether `f'` is continuous, so that central differences check the backward rule's `f'`
+/// (clauses Q5, T2): relu's kink at 0 is not.
+pub fn is_smooth(activation: Activation) -> bool {
+    match activation {
+        Activation::Identity | Activation::Tanh => true,
+        Activation::Relu => false,
+    }
+}
+
+/// The largest `|f(x)|` for `|x| <= bound` (clause Q1's one-bit condition): every base
+/// activation is monotone (clause Q5), so it is reached at an end of the interval.
 pub fn largest_rate(activation: Activation, bound: f64) -> f64 {
     rate(activation, -bound)
         .abs()

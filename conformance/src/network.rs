@@ -122,10 +122,7 @@ pub fn n1_tiny_network_matches_hand_derivation(backend: &impl Backend, level: Le
     let decay = (-1.0f64).exp();
     let c = 1.0 - decay;
     for activation in [Activation::Identity, Activation::Tanh] {
-        let f = |z: f64| match activation {
-            Activation::Tanh => z.tanh(),
-            _ => z,
-        };
+        let f = |z: f64| crate::activation::rate(activation, z);
         let h1 = f(2.0 + c);
         let u2 = h1 / 2.0 + c / 4.0;
         let m2 = decay * c + c * u2;
@@ -179,11 +176,9 @@ pub fn n1_tiny_spiking_network_matches_hand_derivation(backend: &impl Backend, l
 /// N2: with nothing quantized the network is the plain LMU, checked against the independent
 /// implementation, for every activation.
 pub fn n2_spiking_off_equals_plain_lmu(backend: &impl Backend, level: Level) {
-    for (seed, activation) in [
-        (1, Activation::Tanh),
-        (2, Activation::Relu),
-        (3, Activation::Identity),
-    ] {
+    // Seeds 1, 2, 3 for tanh, relu, identity: identity's unbounded hidden state on seed 1's
+    // weights leaves the fixed point's formats (H5 saturates it), which is not what N2 checks.
+    for (seed, &activation) in (1..).zip(Activation::ALL.iter().rev()) {
         let model = small_model(seed, activation, QuantizerPlacement::NONE, 1.0);
         let batch = small_batch(&model, seed + 100, 3, 25);
         let matrices = backend.lmu_matrices(&model.config.lmu).expect("matrices");

@@ -22,9 +22,18 @@ pub struct GradientProblem {
     pub labels: Vec<usize>,
 }
 
+/// The base activations whose derivative finite differences can check.
+fn smooth_activations() -> Vec<Activation> {
+    Activation::ALL
+        .iter()
+        .copied()
+        .filter(|&activation| crate::activation::is_smooth(activation))
+        .collect()
+}
+
 /// Random problems: every size 1 to 4 (outputs 2 to 3), up to 6 steps, random connection flags
-/// and discretizer, tanh or identity hidden units (relu's kink at 0 would defeat finite
-/// differences), weights of scale 0.5.
+/// and discretizer, hidden units of every smooth activation (`crate::activation::is_smooth`:
+/// relu's kink at 0 would defeat finite differences), weights of scale 0.5.
 pub fn gradient_problems() -> impl Strategy<Value = GradientProblem> {
     (
         (1usize..3, 1usize..5, 1usize..3, 1usize..5, 2usize..4),
@@ -34,7 +43,7 @@ pub fn gradient_problems() -> impl Strategy<Value = GradientProblem> {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
-            any::<bool>(),
+            prop::sample::select(smooth_activations()),
         ),
     )
         .prop_map(
@@ -43,7 +52,8 @@ pub fn gradient_problems() -> impl Strategy<Value = GradientProblem> {
                 (steps, batch, seed),
                 flags,
             )| {
-                let (input_to_hidden, hidden_to_memory, memory_to_memory, euler, tanh) = flags;
+                let (input_to_hidden, hidden_to_memory, memory_to_memory, euler, activation) =
+                    flags;
                 let config = NetworkConfig {
                     lmu: LmuConfig {
                         input_size,
@@ -56,11 +66,7 @@ pub fn gradient_problems() -> impl Strategy<Value = GradientProblem> {
                         } else {
                             Discretizer::ZeroOrderHold
                         },
-                        hidden_activation: if tanh {
-                            Activation::Tanh
-                        } else {
-                            Activation::Identity
-                        },
+                        hidden_activation: activation,
                         connections: RecurrentConnections {
                             input_to_hidden,
                             hidden_to_memory,

@@ -13,10 +13,10 @@ use crate::kernels;
 
 /// The f32 arithmetic of one base activation (clause Q5).
 pub trait Kernel {
-    /// `f(x)`.
+    /// `f(x)` (clause Q5).
     fn activate(x: f32) -> f32;
 
-    /// `f'(x)` written in terms of `r = f(x)`.
+    /// `f'(x)` written in terms of `r = f(x)` (clause Q5; the backward rule's derivative, T2).
     fn derivative_from_rate(rate: f32) -> f32;
 
     /// `values[i] = f(values[i])` for every element (the hidden units that do not spike,
@@ -29,7 +29,7 @@ pub trait Kernel {
     }
 }
 
-/// `f(x) = x`, `f' = 1`.
+/// `f(x) = x`, `f' = 1` (clause Q5).
 pub struct Identity;
 
 impl Kernel for Identity {
@@ -63,7 +63,8 @@ impl Kernel for Relu {
     }
 }
 
-/// `f(x) = tanh(x)` from the backend's polynomial ([`kernels::tanh`]); `f' = 1 - r^2`.
+/// `f(x) = tanh(x)` from the backend's polynomial ([`kernels::tanh`], clause Q2's f32 tanh);
+/// `f' = 1 - r^2` (clause Q5).
 pub struct Tanh;
 
 impl Kernel for Tanh {

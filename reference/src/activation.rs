@@ -33,6 +33,27 @@ pub fn derivative(activation: Activation, x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// Q5: what the activation descriptor requires of every base activation holds for this
+    /// f64 kernel: `f` is monotone (non-decreasing) on a fine grid over [-40, 40], and an
+    /// activation whose integer rule is a table (H6) stays within [-1, 1], the range of the
+    /// non-spiking table's format.
+    #[test]
+    fn q5_every_activation_meets_its_descriptors_requirements() {
+        let grid: Vec<f64> = (-4000..=4000).map(|k| k as f64 / 100.0).collect();
+        for &activation in Activation::ALL {
+            let values: Vec<f64> = grid.iter().map(|&x| apply(activation, x)).collect();
+            for pair in values.windows(2) {
+                assert!(pair[0] <= pair[1], "{activation:?} decreases: {pair:?}");
+            }
+            if activation.properties().fixed_point == hsnn_spec::FixedPointForm::Table {
+                assert!(
+                    values.iter().all(|value| value.abs() <= 1.0),
+                    "{activation:?} leaves [-1, 1]"
+                );
+            }
+        }
+    }
+
     /// Q5: the derivatives of clause Q5's table, relu's at 0 included (0, TensorFlow's
     /// convention, a decision of SPEC.md).
     #[test]

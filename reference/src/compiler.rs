@@ -18,8 +18,6 @@ use hsnn_spec::fixed::{
 use hsnn_spec::QuantizedSite;
 use hsnn_spec::{Activation, FixedPointForm, HsnnError, LmuConfig, LmuMatrices, Model, Result};
 
-use crate::activation;
-
 use crate::fixed::{apply_rule, nearest};
 use crate::legendre;
 
@@ -174,7 +172,7 @@ fn table(
         first_index: -half,
         values: (-half..half)
             .map(|k| {
-                entry(activation::apply(
+                entry(crate::activation::apply(
                     activation,
                     k as f64 * 2f64.powi(-fraction_z),
                 ))

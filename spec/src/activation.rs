@@ -4,10 +4,16 @@
 //! Adding a base activation is one variant here, its entry in [`Activation::ALL`] and in
 //! [`Activation::properties`], and then each engine's kernels: `f` and `f'` in the reference
 //! (f64) and in the optimized backend (f32), and the independent restatement in the
-//! conformance suite. The fixed-point compiler, the chip, the fast engine, the bit metrics,
-//! the Keras reader and writer, the command line and the Python binding read the descriptor and
-//! need nothing more. This crate holds no mathematics, so the descriptor states properties of
-//! `f`, never `f` itself.
+//! conformance suite. The fixed-point compiler picks the activation's integer rule from the
+//! descriptor and fills a table from the reference's `f`, so the chip and the fast engine,
+//! which run compiled rules, need nothing; nor do the bit metrics, the Keras reader and writer
+//! or the command line, which read the descriptor. The Python stub's list of words and the
+//! binding's docstrings are written by hand (a test compares the stub with the module). This
+//! crate holds no mathematics, so the descriptor states properties of `f`, never `f` itself.
+//!
+//! Every base activation must be monotone (non-decreasing), and one whose integer rule is a
+//! table must satisfy `|f| <= 1` (clause Q5); the reference's tests check both for every
+//! activation.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,22 +49,22 @@ pub struct ActivationProperties {
 /// The form of an activation's integer rule on the modeled chip (SPEC.md clause H6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixedPointForm {
-    /// `f` is `x`, or `max(x, 0)` when `rectified`: a spiking site multiplies its operand by
+    /// `f` is `x`, or `max(x, 0)` when `rectified` (clause H6's multiply rule): a spiking site multiplies its operand by
     /// `D = nearest(dt 2^F_d)` and shifts (clamping below 0 first when rectified); a site that
     /// does not spike passes its operand through (clamped below 0 when rectified), in its
     /// operand's format.
     Linear {
-        /// Whether values below 0 become 0.
+        /// Whether values below 0 become 0 (relu, clause Q5).
         rectified: bool,
     },
-    /// `|f| <= 1` and `f` has no exact integer rule: a spiking site reads a table of
-    /// `dt f(z)` over `[-R, R)`, and a site that does not spike a table of `f(z)` written with
+    /// `|f| <= 1` and `f` has no exact integer rule (clause H6's tables): a spiking site reads
+    /// a table of `dt f(z)` over `[-R, R)`, and a site that does not spike a table of `f(z)` written with
     /// `hidden_bits - 1` fraction bits.
     Table,
 }
 
 impl Activation {
-    /// Every base activation, in the order their words are listed.
+    /// Every base activation (clause Q5), in the order their words are listed.
     pub const ALL: &'static [Activation] =
         &[Activation::Identity, Activation::Relu, Activation::Tanh];
 
@@ -112,9 +118,19 @@ mod tests {
     use super::*;
 
     /// Q5: every activation is listed once, and its file word is the one serde writes, so
-    /// the descriptor and the file format cannot disagree.
+    /// the descriptor and the file format cannot disagree. The match below has no wildcard, so
+    /// a new variant does not compile until it has a place in `ALL`.
     #[test]
     fn q5_each_activation_is_listed_once_with_its_file_word() {
+        let place = |activation: Activation| match activation {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Tanh => 2,
+        };
+        assert_eq!(Activation::ALL.len(), 3);
+        for &activation in Activation::ALL {
+            assert_eq!(Activation::ALL[place(activation)], activation);
+        }
         for (index, activation) in Activation::ALL.iter().enumerate() {
             assert!(
                 !Activation::ALL[..index].contains(activation),
