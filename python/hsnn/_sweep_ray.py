@@ -16,6 +16,7 @@ from hsnn._errors import UsageError
 from hsnn.sweep import (
     RESULTS_FORMAT,
     RESULTS_FORMAT_VERSION,
+    ROWS_FILE,
     Sweep,
     TrainingPoint,
     _write_atomically,
@@ -36,8 +37,6 @@ except ImportError as error:  # pragma: no cover - the message is the point
     raise ImportError(
         'hsnn.sweep.run needs Ray Tune: pip install "./python[sweep]" (ray[tune] 2.60)'
     ) from error
-
-ROWS_FILE = "rows.json"
 
 
 def _trial(config: dict[str, Any]) -> None:

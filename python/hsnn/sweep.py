@@ -49,6 +49,7 @@ __all__ = [
     "FRONTIER_FORMAT_VERSION",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
+    "ROWS_FILE",
     "ROWS_FORMAT",
     "ROWS_FORMAT_VERSION",
     "SWEEP_FORMAT",
@@ -58,7 +59,9 @@ __all__ = [
     "check_fingerprint",
     "experiment_for",
     "frontier",
+    "frontier_section",
     "keep_rows",
+    "kept_results",
     "load_sweep",
     "main",
     "measure_point",
@@ -78,6 +81,8 @@ RESULTS_FORMAT = "hsnn-sweep-results"
 RESULTS_FORMAT_VERSION = 1
 ROWS_FORMAT = "hsnn-sweep-rows"
 ROWS_FORMAT_VERSION = 1
+#: A point's rows, in its folder of the storage and of a keep folder.
+ROWS_FILE = "rows.json"
 
 _TOP_LEVEL = {
     "format",
@@ -634,7 +639,7 @@ def write_rows(
         "node_id": node_id,
         "rows": rows,
     }
-    path = folder / "rows.json"
+    path = folder / ROWS_FILE
     _write_atomically(path, json.dumps(record, indent=1) + "\n")
     return path
 
@@ -704,8 +709,8 @@ def keep_rows(sweep: Sweep, points_folder: Path, keep: Path) -> tuple[list[str],
     OSError
         A copy failed (a full disk): the file it was writing is as it was.
     """
-    stored = {point.name: points_folder / point.name / "rows.json" for point in sweep.points}
-    kept = {point.name: keep / point.name / "rows.json" for point in sweep.points}
+    stored = {point.name: points_folder / point.name / ROWS_FILE for point in sweep.points}
+    kept = {point.name: keep / point.name / ROWS_FILE for point in sweep.points}
     # Every kept point is checked before anything moves, so a foreign keep folder changes
     # nothing.
     for path in kept.values():
@@ -858,6 +863,21 @@ def _point_label(row: Mapping[str, Any]) -> str:
     )
 
 
+def _verdict(entry: Mapping[str, Any]) -> str:
+    """Whether spiking pays on one device's frontier, from its points' test energy ratios."""
+    chosen = entry["frontier"]
+    ratios = entry["energy_ratio_range"]
+    if ratios is None:
+        return "no test split measured"
+    span = f"{ratios[0]:.2f}x-{ratios[1]:.2f}x"
+    if ratios[1] < 1:
+        return f"spiking pays at every frontier point ({span})"
+    if ratios[0] >= 1:
+        return f"spiking does not pay ({span})"
+    paying = [row for row in chosen if row.get("test_energy_ratio", 1) < 1]
+    return f"spiking pays at {len(paying)} of {len(chosen)} frontier points ({span})"
+
+
 def summary_markdown(front: Mapping[str, Any]) -> str:
     """A Markdown summary of a frontier, device by device: where spiking pays (the frontier's
     points cost less than the same network without spikes) and where it does not.
@@ -883,21 +903,8 @@ def summary_markdown(front: Mapping[str, Any]) -> str:
     ]
     for device, entry in front["devices"].items():
         chosen = entry["frontier"]
-        ratios = entry["energy_ratio_range"]
-        if ratios is None:
-            verdict = "no test split measured"
-        elif ratios[1] < 1:
-            verdict = f"spiking pays at every frontier point ({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
-        elif ratios[0] >= 1:
-            verdict = f"spiking does not pay ({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
-        else:
-            paying = [row for row in chosen if row.get("test_energy_ratio", 1) < 1]
-            verdict = (
-                f"spiking pays at {len(paying)} of {len(chosen)} frontier points "
-                f"({ratios[0]:.2f}x-{ratios[1]:.2f}x)"
-            )
         lines += [
-            f"## {device}: {verdict}",
+            f"## {device}: {_verdict(entry)}",
             "",
             "| point | validation acc % | test acc % | J / inference (test) | ratio |",
             "|---|---:|---:|---:|---:|",
@@ -911,6 +918,137 @@ def summary_markdown(front: Mapping[str, Any]) -> str:
                 f"{row.get('test_energy_ratio', math.nan):.2f} |"
             )
         lines.append("")
+    return "\n".join(lines)
+
+
+def kept_results(sweep: Sweep, keep: Path) -> tuple[dict[str, Any], list[str]]:
+    """The results of the points of a sweep kept in a keep folder (SPEC H14; :func:`keep_rows`),
+    finished or not: a results mapping (format ``hsnn-sweep-results`` version 1, not written
+    anywhere) of the points found, in grid order, and the names of those not there yet. A
+    sweep longer than one machine's life reports what it has measured so far from it.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    keep : Path
+        Its keep folder, ``<point>/rows.json`` per finished point.
+
+    Returns
+    -------
+    tuple of (dict, list of str)
+        The results, and the points missing.
+
+    Raises
+    ------
+    UsageError
+        A kept point measured by another version of the sweep, or no point kept at all.
+    """
+    rows: list[dict[str, Any]] = []
+    missing = []
+    for point in sweep.points:
+        rows_file = keep / point.name / ROWS_FILE
+        if rows_file.is_file():
+            rows.extend(read_rows(rows_file, sweep))
+        else:
+            missing.append(point.name)
+    if not rows:
+        raise UsageError(f"no point of sweep {sweep.name} is kept in {keep}")
+    import hsnn
+
+    results = {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "generator": f"hsnn {hsnn.__version__} (hsnn.sweep.kept_results)",
+        "sweep": sweep.name,
+        "sweep_fingerprint": sweep.fingerprint,
+        "rows": rows,
+    }
+    return results, missing
+
+
+def _energy(joules: float) -> str:
+    """An energy per inference in the unit that keeps it between 1 and 1000."""
+    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9)):
+        if joules >= scale:
+            return f"{joules / scale:.3g} {unit}"
+    return f"{joules / 1e-12:.3g} pJ"
+
+
+def frontier_section(
+    front: Mapping[str, Any], points: int, missing: Sequence[str], detailed: Sequence[str]
+) -> str:
+    """A frontier as a section of a document (SPEC H14): one line per device (its verdict, its
+    cheapest and its most accurate frontier point), then the whole frontier of the devices in
+    ``detailed``. Chosen by validation, as :func:`frontier` chooses; test is reported.
+
+    Parameters
+    ----------
+    front : mapping
+        What :func:`frontier` returns.
+    points : int
+        The sweep's training points in all.
+    missing : sequence of str
+        Those not measured yet (:func:`kept_results`); the section says the frontier is of the
+        others.
+    detailed : sequence of str
+        The devices whose whole frontier is listed.
+
+    Returns
+    -------
+    str
+        Markdown, without a heading of its own.
+    """
+    measured = points - len(missing)
+    if missing:
+        lines = [
+            f"{measured} of the sweep's {points} trained points are measured so far; the "
+            "frontier below is of those (not yet measured: " + ", ".join(missing) + ").",
+        ]
+    else:
+        lines = [f"All {points} trained points are measured."]
+    lines += [
+        "",
+        (
+            "| device | frontier points | where spiking pays (test energy over the same network "
+            "without spikes) | cheapest: validation / test %, ratio | most accurate: "
+            "validation / test %, ratio |"
+        ),
+        "|---|---:|---|---|---|",
+    ]
+
+    def brief(row: Mapping[str, Any]) -> str:
+        return (
+            f"seed {row['seed']}, {_point_label(row)}: "
+            f"{100 * row['validation_accuracy']:.2f} / "
+            f"{100 * row.get('test_accuracy', math.nan):.2f}, "
+            f"{row.get('test_energy_ratio', math.nan):.2f}x"
+        )
+
+    for device, entry in front["devices"].items():
+        chosen = entry["frontier"]
+        best = max(chosen, key=lambda row: row["validation_accuracy"])
+        lines.append(
+            f"| {device} | {len(chosen)} of {entry['points']} | {_verdict(entry)} | "
+            f"{brief(chosen[0])} | {brief(best)} |"
+        )
+    for device in detailed:
+        chosen = front["devices"][device]["frontier"]
+        lines += [
+            "",
+            f"The frontier on {device}, cheapest first:",
+            "",
+            "| point | validation % | test % | energy per inference (test) | ratio |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in chosen:
+            lines.append(
+                f"| seed {row['seed']}, {_point_label(row)} | "
+                f"{100 * row['validation_accuracy']:.2f} | "
+                f"{100 * row.get('test_accuracy', math.nan):.2f} | "
+                f"{_energy(row.get('test_joules', math.nan))} | "
+                f"{row.get('test_energy_ratio', math.nan):.2f} |"
+            )
     return "\n".join(lines)
 
 

@@ -37,3 +37,13 @@ def test_every_public_function_and_method_names_its_clauses() -> None:
             if not re.search(r"\bSPEC\b|\b[QLNBCEDTH]\d+\b", item.__doc__ or ""):
                 missing.append(qualified)
     assert not missing, f"docstrings without a SPEC clause: {missing}"
+
+
+def test_paper_frontier_section_is_current() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "python" / "tools" / "frontier_section.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr

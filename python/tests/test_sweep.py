@@ -335,6 +335,41 @@ def test_kept_points_travel_both_ways_and_a_foreign_keep_folder_moves_nothing(
     assert not (keep / first / "rows.json").exists()
 
 
+def test_kept_points_give_a_partial_frontier_that_says_what_it_rests_on(tmp_path: Path) -> None:
+    sweep = sweeps.load_sweep(write_sweep(tmp_path))
+    keep = tmp_path / "keep"
+    with pytest.raises(hsnn.UsageError, match="no point of sweep"):
+        sweeps.kept_results(sweep, keep)
+    # Points 0 and 2 kept, each with synthetic_results' rows of one point name.
+    rows = synthetic_results()["rows"]
+    kept = [sweep.points[0].name, sweep.points[2].name]
+    for name, own in zip(kept, ("a", "b"), strict=True):
+        (keep / name).mkdir(parents=True)
+        record = json.loads(rows_record(sweep, name))
+        record["rows"] = [row for row in rows if row["point"] == own]
+        (keep / name / "rows.json").write_text(json.dumps(record))
+    results, missing = sweeps.kept_results(sweep, keep)
+    assert missing == [point.name for point in sweep.points if point.name not in kept]
+    assert [row["point"] for row in results["rows"]] == ["a", "a", "b", "b"]
+    front = sweeps.frontier(results)
+    # a: validation 0.90 at 3 J; b: 0.85 at 1 J: neither beats the other, on both devices.
+    assert [row["point"] for row in front["devices"]["cheap"]["frontier"]] == ["b", "a"]
+    section = sweeps.frontier_section(front, len(sweep.points), missing, ["dense"])
+    assert section.startswith(f"2 of the sweep's {len(sweep.points)} trained points")
+    assert missing[0] in section
+    assert "| cheap | 2 of 2 | spiking pays at every frontier point (0.50x-0.50x) |" in section
+    assert "| dense | 2 of 2 | spiking does not pay (1.50x-1.50x) |" in section
+    # The cheapest is b (validation 85.00, test 99.00); the most accurate a (90.00 / 80.00).
+    assert "85.00 / 99.00, 0.50x | seed 0, hidden, end dt 2, dt 2, 8-bit: 90.00 / 80.00" in (
+        section
+    )
+    # Only the detailed device's whole frontier is listed, energies in their unit.
+    assert "The frontier on dense, cheapest first:" in section
+    assert "The frontier on cheap" not in section
+    assert "| 85.00 | 99.00 | 1 J | 1.50 |" in section
+    assert sweeps.frontier_section(front, 2, [], []).startswith("All 2 trained points")
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 4 MiB tmpfs (root only, as in CI, where HSNN_REQUIRE_MOUNT makes it required)."""
