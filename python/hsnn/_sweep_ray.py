@@ -24,9 +24,11 @@ from hsnn.sweep import (
     keep_rows,
     load_sweep,
     measure_point,
+    read_keep_note,
     read_rows,
     train_point,
     write_frontier,
+    write_keep_note,
     write_rows,
 )
 
@@ -65,7 +67,9 @@ def _trial(config: dict[str, Any]) -> None:
         model_file = train_point(sweep, point, folder, threads, report=report_epoch)
         rows = measure_point(sweep, point, model_file, threads)
         write_rows(sweep, point, folder, rows, ray.get_runtime_context().get_node_id())
-        keep = config.get("keep_folder")
+        # The keep folder of the sweep's current run, which a restored Tuner's configuration
+        # may not know.
+        keep = read_keep_note(Path(config["points_folder"]).parent)
         if keep is not None:
             # Only this trial's own point: another trial may be writing its own copy.
             kept = Path(keep) / point.name / ROWS_FILE
@@ -114,6 +118,7 @@ def run_on_ray(
     keep_folder = None if keep is None else Path(keep).resolve()
     if keep_folder is not None:
         keep_rows(sweep, points_folder, keep_folder)
+    write_keep_note(storage_path / sweep.name, keep_folder)
     trainable = tune.with_resources(_trial, {"cpu": sweep.cpus_per_trial})
     experiment_path = storage_path / sweep.name / "tune"
     if tune.Tuner.can_restore(str(experiment_path)):
@@ -125,7 +130,6 @@ def run_on_ray(
                 "sweep_file": str(Path(sweep_file).resolve()),
                 "points_folder": str(points_folder),
                 "threads": sweep.cpus_per_trial,
-                "keep_folder": None if keep_folder is None else str(keep_folder),
                 "point": tune.grid_search(
                     [
                         {"seed": p.seed, "end_dt": p.end_dt, "placement": p.placement}
@@ -146,8 +150,8 @@ def run_on_ray(
     try:
         grid = tuner.fit()
     finally:
-        # Points a restored Tuner finished (its trials' configuration predates --keep) and
-        # points finished before a stop reach the keep folder here.
+        # Points finished before a stop (a trial killed between its rows and its copy) reach
+        # the keep folder here.
         if keep_folder is not None:
             keep_rows(sweep, points_folder, keep_folder)
     errors = [result.error for result in grid if result.error is not None]

@@ -47,6 +47,9 @@ from hsnn._errors import UsageError
 __all__ = [
     "FRONTIER_FORMAT",
     "FRONTIER_FORMAT_VERSION",
+    "KEEP_NOTE_FILE",
+    "KEEP_NOTE_FORMAT",
+    "KEEP_NOTE_FORMAT_VERSION",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
     "ROWS_FILE",
@@ -67,11 +70,13 @@ __all__ = [
     "measure_point",
     "pareto_frontier",
     "plot_frontier",
+    "read_keep_note",
     "read_rows",
     "run",
     "summary_markdown",
     "train_point",
     "write_frontier",
+    "write_keep_note",
     "write_rows",
 ]
 
@@ -83,6 +88,10 @@ ROWS_FORMAT = "hsnn-sweep-rows"
 ROWS_FORMAT_VERSION = 1
 #: A point's rows, in its folder of the storage and of a keep folder.
 ROWS_FILE = "rows.json"
+KEEP_NOTE_FORMAT = "hsnn-sweep-keep"
+KEEP_NOTE_FORMAT_VERSION = 1
+#: The keep folder of the sweep's current run, in the sweep's folder of the storage.
+KEEP_NOTE_FILE = "keep.json"
 
 _TOP_LEVEL = {
     "format",
@@ -762,6 +771,71 @@ def check_fingerprint(sweep: Sweep, folder: Path) -> None:
         path,
         json.dumps({"sweep_file": str(sweep.path), "sha256": sweep.fingerprint}, indent=1) + "\n",
     )
+
+
+def write_keep_note(folder: Path, keep: Path | None) -> Path:
+    """Records in a sweep's folder of the storage where this run of the sweep keeps its finished
+    points (SPEC H14; ``None``: nowhere), for its trials to read when they finish. A trial's own
+    configuration is fixed when the sweep first starts, so a sweep started without a keep folder
+    and resumed with one learns it from here.
+
+    Parameters
+    ----------
+    folder : Path
+        The sweep's folder in the storage (made if missing).
+    keep : Path or None
+        The keep folder, absolute, or None.
+
+    Returns
+    -------
+    Path
+        The note (format ``hsnn-sweep-keep`` version 1).
+    """
+    import hsnn
+
+    folder.mkdir(parents=True, exist_ok=True)
+    note = {
+        "format": KEEP_NOTE_FORMAT,
+        "format_version": KEEP_NOTE_FORMAT_VERSION,
+        "generator": f"hsnn {hsnn.__version__} (hsnn.sweep.run)",
+        "keep_folder": None if keep is None else str(keep),
+    }
+    path = folder / KEEP_NOTE_FILE
+    _write_atomically(path, json.dumps(note, indent=1) + "\n")
+    return path
+
+
+def read_keep_note(folder: Path) -> Path | None:
+    """The keep folder the sweep's current run named (:func:`write_keep_note`; SPEC H14), or
+    None where it named none or no run wrote a note.
+
+    Parameters
+    ----------
+    folder : Path
+        The sweep's folder in the storage.
+
+    Returns
+    -------
+    Path or None
+        The keep folder.
+
+    Raises
+    ------
+    UsageError
+        The note is not a keep note of this version.
+    """
+    path = folder / KEEP_NOTE_FILE
+    if not path.exists():
+        return None
+    note = json.loads(path.read_text())
+    if (
+        not isinstance(note, dict)
+        or note.get("format") != KEEP_NOTE_FORMAT
+        or note.get("format_version") != KEEP_NOTE_FORMAT_VERSION
+    ):
+        raise UsageError(f"{path} is not a sweep's keep note ({KEEP_NOTE_FORMAT} 1)")
+    keep = note.get("keep_folder")
+    return None if keep is None else Path(str(keep))
 
 
 def pareto_frontier(

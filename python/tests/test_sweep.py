@@ -335,6 +335,24 @@ def test_kept_points_travel_both_ways_and_a_foreign_keep_folder_moves_nothing(
     assert not (keep / first / "rows.json").exists()
 
 
+def test_the_keep_note_tells_trials_the_current_runs_keep_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "storage" / "tiny"
+    # No run wrote a note (a sweep started by an older hsnn): trials keep nothing.
+    assert sweeps.read_keep_note(folder) is None
+    # A run with a keep folder, then one without, then one with another: the note is the
+    # latest run's, whatever the trials' configuration says.
+    written = sweeps.write_keep_note(folder, tmp_path / "keep")
+    assert json.loads(written.read_text())["format"] == "hsnn-sweep-keep"
+    assert sweeps.read_keep_note(folder) == tmp_path / "keep"
+    sweeps.write_keep_note(folder, None)
+    assert sweeps.read_keep_note(folder) is None
+    sweeps.write_keep_note(folder, tmp_path / "other")
+    assert sweeps.read_keep_note(folder) == tmp_path / "other"
+    (folder / sweeps.KEEP_NOTE_FILE).write_text(json.dumps({"format": "hsnn-sweep-rows"}))
+    with pytest.raises(hsnn.UsageError, match="not a sweep's keep note"):
+        sweeps.read_keep_note(folder)
+
+
 def test_kept_points_give_a_partial_frontier_that_says_what_it_rests_on(tmp_path: Path) -> None:
     sweep = sweeps.load_sweep(write_sweep(tmp_path))
     keep = tmp_path / "keep"

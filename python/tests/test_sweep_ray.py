@@ -5,6 +5,7 @@
 - Killing a trial's process makes Tune retry it from hsnn's checkpoint, and the point's final
   weights equal an uninterrupted run's.
 - Killing the driver mid-sweep and running the command again trains no finished point again.
+- A sweep resumed with a keep folder it was not started with has its trials keep their points.
 
 Every Ray process a test starts runs in a session of its own (``start_new_session``: the
 ``ray start`` daemons, a driver's local Ray and their workers keep the session id), and the
@@ -263,3 +264,43 @@ def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
     assert len(results["rows"]) == 4 * 1 * 2 * 2
     # The points finished before the kill kept their checkpoints: nothing trained them again.
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+
+
+def test_a_sweep_resumed_with_a_keep_folder_has_its_trials_keep_their_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep started without ``--keep`` and resumed with it: Tune restores the trials with
+    their first configuration, which names no keep folder, yet each trial that finishes after
+    the resume copies its own point there (the sweep's keep note). The driver's own copies, at
+    its start and end, are switched off here, so only the trials' copies can be in the folder."""
+    sweep_file = longer_sweep(tmp_path)
+    storage = tmp_path / "storage"
+    points = storage / "tiny" / "points"
+    command = [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
+    driver = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_for(lambda: any(points.glob("*/rows.json")), 600, "a measured point")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        stop_session(driver.pid)
+    before = {rows.parent.name for rows in points.glob("*/rows.json")}
+    assert before and len(before) < 4, "killed mid-sweep"
+    import hsnn._sweep_ray as ray_driver
+
+    monkeypatch.setattr(ray_driver, "keep_rows", lambda *arguments: ([], []))
+    keep = tmp_path / "keep"
+    try:
+        sweeps.run(sweep_file, storage=storage, num_cpus=2, keep=keep)
+    finally:
+        ray.shutdown()
+    after = {rows.parent.name for rows in points.glob("*/rows.json")}
+    assert len(after) == 4
+    kept = {rows.parent.name for rows in keep.glob("*/rows.json")}
+    assert kept == after - before
+    for name in kept:
+        assert (keep / name / "rows.json").read_text() == (points / name / "rows.json").read_text()
