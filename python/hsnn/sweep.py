@@ -653,6 +653,18 @@ def write_rows(
     return path
 
 
+def _read_record(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
+    """A JSON file of the sweep's, refused unless it names ``format_name`` at ``version``."""
+    record = json.loads(path.read_text())
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != format_name
+        or record.get("format_version") != version
+    ):
+        raise UsageError(f"{path} is not {what} ({format_name} {version})")
+    return record
+
+
 def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
     """A point's rows, refused when another version of the sweep measured them.
 
@@ -673,13 +685,7 @@ def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
     UsageError
         Another format, or a fingerprint other than the sweep's.
     """
-    record = json.loads(rows_file.read_text())
-    if (
-        not isinstance(record, dict)
-        or record.get("format") != ROWS_FORMAT
-        or record.get("format_version") != ROWS_FORMAT_VERSION
-    ):
-        raise UsageError(f"{rows_file} is not a sweep point's rows ({ROWS_FORMAT} 1)")
+    record = _read_record(rows_file, ROWS_FORMAT, ROWS_FORMAT_VERSION, "a sweep point's rows")
     if record.get("sweep_fingerprint") != sweep.fingerprint:
         raise UsageError(
             f"{rows_file} was measured by another version of sweep {sweep.name} (its sweep "
@@ -827,13 +833,7 @@ def read_keep_note(folder: Path) -> Path | None:
     path = folder / KEEP_NOTE_FILE
     if not path.exists():
         return None
-    note = json.loads(path.read_text())
-    if (
-        not isinstance(note, dict)
-        or note.get("format") != KEEP_NOTE_FORMAT
-        or note.get("format_version") != KEEP_NOTE_FORMAT_VERSION
-    ):
-        raise UsageError(f"{path} is not a sweep's keep note ({KEEP_NOTE_FORMAT} 1)")
+    note = _read_record(path, KEEP_NOTE_FORMAT, KEEP_NOTE_FORMAT_VERSION, "a sweep's keep note")
     keep = note.get("keep_folder")
     return None if keep is None else Path(str(keep))
 

@@ -221,13 +221,14 @@ def test_a_killed_trial_is_retried_from_its_checkpoint_to_the_same_weights(
         np.testing.assert_array_equal(retried[name], weights, err_msg=name)
 
 
-def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
-    tmp_path: Path,
-) -> None:
-    sweep_file = longer_sweep(tmp_path)
-    storage = tmp_path / "storage"
-    points = storage / "tiny" / "points"
-    command = [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
+def driver_command(sweep_file: Path, storage: Path) -> list[str]:
+    """The sweep's command line, as a user runs it."""
+    return [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
+
+
+def kill_the_driver_after_a_point(command: list[str], points: Path) -> set[str]:
+    """Starts the sweep's driver, kills it (SIGKILL, with its Ray) once a point is measured,
+    and returns the points measured by then, checked to be some but not all of the four."""
     driver = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -241,6 +242,17 @@ def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
         stop_session(driver.pid)
     finished = {rows.parent.name for rows in points.glob("*/rows.json")}
     assert finished and len(finished) < 4, "killed mid-sweep"
+    return finished
+
+
+def test_a_killed_driver_is_resumed_by_the_same_command_without_training_again(
+    tmp_path: Path,
+) -> None:
+    sweep_file = longer_sweep(tmp_path)
+    storage = tmp_path / "storage"
+    points = storage / "tiny" / "points"
+    command = driver_command(sweep_file, storage)
+    finished = kill_the_driver_after_a_point(command, points)
     stamps = {
         path: path.stat().st_mtime_ns
         for name in finished
@@ -276,20 +288,7 @@ def test_a_sweep_resumed_with_a_keep_folder_has_its_trials_keep_their_points(
     sweep_file = longer_sweep(tmp_path)
     storage = tmp_path / "storage"
     points = storage / "tiny" / "points"
-    command = [sys.executable, "-m", "hsnn.sweep", str(sweep_file), "--storage", str(storage)]
-    driver = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        wait_for(lambda: any(points.glob("*/rows.json")), 600, "a measured point")
-        driver.send_signal(signal.SIGKILL)
-        driver.wait(timeout=60)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-        stop_session(driver.pid)
-    before = {rows.parent.name for rows in points.glob("*/rows.json")}
-    assert before and len(before) < 4, "killed mid-sweep"
+    before = kill_the_driver_after_a_point(driver_command(sweep_file, storage), points)
     import hsnn._sweep_ray as ray_driver
 
     monkeypatch.setattr(ray_driver, "keep_rows", lambda *arguments: ([], []))

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from markers import rewrite_between
+
 import hsnn
 import hsnn.conformance
 import hsnn.sweep
@@ -69,17 +71,7 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrites the page, or with ``--check`` reports whether it is current."""
-    text = PAGE.read_text(encoding="utf-8")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    updated = f"{head}{START}\n\n{render()}\n{END}{tail}"
-    if "--check" in argv:
-        if updated != text:
-            print(f"{PAGE} is stale: run python python/tools/api_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(updated, encoding="utf-8")
-    return 0
+    return rewrite_between(PAGE, (START, END), render(), argv)
 
 
 if __name__ == "__main__":

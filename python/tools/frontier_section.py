@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from markers import rewrite_between
+
 from hsnn import sweep as sweeps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +38,7 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrites the section, or with ``--check`` reports whether it is current."""
-    text = PAGE.read_text(encoding="utf-8")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    updated = f"{head}{START}\n\n{render()}\n\n{END}{tail}"
-    if "--check" in argv:
-        if updated != text:
-            print(f"{PAGE} is stale: run python python/tools/frontier_section.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(updated, encoding="utf-8")
-    return 0
+    return rewrite_between(PAGE, (START, END), render() + "\n", argv)
 
 
 if __name__ == "__main__":
