@@ -952,6 +952,23 @@ def _verdict(entry: Mapping[str, Any]) -> str:
     return f"spiking pays at {len(paying)} of {len(chosen)} frontier points ({span})"
 
 
+def _frontier_table(chosen: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A device's frontier points as the lines of a Markdown table."""
+    lines = [
+        "| point | validation % | test % | energy per inference (test) | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in chosen:
+        lines.append(
+            f"| seed {row['seed']}, {_point_label(row)} | "
+            f"{100 * row['validation_accuracy']:.2f} | "
+            f"{100 * row.get('test_accuracy', math.nan):.2f} | "
+            f"{_energy(row.get('test_joules', math.nan))} | "
+            f"{row.get('test_energy_ratio', math.nan):.2f} |"
+        )
+    return lines
+
+
 def summary_markdown(front: Mapping[str, Any]) -> str:
     """A Markdown summary of a frontier, device by device: where spiking pays (the frontier's
     points cost less than the same network without spikes) and where it does not.
@@ -977,21 +994,7 @@ def summary_markdown(front: Mapping[str, Any]) -> str:
     ]
     for device, entry in front["devices"].items():
         chosen = entry["frontier"]
-        lines += [
-            f"## {device}: {_verdict(entry)}",
-            "",
-            "| point | validation acc % | test acc % | J / inference (test) | ratio |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for row in chosen:
-            lines.append(
-                f"| seed {row['seed']}, {_point_label(row)} | "
-                f"{100 * row['validation_accuracy']:.2f} | "
-                f"{100 * row.get('test_accuracy', math.nan):.2f} | "
-                f"{row.get('test_joules', math.nan):.3e} | "
-                f"{row.get('test_energy_ratio', math.nan):.2f} |"
-            )
-        lines.append("")
+        lines += [f"## {device}: {_verdict(entry)}", "", *_frontier_table(chosen), ""]
     return "\n".join(lines)
 
 
@@ -1108,21 +1111,7 @@ def frontier_section(
         )
     for device in detailed:
         chosen = front["devices"][device]["frontier"]
-        lines += [
-            "",
-            f"The frontier on {device}, cheapest first:",
-            "",
-            "| point | validation % | test % | energy per inference (test) | ratio |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for row in chosen:
-            lines.append(
-                f"| seed {row['seed']}, {_point_label(row)} | "
-                f"{100 * row['validation_accuracy']:.2f} | "
-                f"{100 * row.get('test_accuracy', math.nan):.2f} | "
-                f"{_energy(row.get('test_joules', math.nan))} | "
-                f"{row.get('test_energy_ratio', math.nan):.2f} |"
-            )
+        lines += ["", f"The frontier on {device}, cheapest first:", "", *_frontier_table(chosen)]
     return "\n".join(lines)
 
 
