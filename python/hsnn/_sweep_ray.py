@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -118,6 +119,13 @@ def run_on_ray(
     keep_folder = None if keep is None else Path(keep).resolve()
     if keep_folder is not None:
         keep_rows(sweep, points_folder, keep_folder)
+    previous_keep = read_keep_note(storage_path / sweep.name)
+    if previous_keep is not None and keep_folder is None:
+        print(
+            f"hsnn-sweep: this run keeps no finished points; the run before kept them in "
+            f"{previous_keep} (give --keep {previous_keep} to go on keeping them there)",
+            file=sys.stderr,
+        )
     write_keep_note(storage_path / sweep.name, keep_folder)
     trainable = tune.with_resources(_trial, {"cpu": sweep.cpus_per_trial})
     experiment_path = storage_path / sweep.name / "tune"

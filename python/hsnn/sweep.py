@@ -37,6 +37,7 @@ import itertools
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "KEEP_NOTE_FILE",
     "KEEP_NOTE_FORMAT",
     "KEEP_NOTE_FORMAT_VERSION",
+    "PAYS_BELOW",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
     "ROWS_FILE",
@@ -189,10 +191,16 @@ class Sweep:
 def _write_atomically(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file beside it: a reader sees the old
     file or the new one, never a part, and a failed write (a full disk) leaves the old file
-    and no temporary one (SPEC E2's rule for hsnn's own files)."""
-    partial = path.with_name(path.name + ".partial")
+    and no temporary one (SPEC E2's rule for hsnn's own files). The temporary file's name is
+    its writer's own, so two writers of one file (a trial and its driver copying a kept point)
+    never fill the same one."""
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    partial = Path(name)
     try:
-        partial.write_text(text)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(partial, path)
     except OSError:
         partial.unlink(missing_ok=True)
@@ -655,7 +663,10 @@ def write_rows(
 
 def _read_record(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
     """A JSON file of the sweep's, refused unless it names ``format_name`` at ``version``."""
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not {what}: it is not JSON ({error})") from error
     if (
         not isinstance(record, dict)
         or record.get("format") != format_name
@@ -797,6 +808,8 @@ def write_keep_note(folder: Path, keep: Path | None) -> Path:
     Path
         The note (format ``hsnn-sweep-keep`` version 1).
     """
+    if keep is not None and not keep.is_absolute():
+        raise UsageError(f"a keep folder must be absolute for trials on any node: {keep}")
     import hsnn
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -835,7 +848,11 @@ def read_keep_note(folder: Path) -> Path | None:
         return None
     note = _read_record(path, KEEP_NOTE_FORMAT, KEEP_NOTE_FORMAT_VERSION, "a sweep's keep note")
     keep = note.get("keep_folder")
-    return None if keep is None else Path(str(keep))
+    if keep is None:
+        return None
+    if not Path(str(keep)).is_absolute():
+        raise UsageError(f"{path} names a keep folder that is not absolute: {keep}")
+    return Path(str(keep))
 
 
 def pareto_frontier(
@@ -937,19 +954,38 @@ def _point_label(row: Mapping[str, Any]) -> str:
     )
 
 
+#: Spiking pays at a point whose hybrid network needs less than this fraction of the energy of
+#: the same network without spikes (on test): the device profiles are estimates, and a saving
+#: below 1 % says nothing about a chip.
+PAYS_BELOW = 0.99
+
+
 def _verdict(entry: Mapping[str, Any]) -> str:
-    """Whether spiking pays on one device's frontier, from its points' test energy ratios."""
+    """Whether spiking pays on one device's frontier (:data:`PAYS_BELOW`), from its points'
+    test energy ratios."""
     chosen = entry["frontier"]
     ratios = entry["energy_ratio_range"]
     if ratios is None:
         return "no test split measured"
-    span = f"{ratios[0]:.2f}x-{ratios[1]:.2f}x"
-    if ratios[1] < 1:
+    span = f"{ratios[0]:.3f}x-{ratios[1]:.3f}x"
+    paying = [row for row in chosen if row.get("test_energy_ratio", math.inf) < PAYS_BELOW]
+    if len(paying) == len(chosen):
         return f"spiking pays at every frontier point ({span})"
-    if ratios[0] >= 1:
+    if not paying:
         return f"spiking does not pay ({span})"
-    paying = [row for row in chosen if row.get("test_energy_ratio", 1) < 1]
     return f"spiking pays at {len(paying)} of {len(chosen)} frontier points ({span})"
+
+
+def _percent(row: Mapping[str, Any], key: str) -> str:
+    """An accuracy as a percentage, or a dash where the row has none."""
+    value = row.get(key)
+    return "—" if value is None or not math.isfinite(value) else f"{100 * value:.2f}"
+
+
+def _ratio(row: Mapping[str, Any]) -> str:
+    """A row's test energy ratio, or a dash where the test split was not measured."""
+    value = row.get("test_energy_ratio")
+    return "—" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
 def _frontier_table(chosen: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -961,10 +997,8 @@ def _frontier_table(chosen: Sequence[Mapping[str, Any]]) -> list[str]:
     for row in chosen:
         lines.append(
             f"| seed {row['seed']}, {_point_label(row)} | "
-            f"{100 * row['validation_accuracy']:.2f} | "
-            f"{100 * row.get('test_accuracy', math.nan):.2f} | "
-            f"{_energy(row.get('test_joules', math.nan))} | "
-            f"{row.get('test_energy_ratio', math.nan):.2f} |"
+            f"{_percent(row, 'validation_accuracy')} | {_percent(row, 'test_accuracy')} | "
+            f"{_energy(row.get('test_joules', math.nan))} | {_ratio(row)} |"
         )
     return lines
 
@@ -1026,7 +1060,10 @@ def kept_results(sweep: Sweep, keep: Path) -> tuple[dict[str, Any], list[str]]:
     for point in sweep.points:
         rows_file = keep / point.name / ROWS_FILE
         if rows_file.is_file():
-            rows.extend(read_rows(rows_file, sweep))
+            own = read_rows(rows_file, sweep)
+            if not own or any(row.get("point") != point.name for row in own):
+                raise UsageError(f"{rows_file} does not hold point {point.name}'s rows")
+            rows.extend(own)
         else:
             missing.append(point.name)
     if not rows:
@@ -1045,11 +1082,15 @@ def kept_results(sweep: Sweep, keep: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def _energy(joules: float) -> str:
-    """An energy per inference in the unit that keeps it between 1 and 1000."""
+    """An energy per inference to four significant figures in J, mJ, µJ, nJ or pJ (the largest
+    unit it reaches once rounded), or a dash where none was measured."""
+    if not math.isfinite(joules):
+        return "—"
+    rounded = float(f"{joules:.4g}")
     for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9)):
-        if joules >= scale:
-            return f"{joules / scale:.3g} {unit}"
-    return f"{joules / 1e-12:.3g} pJ"
+        if rounded >= scale:
+            return f"{rounded / scale:.4g} {unit}"
+    return f"{rounded / 1e-12:.4g} pJ"
 
 
 def frontier_section(
@@ -1087,9 +1128,9 @@ def frontier_section(
     lines += [
         "",
         (
-            "| device | frontier points | where spiking pays (test energy over the same network "
-            "without spikes) | cheapest: validation / test %, ratio | most accurate: "
-            "validation / test %, ratio |"
+            "| device | frontier rows / measured rows | where spiking pays (test energy over the "
+            f"same network without spikes below {PAYS_BELOW:g}) | cheapest: validation / test %, "
+            "ratio | most accurate: validation / test %, ratio |"
         ),
         "|---|---:|---|---|---|",
     ]
@@ -1097,19 +1138,22 @@ def frontier_section(
     def brief(row: Mapping[str, Any]) -> str:
         return (
             f"seed {row['seed']}, {_point_label(row)}: "
-            f"{100 * row['validation_accuracy']:.2f} / "
-            f"{100 * row.get('test_accuracy', math.nan):.2f}, "
-            f"{row.get('test_energy_ratio', math.nan):.2f}x"
+            f"{_percent(row, 'validation_accuracy')} / {_percent(row, 'test_accuracy')}, "
+            f"{_ratio(row)}x"
         )
 
     for device, entry in front["devices"].items():
         chosen = entry["frontier"]
         best = max(chosen, key=lambda row: row["validation_accuracy"])
         lines.append(
-            f"| {device} | {len(chosen)} of {entry['points']} | {_verdict(entry)} | "
+            f"| {device} | {len(chosen)} / {entry['points']} | {_verdict(entry)} | "
             f"{brief(chosen[0])} | {brief(best)} |"
         )
     for device in detailed:
+        if device not in front["devices"]:
+            raise UsageError(
+                f"no frontier of device {device!r} (the sweep priced {', '.join(front['devices'])})"
+            )
         chosen = front["devices"][device]["frontier"]
         lines += ["", f"The frontier on {device}, cheapest first:", "", *_frontier_table(chosen)]
     return "\n".join(lines)

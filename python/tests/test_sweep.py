@@ -238,8 +238,16 @@ def test_the_frontier_is_chosen_by_validation_per_device_and_says_where_spiking_
     for device in ("cheap", "dense"):
         assert [row["point"] for row in front["devices"][device]["frontier"]] == ["b", "d"]
     summary = sweeps.summary_markdown(front)
-    assert "## cheap: spiking pays at every frontier point (0.50x-0.50x)" in summary
-    assert "## dense: spiking does not pay (1.50x-1.50x)" in summary
+    assert "## cheap: spiking pays at every frontier point (0.500x-0.500x)" in summary
+    assert "## dense: spiking does not pay (1.500x-1.500x)" in summary
+    # A saving under 1 % does not pay (PAYS_BELOW): at 0.995 the verdict says so, though the
+    # ratio is below 1.
+    results = synthetic_results()
+    for row in results["rows"]:
+        row["test_energy_ratio"] = 0.995
+    assert "spiking does not pay (0.995x-0.995x)" in sweeps.summary_markdown(
+        sweeps.frontier(results)
+    )
     results = synthetic_results()
     results["rows"][0].pop("validation_accuracy")
     with pytest.raises(hsnn.UsageError, match="by validation"):
@@ -351,6 +359,12 @@ def test_the_keep_note_tells_trials_the_current_runs_keep_folder(tmp_path: Path)
     (folder / sweeps.KEEP_NOTE_FILE).write_text(json.dumps({"format": "hsnn-sweep-rows"}))
     with pytest.raises(hsnn.UsageError, match="not a sweep's keep note"):
         sweeps.read_keep_note(folder)
+    (folder / sweeps.KEEP_NOTE_FILE).write_text("{damaged")
+    with pytest.raises(hsnn.UsageError, match="not JSON"):
+        sweeps.read_keep_note(folder)
+    # Trials may run anywhere, in any working folder: a relative keep folder is refused.
+    with pytest.raises(hsnn.UsageError, match="must be absolute"):
+        sweeps.write_keep_note(folder, Path("keep"))
 
 
 def test_kept_points_give_a_partial_frontier_that_says_what_it_rests_on(tmp_path: Path) -> None:
@@ -358,34 +372,49 @@ def test_kept_points_give_a_partial_frontier_that_says_what_it_rests_on(tmp_path
     keep = tmp_path / "keep"
     with pytest.raises(hsnn.UsageError, match="no point of sweep"):
         sweeps.kept_results(sweep, keep)
-    # Points 0 and 2 kept, each with synthetic_results' rows of one point name.
+    # Points 0 and 2 kept, with synthetic_results' rows of its points a and b.
     rows = synthetic_results()["rows"]
     kept = [sweep.points[0].name, sweep.points[2].name]
     for name, own in zip(kept, ("a", "b"), strict=True):
         (keep / name).mkdir(parents=True)
         record = json.loads(rows_record(sweep, name))
-        record["rows"] = [row for row in rows if row["point"] == own]
+        record["rows"] = [{**row, "point": name} for row in rows if row["point"] == own]
         (keep / name / "rows.json").write_text(json.dumps(record))
     results, missing = sweeps.kept_results(sweep, keep)
     assert missing == [point.name for point in sweep.points if point.name not in kept]
-    assert [row["point"] for row in results["rows"]] == ["a", "a", "b", "b"]
+    assert [row["point"] for row in results["rows"]] == [kept[0]] * 2 + [kept[1]] * 2
     front = sweeps.frontier(results)
     # a: validation 0.90 at 3 J; b: 0.85 at 1 J: neither beats the other, on both devices.
-    assert [row["point"] for row in front["devices"]["cheap"]["frontier"]] == ["b", "a"]
+    assert [row["point"] for row in front["devices"]["cheap"]["frontier"]] == kept[::-1]
     section = sweeps.frontier_section(front, len(sweep.points), missing, ["dense"])
     assert section.startswith(f"2 of the sweep's {len(sweep.points)} trained points")
     assert missing[0] in section
-    assert "| cheap | 2 of 2 | spiking pays at every frontier point (0.50x-0.50x) |" in section
-    assert "| dense | 2 of 2 | spiking does not pay (1.50x-1.50x) |" in section
+    assert "| cheap | 2 / 2 | spiking pays at every frontier point (0.500x-0.500x) |" in section
+    assert "| dense | 2 / 2 | spiking does not pay (1.500x-1.500x) |" in section
     # The cheapest is b (validation 85.00, test 99.00); the most accurate a (90.00 / 80.00).
-    assert "85.00 / 99.00, 0.50x | seed 0, hidden, end dt 2, dt 2, 8-bit: 90.00 / 80.00" in (
+    assert "85.00 / 99.00, 0.500x | seed 0, hidden, end dt 2, dt 2, 8-bit: 90.00 / 80.00" in (
         section
     )
     # Only the detailed device's whole frontier is listed, energies in their unit.
     assert "The frontier on dense, cheapest first:" in section
     assert "The frontier on cheap" not in section
-    assert "| 85.00 | 99.00 | 1 J | 1.50 |" in section
+    assert "| 85.00 | 99.00 | 1 J | 1.500 |" in section
     assert sweeps.frontier_section(front, 2, [], []).startswith("All 2 trained points")
+    with pytest.raises(hsnn.UsageError, match="no frontier of device 'loihi'"):
+        sweeps.frontier_section(front, 2, [], ["loihi"])
+    # Energies are rounded before their unit is chosen; what was not measured is a dash.
+    for row in results["rows"]:
+        row["test_joules"] = 9.9996e-4
+    row = results["rows"][0]
+    row.pop("test_accuracy")
+    row.pop("test_energy_ratio")
+    section = sweeps.frontier_section(sweeps.frontier(results), 2, [], ["cheap", "dense"])
+    assert "| 1 mJ |" in section and "µJ" not in section
+    assert "| 90.00 | — | 1 mJ | — |" in section
+    # A kept file holding another point's rows is refused, not counted as this point.
+    (keep / kept[1] / "rows.json").write_text((keep / kept[0] / "rows.json").read_text())
+    with pytest.raises(hsnn.UsageError, match="does not hold point"):
+        sweeps.kept_results(sweep, keep)
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ def rewrite_between(page: Path, markers: tuple[str, str], body: str, argv: list[
     whether it is there already; returns the exit status."""
     start, end = markers
     text = page.read_text(encoding="utf-8")
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise SystemExit(f"{page} must hold {start} once, then {end} once")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     updated = f"{head}{start}\n\n{body}\n{end}{tail}"
