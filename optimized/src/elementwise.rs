@@ -60,7 +60,8 @@ macro_rules! compiled_for_avx512 {
 
 compiled_for_avx512! {
     /// `dz[i] = dh[i] * f'(z_i) * gain` with `f'` from the stored activation or rate
-    /// ([`crate::activation::derivative_from_rate`]; clause T3's `dZ_t`), over the common length of the slices.
+    /// ([`crate::activation::derivative_from_rate`]; clause T3's `dZ_t`), over the common
+    /// length of the slices.
     pub fn preactivation_adjoint = preactivation_adjoint_portable / preactivation_adjoint_avx512
         (dz: &mut [f32], dh: &[f32], rates: &[f32], activation: Activation, gain: f32)
 }

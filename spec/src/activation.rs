@@ -49,17 +49,17 @@ pub struct ActivationProperties {
 /// The form of an activation's integer rule on the modeled chip (SPEC.md clause H6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixedPointForm {
-    /// `f` is `x`, or `max(x, 0)` when `rectified` (clause H6's multiply rule): a spiking site multiplies its operand by
-    /// `D = nearest(dt 2^F_d)` and shifts (clamping below 0 first when rectified); a site that
-    /// does not spike passes its operand through (clamped below 0 when rectified), in its
-    /// operand's format.
+    /// `f` is `x`, or `max(x, 0)` when `rectified` (clause H6's multiply rule): a spiking site
+    /// multiplies its operand by `D = nearest(dt 2^F_d)` and shifts (clamping below 0 first
+    /// when rectified); a site that does not spike passes its operand through (clamped below 0
+    /// when rectified), in its operand's format.
     Linear {
         /// Whether values below 0 become 0 (relu, clause Q5).
         rectified: bool,
     },
     /// `|f| <= 1` and `f` has no exact integer rule (clause H6's tables): a spiking site reads
-    /// a table of `dt f(z)` over `[-R, R)`, and a site that does not spike a table of `f(z)` written with
-    /// `hidden_bits - 1` fraction bits.
+    /// a table of `dt f(z)` over `[-R, R)`, and a site that does not spike a table of `f(z)`
+    /// written with `hidden_bits - 1` fraction bits.
     Table,
 }
 
