@@ -73,7 +73,7 @@ def _trial(config: dict[str, Any]) -> None:
         keep = read_keep_note(Path(config["points_folder"]).parent)
         if keep is not None:
             # Only this trial's own point: another trial may be writing its own copy.
-            kept = Path(keep) / point.name / ROWS_FILE
+            kept = keep / point.name / ROWS_FILE
             kept.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(kept, rows_file.read_text())
     rows = read_rows(rows_file, sweep)
