@@ -1159,9 +1159,92 @@ def frontier_section(
     return "\n".join(lines)
 
 
+#: A picture draws the accuracies from this many points below its device's least accurate
+#: frontier point upwards: the frontier's differences are tenths of a point, and a collapsed
+#: run at 50 % would squeeze them into one line. The points left out are counted on the picture.
+PICTURE_MARGIN_POINTS = 3.0
+
+_ENERGY_UNITS = (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12))
+
+
+@dataclass(frozen=True)
+class PicturePlan:
+    """What one device's frontier picture shows (SPEC H14), worked out before any drawing.
+
+    Attributes
+    ----------
+    unit, scale : str, float
+        The energy axis's unit and its size in joules (the largest unit the dearest point
+        reaches).
+    floor : float or None
+        Accuracies (%) below it are not drawn; None when every point is drawn.
+    left_out : int
+        Points below the floor.
+    lowest : float or None
+        The lowest accuracy (%) left out.
+    without_spikes : tuple of float, or None
+        The least and the greatest energy (J) of the same networks without spikes, drawn as a
+        band: a point left of it is cheaper than any network without spikes.
+    """
+
+    unit: str
+    scale: float
+    floor: float | None
+    left_out: int
+    lowest: float | None
+    without_spikes: tuple[float, float] | None
+
+
+def picture_plan(
+    rows: Sequence[Mapping[str, Any]], chosen: Sequence[Mapping[str, Any]]
+) -> PicturePlan:
+    """The scales, the accuracy floor and the band without spikes of one device's picture.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        Every row of the device (validation accuracy and energy).
+    chosen : sequence of mappings
+        Its frontier (:func:`pareto_frontier`).
+
+    Returns
+    -------
+    PicturePlan
+        The accuracy floor lies :data:`PICTURE_MARGIN_POINTS` below the least accurate
+        frontier point, rounded down to a whole percent.
+    """
+    dearest = max(row["validation_joules"] for row in rows)
+    unit, scale = next(
+        ((unit, scale) for unit, scale in _ENERGY_UNITS if dearest >= scale), _ENERGY_UNITS[-1]
+    )
+    accuracies = [100 * row["validation_accuracy"] for row in rows]
+    floor: float | None = math.floor(
+        min(100 * row["validation_accuracy"] for row in chosen) - PICTURE_MARGIN_POINTS
+    )
+    below = [accuracy for accuracy in accuracies if accuracy < floor]
+    if not below:
+        floor = None
+    dense = [
+        row["validation_joules_non_spiking"]
+        for row in rows
+        if math.isfinite(row.get("validation_joules_non_spiking", math.nan))
+    ]
+    return PicturePlan(
+        unit=unit,
+        scale=scale,
+        floor=floor,
+        left_out=len(below),
+        lowest=min(below) if below else None,
+        without_spikes=(min(dense), max(dense)) if dense else None,
+    )
+
+
 def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Path) -> list[Path]:
-    """One picture per device: every point of the sweep, validation accuracy against energy
-    per inference (log scale), with its frontier drawn through the chosen points.
+    """One picture per device (SPEC H14): every point of the sweep, validation accuracy against
+    energy per inference (both on the validation split), colour by placement and marker by
+    weight width, the frontier drawn through the chosen points and the energies of the same
+    networks without spikes as a band (:func:`picture_plan` sets the scales). Each PNG names
+    its format (``hsnn-sweep-frontier`` 1) and its generator in its text chunks.
 
     Parameters
     ----------
@@ -1182,37 +1265,97 @@ def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import hsnn
+
+    markers = ("o", "^", "s", "D", "v", "P")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for device, entry in front["devices"].items():
         rows = [row for row in results["rows"] if row["device"] == device]
-        figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
-        for placement in dict.fromkeys(row["placement"] for row in rows):
-            own = [row for row in rows if row["placement"] == placement]
-            axes.scatter(
-                [row["validation_joules"] for row in own],
-                [100 * row["validation_accuracy"] for row in own],
-                label=f"spikes at: {placement}",
-                alpha=0.7,
-            )
         chosen = entry["frontier"]
+        plan = picture_plan(rows, chosen)
+        drawn = [
+            row
+            for row in rows
+            if plan.floor is None or 100 * row["validation_accuracy"] >= plan.floor
+        ]
+        figure, axes = plt.subplots(figsize=(10.5, 5), dpi=120)
+        if plan.without_spikes is not None:
+            least, most = (joules / plan.scale for joules in plan.without_spikes)
+            axes.axvspan(
+                least,
+                most,
+                color="grey",
+                alpha=0.25,
+                label=f"the same networks without spikes ({_energy(plan.without_spikes[0])}"
+                + (
+                    f" to {_energy(plan.without_spikes[1])})"
+                    if _energy(plan.without_spikes[0]) != _energy(plan.without_spikes[1])
+                    else ")"
+                ),
+            )
+        colours = {
+            placement: f"C{index}"
+            for index, placement in enumerate(dict.fromkeys(row["placement"] for row in rows))
+        }
+        widths = sorted({row["weight_bits"] for row in rows}, reverse=True)
+        for placement, colour in colours.items():
+            for index, bits in enumerate(widths):
+                own = [
+                    row
+                    for row in drawn
+                    if row["placement"] == placement and row["weight_bits"] == bits
+                ]
+                if own:
+                    axes.scatter(
+                        [row["validation_joules"] / plan.scale for row in own],
+                        [100 * row["validation_accuracy"] for row in own],
+                        color=colour,
+                        marker=markers[index % len(markers)],
+                        alpha=0.7,
+                        label=f"spikes at {placement}, {bits}-bit weights",
+                    )
         axes.plot(
-            [row["validation_joules"] for row in chosen],
+            [row["validation_joules"] / plan.scale for row in chosen],
             [100 * row["validation_accuracy"] for row in chosen],
             color="black",
             linewidth=1,
             drawstyle="steps-post",
-            label="frontier (by validation): best accuracy at this energy or less",
+            label="frontier: the best accuracy at this energy or less",
         )
-        axes.set_xscale("log")
-        axes.set_xlabel(f"energy per inference on {device} (J, validation split)")
+        if plan.floor is not None:
+            axes.set_ylim(bottom=plan.floor)
+            axes.text(
+                0.01,
+                0.01,
+                f"{plan.left_out} of {len(rows)} points lie below {plan.floor:g} % and are not "
+                f"drawn (the lowest: {plan.lowest:.1f} %)",
+                transform=axes.transAxes,
+                fontsize="small",
+                verticalalignment="bottom",
+            )
+        axes.ticklabel_format(axis="x", style="plain", useOffset=False)
+        axes.set_xlabel(f"energy per inference on {device} ({plan.unit}, validation split)")
         axes.set_ylabel("validation accuracy (%)")
-        axes.set_title(f"sweep {front.get('sweep')}: accuracy against energy on {device}")
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize="small")
+        axes.set_title(
+            f"sweep {front.get('sweep')}: accuracy against energy on {device}", fontsize="medium"
+        )
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         figure.tight_layout()
         path = out / f"frontier-{device}.png"
-        figure.savefig(path)
+        figure.savefig(
+            path,
+            metadata={
+                "Title": f"accuracy-energy frontier of sweep {front.get('sweep')} on {device}",
+                "Software": f"hsnn {hsnn.__version__} (hsnn.sweep.plot_frontier)",
+                "Description": (
+                    f"format {FRONTIER_FORMAT} {FRONTIER_FORMAT_VERSION}: validation accuracy "
+                    "against validation energy per inference of every row of the sweep's "
+                    "results on this device, its Pareto frontier chosen by validation"
+                ),
+            },
+        )
         plt.close(figure)
         written.append(path)
     return written

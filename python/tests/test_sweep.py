@@ -266,9 +266,41 @@ def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
         "frontier-dense.png",
     ]
     for picture in written["pictures"]:
-        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        data = picture.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        # Every file hsnn writes names its format and how it was made: a PNG in its text chunks.
+        assert b"hsnn-sweep-frontier 1" in data
+        assert b"hsnn.sweep.plot_frontier" in data
     assert json.loads(written["json"].read_text())["sweep"] == "synthetic"
     assert "spiking pays" in written["markdown"].read_text()
+
+
+def test_a_frontier_picture_draws_near_the_frontier_and_counts_the_points_it_leaves_out() -> None:
+    rows = [row for row in synthetic_results()["rows"] if row["device"] == "cheap"]
+    chosen = sweeps.pareto_frontier(rows, "validation_accuracy", "validation_joules")
+    # Every point lies within 3 points of the least accurate frontier point (b, 85 %): all drawn.
+    plan = sweeps.picture_plan(rows, chosen)
+    assert (plan.floor, plan.left_out, plan.lowest) == (None, 0, None)
+    assert (plan.unit, plan.scale) == ("J", 1.0)
+    assert plan.without_spikes is None  # the synthetic rows price no network without spikes
+    # A collapsed run at 40 % would squeeze the frontier's tenths of a point into a line: the
+    # floor sits 3 points below 85 %, and the picture says what it left out.
+    collapsed = dict(rows[0], point="e", validation_accuracy=0.40, validation_joules=2.5)
+    plan = sweeps.picture_plan([*rows, collapsed], chosen)
+    assert (plan.floor, plan.left_out, plan.lowest) == (82, 1, pytest.approx(40.0))
+    # The energy axis takes the largest unit the dearest point reaches; the band without
+    # spikes spans the least and the greatest of their energies.
+    small = [
+        dict(
+            row,
+            validation_joules=row["validation_joules"] * 1e-3,
+            validation_joules_non_spiking=(2.0 + index) * 1e-3,
+        )
+        for index, row in enumerate(rows)
+    ]
+    plan = sweeps.picture_plan(small, chosen)
+    assert (plan.unit, plan.scale) == ("mJ", 1e-3)
+    assert plan.without_spikes == pytest.approx((2.0e-3, 5.0e-3))
 
 
 def test_a_sweep_changed_since_it_started_is_refused_before_anything_runs(tmp_path: Path) -> None:
