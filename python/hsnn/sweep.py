@@ -1239,7 +1239,12 @@ def picture_plan(
     )
 
 
-def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Path) -> list[Path]:
+def plot_frontier(
+    front: Mapping[str, Any],
+    results: Mapping[str, Any],
+    out: Path,
+    devices: Sequence[str] | None = None,
+) -> list[Path]:
     """One picture per device (SPEC H14): every point of the sweep, validation accuracy against
     energy per inference (both on the validation split), colour by placement and marker by
     weight width, the frontier drawn through the chosen points and the energies of the same
@@ -1254,12 +1259,24 @@ def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Pat
         The results file's contents it was made from.
     out : Path
         The folder to write ``frontier-<device>.png`` into.
+    devices : sequence of str, optional
+        The devices to draw; default every device of the frontier.
 
     Returns
     -------
     list of Path
         The pictures written.
+
+    Raises
+    ------
+    UsageError
+        A device the sweep did not price.
     """
+    unknown = [device for device in devices or () if device not in front["devices"]]
+    if unknown:
+        raise UsageError(
+            f"no frontier of device {unknown[0]!r} (the sweep priced {', '.join(front['devices'])})"
+        )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1270,9 +1287,9 @@ def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Pat
     markers = ("o", "^", "s", "D", "v", "P")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for device, entry in front["devices"].items():
+    for device in devices if devices is not None else list(front["devices"]):
         rows = [row for row in results["rows"] if row["device"] == device]
-        chosen = entry["frontier"]
+        chosen = front["devices"][device]["frontier"]
         plan = picture_plan(rows, chosen)
         drawn = [
             row
@@ -1352,7 +1369,8 @@ def plot_frontier(front: Mapping[str, Any], results: Mapping[str, Any], out: Pat
                 "Description": (
                     f"format {FRONTIER_FORMAT} {FRONTIER_FORMAT_VERSION}: validation accuracy "
                     "against validation energy per inference of every row of the sweep's "
-                    "results on this device, its Pareto frontier chosen by validation"
+                    "results on this device, its Pareto frontier chosen by validation; made "
+                    f"from {len(results['rows'])} result rows"
                 ),
             },
         )

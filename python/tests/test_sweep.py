@@ -273,6 +273,14 @@ def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
         assert b"hsnn.sweep.plot_frontier" in data
     assert json.loads(written["json"].read_text())["sweep"] == "synthetic"
     assert "spiking pays" in written["markdown"].read_text()
+    # The rows a picture was drawn from are named in it, so a stale picture can be told.
+    assert b"made from 8 result rows" in written["pictures"][0].read_bytes()
+    front = sweeps.frontier(synthetic_results())
+    only = sweeps.plot_frontier(front, synthetic_results(), tmp_path / "only", ["dense"])
+    assert [path.name for path in only] == ["frontier-dense.png"]
+    with pytest.raises(hsnn.UsageError, match="no frontier of device 'loihi'"):
+        sweeps.plot_frontier(front, synthetic_results(), tmp_path / "none", ["loihi"])
+    assert not (tmp_path / "none").exists()
 
 
 def test_a_frontier_picture_draws_near_the_frontier_and_counts_the_points_it_leaves_out() -> None:

@@ -1,12 +1,16 @@
 """Writes docs/HARDWARE.md's paper frontier from the points the sweep has kept so far.
 
-Usage: ``python python/tools/frontier_section.py [--check]``. The section sits between the
+Usage: ``python python/tools/frontier_section.py [--check | --pictures]``. The section sits
+between the
 markers ``<!-- frontier:start -->`` and ``<!-- frontier:end -->``. It is made from
 ``docs/results/paper-frontier-kept`` (the finished points of
 ``configs/sweeps/paper-frontier.json``) with :func:`hsnn.sweep.kept_results`,
 :func:`hsnn.sweep.frontier` (chosen by validation) and :func:`hsnn.sweep.frontier_section`, so
 it says how many points it rests on. Run it after a point is kept; ``--check`` exits 1 when the
 section is stale (the test suite runs it, so the page cannot drift from the kept rows).
+``--pictures`` also draws the detailed devices' pictures (:func:`hsnn.sweep.plot_frontier`,
+which needs matplotlib, the ``[sweep]`` extra) into ``docs/results/paper-frontier``; the section
+links them.
 """
 
 from __future__ import annotations
@@ -26,19 +30,43 @@ KEPT = ROOT / "docs" / "results" / "paper-frontier-kept"
 # The devices whose whole frontier the page lists: the neuromorphic chip the paper prices
 # and the per-operation table that prices widths.
 DETAILED = ("loihi", "horowitz_45nm")
+PICTURES = ROOT / "docs" / "results" / "paper-frontier"
 
 
-def render() -> str:
-    """The section, as Markdown."""
+def render(pictures: bool = False) -> str:
+    """The section, as Markdown; with ``pictures``, the detailed devices' pictures are drawn
+    afresh."""
     sweep = sweeps.load_sweep(SWEEP)
     results, missing = sweeps.kept_results(sweep, KEPT)
     front = sweeps.frontier(results)
-    return sweeps.frontier_section(front, len(sweep.points), missing, DETAILED)
+    if pictures:
+        sweeps.plot_frontier(front, results, PICTURES, DETAILED)
+    section = sweeps.frontier_section(front, len(sweep.points), missing, DETAILED)
+    links = []
+    for device in DETAILED:
+        picture = PICTURES / f"frontier-{device}.png"
+        if not picture.is_file():
+            continue
+        # A picture names the number of rows it was drawn from: one drawn before the last
+        # point was kept is stale, and the section refuses it rather than show it.
+        if f"made from {len(results['rows'])} result rows".encode() not in picture.read_bytes():
+            raise SystemExit(
+                f"{picture} is stale: run python python/tools/frontier_section.py --pictures"
+            )
+        links.append(f"![The frontier on {device}](results/paper-frontier/frontier-{device}.png)")
+    if links:
+        section += (
+            "\n\nEvery measured row, validation accuracy against validation energy, with the"
+            " frontier drawn through the chosen rows (drawn by `--pictures`, the same kept rows):"
+            "\n\n" + "\n\n".join(links)
+        )
+    return section
 
 
 def main(argv: list[str]) -> int:
-    """Rewrites the section, or with ``--check`` reports whether it is current."""
-    return rewrite_between(PAGE, (START, END), render() + "\n", argv)
+    """Rewrites the section (``--pictures``: and draws its pictures), or with ``--check``
+    reports whether it is current."""
+    return rewrite_between(PAGE, (START, END), render("--pictures" in argv) + "\n", argv)
 
 
 if __name__ == "__main__":
