@@ -1159,6 +1159,59 @@ def frontier_section(
     return "\n".join(lines)
 
 
+def energy_ratio_table(results: Mapping[str, Any], device: str) -> str:
+    """How the energy ratio of one device moves with placement and dt, over every measured row
+    (SPEC H14): a Markdown table, a row per placement and a column per dt, each cell the range
+    of the test energy ratio (hybrid over the same network without spikes) over the seeds, end
+    dts and weight widths measured there.
+
+    Parameters
+    ----------
+    results : mapping
+        A results file's contents (format ``hsnn-sweep-results`` version 1).
+    device : str
+        A device the sweep priced.
+
+    Returns
+    -------
+    str
+        The table's lines.
+
+    Raises
+    ------
+    UsageError
+        A device the results do not price.
+    """
+    rows = [
+        row
+        for row in results["rows"]
+        if row["device"] == device and math.isfinite(row.get("test_energy_ratio", math.nan))
+    ]
+    if not rows:
+        raise UsageError(f"no test energy of device {device!r} in the results")
+    dts = sorted({row["dt"] for row in rows}, reverse=True)
+    lines = [
+        "| placement | " + " | ".join(f"dt {dt:g}" for dt in dts) + " |",
+        "|---|" + "---:|" * len(dts),
+    ]
+    for placement in dict.fromkeys(row["placement"] for row in rows):
+        cells = []
+        for dt in dts:
+            ratios = [
+                row["test_energy_ratio"]
+                for row in rows
+                if row["placement"] == placement and row["dt"] == dt
+            ]
+            if not ratios:
+                cells.append("—")
+            elif f"{min(ratios):.3f}" == f"{max(ratios):.3f}":
+                cells.append(f"{min(ratios):.3f}")
+            else:
+                cells.append(f"{min(ratios):.3f}-{max(ratios):.3f}")
+        lines.append(f"| {placement} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: A picture draws the accuracies from this many points below its device's least accurate
 #: frontier point upwards: the frontier's differences are tenths of a point, and a collapsed
 #: run at 50 % would squeeze them into one line. The points left out are counted on the picture.

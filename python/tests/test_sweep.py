@@ -283,6 +283,35 @@ def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
     assert not (tmp_path / "none").exists()
 
 
+def test_the_energy_ratio_table_spans_every_measured_row_by_placement_and_dt() -> None:
+    def row(placement: str, dt: float, bits: int, ratio: float) -> dict[str, Any]:
+        return {
+            "device": "loihi",
+            "placement": placement,
+            "dt": dt,
+            "weight_bits": bits,
+            "test_energy_ratio": ratio,
+        }
+
+    results = {
+        "rows": [
+            row("hidden", 1.0, 8, 0.91),
+            row("hidden", 1.0, 4, 0.98),
+            row("hidden", 4.0, 8, 1.5),
+            row("both", 4.0, 8, 1.6),
+            dict(row("both", 1.0, 8, 0.1), device="cpu"),  # another device's row plays no part
+        ]
+    }
+    assert sweeps.energy_ratio_table(results, "loihi").splitlines() == [
+        "| placement | dt 4 | dt 1 |",
+        "|---|---:|---:|",
+        "| hidden | 1.500 | 0.910-0.980 |",
+        "| both | 1.600 | — |",
+    ]
+    with pytest.raises(hsnn.UsageError, match="no test energy of device 'gpu'"):
+        sweeps.energy_ratio_table(results, "gpu")
+
+
 def test_a_frontier_picture_draws_near_the_frontier_and_counts_the_points_it_leaves_out() -> None:
     rows = [row for row in synthetic_results()["rows"] if row["device"] == "cheap"]
     chosen = sweeps.pareto_frontier(rows, "validation_accuracy", "validation_joules")

@@ -42,6 +42,12 @@ def render(pictures: bool = False) -> str:
     if pictures:
         sweeps.plot_frontier(front, results, PICTURES, DETAILED)
     section = sweeps.frontier_section(front, len(sweep.points), missing, DETAILED)
+    for device in DETAILED:
+        section += (
+            f"\n\nThe energy ratio on {device} over every measured point, by placement and dt"
+            " (test; the range over seeds, end dts and weight widths):\n\n"
+            + sweeps.energy_ratio_table(results, device)
+        )
     links = []
     for device in DETAILED:
         picture = PICTURES / f"frontier-{device}.png"
