@@ -52,6 +52,7 @@ __all__ = [
     "KEEP_NOTE_FORMAT",
     "KEEP_NOTE_FORMAT_VERSION",
     "PAYS_BELOW",
+    "PICTURE_MARGIN_POINTS",
     "RESULTS_FORMAT",
     "RESULTS_FORMAT_VERSION",
     "ROWS_FILE",
@@ -59,9 +60,11 @@ __all__ = [
     "ROWS_FORMAT_VERSION",
     "SWEEP_FORMAT",
     "SWEEP_FORMAT_VERSION",
+    "PicturePlan",
     "Sweep",
     "TrainingPoint",
     "check_fingerprint",
+    "energy_ratio_table",
     "experiment_for",
     "frontier",
     "frontier_section",
@@ -71,6 +74,8 @@ __all__ = [
     "main",
     "measure_point",
     "pareto_frontier",
+    "picture_plan",
+    "picture_source",
     "plot_frontier",
     "read_keep_note",
     "read_rows",
@@ -1081,16 +1086,29 @@ def kept_results(sweep: Sweep, keep: Path) -> tuple[dict[str, Any], list[str]]:
     return results, missing
 
 
+_ENERGY_UNITS = (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12))
+
+
+def _energy_unit(joules: float) -> tuple[str, float]:
+    """The largest of J, mJ, µJ, nJ and pJ that ``joules`` reaches, and its size in joules."""
+    return next(
+        ((unit, scale) for unit, scale in _ENERGY_UNITS if joules >= scale), _ENERGY_UNITS[-1]
+    )
+
+
 def _energy(joules: float) -> str:
     """An energy per inference to four significant figures in J, mJ, µJ, nJ or pJ (the largest
     unit it reaches once rounded), or a dash where none was measured."""
     if not math.isfinite(joules):
         return "—"
     rounded = float(f"{joules:.4g}")
-    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9)):
-        if rounded >= scale:
-            return f"{rounded / scale:.4g} {unit}"
-    return f"{rounded / 1e-12:.4g} pJ"
+    unit, scale = _energy_unit(rounded)
+    return f"{rounded / scale:.4g} {unit}"
+
+
+def _finite(value: Any) -> bool:
+    """Whether a row's value was measured: a finite number (not None, not NaN)."""
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def frontier_section(
@@ -1175,7 +1193,8 @@ def energy_ratio_table(results: Mapping[str, Any], device: str) -> str:
     Returns
     -------
     str
-        The table's lines.
+        The table, then a sentence on how far the weight width alone moves a ratio (the largest
+        difference between widths at one trained point and dt).
 
     Raises
     ------
@@ -1185,7 +1204,7 @@ def energy_ratio_table(results: Mapping[str, Any], device: str) -> str:
     rows = [
         row
         for row in results["rows"]
-        if row["device"] == device and math.isfinite(row.get("test_energy_ratio", math.nan))
+        if row["device"] == device and _finite(row.get("test_energy_ratio"))
     ]
     if not rows:
         raise UsageError(f"no test energy of device {device!r} in the results")
@@ -1209,6 +1228,19 @@ def energy_ratio_table(results: Mapping[str, Any], device: str) -> str:
             else:
                 cells.append(f"{min(ratios):.3f}-{max(ratios):.3f}")
         lines.append(f"| {placement} | " + " | ".join(cells) + " |")
+    by_width: dict[tuple[Any, Any], list[float]] = {}
+    for row in rows:
+        by_width.setdefault((row.get("point"), row["dt"]), []).append(row["test_energy_ratio"])
+    widths = {row.get("weight_bits") for row in rows}
+    if len(widths) > 1:
+        moved = max(max(ratios) - min(ratios) for ratios in by_width.values())
+        lines += [
+            "",
+            (
+                f"The weight width alone ({', '.join(f'{bits}' for bits in sorted(widths))} "
+                f"bits) moves a ratio by {moved:.3f} at most."
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -1216,8 +1248,6 @@ def energy_ratio_table(results: Mapping[str, Any], device: str) -> str:
 #: frontier point upwards: the frontier's differences are tenths of a point, and a collapsed
 #: run at 50 % would squeeze them into one line. The points left out are counted on the picture.
 PICTURE_MARGIN_POINTS = 3.0
-
-_ENERGY_UNITS = (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12))
 
 
 @dataclass(frozen=True)
@@ -1235,9 +1265,10 @@ class PicturePlan:
         Points below the floor.
     lowest : float or None
         The lowest accuracy (%) left out.
-    without_spikes : tuple of float, or None
-        The least and the greatest energy (J) of the same networks without spikes, drawn as a
-        band: a point left of it is cheaper than any network without spikes.
+    without_spikes : dict of int to tuple of float
+        Per weight width, the energies (J, four significant figures, each once) of the same
+        networks without spikes, drawn as lines in that width's style: a point of that width
+        left of its line costs less than its network without spikes.
     """
 
     unit: str
@@ -1245,18 +1276,19 @@ class PicturePlan:
     floor: float | None
     left_out: int
     lowest: float | None
-    without_spikes: tuple[float, float] | None
+    without_spikes: dict[int, tuple[float, ...]]
 
 
 def picture_plan(
     rows: Sequence[Mapping[str, Any]], chosen: Sequence[Mapping[str, Any]]
 ) -> PicturePlan:
-    """The scales, the accuracy floor and the band without spikes of one device's picture.
+    """The scales, the accuracy floor and the lines without spikes of one device's picture.
 
     Parameters
     ----------
     rows : sequence of mappings
-        Every row of the device (validation accuracy and energy).
+        Every row of the device (validation accuracy and energy); rows without a finite
+        validation accuracy and energy are not drawn and play no part.
     chosen : sequence of mappings
         Its frontier (:func:`pareto_frontier`).
 
@@ -1264,31 +1296,68 @@ def picture_plan(
     -------
     PicturePlan
         The accuracy floor lies :data:`PICTURE_MARGIN_POINTS` below the least accurate
-        frontier point, rounded down to a whole percent.
+        frontier point, rounded down to a whole percent; it is None when no row lies below it.
+
+    Raises
+    ------
+    UsageError
+        No row, or no frontier row, with a finite validation accuracy and energy.
     """
-    dearest = max(row["validation_joules"] for row in rows)
-    unit, scale = next(
-        ((unit, scale) for unit, scale in _ENERGY_UNITS if dearest >= scale), _ENERGY_UNITS[-1]
-    )
-    accuracies = [100 * row["validation_accuracy"] for row in rows]
+    drawable = [row for row in rows if _drawable(row)]
+    frontier_rows = [row for row in chosen if _drawable(row)]
+    if not drawable or not frontier_rows:
+        raise UsageError("nothing to draw: no row with a validation accuracy and energy")
+    unit, scale = _energy_unit(max(row["validation_joules"] for row in drawable))
+    accuracies = [100 * row["validation_accuracy"] for row in drawable]
     floor: float | None = math.floor(
-        min(100 * row["validation_accuracy"] for row in chosen) - PICTURE_MARGIN_POINTS
+        min(100 * row["validation_accuracy"] for row in frontier_rows) - PICTURE_MARGIN_POINTS
     )
     below = [accuracy for accuracy in accuracies if accuracy < floor]
     if not below:
         floor = None
-    dense = [
-        row["validation_joules_non_spiking"]
-        for row in rows
-        if math.isfinite(row.get("validation_joules_non_spiking", math.nan))
-    ]
+    without_spikes: dict[int, tuple[float, ...]] = {}
+    for row in drawable:
+        dense = row.get("validation_joules_non_spiking")
+        if _finite(dense):
+            seen = without_spikes.setdefault(row["weight_bits"], ())
+            rounded = float(f"{dense:.4g}")
+            if rounded not in seen:
+                without_spikes[row["weight_bits"]] = tuple(sorted((*seen, rounded)))
     return PicturePlan(
         unit=unit,
         scale=scale,
         floor=floor,
         left_out=len(below),
         lowest=min(below) if below else None,
-        without_spikes=(min(dense), max(dense)) if dense else None,
+        without_spikes=without_spikes,
+    )
+
+
+def _drawable(row: Mapping[str, Any]) -> bool:
+    """Whether a row has the validation accuracy and energy a picture places it by."""
+    return _finite(row.get("validation_accuracy")) and _finite(row.get("validation_joules"))
+
+
+def picture_source(results: Mapping[str, Any]) -> str:
+    """What a frontier picture was drawn from, as its PNG names it (text key ``Source``): the
+    sweep, its fingerprint and the SHA-256 of its rows in canonical JSON. A picture whose
+    source differs from the results at hand is stale, even with as many rows.
+
+    Parameters
+    ----------
+    results : mapping
+        A results file's contents (format ``hsnn-sweep-results`` version 1).
+
+    Returns
+    -------
+    str
+        One line.
+    """
+    canonical = json.dumps(results["rows"], sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return (
+        f"sweep {results.get('sweep')} (fingerprint {results.get('sweep_fingerprint')}), "
+        f"{len(results['rows'])} rows, sha256 {digest}"
     )
 
 
@@ -1301,8 +1370,9 @@ def plot_frontier(
     """One picture per device (SPEC H14): every point of the sweep, validation accuracy against
     energy per inference (both on the validation split), colour by placement and marker by
     weight width, the frontier drawn through the chosen points and the energies of the same
-    networks without spikes as a band (:func:`picture_plan` sets the scales). Each PNG names
-    its format (``hsnn-sweep-frontier`` 1) and its generator in its text chunks.
+    networks without spikes as a line per width (:func:`picture_plan` sets the scales). Each PNG
+    names its format (``hsnn-sweep-frontier`` 1), its generator, what it leaves out and its
+    source (:func:`picture_source`) in its text chunks.
 
     Parameters
     ----------
@@ -1347,28 +1417,31 @@ def plot_frontier(
         drawn = [
             row
             for row in rows
-            if plan.floor is None or 100 * row["validation_accuracy"] >= plan.floor
+            if _drawable(row)
+            and (plan.floor is None or 100 * row["validation_accuracy"] >= plan.floor)
         ]
         figure, axes = plt.subplots(figsize=(10.5, 5), dpi=120)
-        if plan.without_spikes is not None:
-            least, most = (joules / plan.scale for joules in plan.without_spikes)
-            axes.axvspan(
-                least,
-                most,
-                color="grey",
-                alpha=0.25,
-                label=f"the same networks without spikes ({_energy(plan.without_spikes[0])}"
-                + (
-                    f" to {_energy(plan.without_spikes[1])})"
-                    if _energy(plan.without_spikes[0]) != _energy(plan.without_spikes[1])
-                    else ")"
-                ),
-            )
+        widths = sorted({row["weight_bits"] for row in rows}, reverse=True)
+        styles = ("--", ":", "-.")
+        for index, bits in enumerate(widths):
+            energies = plan.without_spikes.get(bits, ())
+            for number, joules in enumerate(energies):
+                axes.axvline(
+                    joules / plan.scale,
+                    color="dimgrey",
+                    linestyle=styles[index % len(styles)],
+                    linewidth=1.2,
+                    label=(
+                        f"without spikes, {bits}-bit weights: "
+                        + ", ".join(_energy(value) for value in energies)
+                    )
+                    if number == 0
+                    else None,
+                )
         colours = {
             placement: f"C{index}"
             for index, placement in enumerate(dict.fromkeys(row["placement"] for row in rows))
         }
-        widths = sorted({row["weight_bits"] for row in rows}, reverse=True)
         for placement, colour in colours.items():
             for index, bits in enumerate(widths):
                 own = [
@@ -1386,24 +1459,22 @@ def plot_frontier(
                         label=f"spikes at {placement}, {bits}-bit weights",
                     )
         axes.plot(
-            [row["validation_joules"] / plan.scale for row in chosen],
-            [100 * row["validation_accuracy"] for row in chosen],
+            [row["validation_joules"] / plan.scale for row in chosen if _drawable(row)],
+            [100 * row["validation_accuracy"] for row in chosen if _drawable(row)],
             color="black",
             linewidth=1,
             drawstyle="steps-post",
             label="frontier: the best accuracy at this energy or less",
         )
+        left_out = "every row is drawn"
         if plan.floor is not None:
-            axes.set_ylim(bottom=plan.floor)
-            axes.text(
-                0.01,
-                0.01,
-                f"{plan.left_out} of {len(rows)} points lie below {plan.floor:g} % and are not "
-                f"drawn (the lowest: {plan.lowest:.1f} %)",
-                transform=axes.transAxes,
-                fontsize="small",
-                verticalalignment="bottom",
+            # A quarter point below the floor, so that a marker on it is drawn whole.
+            axes.set_ylim(bottom=plan.floor - 0.25)
+            left_out = (
+                f"{plan.left_out} of {len(rows)} rows lie below {plan.floor:g} % and are not "
+                f"drawn (the lowest: {plan.lowest:.1f} %)"
             )
+            figure.text(0.01, 0.01, left_out, fontsize="small")
         axes.ticklabel_format(axis="x", style="plain", useOffset=False)
         axes.set_xlabel(f"energy per inference on {device} ({plan.unit}, validation split)")
         axes.set_ylabel("validation accuracy (%)")
@@ -1412,7 +1483,7 @@ def plot_frontier(
         )
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
-        figure.tight_layout()
+        figure.tight_layout(rect=(0, 0.04, 1, 1))
         path = out / f"frontier-{device}.png"
         figure.savefig(
             path,
@@ -1422,9 +1493,9 @@ def plot_frontier(
                 "Description": (
                     f"format {FRONTIER_FORMAT} {FRONTIER_FORMAT_VERSION}: validation accuracy "
                     "against validation energy per inference of every row of the sweep's "
-                    "results on this device, its Pareto frontier chosen by validation; made "
-                    f"from {len(results['rows'])} result rows"
+                    "results on this device, its Pareto frontier chosen by validation; " + left_out
                 ),
+                "Source": picture_source(results),
             },
         )
         plt.close(figure)

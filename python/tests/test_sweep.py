@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import socket
 import subprocess
@@ -273,8 +274,19 @@ def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
         assert b"hsnn.sweep.plot_frontier" in data
     assert json.loads(written["json"].read_text())["sweep"] == "synthetic"
     assert "spiking pays" in written["markdown"].read_text()
-    # The rows a picture was drawn from are named in it, so a stale picture can be told.
-    assert b"made from 8 result rows" in written["pictures"][0].read_bytes()
+    # The rows a picture was drawn from are named in it, so a stale picture can be told, and
+    # so is what it leaves out.
+    data = written["pictures"][0].read_bytes()
+    assert sweeps.picture_source(synthetic_results()).encode() in data
+    assert b"every row is drawn" in data
+    changed = synthetic_results()
+    changed["rows"][0]["validation_accuracy"] = 0.91  # as many rows, one of them other
+    assert sweeps.picture_source(changed) != sweeps.picture_source(synthetic_results())
+    collapsed = synthetic_results()
+    collapsed["rows"].append(dict(collapsed["rows"][0], point="e", validation_accuracy=0.4))
+    results_file.write_text(json.dumps(collapsed))
+    data = sweeps.write_frontier(results_file)["pictures"][0].read_bytes()
+    assert b"1 of 5 rows lie below 82 % and are not drawn (the lowest: 40.0 %)" in data
     front = sweeps.frontier(synthetic_results())
     only = sweeps.plot_frontier(front, synthetic_results(), tmp_path / "only", ["dense"])
     assert [path.name for path in only] == ["frontier-dense.png"]
@@ -284,8 +296,9 @@ def test_the_frontier_pictures_are_written_per_device(tmp_path: Path) -> None:
 
 
 def test_the_energy_ratio_table_spans_every_measured_row_by_placement_and_dt() -> None:
-    def row(placement: str, dt: float, bits: int, ratio: float) -> dict[str, Any]:
+    def row(placement: str, dt: float, bits: int, ratio: float | None) -> dict[str, Any]:
         return {
+            "point": placement,
             "device": "loihi",
             "placement": placement,
             "dt": dt,
@@ -298,8 +311,11 @@ def test_the_energy_ratio_table_spans_every_measured_row_by_placement_and_dt() -
             row("hidden", 1.0, 8, 0.91),
             row("hidden", 1.0, 4, 0.98),
             row("hidden", 4.0, 8, 1.5),
+            row("hidden", 4.0, 4, 1.5004),  # equal to three decimals: one value
             row("both", 4.0, 8, 1.6),
-            dict(row("both", 1.0, 8, 0.1), device="cpu"),  # another device's row plays no part
+            row("both", 1.0, 8, math.nan),  # not measured: no part, as the next two
+            row("both", 1.0, 4, None),
+            dict(row("both", 1.0, 8, 0.1), device="cpu"),  # another device's row
         ]
     }
     assert sweeps.energy_ratio_table(results, "loihi").splitlines() == [
@@ -307,6 +323,8 @@ def test_the_energy_ratio_table_spans_every_measured_row_by_placement_and_dt() -
         "|---|---:|---:|",
         "| hidden | 1.500 | 0.910-0.980 |",
         "| both | 1.600 | — |",
+        "",
+        "The weight width alone (4, 8 bits) moves a ratio by 0.070 at most.",
     ]
     with pytest.raises(hsnn.UsageError, match="no test energy of device 'gpu'"):
         sweeps.energy_ratio_table(results, "gpu")
@@ -319,7 +337,7 @@ def test_a_frontier_picture_draws_near_the_frontier_and_counts_the_points_it_lea
     plan = sweeps.picture_plan(rows, chosen)
     assert (plan.floor, plan.left_out, plan.lowest) == (None, 0, None)
     assert (plan.unit, plan.scale) == ("J", 1.0)
-    assert plan.without_spikes is None  # the synthetic rows price no network without spikes
+    assert plan.without_spikes == {}  # the synthetic rows price no network without spikes
     # A collapsed run at 40 % would squeeze the frontier's tenths of a point into a line: the
     # floor sits 3 points below 85 %, and the picture says what it left out.
     collapsed = dict(rows[0], point="e", validation_accuracy=0.40, validation_joules=2.5)
@@ -335,9 +353,17 @@ def test_a_frontier_picture_draws_near_the_frontier_and_counts_the_points_it_lea
         )
         for index, row in enumerate(rows)
     ]
+    small[1]["weight_bits"] = 4
     plan = sweeps.picture_plan(small, chosen)
     assert (plan.unit, plan.scale) == ("mJ", 1e-3)
-    assert plan.without_spikes == pytest.approx((2.0e-3, 5.0e-3))
+    # Per width, each energy without spikes once: a point of a width is compared with its own.
+    assert plan.without_spikes == {8: (2.0e-3, 4.0e-3, 5.0e-3), 4: (3.0e-3,)}
+    # A row without a validation energy is not drawn and sets no scale; nothing drawable is
+    # refused by name.
+    unmeasured = dict(rows[0], validation_joules=math.nan)
+    assert sweeps.picture_plan([*small, unmeasured], chosen).unit == "mJ"
+    with pytest.raises(hsnn.UsageError, match="nothing to draw"):
+        sweeps.picture_plan([unmeasured], [unmeasured])
 
 
 def test_a_sweep_changed_since_it_started_is_refused_before_anything_runs(tmp_path: Path) -> None:

@@ -1,16 +1,16 @@
 """Writes docs/HARDWARE.md's paper frontier from the points the sweep has kept so far.
 
 Usage: ``python python/tools/frontier_section.py [--check | --pictures]``. The section sits
-between the
-markers ``<!-- frontier:start -->`` and ``<!-- frontier:end -->``. It is made from
+between the markers ``<!-- frontier:start -->`` and ``<!-- frontier:end -->``. It is made from
 ``docs/results/paper-frontier-kept`` (the finished points of
 ``configs/sweeps/paper-frontier.json``) with :func:`hsnn.sweep.kept_results`,
-:func:`hsnn.sweep.frontier` (chosen by validation) and :func:`hsnn.sweep.frontier_section`, so
-it says how many points it rests on. Run it after a point is kept; ``--check`` exits 1 when the
-section is stale (the test suite runs it, so the page cannot drift from the kept rows).
-``--pictures`` also draws the detailed devices' pictures (:func:`hsnn.sweep.plot_frontier`,
-which needs matplotlib, the ``[sweep]`` extra) into ``docs/results/paper-frontier``; the section
-links them.
+:func:`hsnn.sweep.frontier` (chosen by validation), :func:`hsnn.sweep.frontier_section` and
+:func:`hsnn.sweep.energy_ratio_table`, so it says how many points it rests on. Run it after a
+point is kept; ``--check`` exits 1 when the section is stale (the test suite runs it, so the
+page cannot drift from the kept rows). ``--pictures`` also draws the detailed devices' pictures
+(:func:`hsnn.sweep.plot_frontier`, which needs matplotlib, the ``[sweep]`` extra: run it with
+``target/sweep-venv/bin/python``) into ``docs/results/paper-frontier``; the section links them,
+and refuses a picture drawn from other rows than the kept ones (:func:`hsnn.sweep.picture_source`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,22 @@ KEPT = ROOT / "docs" / "results" / "paper-frontier-kept"
 # and the per-operation table that prices widths.
 DETAILED = ("loihi", "horowitz_45nm")
 PICTURES = ROOT / "docs" / "results" / "paper-frontier"
+OPTIONS = {"--check", "--pictures"}
 
 
 def render(pictures: bool = False) -> str:
-    """The section, as Markdown; with ``pictures``, the detailed devices' pictures are drawn
-    afresh."""
+    """The section, as Markdown.
+
+    Parameters
+    ----------
+    pictures : bool
+        Draw the detailed devices' pictures afresh first.
+
+    Returns
+    -------
+    str
+        The section, without its markers.
+    """
     sweep = sweeps.load_sweep(SWEEP)
     results, missing = sweeps.kept_results(sweep, KEPT)
     front = sweeps.frontier(results)
@@ -48,16 +59,16 @@ def render(pictures: bool = False) -> str:
             " (test; the range over seeds, end dts and weight widths):\n\n"
             + sweeps.energy_ratio_table(results, device)
         )
+    source = sweeps.picture_source(results).encode()
     links = []
     for device in DETAILED:
         picture = PICTURES / f"frontier-{device}.png"
         if not picture.is_file():
             continue
-        # A picture names the number of rows it was drawn from: one drawn before the last
-        # point was kept is stale, and the section refuses it rather than show it.
-        if f"made from {len(results['rows'])} result rows".encode() not in picture.read_bytes():
+        if source not in picture.read_bytes():
             raise SystemExit(
-                f"{picture} is stale: run python python/tools/frontier_section.py --pictures"
+                f"{picture} was drawn from other rows than the kept ones: run "
+                "target/sweep-venv/bin/python python/tools/frontier_section.py --pictures"
             )
         links.append(f"![The frontier on {device}](results/paper-frontier/frontier-{device}.png)")
     if links:
@@ -71,7 +82,11 @@ def render(pictures: bool = False) -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrites the section (``--pictures``: and draws its pictures), or with ``--check``
-    reports whether it is current."""
+    reports whether it is current; returns the exit status."""
+    unknown = [argument for argument in argv if argument not in OPTIONS]
+    if unknown or {"--check", "--pictures"} <= set(argv):
+        print(f"usage: frontier_section.py [--check | --pictures] (got {argv})", file=sys.stderr)
+        return 2
     return rewrite_between(PAGE, (START, END), render("--pictures" in argv) + "\n", argv)
 
 
