@@ -28,6 +28,7 @@ from hsnn.sweep import (
     read_keep_note,
     read_rows,
     train_point,
+    training_record,
     write_frontier,
     write_keep_note,
     write_rows,
@@ -67,7 +68,14 @@ def _trial(config: dict[str, Any]) -> None:
     if not rows_file.exists():
         model_file = train_point(sweep, point, folder, threads, report=report_epoch)
         rows = measure_point(sweep, point, model_file, threads)
-        write_rows(sweep, point, folder, rows, ray.get_runtime_context().get_node_id())
+        write_rows(
+            sweep,
+            point,
+            folder,
+            rows,
+            ray.get_runtime_context().get_node_id(),
+            training=training_record(folder / "run"),
+        )
         # The keep folder of the sweep's current run, which a restored Tuner's configuration
         # may not know.
         keep = read_keep_note(Path(config["points_folder"]).parent)

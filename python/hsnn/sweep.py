@@ -82,6 +82,8 @@ __all__ = [
     "run",
     "summary_markdown",
     "train_point",
+    "training_record",
+    "training_table",
     "write_frontier",
     "write_keep_note",
     "write_rows",
@@ -621,6 +623,7 @@ def write_rows(
     folder: Path,
     rows: list[dict[str, Any]],
     node_id: str | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> Path:
     """Records a measured point's rows in its folder (format ``hsnn-sweep-rows`` version 1),
     atomically: a point is finished exactly when this file exists.
@@ -637,6 +640,9 @@ def write_rows(
         What :func:`measure_point` returned.
     node_id : str, optional
         The Ray node that measured it.
+    training : mapping, optional
+        How the point trained (:func:`training_record`), kept with its rows so that a keep
+        folder shows it after the storage is gone.
 
     Returns
     -------
@@ -659,11 +665,96 @@ def write_rows(
         # Which Ray node measured it: the engine is deterministic, so the rows do not depend
         # on it; a cluster's tests read it to see that every node worked.
         "node_id": node_id,
+        "training": None if training is None else dict(training),
         "rows": rows,
     }
     path = folder / ROWS_FILE
     _write_atomically(path, json.dumps(record, indent=1) + "\n")
     return path
+
+
+def training_record(run_folder: Path) -> dict[str, Any] | None:
+    """How a point's model trained, from hsnn's results file in its run folder (T7): per
+    stage, its name, the epoch it kept and every epoch's summary (dt, training and validation
+    loss and accuracy).
+
+    Parameters
+    ----------
+    run_folder : Path
+        The point's run folder (``<point>/run``).
+
+    Returns
+    -------
+    dict or None
+        ``source`` (the results file's format and generator) and ``stages``; None where the
+        run left no results file.
+    """
+    path = run_folder / "results.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return {
+        "source": (
+            f"{record.get('format')} {record.get('format_version')} ({record.get('generator')})"
+        ),
+        "stages": [
+            {
+                "name": stage.get("name"),
+                "kept_epoch": stage.get("kept_epoch"),
+                "history": list(stage.get("history", [])),
+            }
+            for stage in record.get("stages", [])
+        ],
+    }
+
+
+def training_table(sweep: Sweep, keep: Path) -> str:
+    """The last stage's validation accuracy after each epoch of every kept point, and the
+    epoch the stage kept (T7), from the points' rows files (:func:`write_rows`'s
+    ``training``), in grid order; a point kept without its training says so.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    keep : Path
+        Its keep folder.
+
+    Returns
+    -------
+    str
+        A Markdown table.
+
+    Raises
+    ------
+    UsageError
+        A kept point measured by another version of the sweep.
+    """
+    epochs = int(sweep.base_experiment["stages"][-1]["epochs"])
+    lines = [
+        "| point | " + " | ".join(f"{epoch}" for epoch in range(1, epochs + 1)) + " | kept |",
+        "|---|" + "---:|" * (epochs + 1),
+    ]
+    for point in sweep.points:
+        rows_file = keep / point.name / ROWS_FILE
+        if not rows_file.is_file():
+            continue
+        read_rows(rows_file, sweep)
+        training = json.loads(rows_file.read_text()).get("training")
+        if not training or not training.get("stages"):
+            lines.append(f"| {point.name} | " + " | ".join(["—"] * epochs) + " | not kept |")
+            continue
+        last = training["stages"][-1]
+        accuracies = {
+            summary["epoch"]: f"{100 * summary['validation_accuracy']:.1f}"
+            for summary in last["history"]
+        }
+        cells = [accuracies.get(epoch, "—") for epoch in range(1, epochs + 1)]
+        kept = last.get("kept_epoch")
+        lines.append(
+            f"| {point.name} | " + " | ".join(cells) + f" | {'—' if kept is None else kept} |"
+        )
+    return "\n".join(lines)
 
 
 def _read_record(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:

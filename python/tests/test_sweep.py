@@ -166,6 +166,35 @@ def test_a_point_trains_resumably_and_measures_every_dt_width_and_device(tmp_pat
             assert row["test_joules"] == row["test_joules_non_spiking"]
         else:
             assert row["test_energy_ratio"] != 1.0
+    # How it trained goes with its rows, so that a keep folder shows it without the storage:
+    # every epoch reported above, each stage's kept epoch, and the table of the last stage.
+    training = sweeps.training_record(tmp_path / point.name / "run")
+    assert training is not None and training["source"].startswith("hsnn-results ")
+    assert [
+        (stage["name"], summary["epoch"])
+        for stage in training["stages"]
+        for summary in stage["history"]
+    ] == epochs
+    assert all(stage["kept_epoch"] in (1, 2) for stage in training["stages"])
+    sweeps.write_rows(sweep, point, tmp_path / point.name, rows, training=training)
+    last = training["stages"][-1]
+    expected = " | ".join(
+        f"{100 * summary['validation_accuracy']:.1f}" for summary in last["history"]
+    )
+    assert sweeps.training_table(sweep, tmp_path).splitlines() == [
+        "| point | 1 | 2 | kept |",
+        "|---|---:|---:|---:|",
+        f"| {point.name} | {expected} | {last['kept_epoch']} |",
+    ]
+    # A point kept without its training (an older rows file) says so; an unfinished run has
+    # no record.
+    other = sweep.points[1]
+    (tmp_path / other.name).mkdir()
+    sweeps.write_rows(sweep, other, tmp_path / other.name, rows)
+    assert sweeps.training_table(sweep, tmp_path).splitlines()[3] == (
+        f"| {other.name} | — | — | not kept |"
+    )
+    assert sweeps.training_record(tmp_path / other.name / "run") is None
     # Training the point again trains nothing: its run is complete.
     again: list[Any] = []
     sweeps.train_point(
@@ -187,6 +216,10 @@ def test_a_tiny_sweep_runs_on_a_local_ray_and_resumes_without_training_again(
     results = json.loads(results_file.read_text())
     assert results["format"] == "hsnn-sweep-results"
     assert len(results["rows"]) == 4 * 1 * 2 * 2  # points x dts x widths x devices
+    # Each trial kept how its point trained with its rows: both epochs of the spiking stage.
+    for rows_file in (storage / "tiny" / "points").glob(f"*/{sweeps.ROWS_FILE}"):
+        stages = json.loads(rows_file.read_text())["training"]["stages"]
+        assert [summary["epoch"] for summary in stages[-1]["history"]] == [1, 2]
     checkpoints = sorted((storage / "tiny" / "points").glob("*/run/checkpoint-*.json"))
     stamps = {path: path.stat().st_mtime_ns for path in checkpoints}
     assert len(stamps) == 4 * 2

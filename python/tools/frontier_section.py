@@ -11,6 +11,8 @@ page cannot drift from the kept rows). ``--pictures`` also draws the detailed de
 (:func:`hsnn.sweep.plot_frontier`, which needs matplotlib, the ``[sweep]`` extra: run it with
 ``target/sweep-venv/bin/python``) into ``docs/results/paper-frontier``; the section links them,
 and refuses a picture drawn from other rows than the kept ones (:func:`hsnn.sweep.picture_source`).
+The kept folder's README gets the table of how each point trained, between
+``<!-- training:start -->`` and ``<!-- training:end -->`` (:func:`hsnn.sweep.training_table`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ KEPT = ROOT / "docs" / "results" / "paper-frontier-kept"
 DETAILED = ("loihi", "horowitz_45nm")
 PICTURES = ROOT / "docs" / "results" / "paper-frontier"
 OPTIONS = {"--check", "--pictures"}
+KEPT_README = KEPT / "README.md"
+TRAINING_MARKERS = ("<!-- training:start -->", "<!-- training:end -->")
 
 
 def render(pictures: bool = False) -> str:
@@ -87,7 +91,10 @@ def main(argv: list[str]) -> int:
     if unknown or {"--check", "--pictures"} <= set(argv):
         print(f"usage: frontier_section.py [--check | --pictures] (got {argv})", file=sys.stderr)
         return 2
-    return rewrite_between(PAGE, (START, END), render("--pictures" in argv) + "\n", argv)
+    page = rewrite_between(PAGE, (START, END), render("--pictures" in argv) + "\n", argv)
+    training = sweeps.training_table(sweeps.load_sweep(SWEEP), KEPT)
+    readme = rewrite_between(KEPT_README, TRAINING_MARKERS, training + "\n", argv)
+    return max(page, readme)
 
 
 if __name__ == "__main__":
