@@ -739,8 +739,7 @@ def training_table(sweep: Sweep, keep: Path) -> str:
         rows_file = keep / point.name / ROWS_FILE
         if not rows_file.is_file():
             continue
-        read_rows(rows_file, sweep)
-        training = json.loads(rows_file.read_text()).get("training")
+        training = _read_point_record(rows_file, sweep).get("training")
         if not training or not training.get("stages"):
             lines.append(f"| {point.name} | " + " | ".join(["—"] * epochs) + " | not kept |")
             continue
@@ -792,13 +791,19 @@ def read_rows(rows_file: Path, sweep: Sweep) -> list[dict[str, Any]]:
     UsageError
         Another format, or a fingerprint other than the sweep's.
     """
+    return list(_read_point_record(rows_file, sweep)["rows"])
+
+
+def _read_point_record(rows_file: Path, sweep: Sweep) -> dict[str, Any]:
+    """A point's whole rows file (its rows and its training), refused as :func:`read_rows`
+    refuses it."""
     record = _read_record(rows_file, ROWS_FORMAT, ROWS_FORMAT_VERSION, "a sweep point's rows")
     if record.get("sweep_fingerprint") != sweep.fingerprint:
         raise UsageError(
             f"{rows_file} was measured by another version of sweep {sweep.name} (its sweep "
             "file or base experiment changed): give the sweep another name or storage"
         )
-    return list(record["rows"])
+    return record
 
 
 def keep_rows(sweep: Sweep, points_folder: Path, keep: Path) -> tuple[list[str], list[str]]:
@@ -1406,21 +1411,18 @@ def picture_plan(
     below = [accuracy for accuracy in accuracies if accuracy < floor]
     if not below:
         floor = None
-    without_spikes: dict[int, tuple[float, ...]] = {}
+    dense_by_width: dict[int, set[float]] = {}
     for row in drawable:
         dense = row.get("validation_joules_non_spiking")
         if _finite(dense):
-            seen = without_spikes.setdefault(row["weight_bits"], ())
-            rounded = float(f"{dense:.4g}")
-            if rounded not in seen:
-                without_spikes[row["weight_bits"]] = tuple(sorted((*seen, rounded)))
+            dense_by_width.setdefault(row["weight_bits"], set()).add(float(f"{dense:.4g}"))
     return PicturePlan(
         unit=unit,
         scale=scale,
         floor=floor,
         left_out=len(below),
         lowest=min(below) if below else None,
-        without_spikes=without_spikes,
+        without_spikes={bits: tuple(sorted(values)) for bits, values in dense_by_width.items()},
     )
 
 

@@ -38,11 +38,13 @@ KEPT_README = KEPT / "README.md"
 TRAINING_MARKERS = ("<!-- training:start -->", "<!-- training:end -->")
 
 
-def render(pictures: bool = False) -> str:
+def render(sweep: sweeps.Sweep, pictures: bool = False) -> str:
     """The section, as Markdown.
 
     Parameters
     ----------
+    sweep : hsnn.sweep.Sweep
+        The paper frontier's sweep.
     pictures : bool
         Draw the detailed devices' pictures afresh first.
 
@@ -51,7 +53,6 @@ def render(pictures: bool = False) -> str:
     str
         The section, without its markers.
     """
-    sweep = sweeps.load_sweep(SWEEP)
     results, missing = sweeps.kept_results(sweep, KEPT)
     front = sweeps.frontier(results)
     if pictures:
@@ -88,11 +89,12 @@ def main(argv: list[str]) -> int:
     """Rewrites the section (``--pictures``: and draws its pictures), or with ``--check``
     reports whether it is current; returns the exit status."""
     unknown = [argument for argument in argv if argument not in OPTIONS]
-    if unknown or {"--check", "--pictures"} <= set(argv):
+    if unknown or OPTIONS <= set(argv):
         print(f"usage: frontier_section.py [--check | --pictures] (got {argv})", file=sys.stderr)
         return 2
-    page = rewrite_between(PAGE, (START, END), render("--pictures" in argv) + "\n", argv)
-    training = sweeps.training_table(sweeps.load_sweep(SWEEP), KEPT)
+    sweep = sweeps.load_sweep(SWEEP)
+    page = rewrite_between(PAGE, (START, END), render(sweep, "--pictures" in argv) + "\n", argv)
+    training = sweeps.training_table(sweep, KEPT)
     readme = rewrite_between(KEPT_README, TRAINING_MARKERS, training + "\n", argv)
     return max(page, readme)
 
